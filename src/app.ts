@@ -1,0 +1,293 @@
+/*
+ * Application assembly
+ * ====================
+ * The composition root: configuration, logging and metrics at once; the database, cache
+ * and engines in the background, so a transport can answer `initialize` before they are
+ * open. Every surface runs operations through `invoke`, which validates input at the edge,
+ * checks the scope, waits for the engines, checks the output and records metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import type { EngineKey } from './config/schema.js';
+import type { Engines } from './engines/engines.js';
+import { RegistryEngine, type ContentGate } from './engines/registry/registry-engine.js';
+import { parseStructuredContent } from './engines/validation/structured-content.js';
+import { ValidationEngine } from './engines/validation/validation-engine.js';
+import { EngineError, invalidInput, isEngineError } from './errors.js';
+import { selectOperations } from './operations/index.js';
+import type { AnyOperation, EngineId, Principal } from './operations/operation.js';
+import type { CachePort } from './platform/cache/cache-port.js';
+import { createMemoryCache } from './platform/cache/memory-cache.js';
+import { openRedisCache } from './platform/cache/redis-cache.js';
+import { lockDataDir } from './platform/data-dir-lock.js';
+import { createLogger, ENGINE_LOG_NAMES, type Logger } from './platform/log.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import { migrate, type MigrationStatus } from './platform/sql/migrations.js';
+import { openPglite } from './platform/sql/pglite-adapter.js';
+import { openPostgres } from './platform/sql/postgres-adapter.js';
+import type { SqlPort } from './platform/sql/sql-port.js';
+import { formatIssues } from './zod-issues.js';
+
+export const MEMORY_DATA_DIR = 'memory://';
+
+export interface AppOptions {
+  configDir?: string;
+  /** true when the user named the config dir: then it must exist. */
+  configExplicit?: boolean;
+  /** Embedded database directory, or `memory://`. */
+  dataDir?: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  toolsets?: readonly EngineId[];
+  readOnly?: boolean;
+  env?: Record<string, string | undefined>;
+  /** PostgreSQL schema for all tables (tests share one database this way). */
+  databaseSchema?: string;
+  /** Redis key prefix (tests share one Redis this way). */
+  cacheKeyPrefix?: string;
+  logger?: Logger;
+}
+
+export interface Services {
+  sql: SqlPort;
+  cache: CachePort;
+  engines: Engines;
+  migrations: MigrationStatus;
+}
+
+export interface CallContext {
+  principal: Principal;
+  signal?: AbortSignal;
+  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: {
+    database: { ok: boolean; backend: string; schemaVersion?: number; error?: string };
+    cache: { ok: boolean; backend: string; error?: string };
+  };
+}
+
+const ENGINE_CONFIG_KEYS: Record<EngineId, EngineKey> = {
+  rag: 'RAG_engine',
+  dag: 'DAG_engine',
+  execution: 'execution',
+  governance: 'governance',
+  taxonomy: 'taxonomy',
+  validation: 'validation',
+  promotion: 'promotion',
+  registry: 'registry',
+};
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect/i.test((error as Error).message ?? '');
+}
+
+export function hasScope(principal: Principal, scope: string): boolean {
+  return principal.scopes.includes('*') || principal.scopes.includes(scope);
+}
+
+export class App {
+  readonly config: LoadedConfig;
+  readonly log: Logger;
+  readonly metrics = createMetrics();
+  readonly operations: AnyOperation[];
+  readonly dataDir: string;
+  private opening?: Promise<Services>;
+  private opened?: Services;
+  private releaseLock?: () => void;
+  private closed = false;
+
+  constructor(private readonly options: AppOptions = {}) {
+    const env = options.env ?? process.env;
+    this.config = loadConfig({ configDir: options.configDir ?? './config', explicit: options.configExplicit ?? false, env });
+    this.log = options.logger ?? createLogger(this.config.engineMap.logging.level);
+    const engineMap = this.config.engineMap.engine_map;
+    this.operations = selectOperations({
+      toolsets: options.toolsets,
+      readOnly: options.readOnly,
+      enabled: (engine) => engineMap[ENGINE_CONFIG_KEYS[engine]].enabled,
+    });
+    const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
+    this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
+  }
+
+  /** Starts opening the database and cache without waiting; failures surface on first use. */
+  start(): void {
+    this.services().catch(() => undefined);
+  }
+
+  engineLog(engine: EngineId): Logger {
+    return this.log.child({ engine: ENGINE_LOG_NAMES[engine] });
+  }
+
+  services(): Promise<Services> {
+    if (this.closed) return Promise.reject(new EngineError('UNAVAILABLE', 'the server is shutting down'));
+    if (!this.opening) {
+      this.opening = this.open().then(
+        (services) => (this.opened = services),
+        (error: unknown) => {
+          // Forget the failure so the next call tries again (the database may come back).
+          this.opening = undefined;
+          this.log.error({ err: (error as Error).message }, 'cannot open storage');
+          throw new EngineError('UNAVAILABLE', `storage is not available: ${(error as Error).message}`);
+        },
+      );
+    }
+    return this.opening;
+  }
+
+  private async open(): Promise<Services> {
+    const started = performance.now();
+    const { engineMap } = this.config;
+    const sql = await this.openSql();
+    let cache: CachePort | undefined;
+    try {
+      const migrations = await migrate(sql);
+      cache = await this.openCache();
+      const validation = new ValidationEngine(sql, engineMap.engine_map.validation.settings, this.engineLog('validation'));
+      const gate: ContentGate = async (mediaType, content) => {
+        const result = await validation.validateForMediaType(mediaType, () => parseStructuredContent(mediaType, content, 'content'));
+        if (result && !result.valid) {
+          const lines = result.errors.map((e) => `${e.pointer}: ${e.message}`).join('; ');
+          throw invalidInput(`content does not match schema "${result.schemaId}" bound to ${mediaType}: ${lines}`, { errors: result.errors });
+        }
+      };
+      const registry = new RegistryEngine(
+        sql,
+        cache,
+        gate,
+        { maxContentBytes: engineMap.engine_map.registry.settings.maxContentBytes, cacheTtlSeconds: engineMap.cache.redis.ttl },
+        this.engineLog('registry'),
+      );
+      this.log.info(
+        { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
+        'storage ready',
+      );
+      return { sql, cache, engines: { registry, validation }, migrations };
+    } catch (error) {
+      await cache?.close().catch(() => undefined);
+      await sql.close().catch(() => undefined);
+      this.releaseLock?.();
+      this.releaseLock = undefined;
+      throw error;
+    }
+  }
+
+  private async openSql(): Promise<SqlPort> {
+    const env = this.options.env ?? process.env;
+    const url = this.options.databaseUrl ?? env.DATABASE_URL;
+    if (url) return openPostgres(url, this.config.engineMap.database.pool, this.options.databaseSchema);
+    if (this.dataDir === MEMORY_DATA_DIR) return openPglite(undefined);
+    this.releaseLock = lockDataDir(this.dataDir);
+    return openPglite(join(this.dataDir, 'pgdata'));
+  }
+
+  private async openCache(): Promise<CachePort> {
+    const env = this.options.env ?? process.env;
+    const { cache } = this.config.engineMap;
+    const url = this.options.redisUrl ?? env.REDIS_URL;
+    if (url && cache.redis.enabled) {
+      return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: this.options.cacheKeyPrefix, log: this.log.child({ component: 'cache' }) });
+    }
+    return createMemoryCache({ maxSize: cache.memory.maxSize, ttlSeconds: cache.redis.ttl });
+  }
+
+  /** Runs one operation for a caller; throws EngineError with a message that says what to change. */
+  async invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+    const started = performance.now();
+    let outcome: 'ok' | 'error' | 'denied' = 'ok';
+    const log = this.engineLog(operation.engine);
+    try {
+      const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });
+      if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).join('; '));
+      if (!hasScope(call.principal, operation.scope)) {
+        outcome = 'denied';
+        throw new EngineError('FORBIDDEN', `${operation.name} needs the scope "${operation.scope}", which principal "${call.principal.id}" does not have`);
+      }
+      const { engines } = await this.services();
+      const result = await operation.handler(parsed.data, {
+        engines,
+        principal: call.principal,
+        signal: call.signal ?? new AbortController().signal,
+        log,
+        progress: call.progress ?? (async () => undefined),
+      });
+      const checked = operation.output.safeParse(result);
+      if (!checked.success) {
+        throw new Error(`${operation.name} produced output that breaks its own schema: ${formatIssues(checked.error.issues).join('; ')}`);
+      }
+      return checked.data as z.output<O['output']>;
+    } catch (error) {
+      if (outcome === 'ok') outcome = 'error';
+      throw this.toEngineError(operation, error, log);
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
+      this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
+      log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');
+    }
+  }
+
+  private toEngineError(operation: AnyOperation, error: unknown, log: Logger): EngineError {
+    if (isEngineError(error)) return error;
+    if (isConnectionFailure(error)) {
+      log.warn({ operation: operation.name, err: (error as Error).message }, 'storage unavailable');
+      return new EngineError('UNAVAILABLE', `${operation.name}: the database is not reachable right now (${(error as Error).message}); retry shortly`);
+    }
+    const reference = randomUUID();
+    log.error({ operation: operation.name, reference, err: error }, 'operation failed unexpectedly');
+    return new EngineError('INTERNAL', `${operation.name} failed unexpectedly (reference ${reference}); the server log has the details`);
+  }
+
+  async readiness(): Promise<Readiness> {
+    const env = this.options.env ?? process.env;
+    const dbBackend = this.options.databaseUrl ?? env.DATABASE_URL ? 'postgres' : 'pglite';
+    const cacheBackend = (this.options.redisUrl ?? env.REDIS_URL) && this.config.engineMap.cache.redis.enabled ? 'redis' : 'memory';
+    const services = this.opened;
+    if (!services) {
+      let error = 'opening';
+      try {
+        await Promise.race([this.services(), new Promise((_, reject) => setTimeout(() => reject(new Error('still opening')), 2000).unref())]);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      if (!this.opened) {
+        return { ready: false, checks: { database: { ok: false, backend: dbBackend, error }, cache: { ok: false, backend: cacheBackend, error } } };
+      }
+    }
+    const { sql, cache, migrations } = this.opened!;
+    const probe = async (check: () => Promise<void>) => {
+      try {
+        await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const [dbError, cacheError] = await Promise.all([probe(() => sql.ping()), probe(() => cache.ping())]);
+    return {
+      ready: !dbError && !cacheError,
+      checks: {
+        database: { ok: !dbError, backend: sql.kind, schemaVersion: migrations.current, ...(dbError ? { error: dbError } : {}) },
+        cache: { ok: !cacheError, backend: cache.kind, ...(cacheError ? { error: cacheError } : {}) },
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const services = await this.opening?.catch(() => undefined);
+    await services?.cache.close().catch(() => undefined);
+    await services?.sql.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the database failed'));
+    this.releaseLock?.();
+  }
+}

@@ -1,0 +1,144 @@
+/*
+ * Configuration schema
+ * ====================
+ * The three files users edit (config/engine_map.yaml, config/api-routes.yaml,
+ * config/auth-config.yaml), validated at start-up. Objects are strict: a misspelt key is
+ * an error, never silently ignored. Messages say what was expected; the loader adds the
+ * file, the key path and what was found.
+ */
+import { z } from 'zod';
+
+const positiveInt = () => z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
+const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
+const bool = () => z.boolean({ error: 'expected true or false' });
+const text = () => z.string({ error: 'expected a string' });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
+
+const engineBase = {
+  enabled: bool().default(true),
+  semantic_role: text(),
+};
+
+export const ENGINE_KEYS = ['RAG_engine', 'DAG_engine', 'execution', 'governance', 'taxonomy', 'validation', 'promotion', 'registry'] as const;
+export type EngineKey = (typeof ENGINE_KEYS)[number];
+
+const engineMapSchema = z.strictObject({
+  RAG_engine: z.strictObject({
+    ...engineBase,
+    modules: z.array(oneOf(['VectorRAG', 'GraphRAG', 'HybridRAG'] as const)).default(['VectorRAG', 'GraphRAG', 'HybridRAG']),
+    settings: z
+      .strictObject({
+        vectorStore: oneOf(['pgvector'] as const).default('pgvector'),
+        graphStore: oneOf(['postgres', 'neo4j'] as const).default('postgres'),
+      })
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres' }),
+  }),
+  DAG_engine: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z.strictObject({ maxNodes: positiveInt().default(10000) }).default({ maxNodes: 10000 }),
+  }),
+  execution: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z.strictObject({ maxConcurrency: positiveInt().default(100) }).default({ maxConcurrency: 100 }),
+  }),
+  governance: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z.strictObject({ auditLevel: oneOf(['none', 'basic', 'full'] as const).default('full') }).default({ auditLevel: 'full' }),
+  }),
+  taxonomy: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z.strictObject({ ontologyPath: text().default('ontology.owl') }).default({ ontologyPath: 'ontology.owl' }),
+  }),
+  validation: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z.strictObject({ strictMode: bool().default(true) }).default({ strictMode: true }),
+  }),
+  promotion: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z.strictObject({ approvalRequired: bool().default(true) }).default({ approvalRequired: true }),
+  }),
+  registry: z.strictObject({
+    ...engineBase,
+    modules: z.array(text()).default([]),
+    settings: z
+      .strictObject({
+        storageClass: text().default('standard'),
+        maxContentBytes: positiveInt().default(10 * 1024 * 1024),
+      })
+      .default({ storageClass: 'standard', maxContentBytes: 10 * 1024 * 1024 }),
+  }),
+});
+
+export const engineMapFileSchema = z.strictObject({
+  engine_map: engineMapSchema,
+  database: z
+    .strictObject({
+      pool: z
+        .strictObject({
+          min: nonNegativeInt().default(10),
+          max: positiveInt().default(50),
+          acquireTimeoutMillis: positiveInt().default(30000),
+          idleTimeoutMillis: positiveInt().default(30000),
+        })
+        .default({ min: 10, max: 50, acquireTimeoutMillis: 30000, idleTimeoutMillis: 30000 }),
+    })
+    .default({ pool: { min: 10, max: 50, acquireTimeoutMillis: 30000, idleTimeoutMillis: 30000 } }),
+  cache: z
+    .strictObject({
+      redis: z.strictObject({ enabled: bool().default(true), ttl: positiveInt().default(3600), maxSize: positiveInt().default(1000) }).default({ enabled: true, ttl: 3600, maxSize: 1000 }),
+      memory: z.strictObject({ enabled: bool().default(true), maxSize: positiveInt().default(500) }).default({ enabled: true, maxSize: 500 }),
+    })
+    .default({ redis: { enabled: true, ttl: 3600, maxSize: 1000 }, memory: { enabled: true, maxSize: 500 } }),
+  logging: z
+    .strictObject({
+      level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
+      format: oneOf(['json'] as const).default('json'),
+    })
+    .default({ level: 'info', format: 'json' }),
+});
+
+export const apiRoutesFileSchema = z.strictObject({
+  api_version: text().regex(/^v\d+$/, { error: 'expected a version like "v1"' }),
+  base_path: text().regex(/^\/[A-Za-z0-9/_-]*$/, { error: 'expected an absolute URL path like "/api/v1"' }),
+  protocol: z.array(oneOf(['REST', 'JSON-RPC'] as const)).min(1, { error: 'expected at least one of "REST", "JSON-RPC"' }),
+});
+
+export const authConfigFileSchema = z.strictObject({
+  authentication: z.strictObject({
+    oauth2: z
+      .strictObject({
+        enabled: bool().default(false),
+        provider: text().default(''),
+        issuer: text().default(''),
+        audience: text().default(''),
+        jwks_uri: text().default(''),
+        client_id: text().default(''),
+        client_secret: text().default(''),
+      })
+      .default({ enabled: false, provider: '', issuer: '', audience: '', jwks_uri: '', client_id: '', client_secret: '' }),
+    jwt: z
+      .strictObject({
+        enabled: bool().default(false),
+        secret: text().default(''),
+        expiry: text().regex(/^\d+[smhd]$/, { error: 'expected a duration like "24h", "30m" or "7d"' }).default('24h'),
+      })
+      .default({ enabled: false, secret: '', expiry: '24h' }),
+    api_key: z
+      .strictObject({
+        enabled: bool().default(false),
+        header: text().default('X-API-Key'),
+      })
+      .default({ enabled: false, header: 'X-API-Key' }),
+  }),
+});
+
+export type EngineMapFile = z.infer<typeof engineMapFileSchema>;
+export type ApiRoutesFile = z.infer<typeof apiRoutesFileSchema>;
+export type AuthConfigFile = z.infer<typeof authConfigFileSchema>;

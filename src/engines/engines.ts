@@ -1,0 +1,10 @@
+/*
+ * The engines a running server holds, built once the database and cache are open.
+ */
+import type { RegistryEngine } from './registry/registry-engine.js';
+import type { ValidationEngine } from './validation/validation-engine.js';
+
+export interface Engines {
+  registry: RegistryEngine;
+  validation: ValidationEngine;
+}

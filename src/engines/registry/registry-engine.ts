@@ -1,0 +1,306 @@
+/*
+ * registry engine
+ * ===============
+ * Immutable, versioned, content-addressed artifacts. A version is written once: publishing
+ * the same bytes again is an idempotent success, different bytes a conflict naming the
+ * stored digest. Yanking is soft: the version stays readable but is flagged and never
+ * chosen as `latest`. Reads of a version are cached (content is immutable; a yank
+ * invalidates the entry).
+ */
+import { createHash } from 'node:crypto';
+import semver from 'semver';
+import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
+import type { CachePort } from '../../platform/cache/cache-port.js';
+import type { Logger } from '../../platform/log.js';
+import type { SqlPort } from '../../platform/sql/sql-port.js';
+
+export interface ArtifactRecord {
+  name: string;
+  version: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+  labels: Record<string, string>;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  createdBy: string;
+  yanked: boolean;
+  yankReason: string | null;
+}
+
+export interface Artifact extends ArtifactRecord {
+  content: Uint8Array;
+}
+
+export interface PublishInput {
+  name: string;
+  version: string;
+  content: Uint8Array;
+  mediaType?: string;
+  labels?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+}
+
+/** Called before anything is stored; throws when the content must be refused. */
+export type ContentGate = (mediaType: string, content: Uint8Array) => Promise<void>;
+
+export interface RegistrySettings {
+  maxContentBytes: number;
+  cacheTtlSeconds: number;
+}
+
+interface ArtifactRow {
+  name: string;
+  version: string;
+  digest: string;
+  size: number;
+  media_type: string;
+  labels: Record<string, string>;
+  metadata: Record<string, unknown>;
+  created_at: Date | string;
+  created_by: string;
+  yanked: boolean;
+  yank_reason: string | null;
+  seq: number;
+  content?: Uint8Array;
+  latest?: boolean;
+}
+
+const RECORD_COLUMNS = 'name, version, digest, size, media_type, labels, metadata, created_at, created_by, yanked, yank_reason, seq';
+/** Highest semver first; releases before pre-releases of the same numbers. */
+const semverOrder = (t = '') => `${t}major desc, ${t}minor desc, ${t}patch desc, (${t}prerelease is null) desc, ${t}prerelease desc`;
+const SEMVER_ORDER = semverOrder();
+/** Versions larger than this are not kept in the cache: they would crowd out everything else. */
+const MAX_CACHED_BYTES = 256 * 1024;
+
+function toRecord(row: ArtifactRow): ArtifactRecord {
+  return {
+    name: row.name,
+    version: row.version,
+    digest: row.digest,
+    size: row.size,
+    mediaType: row.media_type,
+    labels: row.labels,
+    metadata: row.metadata,
+    createdAt: new Date(row.created_at).toISOString(),
+    createdBy: row.created_by,
+    yanked: row.yanked,
+    yankReason: row.yank_reason,
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function sha256Digest(content: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(content).digest('hex')}`;
+}
+
+function escapeLike(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+interface ListCursor {
+  name: string;
+  seq: number;
+}
+
+function encodeCursor(cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify([cursor.name, cursor.seq])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): ListCursor {
+  try {
+    const [name, seq] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof name === 'string' && typeof seq === 'number' && Number.isInteger(seq)) return { name, seq };
+  } catch {
+    // fall through to the error below
+  }
+  throw invalidInput('cursor: not a cursor this server issued; pass nextCursor from the previous page unchanged');
+}
+
+export class RegistryEngine {
+  constructor(
+    private readonly sql: SqlPort,
+    private readonly cache: CachePort,
+    private readonly gate: ContentGate,
+    private readonly settings: RegistrySettings,
+    private readonly log: Logger,
+  ) {}
+
+  private cacheKey(name: string, version: string) {
+    return `registry:artifact:${name}@${version}`;
+  }
+
+  async publish(input: PublishInput, principal: string): Promise<ArtifactRecord & { created: boolean }> {
+    const parsed = semver.parse(input.version);
+    if (!parsed || parsed.raw !== input.version) {
+      throw invalidInput(`version: expected a semantic version like "1.2.0", got ${JSON.stringify(input.version)}`);
+    }
+    if (input.content.byteLength > this.settings.maxContentBytes) {
+      throw new EngineError(
+        'TOO_LARGE',
+        `content: ${formatBytes(input.content.byteLength)} is over the limit of ${formatBytes(this.settings.maxContentBytes)} (registry.settings.maxContentBytes in config/engine_map.yaml)`,
+      );
+    }
+    const mediaType = input.mediaType ?? 'application/octet-stream';
+    const digest = sha256Digest(input.content);
+    await this.gate(mediaType, input.content);
+
+    return this.sql.transaction(async (tx) => {
+      const inserted = await tx.query<ArtifactRow>(
+        `insert into registry_artifacts
+           (name, version, major, minor, patch, prerelease, digest, size, media_type, content, labels, metadata, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         on conflict (name, version) do nothing
+         returning ${RECORD_COLUMNS}`,
+        [
+          input.name,
+          input.version,
+          parsed.major,
+          parsed.minor,
+          parsed.patch,
+          parsed.prerelease.length > 0 ? parsed.prerelease.join('.') : null,
+          digest,
+          input.content.byteLength,
+          mediaType,
+          input.content,
+          JSON.stringify(input.labels ?? {}),
+          JSON.stringify(input.metadata ?? {}),
+          principal,
+        ],
+      );
+      if (inserted.rows[0]) {
+        this.log.info({ artifact: `${input.name}@${input.version}`, digest, size: input.content.byteLength, principal }, 'artifact published');
+        return { ...toRecord(inserted.rows[0]), created: true };
+      }
+      const existing = await tx.query<ArtifactRow>(`select ${RECORD_COLUMNS} from registry_artifacts where name = $1 and version = $2`, [input.name, input.version]);
+      const row = existing.rows[0]!;
+      if (row.digest !== digest) {
+        throw conflict(
+          `${input.name}@${input.version} already exists with digest ${row.digest} (this content is ${digest}); versions are immutable: publish it as a new version`,
+          { existingDigest: row.digest },
+        );
+      }
+      return { ...toRecord(row), created: false };
+    });
+  }
+
+  async getVersion(name: string, version: string): Promise<Artifact> {
+    const key = this.cacheKey(name, version);
+    const cached = await this.cache.get(key);
+    if (cached) {
+      const { content, ...record } = JSON.parse(cached) as ArtifactRecord & { content: string };
+      return { ...record, content: Buffer.from(content, 'base64') };
+    }
+    const { rows } = await this.sql.query<ArtifactRow>(`select ${RECORD_COLUMNS}, content from registry_artifacts where name = $1 and version = $2`, [name, version]);
+    const row = rows[0];
+    if (!row) {
+      throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
+    }
+    const artifact: Artifact = { ...toRecord(row), content: row.content! };
+    if (artifact.size <= MAX_CACHED_BYTES) {
+      await this.cache.set(key, JSON.stringify({ ...toRecord(row), content: Buffer.from(row.content!).toString('base64') }), this.settings.cacheTtlSeconds);
+    }
+    return artifact;
+  }
+
+  /** `latest` is the highest non-yanked version (releases before pre-releases); other aliases are set by promotion. */
+  async resolveAlias(name: string, alias: string): Promise<string> {
+    const { rows } =
+      alias === 'latest'
+        ? await this.sql.query<{ version: string }>(`select version from registry_artifacts where name = $1 and not yanked order by ${SEMVER_ORDER} limit 1`, [name])
+        : await this.sql.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2', [name, alias]);
+    const version = rows[0]?.version;
+    if (!version) {
+      throw notFound(
+        alias === 'latest'
+          ? `${name} has no published version that is not yanked (registry_list with prefix "${name}" and includeYanked shows all)`
+          : `${name} has no alias "${alias}" (aliases are set when a version is promoted to an environment; "latest" always exists)`,
+      );
+    }
+    return version;
+  }
+
+  async aliasesOf(name: string, version: string): Promise<string[]> {
+    const { rows } = await this.sql.query<{ alias: string }>('select alias from registry_aliases where name = $1 and version = $2 order by alias', [name, version]);
+    return rows.map((r) => r.alias);
+  }
+
+  async list(options: { prefix?: string; label?: string; includeYanked?: boolean; cursor?: string; limit: number }): Promise<{ artifacts: (ArtifactRecord & { latest: boolean })[]; nextCursor?: string }> {
+    const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
+    let labelKey: string | null = null;
+    let labelMatch: string | null = null;
+    if (options.label) {
+      const eq = options.label.indexOf('=');
+      if (eq === -1) labelKey = options.label;
+      else labelMatch = JSON.stringify({ [options.label.slice(0, eq)]: options.label.slice(eq + 1) });
+    }
+    const { rows } = await this.sql.query<ArtifactRow>(
+      `with page as (
+         select ${RECORD_COLUMNS} from registry_artifacts a
+         where ($1::text is null or a.name like $1 escape '\\')
+           and ($2::text is null or a.labels ? $2)
+           and ($3::jsonb is null or a.labels @> $3::jsonb)
+           and ($4::boolean or not a.yanked)
+           and ($5::text is null or a.name > $5 or (a.name = $5 and a.seq < $6))
+         order by a.name asc, a.seq desc
+         limit $7
+       )
+       select page.*, (page.version = l.version) as latest
+       from page left join lateral (
+         select b.version from registry_artifacts b where b.name = page.name and not b.yanked order by ${semverOrder('b.')} limit 1
+       ) l on true
+       order by page.name asc, page.seq desc`,
+      [
+        options.prefix ? `${escapeLike(options.prefix)}%` : null,
+        labelKey,
+        labelMatch,
+        options.includeYanked ?? false,
+        cursor?.name ?? null,
+        cursor?.seq ?? 0,
+        options.limit + 1,
+      ],
+    );
+    const more = rows.length > options.limit;
+    const page = more ? rows.slice(0, options.limit) : rows;
+    const last = page.at(-1);
+    return {
+      artifacts: page.map((row) => ({ ...toRecord(row), latest: row.latest === true })),
+      ...(more && last ? { nextCursor: encodeCursor({ name: last.name, seq: last.seq }) } : {}),
+    };
+  }
+
+  async yank(name: string, version: string, reason: string, principal: string): Promise<ArtifactRecord & { yankedAt: string }> {
+    const { rows } = await this.sql.query<ArtifactRow & { yanked_at: Date }>(
+      `update registry_artifacts
+         set yanked = true, yank_reason = coalesce(yank_reason, $3), yanked_at = coalesce(yanked_at, now())
+       where name = $1 and version = $2
+       returning ${RECORD_COLUMNS}, yanked_at`,
+      [name, version, reason],
+    );
+    const row = rows[0];
+    if (!row) throw notFound(`no artifact ${name}@${version} to yank (registry_list with prefix "${name}" shows its versions)`);
+    await this.cache.delete(this.cacheKey(name, version));
+    this.log.info({ artifact: `${name}@${version}`, reason, principal }, 'artifact yanked');
+    return { ...toRecord(row), yankedAt: new Date(row.yanked_at).toISOString() };
+  }
+
+  /** Names starting with prefix, for completions. */
+  async names(prefix: string, limit = 50): Promise<string[]> {
+    const { rows } = await this.sql.query<{ name: string }>(`select distinct name from registry_artifacts where name like $1 escape '\\' order by name limit $2`, [`${escapeLike(prefix)}%`, limit]);
+    return rows.map((r) => r.name);
+  }
+
+  /** Versions of name starting with prefix, newest first, for completions. */
+  async versions(name: string, prefix = '', limit = 50): Promise<string[]> {
+    const { rows } = await this.sql.query<{ version: string }>(
+      `select version from registry_artifacts where name = $1 and version like $2 escape '\\' order by ${SEMVER_ORDER} limit $3`,
+      [name, `${escapeLike(prefix)}%`, limit],
+    );
+    return rows.map((r) => r.version);
+  }
+}

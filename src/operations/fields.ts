@@ -1,0 +1,36 @@
+/*
+ * Field schemas shared by several operations, each described for an LLM.
+ */
+import semver from 'semver';
+import { z } from 'zod';
+
+export const artifactName = () =>
+  z
+    .string()
+    .min(3)
+    .max(128)
+    .regex(/^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*$/, { error: 'expected "namespace/name" in lower case letters, digits, ".", "_" or "-", e.g. "acme/churn-model"' })
+    .describe('Artifact name as "namespace/name", lower case, e.g. "acme/churn-model".');
+
+export const artifactVersion = () =>
+  z
+    .string()
+    .max(128)
+    .refine((v) => semver.valid(v) === v, { error: 'expected a semantic version like "1.2.0" or "2.0.0-rc.1"' })
+    .describe('Semantic version, e.g. "1.2.0" or "2.0.0-rc.1".');
+
+export const mediaType = () =>
+  z
+    .string()
+    .max(255)
+    .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;.*)?$/i, { error: 'expected a media type like "application/json"' });
+
+export const isoTime = () => z.string().describe('ISO 8601 timestamp (UTC).');
+
+export const labels = () =>
+  z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,62}$/, { error: 'label keys are letters, digits, ".", "_", "/" or "-" (at most 63)' }),
+      z.string().max(256),
+    )
+    .refine((v) => Object.keys(v).length <= 64, { error: 'at most 64 labels' });

@@ -1,0 +1,59 @@
+/*
+ * Operation declarations
+ * ======================
+ * One declaration per operation: name, title, description, zod input and output schemas,
+ * MCP annotations, required scope and handler. The MCP tool is derived from it (and the
+ * REST route, JSON-RPC method and OpenAPI entry of the HTTP API). Handlers receive input
+ * already validated and call engines; they know nothing of the transport.
+ */
+import type { z } from 'zod';
+import type { Logger } from '../platform/log.js';
+import type { Engines } from '../engines/engines.js';
+
+export const ENGINE_IDS = ['rag', 'dag', 'execution', 'governance', 'taxonomy', 'validation', 'promotion', 'registry'] as const;
+export type EngineId = (typeof ENGINE_IDS)[number];
+
+export interface Principal {
+  /** Stable id used in audit records and `createdBy` fields. */
+  id: string;
+  /** Granted scopes; `*` grants all. */
+  scopes: readonly string[];
+}
+
+export interface OperationContext {
+  engines: Engines;
+  principal: Principal;
+  signal: AbortSignal;
+  log: Logger;
+  /** Reports progress to the caller when it asked for it (MCP progress notifications). */
+  progress(progress: number, total?: number, message?: string): Promise<void>;
+}
+
+export interface OperationAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  /** `<engine>_<verb>` in snake_case: the MCP tool name and JSON-RPC method. */
+  name: string;
+  engine: EngineId;
+  title: string;
+  /** What it does and when to use it, for an LLM choosing tools: short and exact. */
+  description: string;
+  input: I;
+  output: O;
+  annotations: OperationAnnotations;
+  /** Scope a principal needs, e.g. `registry:write`. */
+  scope: string;
+  handler(input: z.output<I>, ctx: OperationContext): Promise<z.input<O>>;
+}
+
+// The identity function keeps each declaration's input and output types tied to its handler.
+export function defineOperation<I extends z.ZodType, O extends z.ZodType>(operation: Operation<I, O>): Operation<I, O> {
+  return operation;
+}
+
+export type AnyOperation = Operation<z.ZodType, z.ZodType>;

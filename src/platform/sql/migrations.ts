@@ -1,0 +1,99 @@
+/*
+ * Schema migrations
+ * =================
+ * An ordered list of versioned SQL, applied at start-up inside one transaction under an
+ * advisory lock, so replicas starting together apply each version exactly once. The same
+ * SQL runs on PGlite and PostgreSQL. Never edit an applied migration: add the next one.
+ */
+import type { SqlPort } from './sql-port.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'registry and validation',
+    up: `
+      create table validation_schemas (
+        id text primary key,
+        schema jsonb not null,
+        media_type text unique,
+        revision integer not null default 1,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      );
+
+      create table registry_artifacts (
+        name text not null,
+        version text not null,
+        major integer not null,
+        minor integer not null,
+        patch integer not null,
+        prerelease text,
+        digest text not null,
+        size integer not null,
+        media_type text not null,
+        content bytea not null,
+        labels jsonb not null default '{}'::jsonb,
+        metadata jsonb not null default '{}'::jsonb,
+        created_at timestamptz not null default now(),
+        created_by text not null,
+        yanked boolean not null default false,
+        yank_reason text,
+        yanked_at timestamptz,
+        seq integer generated always as identity,
+        primary key (name, version)
+      );
+      create index registry_artifacts_labels on registry_artifacts using gin (labels jsonb_path_ops);
+      create index registry_artifacts_order on registry_artifacts (name, major desc, minor desc, patch desc);
+
+      create table registry_aliases (
+        name text not null,
+        alias text not null,
+        version text not null,
+        updated_at timestamptz not null default now(),
+        updated_by text not null,
+        primary key (name, alias),
+        foreign key (name, version) references registry_artifacts (name, version)
+      );
+    `,
+  },
+];
+
+const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
+
+export interface MigrationStatus {
+  applied: number[];
+  current: number;
+}
+
+export async function migrate(sql: SqlPort, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationStatus> {
+  const latest = migrations.at(-1)?.version ?? 0;
+  return sql.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    await tx.exec(`
+      create table if not exists schema_migrations (
+        version integer primary key,
+        name text not null,
+        applied_at timestamptz not null default now()
+      )`);
+    const { rows } = await tx.query<{ version: number }>('select version from schema_migrations order by version');
+    const done = new Set(rows.map((r) => r.version));
+    const newest = rows.at(-1)?.version ?? 0;
+    if (newest > latest) {
+      throw new Error(`migrations: the database is at schema version ${newest}, newer than this build knows (${latest}); upgrade mcp-level3`);
+    }
+    const applied: number[] = [];
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      await tx.exec(migration.up);
+      await tx.query('insert into schema_migrations (version, name) values ($1, $2)', [migration.version, migration.name]);
+      applied.push(migration.version);
+    }
+    return { applied, current: latest };
+  });
+}

@@ -1,0 +1,48 @@
+/*
+ * PGlite adapter (embedded default)
+ * =================================
+ * PostgreSQL compiled to WASM, in-process, with the pgvector extension. One connection:
+ * PGlite serializes statements itself, and a transaction holds it exclusively, so there is
+ * no pool. The driver is imported lazily so that `initialize` never waits for it.
+ */
+import { mkdirSync } from 'node:fs';
+import type { SqlExecutor, SqlPort, SqlResult } from './sql-port.js';
+
+interface PGliteQueryable {
+  query<R>(text: string, values?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  exec(text: string): Promise<unknown>;
+}
+
+interface PGliteLike extends PGliteQueryable {
+  transaction<T>(fn: (tx: PGliteQueryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+function wrap(db: PGliteQueryable): SqlExecutor {
+  return {
+    async query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
+      const result = await db.query<R>(text, values ? [...values] : undefined);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(text: string) {
+      await db.exec(text);
+    },
+  };
+}
+
+/** dataDir undefined keeps everything in memory. */
+export async function openPglite(dataDir: string | undefined): Promise<SqlPort> {
+  const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const db = (await PGlite.create({ dataDir, extensions: { vector } })) as unknown as PGliteLike;
+  const base = wrap(db);
+  return {
+    kind: 'pglite',
+    ...base,
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    async ping() {
+      await db.query('select 1');
+    },
+    close: () => db.close(),
+  };
+}

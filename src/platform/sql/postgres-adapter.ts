@@ -1,0 +1,78 @@
+/*
+ * PostgreSQL adapter (scale-out)
+ * ==============================
+ * A `pg` Pool sized from config (the seed's pool: min 10, max 50, 30 s acquire and idle
+ * timeouts). With `schema`, every connection's search_path starts there, which lets
+ * tests and tenants share one database without sharing tables.
+ */
+import pg from 'pg';
+import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
+
+export interface PoolSettings {
+  min: number;
+  max: number;
+  acquireTimeoutMillis: number;
+  idleTimeoutMillis: number;
+}
+
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+function wrap(db: Queryable): SqlExecutor {
+  return {
+    async query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
+      const result = await db.query(text, values as unknown[] | undefined);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+    },
+    async exec(text: string) {
+      await db.query(text);
+    },
+  };
+}
+
+export async function openPostgres(url: string, pool: PoolSettings, schema?: string): Promise<SqlPort> {
+  if (schema) {
+    assertIdentifier(schema, 'schema');
+    const setup = new pg.Client({ connectionString: url });
+    await setup.connect();
+    try {
+      await setup.query(`create schema if not exists ${schema}`);
+    } finally {
+      await setup.end();
+    }
+  }
+  const db = new pg.Pool({
+    connectionString: url,
+    min: Math.min(pool.min, pool.max),
+    max: pool.max,
+    connectionTimeoutMillis: pool.acquireTimeoutMillis,
+    idleTimeoutMillis: pool.idleTimeoutMillis,
+    ...(schema ? { options: `-c search_path=${schema},public` } : {}),
+  });
+  // An idle client losing its server (a restart) must not crash the process; the pool
+  // replaces it on the next checkout.
+  db.on('error', () => undefined);
+  await db.query('select 1');
+  const base = wrap(db);
+  return {
+    kind: 'postgres',
+    ...base,
+    async transaction(fn) {
+      const client = await db.connect();
+      try {
+        await client.query('begin');
+        const result = await fn(wrap(client));
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await db.query('select 1');
+    },
+    close: () => db.end(),
+  };
+}

@@ -1,0 +1,35 @@
+/*
+ * SQL port
+ * ========
+ * The narrow surface engines use to reach PostgreSQL: parameterized queries, multi-statement
+ * exec (migrations), and transactions. Implemented by the embedded PGlite adapter and the
+ * `pg` Pool adapter; engines never import a driver.
+ */
+
+export interface SqlResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface SqlExecutor {
+  /** A parameterized statement: values go through $1..$n, never into the text. */
+  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>>;
+  /** Several statements without parameters (migrations). */
+  exec(text: string): Promise<void>;
+}
+
+export interface SqlPort extends SqlExecutor {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Identifiers interpolated into SQL (schema names) must pass this check first. */
+export function assertIdentifier(name: string, what: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    throw new Error(`sql: ${what} ${JSON.stringify(name)} must be lower-case letters, digits and _ (at most 63)`);
+  }
+  return name;
+}

@@ -1,0 +1,163 @@
+/*
+ * MCP surface
+ * ===========
+ * A factory building one McpServer from the operation registry: one tool per operation,
+ * plus resources and prompts. Both transports use it: stdio once per connection,
+ * streamable HTTP once per request (so everything per-process is prepared up front).
+ * Operation failures become tool results with isError and a message that says what to
+ * change; unknown tools and malformed requests stay protocol errors (the SDK's).
+ */
+import { McpServer, ResourceTemplate, type CallToolResult, type McpRequestContext, type McpServerFactory, type ServerContext } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { hasScope, type App } from '../app.js';
+import { EngineError } from '../errors.js';
+import type { AnyOperation, Principal } from '../operations/operation.js';
+import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
+import { VERSION } from '../package-info.js';
+import { advertisedSchema } from './advertised-schema.js';
+
+const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
+registry_*: immutable, versioned artifacts ("namespace/name" + semver); validation_*: JSON Schema 2020-12 registry and validation.
+Errors come back as tool results with isError and say what to change.`;
+
+interface PreparedTool {
+  operation: AnyOperation;
+  inputSchema: ReturnType<typeof advertisedSchema>;
+  outputSchema: ReturnType<typeof advertisedSchema>;
+}
+
+function progressReporter(ctx: ServerContext) {
+  const token = ctx.mcpReq._meta?.progressToken;
+  if (token === undefined) return undefined;
+  return async (progress: number, total?: number, message?: string) => {
+    await ctx.mcpReq.notify({
+      method: 'notifications/progress',
+      params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
+    });
+  };
+}
+
+function decodeVariable(value: string | string[] | undefined): string {
+  const raw = Array.isArray(value) ? value.join('/') : (value ?? '');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactory {
+  const tools: PreparedTool[] = app.operations.map((operation) => ({
+    operation,
+    inputSchema: advertisedSchema(operation.input),
+    outputSchema: advertisedSchema(operation.output),
+  }));
+  const hasRegistry = app.operations.some((op) => op.engine === 'registry');
+
+  return (requestContext) => {
+    const principal = principalFor(requestContext);
+    const server = new McpServer(
+      { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
+      { capabilities: { logging: {}, tools: { listChanged: false }, resources: {}, prompts: {}, completions: {} }, instructions: INSTRUCTIONS },
+    );
+
+    for (const { operation, inputSchema, outputSchema } of tools) {
+      server.registerTool(
+        operation.name,
+        {
+          title: operation.title,
+          description: operation.description,
+          inputSchema,
+          outputSchema,
+          annotations: { title: operation.title, ...operation.annotations },
+        },
+        async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
+          try {
+            const output = (await app.invoke(operation, args, { principal, signal: ctx.mcpReq.signal, progress: progressReporter(ctx) })) as Record<string, unknown>;
+            return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+          } catch (error) {
+            const message = error instanceof EngineError ? error.message : 'internal error';
+            return { isError: true, content: [{ type: 'text', text: message }] };
+          }
+        },
+      );
+    }
+
+    if (hasRegistry) {
+      const readArtifact = async (name: string, version: string) => {
+        if (!hasScope(principal, registryGet.scope)) {
+          throw new EngineError('FORBIDDEN', `reading artifacts needs the scope "${registryGet.scope}", which principal "${principal.id}" does not have`);
+        }
+        return (await app.services()).engines.registry.getVersion(name, version);
+      };
+
+      server.registerResource(
+        'registry-artifact',
+        new ResourceTemplate('registry://artifacts/{name}/{version}', {
+          list: async () => {
+            if (!hasScope(principal, registryGet.scope)) return { resources: [] };
+            const { engines } = await app.services();
+            const page = await engines.registry.list({ limit: 100 });
+            return {
+              resources: page.artifacts.map((a) => ({
+                uri: artifactUri(a.name, a.version),
+                name: `${a.name}@${a.version}`,
+                mimeType: a.mediaType,
+                size: a.size,
+              })),
+            };
+          },
+          complete: {
+            name: async (value) => (await app.services()).engines.registry.names(decodeVariable(value)).then((names) => names.map(encodeURIComponent)),
+            version: async (value, context) => {
+              const name = decodeVariable(context?.arguments?.name);
+              return name ? (await app.services()).engines.registry.versions(name, value) : [];
+            },
+          },
+        }),
+        { title: 'Registry artifact', description: 'Content of one artifact version; name is URL-encoded ("acme%2Fmodel").' },
+        async (uri, variables) => {
+          const artifact = await readArtifact(decodeVariable(variables.name), decodeVariable(variables.version));
+          const encoded = encodeContent(artifact.mediaType, artifact.content);
+          return {
+            contents: [
+              encoded.encoding === 'utf8'
+                ? { uri: uri.href, mimeType: artifact.mediaType, text: encoded.content }
+                : { uri: uri.href, mimeType: artifact.mediaType, blob: encoded.content },
+            ],
+          };
+        },
+      );
+
+      server.registerPrompt(
+        'registry_review',
+        {
+          title: 'Review an artifact version',
+          description: 'Messages that put one artifact version (metadata and content) in front of the model for a release review.',
+          argsSchema: z.object({
+            name: z.string().describe('Artifact name, "namespace/name".'),
+            version: z.string().describe('Version to review.'),
+          }),
+        },
+        async ({ name, version }) => {
+          const artifact = (await app.invoke(registryGet, { name, version }, { principal })) as z.output<typeof registryGet.output>;
+          const { content, encoding, ...meta } = artifact;
+          const body = encoding === 'utf8' ? (content ?? '') : `(binary content, ${artifact.size} bytes; read ${artifact.contentUri})`;
+          return {
+            description: `Review of ${name}@${version}`,
+            messages: [
+              {
+                role: 'user' as const,
+                content: {
+                  type: 'text' as const,
+                  text: `Review artifact ${name}@${version} before it is promoted. Check the metadata and content for errors, missing information and risks, and finish with a recommendation: promote, or fix first (say what).\n\nMetadata:\n${JSON.stringify(meta, null, 2)}\n\nContent (${artifact.mediaType}):\n${body}`,
+                },
+              },
+            ],
+          };
+        },
+      );
+    }
+    return server;
+  };
+}
