@@ -12,21 +12,15 @@ import type { z } from 'zod';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import type { EngineKey } from './config/schema.js';
 import type { Engines } from './engines/engines.js';
-import { RegistryEngine, type ContentGate } from './engines/registry/registry-engine.js';
-import { parseStructuredContent } from './engines/validation/structured-content.js';
-import { ValidationEngine } from './engines/validation/validation-engine.js';
+import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
 import { selectOperations } from './operations/index.js';
 import type { AnyOperation, EngineId, Principal } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
-import { createMemoryCache } from './platform/cache/memory-cache.js';
-import { openRedisCache } from './platform/cache/redis-cache.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger, ENGINE_LOG_NAMES, type Logger } from './platform/log.js';
-import { createMetrics, type Metrics } from './platform/metrics.js';
-import { migrate, type MigrationStatus } from './platform/sql/migrations.js';
-import { openPglite } from './platform/sql/pglite-adapter.js';
-import { openPostgres } from './platform/sql/postgres-adapter.js';
+import { createMetrics } from './platform/metrics.js';
+import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 import { formatIssues } from './zod-issues.js';
 
@@ -144,9 +138,17 @@ export class App {
     return this.opening;
   }
 
+  // Drivers and engines are imported here, not at the top, so that a stdio client's
+  // `initialize` is answered before they have loaded.
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }] = await Promise.all([
+      import('./platform/sql/migrations.js'),
+      import('./engines/registry/registry-engine.js'),
+      import('./engines/validation/validation-engine.js'),
+      import('./engines/validation/structured-content.js'),
+    ]);
     const sql = await this.openSql();
     let cache: CachePort | undefined;
     try {
@@ -184,7 +186,11 @@ export class App {
   private async openSql(): Promise<SqlPort> {
     const env = this.options.env ?? process.env;
     const url = this.options.databaseUrl ?? env.DATABASE_URL;
-    if (url) return openPostgres(url, this.config.engineMap.database.pool, this.options.databaseSchema);
+    if (url) {
+      const { openPostgres } = await import('./platform/sql/postgres-adapter.js');
+      return openPostgres(url, this.config.engineMap.database.pool, this.options.databaseSchema);
+    }
+    const { openPglite } = await import('./platform/sql/pglite-adapter.js');
     if (this.dataDir === MEMORY_DATA_DIR) return openPglite(undefined);
     this.releaseLock = lockDataDir(this.dataDir);
     return openPglite(join(this.dataDir, 'pgdata'));
@@ -195,8 +201,10 @@ export class App {
     const { cache } = this.config.engineMap;
     const url = this.options.redisUrl ?? env.REDIS_URL;
     if (url && cache.redis.enabled) {
+      const { openRedisCache } = await import('./platform/cache/redis-cache.js');
       return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: this.options.cacheKeyPrefix, log: this.log.child({ component: 'cache' }) });
     }
+    const { createMemoryCache } = await import('./platform/cache/memory-cache.js');
     return createMemoryCache({ maxSize: cache.memory.maxSize, ttlSeconds: cache.redis.ttl });
   }
 

@@ -8,13 +8,11 @@
  */
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { App, type AppOptions } from './app.js';
 import { ConfigError } from './config/load-config.js';
 import { parseToolsets } from './operations/index.js';
 import type { Principal } from './operations/operation.js';
 import { VERSION } from './package-info.js';
-import { createHttpApp } from './server/http-app.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
@@ -84,7 +82,8 @@ function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
   }
 }
 
-function runStdio(app: App): void {
+async function runStdio(app: App): Promise<void> {
+  const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
   const local: Principal = { id: 'local', scopes: ['*'] };
   const handle = serveStdio(createMcpServerFactory(app, () => local), {
     onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
@@ -105,7 +104,7 @@ function runStdio(app: App): void {
   app.log.info({ transport: 'stdio', tools: app.operations.length }, 'mcp-level3 serving on stdio');
 }
 
-function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['values']): void {
+async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
   const host = values.host ?? process.env.MCP_HOST ?? '127.0.0.1';
   const portText = values.port ?? process.env.MCP_PORT ?? '8080';
   const port = Number(portText);
@@ -128,6 +127,7 @@ function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['values']
 
   const maxContent = app.config.engineMap.engine_map.registry.settings.maxContentBytes;
   const maxBodyBytes = Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
+  const { createHttpApp } = await import('./server/http-app.js');
   const { express, mcp } = createHttpApp(app, { allowedHosts, maxBodyBytes });
   const server = createServer(express);
   server.keepAliveTimeout = 65_000;
@@ -157,7 +157,7 @@ function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['values']
   process.on('SIGTERM', stop);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine(process.argv.slice(2));
   if (values.help) {
     process.stderr.write(`${USAGE}\n`);
@@ -173,8 +173,8 @@ function main(): void {
 
   const app = createApp(values);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
-  if (command === 'stdio') runStdio(app);
-  else runHttp(app, values);
+  if (command === 'stdio') await runStdio(app);
+  else await runHttp(app, values);
 }
 
-main();
+await main();

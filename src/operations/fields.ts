@@ -30,7 +30,7 @@ export const isoTime = () => z.string().describe('ISO 8601 timestamp (UTC).');
 export const labels = () =>
   z
     .record(
-      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,62}$/, { error: 'label keys are letters, digits, ".", "_", "/" or "-" (at most 63)' }),
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, { error: 'label keys are letters, digits, ".", "_", "/" or "-" (at most 63)' }),
       z.string().max(256),
     )
     .refine((v) => Object.keys(v).length <= 64, { error: 'at most 64 labels' });

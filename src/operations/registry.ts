@@ -154,7 +154,7 @@ export const registryList = defineOperation({
         yanked: z.boolean().describe('Yanked versions are never latest.'),
         latest: z.boolean().describe('true for the version the alias "latest" resolves to.'),
       }),
-    ),
+    ).describe('Versions on this page.'),
     nextCursor: z.string().optional().describe('Pass as cursor for the next page; absent on the last page.'),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },

@@ -11,7 +11,7 @@ const schemaId = () =>
     .string()
     .min(1)
     .max(128)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/, { error: 'expected letters, digits, ".", "_", ":", "/" or "-", e.g. "model-card/v1"' });
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, { error: 'expected letters, digits, ".", "_", ":", "/" or "-", e.g. "model-card/v1"' });
 
 export const validationRegisterSchema = defineOperation({
   name: 'validation_register_schema',
@@ -91,7 +91,7 @@ export const validationListSchemas = defineOperation({
         revision: z.number().int().describe('Current revision.'),
         updatedAt: isoTime(),
       }),
-    ),
+    ).describe('Registered schemas, by id.'),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'validation:read',

@@ -28,7 +28,7 @@ export function lockDataDir(dir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(path, 'utf8').trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw new Error(`data dir ${dir} is in use by process ${holder}; stop that process, or give this one its own --data-dir (or DATABASE_URL)`);
+        throw new Error(`data dir ${dir} is in use by process ${holder}; stop that process, or give this one its own --data-dir (or DATABASE_URL)`, { cause: error });
       }
       rmSync(path, { force: true });
     }

@@ -67,9 +67,10 @@ interface ArtifactRow {
 }
 
 const RECORD_COLUMNS = 'name, version, digest, size, media_type, labels, metadata, created_at, created_by, yanked, yank_reason, seq';
-/** Highest semver first; releases before pre-releases of the same numbers. */
-const semverOrder = (t = '') => `${t}major desc, ${t}minor desc, ${t}patch desc, (${t}prerelease is null) desc, ${t}prerelease desc`;
-const SEMVER_ORDER = semverOrder();
+/** Highest semver first; a release before the pre-releases of the same numbers. */
+const SEMVER_ORDER = 'major desc, minor desc, patch desc, (prerelease is null) desc, prerelease desc';
+/** What "latest" means: the highest release; the highest pre-release only when there is no release. */
+const latestOrder = (t = '') => `(${t}prerelease is null) desc, ${t}major desc, ${t}minor desc, ${t}patch desc, ${t}prerelease desc`;
 /** Versions larger than this are not kept in the cache: they would crowd out everything else. */
 const MAX_CACHED_BYTES = 256 * 1024;
 
@@ -208,11 +209,11 @@ export class RegistryEngine {
     return artifact;
   }
 
-  /** `latest` is the highest non-yanked version (releases before pre-releases); other aliases are set by promotion. */
+  /** `latest` is the highest version not yanked (releases win over pre-releases); other aliases are set by promotion. */
   async resolveAlias(name: string, alias: string): Promise<string> {
     const { rows } =
       alias === 'latest'
-        ? await this.sql.query<{ version: string }>(`select version from registry_artifacts where name = $1 and not yanked order by ${SEMVER_ORDER} limit 1`, [name])
+        ? await this.sql.query<{ version: string }>(`select version from registry_artifacts where name = $1 and not yanked order by ${latestOrder()} limit 1`, [name])
         : await this.sql.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2', [name, alias]);
     const version = rows[0]?.version;
     if (!version) {
@@ -252,7 +253,7 @@ export class RegistryEngine {
        )
        select page.*, (page.version = l.version) as latest
        from page left join lateral (
-         select b.version from registry_artifacts b where b.name = page.name and not b.yanked order by ${semverOrder('b.')} limit 1
+         select b.version from registry_artifacts b where b.name = page.name and not b.yanked order by ${latestOrder('b.')} limit 1
        ) l on true
        order by page.name asc, page.seq desc`,
       [

@@ -1,0 +1,49 @@
+// Reads vitest's JSON report (and the conformance summary, when there is one) and prints
+// the closing line CI reads: "N passed, N failed[, N skipped]". In CI a suite skipped for a
+// missing service is a failure: the services were supposed to be started.
+import { existsSync, readFileSync } from 'node:fs';
+
+const [reportPath, conformancePath] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const missingService = [];
+
+if (existsSync(reportPath)) {
+  const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+  for (const file of report.testResults ?? []) {
+    for (const test of file.assertionResults ?? []) {
+      if (test.status === 'passed') passed++;
+      else if (test.status === 'failed') failed++;
+      else {
+        skipped++;
+        const name = [...(test.ancestorTitles ?? []), test.title].join(' > ');
+        if (/\(skipped: set [A-Z_]+/.test(name)) missingService.push(name);
+      }
+    }
+    // A file that failed to load has no assertion results but counts as a failure.
+    if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') failed++;
+  }
+} else {
+  console.error(`summarize: no vitest report at ${reportPath}`);
+  failed++;
+}
+
+if (conformancePath && existsSync(conformancePath)) {
+  const summary = JSON.parse(readFileSync(conformancePath, 'utf8'));
+  passed += summary.passed ?? 0;
+  failed += summary.failed ?? 0;
+} else if (conformancePath) {
+  console.error(`summarize: no conformance summary at ${conformancePath}`);
+  failed++;
+}
+
+if (process.env.CI && missingService.length > 0) {
+  console.error(`summarize: ${missingService.length} tests skipped for a missing service in CI:`);
+  for (const name of missingService.slice(0, 20)) console.error(`  - ${name}`);
+  failed += missingService.length;
+  skipped -= missingService.length;
+}
+
+console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,13 @@
+const dir = process.argv[2]; const withVector = process.argv[3] !== 'novec';
+const t0 = performance.now();
+const { PGlite } = await import('@electric-sql/pglite');
+const t1 = performance.now();
+const { vector } = await import('@electric-sql/pglite-pgvector');
+const t2 = performance.now();
+const db = await PGlite.create({ dataDir: dir, ...(withVector ? { extensions: { vector } } : {}) });
+const t3 = performance.now();
+await db.query('select 1');
+const t4 = performance.now();
+await db.close();
+const t5 = performance.now();
+console.log(JSON.stringify({ vector: withVector, importPglite: (t1-t0)|0, importVector: (t2-t1)|0, create: (t3-t2)|0, firstQuery: (t4-t3)|0, close: (t5-t4)|0, rssMb: process.memoryUsage().rss/1048576|0 }));

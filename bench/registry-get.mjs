@@ -1,0 +1,161 @@
+/*
+ * registry_get over HTTP against a bare-SDK baseline
+ * ==================================================
+ * Servers (each in its own child process, so the client does not share their event loop):
+ *   - baseline: bench/bare-server.mjs, createMcpHandler + toNodeHandler + node:http, one
+ *     `echo` tool; called as tools/call echo {name, version}.
+ *   - ours: dist/src/cli.js http --data-dir <temp dir> (embedded PGlite), and again with
+ *     DATABASE_URL (a throw-away database) when that variable is set; one small artifact
+ *     is published first, then tools/call registry_get {name, version}.
+ * The same client (node:http keep-alive, POST /mcp, protocol 2025-06-18, no initialize:
+ * the stateless legacy path answers tools/call directly) drives both:
+ *   - latency: 200 warm-up calls, then 2,000 sequential calls → p50/p95/p99 (ms);
+ *   - throughput: 32 calls in flight for 10 s or 20,000 calls, whichever ends first.
+ * The servers run side by side and are measured in interleaved rounds (see below).
+ * Targets: p95 ours/bare ≤ 1.5; throughput ours/bare ≥ 0.7.
+ */
+import { closedLoop, databaseUrlFromEnv, GET_ARGS, log, median, percentile, publishArtifact, redactUrl, removeDir, round, sequential, startBareServer, startOurHttpServer, stopChild, summarize, tempDir, withFreshDatabase } from './lib.mjs';
+
+const P95_RATIO_TARGET = 1.5;
+const THROUGHPUT_RATIO_TARGET = 0.7;
+
+export const DEFAULTS = { warmup: 200, sequentialCalls: 2000, concurrency: 32, durationMs: 10_000, maxCalls: 20_000, rounds: 5 };
+
+/*
+ * The servers run side by side (an idle one costs nothing) and are measured in
+ * interleaved rounds — round r does sequentialCalls/rounds calls on each, then for
+ * throughput each gets durationMs/rounds of load per round — so background noise on a
+ * shared 2-core machine lands on the baseline and on ours alike.
+ */
+async function measureInterleaved(targets, opts) {
+  for (const t of targets) {
+    log(`registry-get: ${t.label}: ${opts.warmup} warm-up calls`);
+    await sequential(opts.warmup, t.call);
+    t.latencies = [];
+    t.load = { completed: 0, elapsedMs: 0, latencies: [], perRound: [] };
+    t.roundP95 = [];
+  }
+  const perRoundCalls = Math.ceil(opts.sequentialCalls / opts.rounds);
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const t of targets) {
+      const lat = await sequential(perRoundCalls, t.call);
+      t.latencies.push(...lat);
+      t.roundP95.push(percentile(lat, 95));
+    }
+    log(`registry-get: sequential round ${r + 1}/${opts.rounds} done (${perRoundCalls} calls each)`);
+  }
+  const perRoundMs = opts.durationMs / opts.rounds;
+  const perRoundMax = Math.ceil(opts.maxCalls / opts.rounds);
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const t of targets) {
+      // Short pause so the previous phase's garbage and sockets settle.
+      await new Promise((res) => setTimeout(res, 200));
+      const load = await closedLoop({ concurrency: opts.concurrency, durationMs: perRoundMs, maxCalls: perRoundMax, call: t.call });
+      if (load.errors > 0) throw new Error(`${t.label}: ${load.errors} errors under load (${load.firstError})`);
+      t.load.completed += load.completed;
+      t.load.elapsedMs += load.elapsedMs;
+      t.load.latencies.push(...load.latencies);
+      t.load.perRound.push(load.throughput);
+    }
+    log(`registry-get: throughput round ${r + 1}/${opts.rounds} done (${opts.concurrency} in flight, ${perRoundMs} ms each)`);
+  }
+  for (const t of targets) {
+    t.result = {
+      sequentialLatencyMs: summarize(t.latencies),
+      throughput: {
+        concurrency: opts.concurrency,
+        calls: t.load.completed,
+        seconds: round(t.load.elapsedMs / 1000, 2),
+        callsPerSecond: round(t.load.completed / (t.load.elapsedMs / 1000), 1),
+        latencyUnderLoadMs: summarize(t.load.latencies),
+      },
+      perRound: { sequentialP95Ms: t.roundP95.map((v) => round(v, 3)), callsPerSecond: t.load.perRound.map((v) => round(v, 1)) },
+      responseContentTypes: [...t.client.contentTypes],
+    };
+    const s = t.result.sequentialLatencyMs;
+    log(`registry-get: ${t.label}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, ${t.result.throughput.callsPerSecond} calls/s`);
+  }
+}
+
+/** Median over rounds of ours/bare in the same round: less sensitive to one noisy burst. */
+function roundRatios(ours, bare, key) {
+  const ratios = ours.perRound[key].map((v, i) => v / bare.perRound[key][i]);
+  return { perRound: ratios.map((r) => round(r, 3)), median: round(median(ratios), 3) };
+}
+
+function compare(ours, bare) {
+  const p95Ratio = ours.sequentialLatencyMs.p95 / bare.sequentialLatencyMs.p95;
+  const throughputRatio = ours.throughput.callsPerSecond / bare.throughput.callsPerSecond;
+  return {
+    p50Ratio: round(ours.sequentialLatencyMs.p50 / bare.sequentialLatencyMs.p50, 3),
+    p95Ratio: round(p95Ratio, 3),
+    p99Ratio: round(ours.sequentialLatencyMs.p99 / bare.sequentialLatencyMs.p99, 3),
+    throughputRatio: round(throughputRatio, 3),
+    byRound: { p95Ratio: roundRatios(ours, bare, 'sequentialP95Ms'), throughputRatio: roundRatios(ours, bare, 'callsPerSecond') },
+    targets: {
+      p95Ratio: { target: `<= ${P95_RATIO_TARGET}`, value: round(p95Ratio, 3), pass: p95Ratio <= P95_RATIO_TARGET },
+      throughputRatio: { target: `>= ${THROUGHPUT_RATIO_TARGET}`, value: round(throughputRatio, 3), pass: throughputRatio >= THROUGHPUT_RATIO_TARGET },
+    },
+  };
+}
+
+async function startOurs(label, { dataDir, databaseUrl }) {
+  const server = await startOurHttpServer({ dataDir, databaseUrl, label: `ours-${label}` });
+  log(`registry-get: ${label}: server ready after ${server.readyMs.toFixed(0)} ms (pid ${server.child.pid})`);
+  await publishArtifact(server.client);
+  return { label: `ours (${label})`, server, client: server.client, call: () => server.client.callTool('registry_get', GET_ARGS) };
+}
+
+async function measureAll(opts, databaseUrl) {
+  const result = { description: 'tools/call over HTTP POST /mcp (stateless, 2025-06-18), same client for every server', settings: opts };
+  const servers = [];
+  const dirs = [];
+  try {
+    const bare = await startBareServer();
+    servers.push(bare);
+    log(`registry-get: baseline ready (pid ${bare.child.pid})`);
+    const targets = [{ label: 'bare SDK echo', server: bare, client: bare.client, call: () => bare.client.callTool('echo', GET_ARGS) }];
+
+    const dir = tempDir('get');
+    dirs.push(dir);
+    const pglite = await startOurs('pglite', { dataDir: dir });
+    servers.push(pglite.server);
+    pglite.backend = 'pglite (embedded, --data-dir temp dir)';
+    targets.push(pglite);
+
+    if (databaseUrl) {
+      const pgDir = tempDir('get-pg');
+      dirs.push(pgDir);
+      const postgres = await startOurs('postgres', { dataDir: pgDir, databaseUrl });
+      servers.push(postgres.server);
+      postgres.backend = `postgres (${redactUrl(databaseUrl)})`;
+      targets.push(postgres);
+    }
+
+    await measureInterleaved(targets, opts);
+    result.baseline = { server: 'bench/bare-server.mjs (createMcpHandler + toNodeHandler + node:http, one echo tool)', ...targets[0].result };
+    result.pglite = { backend: pglite.backend, ...pglite.result, vsBaseline: compare(pglite.result, result.baseline) };
+    if (databaseUrl) {
+      const postgres = targets[2];
+      result.postgres = { backend: postgres.backend, ...postgres.result, vsBaseline: compare(postgres.result, result.baseline) };
+    } else {
+      result.postgres = { skipped: 'DATABASE_URL is not set' };
+    }
+  } finally {
+    for (const s of servers) {
+      s.client.close();
+      await stopChild(s.child);
+    }
+    for (const d of dirs) removeDir(d);
+  }
+  const verdicts = [result.pglite, result.postgres].filter((r) => r?.vsBaseline).flatMap((r) => Object.values(r.vsBaseline.targets));
+  result.pass = verdicts.every((t) => t.pass);
+  return result;
+}
+
+export async function run(options = {}) {
+  const opts = { ...DEFAULTS, ...options };
+  const databaseUrl = databaseUrlFromEnv();
+  if (!databaseUrl) return measureAll(opts, undefined);
+  return withFreshDatabase(databaseUrl, 'get', (url) => measureAll(opts, url));
+}

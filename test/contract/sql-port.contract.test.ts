@@ -1,0 +1,123 @@
+/*
+ * One contract for the SQL port, run against every reachable backend.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, MIGRATIONS } from '../../src/platform/sql/migrations.js';
+import { openPglite } from '../../src/platform/sql/pglite-adapter.js';
+import { openPostgres } from '../../src/platform/sql/postgres-adapter.js';
+import type { SqlPort } from '../../src/platform/sql/sql-port.js';
+import { DATABASE_URL, dropSchema, title, uniqueId } from '../helpers/backends.js';
+
+const POOL = { min: 0, max: 5, acquireTimeoutMillis: 5000, idleTimeoutMillis: 1000 };
+
+interface SqlBackend {
+  name: string;
+  skip?: string;
+  open(): Promise<{ sql: SqlPort; reopen: () => Promise<SqlPort>; cleanup: () => Promise<void> }>;
+}
+
+const backends: SqlBackend[] = [
+  {
+    name: 'pglite',
+    async open() {
+      const sql = await openPglite(undefined);
+      return { sql, reopen: async () => sql, cleanup: async () => undefined };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: DATABASE_URL ? undefined : 'set DATABASE_URL to a PostgreSQL with pgvector',
+    async open() {
+      const schema = uniqueId('sql');
+      const sql = await openPostgres(DATABASE_URL!, POOL, schema);
+      return { sql, reopen: () => openPostgres(DATABASE_URL!, POOL, schema), cleanup: () => dropSchema(DATABASE_URL!, schema) };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip)(`SQL port contract on ${title(backend)}`, () => {
+    let sql: SqlPort;
+    let reopen: () => Promise<SqlPort>;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ sql, reopen, cleanup } = await backend.open());
+      await sql.exec('create table items (id integer primary key, label text not null, tags jsonb, data bytea)');
+    });
+    afterAll(async () => {
+      await sql?.close();
+      await cleanup?.();
+    });
+
+    it('runs parameterized queries and round-trips text, jsonb, bytea and timestamps', async () => {
+      await sql.query('insert into items (id, label, tags, data) values ($1, $2, $3, $4)', [1, "it's; drop table items", JSON.stringify({ a: [1] }), Buffer.from([0, 255])]);
+      const { rows } = await sql.query<{ label: string; tags: unknown; data: Uint8Array; now: Date }>('select label, tags, data, now() as now from items where id = $1', [1]);
+      expect(rows[0]!.label).toBe("it's; drop table items");
+      expect(rows[0]!.tags).toEqual({ a: [1] });
+      expect([...rows[0]!.data]).toEqual([0, 255]);
+      expect(rows[0]!.now).toBeInstanceOf(Date);
+    });
+
+    it('reports affected rows', async () => {
+      const result = await sql.query('update items set label = $1 where id = $2', ['x', 1]);
+      expect(result.rowCount).toBe(1);
+    });
+
+    it('commits a transaction that resolves', async () => {
+      await sql.transaction(async (tx) => {
+        await tx.query('insert into items (id, label) values ($1, $2)', [2, 'two']);
+        await tx.query('insert into items (id, label) values ($1, $2)', [3, 'three']);
+      });
+      expect((await sql.query('select id from items where id in (2, 3)')).rows).toHaveLength(2);
+    });
+
+    it('rolls back everything when a transaction throws: no partial writes', async () => {
+      await expect(
+        sql.transaction(async (tx) => {
+          await tx.query('insert into items (id, label) values ($1, $2)', [4, 'four']);
+          await tx.query('insert into items (id, label) values ($1, $2)', [2, 'duplicate key']);
+        }),
+      ).rejects.toThrow();
+      expect((await sql.query('select id from items where id = 4')).rows).toHaveLength(0);
+      // and the port keeps working afterwards
+      expect((await sql.query<{ n: number }>('select count(*)::int as n from items')).rows[0]!.n).toBe(3);
+    });
+
+    it('has pgvector with HNSW cosine indexes', async () => {
+      await sql.exec(`
+        create extension if not exists vector;
+        create table vecs (id integer primary key, embedding vector(3));
+        create index on vecs using hnsw (embedding vector_cosine_ops);`);
+      await sql.query("insert into vecs values (1, '[1,0,0]'), (2, '[0,1,0]'), (3, '[0.9,0.1,0]')");
+      const { rows } = await sql.query<{ id: number }>('select id from vecs order by embedding <=> $1 limit 2', ['[1,0,0]']);
+      expect(rows.map((r) => r.id)).toEqual([1, 3]);
+    });
+
+    it('applies migrations once, and again is a no-op', async () => {
+      const first = await migrate(sql);
+      expect(first.applied).toEqual(MIGRATIONS.map((m) => m.version));
+      const second = await migrate(sql);
+      expect(second).toEqual({ applied: [], current: MIGRATIONS.at(-1)!.version });
+    });
+
+    it('refuses a database migrated by a newer build', async () => {
+      await sql.query('insert into schema_migrations (version, name) values ($1, $2)', [999, 'from the future']);
+      await expect(migrate(sql)).rejects.toThrow(/schema version 999, newer than this build knows/);
+      await sql.query('delete from schema_migrations where version = 999');
+    });
+
+    // PGlite is one process's database; only a server is shared by replicas.
+    if (backend.name === 'postgres')
+      it('serializes migrations started by several replicas at once', async () => {
+      const ports = await Promise.all([reopen(), reopen(), reopen()]);
+      try {
+        await Promise.all(ports.map((p) => p.exec('drop table if exists registry_aliases, registry_artifacts, validation_schemas, schema_migrations')));
+        const results = await Promise.all(ports.map((p) => migrate(p)));
+        expect(results.flatMap((r) => r.applied).sort()).toEqual(MIGRATIONS.map((m) => m.version));
+      } finally {
+        await Promise.all(ports.map((p) => p.close()));
+      }
+    });
+  });
+}

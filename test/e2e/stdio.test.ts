@@ -1,0 +1,80 @@
+/*
+ * The built server over stdio, as Claude Desktop, IDE agents and the Inspector run it.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_KINDS, connectStdio, type McpClient } from '../helpers/clients.js';
+import { CLI, cleanEnv, stopProcess } from '../helpers/cli.js';
+
+for (const kind of CLIENT_KINDS) {
+  describe(`stdio with the ${kind} client`, () => {
+    let client: McpClient;
+    beforeAll(async () => {
+      client = await connectStdio(kind);
+    });
+    afterAll(async () => client?.close());
+
+    it('identifies itself and lists the tools', async () => {
+      expect(client.getServerVersion()?.name).toBe('mcp-level3');
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('registry_publish');
+    });
+
+    it('runs a validate-then-publish flow end to end', async () => {
+      const schema = await client.callTool({
+        name: 'validation_register_schema',
+        arguments: { id: 'card', mediaType: 'application/vnd.card+json', schema: { type: 'object', required: ['title'], properties: { title: { type: 'string' } } } },
+      });
+      expect(schema.isError).toBeFalsy();
+      const refused = await client.callTool({ name: 'registry_publish', arguments: { name: 'cards/one', version: '1.0.0', mediaType: 'application/vnd.card+json', content: '{"titel": "typo"}' } });
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toMatch(/\/title: is required.*\/titel: is not declared/);
+      const accepted = await client.callTool({ name: 'registry_publish', arguments: { name: 'cards/one', version: '1.0.0', mediaType: 'application/vnd.card+json', content: '{"title": "ok"}' } });
+      expect(accepted.structuredContent).toMatchObject({ created: true });
+      const check = await client.callTool({ name: 'validation_validate', arguments: { schemaId: 'card', artifact: { name: 'cards/one', version: '1.0.0' } } });
+      expect(check.structuredContent).toEqual({ valid: true, errors: [] });
+    });
+
+    it('treats an unknown tool as a protocol error and keeps serving', async () => {
+      await expect(client.callTool({ name: 'nope_nothing', arguments: {} })).rejects.toThrow();
+      const list = await client.callTool({ name: 'registry_list', arguments: {} });
+      expect(list.isError).toBeFalsy();
+    });
+  });
+}
+
+describe('stdio protocol hygiene', () => {
+  it('writes nothing but JSON-RPC messages to stdout, and logs to stderr', async () => {
+    const child = spawn(process.execPath, [CLI, '--data-dir', 'memory://'], { env: cleanEnv({ LOG_LEVEL: 'debug' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const send = (message: unknown) => child.stdin.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`);
+    const waitFor = async (id: number) => {
+      for (let i = 0; i < 400; i++) {
+        if (stdout.split('\n').some((line) => line.includes(`"id":${id}`))) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no answer to ${id}; stdout: ${stdout}\nstderr: ${stderr}`);
+    };
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    await waitFor(1);
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'registry_publish', arguments: { name: 'raw/one', version: '1.0.0', content: 'x' } } });
+    await waitFor(2);
+    send('{"this is": not json');
+    send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'registry_get', arguments: { name: 'raw/one', version: '1.0.0' } } });
+    await waitFor(3);
+    await stopProcess(child);
+
+    const lines = stdout.split('\n').filter(Boolean);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+    const byId = Object.fromEntries(lines.map((l) => JSON.parse(l)).filter((m) => m.id !== undefined && m.id !== null).map((m) => [m.id, m]));
+    expect(byId[2].result.structuredContent.created).toBe(true);
+    expect(byId[3].result.structuredContent.content).toBe('x');
+    const logs = stderr.split('\n').filter((l) => l.startsWith('{'));
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs.map((l) => JSON.parse(l).engine)).toContain('registry');
+  });
+});

@@ -1,0 +1,83 @@
+/*
+ * Backends the contract suites run against: the embedded defaults always, PostgreSQL and
+ * Redis when their URLs are set. A missing service is reported in the suite title with the
+ * variable to set, and the suite is skipped.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { App, MEMORY_DATA_DIR, type AppOptions } from '../../src/app.js';
+
+export interface Backend {
+  /** Suite title suffix, e.g. "pglite + memory cache". */
+  name: string;
+  /** Why it is skipped, naming the variable to set; undefined when it runs. */
+  skip?: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+}
+
+export const DATABASE_URL = process.env.DATABASE_URL;
+export const REDIS_URL = process.env.REDIS_URL;
+
+export function appBackends(): Backend[] {
+  return [
+    { name: 'pglite + memory cache' },
+    {
+      name: 'postgres + redis',
+      skip: !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_URL ? 'set REDIS_URL to a Redis server' : undefined,
+      databaseUrl: DATABASE_URL,
+      redisUrl: REDIS_URL,
+    },
+  ];
+}
+
+export function title(backend: { name: string; skip?: string }): string {
+  return backend.skip ? `${backend.name} (skipped: ${backend.skip})` : backend.name;
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+export interface TestApp {
+  app: App;
+  close(): Promise<void>;
+}
+
+/** A server instance with its own schema (PostgreSQL) or in-memory database (PGlite). */
+export async function startTestApp(backend: Backend, overrides: Partial<AppOptions> = {}): Promise<TestApp> {
+  const schema = backend.databaseUrl ? uniqueId('t') : undefined;
+  const app = new App({
+    dataDir: MEMORY_DATA_DIR,
+    databaseUrl: backend.databaseUrl,
+    redisUrl: backend.redisUrl,
+    databaseSchema: schema,
+    cacheKeyPrefix: `${uniqueId('test')}:`,
+    logger: silentLogger,
+    env: {},
+    ...overrides,
+  });
+  await app.services();
+  return {
+    app,
+    async close() {
+      await app.close();
+      if (schema && backend.databaseUrl) await dropSchema(backend.databaseUrl, schema);
+    },
+  };
+}
+
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+export const ADMIN = { principal: { id: 'test-admin', scopes: ['*'] } };

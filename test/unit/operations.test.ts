@@ -1,0 +1,93 @@
+/*
+ * Static checks on the operation registry: what every agent sees in tools/list.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ALL_OPERATIONS, parseToolsets, selectOperations } from '../../src/operations/index.js';
+import { ENGINE_IDS } from '../../src/operations/operation.js';
+
+type JsonSchema = { type?: string; description?: string; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[] };
+
+function undescribed(schema: JsonSchema, path: string): string[] {
+  const missing: string[] = [];
+  for (const [key, child] of Object.entries(schema.properties ?? {})) {
+    const at = `${path}.${key}`;
+    if (!child.description) missing.push(at);
+    missing.push(...undescribed(child, at));
+    if (child.items) missing.push(...undescribed(child.items, `${at}[]`));
+  }
+  return missing;
+}
+
+describe('operation registry', () => {
+  it('names every operation <engine>_<verb> in snake_case, once', () => {
+    const names = ALL_OPERATIONS.map((op) => op.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const op of ALL_OPERATIONS) {
+      expect(op.name).toMatch(/^[a-z]+(_[a-z]+)+$/);
+      expect(op.name.startsWith(`${op.engine}_`)).toBe(true);
+      expect(ENGINE_IDS).toContain(op.engine);
+    }
+  });
+
+  it('annotates every operation: readOnlyHint always, destructiveHint on writes', () => {
+    for (const op of ALL_OPERATIONS) {
+      expect(typeof op.annotations.readOnlyHint, op.name).toBe('boolean');
+      if (!op.annotations.readOnlyHint) expect(typeof op.annotations.destructiveHint, op.name).toBe('boolean');
+      expect(op.scope, op.name).toMatch(new RegExp(`^${op.engine}:(read|write|run|approve|admin)$`));
+      if (op.annotations.readOnlyHint) expect(op.scope, op.name).toMatch(/:read$/);
+    }
+  });
+
+  it('describes every input and output field so an LLM can act on it', () => {
+    for (const op of ALL_OPERATIONS) {
+      expect(op.description.length, op.name).toBeGreaterThan(20);
+      expect(op.description.length, `${op.name} description is long`).toBeLessThan(300);
+      const input = z.toJSONSchema(op.input, { io: 'input' }) as JsonSchema;
+      const output = z.toJSONSchema(op.output, { io: 'output' }) as JsonSchema;
+      expect(input.type, op.name).toBe('object');
+      expect(output.type, op.name).toBe('object');
+      expect([...undescribed(input, `${op.name} input`), ...undescribed(output, `${op.name} output`)]).toEqual([]);
+    }
+  });
+
+  it('keeps the whole tools/list under 10k tokens', () => {
+    const list = ALL_OPERATIONS.map((op) => ({
+      name: op.name,
+      title: op.title,
+      description: op.description,
+      inputSchema: z.toJSONSchema(op.input, { io: 'input' }),
+      outputSchema: z.toJSONSchema(op.output, { io: 'output' }),
+      annotations: op.annotations,
+    }));
+    // ~4 characters per token for JSON-heavy text is a generous upper estimate.
+    const approxTokens = JSON.stringify(list).length / 4;
+    expect(approxTokens).toBeLessThan(10_000);
+  });
+
+  it('pins each tool schema (update with vitest -u when a change is intended)', async () => {
+    for (const op of ALL_OPERATIONS) {
+      const snapshot = {
+        name: op.name,
+        annotations: op.annotations,
+        scope: op.scope,
+        inputSchema: z.toJSONSchema(op.input, { io: 'input' }),
+        outputSchema: z.toJSONSchema(op.output, { io: 'output' }),
+      };
+      await expect(JSON.stringify(snapshot, null, 2)).toMatchFileSnapshot(`../__toolsnaps__/${op.name}.snap`);
+    }
+  });
+
+  it('filters by toolset and by read-only annotation', () => {
+    expect(selectOperations({ toolsets: ['validation'] }).every((op) => op.engine === 'validation')).toBe(true);
+    const readOnly = selectOperations({ readOnly: true });
+    expect(readOnly.length).toBeGreaterThan(0);
+    expect(readOnly.every((op) => op.annotations.readOnlyHint)).toBe(true);
+    expect(readOnly.map((op) => op.name)).not.toContain('registry_publish');
+  });
+
+  it('rejects unknown toolsets naming the valid ones', () => {
+    expect(parseToolsets('registry, validation')).toEqual(['registry', 'validation']);
+    expect(() => parseToolsets('registry,regsitry')).toThrow(/unknown toolset "regsitry"; choose from rag, dag/);
+  });
+});
