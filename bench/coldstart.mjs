@@ -25,9 +25,9 @@ function target(targetMs, values) {
 }
 
 /** A stdio session: spawn, send requests, await responses by id, time them from spawn. */
-function startStdio(dataDir) {
+export function startStdio(dataDir, nodeFlags = []) {
   const spawnedAt = performance.now();
-  const child = spawnTracked(process.execPath, [CLI, '--data-dir', dataDir], { env: childEnv() });
+  const child = spawnTracked(process.execPath, [...nodeFlags, CLI, '--data-dir', dataDir], { env: childEnv() });
   const waiting = new Map();
   const arrivals = new Map();
   let buffer = '';
@@ -68,10 +68,10 @@ function startStdio(dataDir) {
       if (message.error) throw new Error(`${method}: ${JSON.stringify(message.error)}`);
       return { message, ms: arrivals.get(id) };
     });
-  return { child, send, request };
+  return { child, send, request, spawnedAt };
 }
 
-async function initialize(session) {
+export async function initialize(session) {
   const init = await session.request(1, 'initialize', {
     protocolVersion: PROTOCOL_VERSION,
     capabilities: {},
@@ -82,14 +82,14 @@ async function initialize(session) {
   return init.ms;
 }
 
-async function firstToolResult(session) {
+export async function firstToolResult(session) {
   const call = await session.request(2, 'tools/call', { name: 'registry_list', arguments: {} });
   if (call.message.result?.isError) throw new Error(`registry_list isError: ${JSON.stringify(call.message.result.content)}`);
   return call.ms;
 }
 
 /** Graceful stop (stdin closed, as a client would); SIGKILL if it takes more than 15 s. */
-async function closeSession(session) {
+export async function closeSession(session) {
   session.child.stdin.end();
   const timer = setTimeout(() => session.child.kill('SIGKILL'), 15_000);
   const result = await session.child.exited;

@@ -147,6 +147,17 @@ export function rssMb(pid) {
   return Number(match[1]) / 1024;
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat
+ * (clock ticks; USER_HZ is 100 on Linux, so the resolution is 10 ms).
+ */
+export function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime is field 14, stime field 15.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 // ---------------------------------------------------------------- HTTP client
 
 /**

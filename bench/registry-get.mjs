@@ -14,50 +14,52 @@
  * The servers run side by side and are measured in interleaved rounds (see below).
  * Targets: p95 ours/bare ≤ 1.5; throughput ours/bare ≥ 0.7.
  */
-import { closedLoop, databaseUrlFromEnv, GET_ARGS, log, median, percentile, publishArtifact, redactUrl, removeDir, round, sequential, startBareServer, startOurHttpServer, stopChild, summarize, tempDir, withFreshDatabase } from './lib.mjs';
+import { closedLoop, cpuMs, databaseUrlFromEnv, GET_ARGS, log, median, percentile, publishArtifact, redactUrl, removeDir, round, sequential, startBareServer, startOurHttpServer, stopChild, summarize, tempDir, withFreshDatabase } from './lib.mjs';
 
 const P95_RATIO_TARGET = 1.5;
 const THROUGHPUT_RATIO_TARGET = 0.7;
 
-export const DEFAULTS = { warmup: 200, sequentialCalls: 2000, concurrency: 32, durationMs: 10_000, maxCalls: 20_000, rounds: 5 };
+export const DEFAULTS = { warmup: 200, sequentialCalls: 2000, concurrency: 32, durationMs: 10_000, maxCalls: 20_000, sequentialRounds: 20, throughputRounds: 10 };
 
 /*
  * The servers run side by side (an idle one costs nothing) and are measured in
- * interleaved rounds — round r does sequentialCalls/rounds calls on each, then for
- * throughput each gets durationMs/rounds of load per round — so background noise on a
- * shared 2-core machine lands on the baseline and on ours alike.
+ * interleaved rounds — sequential round r does sequentialCalls/sequentialRounds calls on
+ * each, then each gets durationMs/throughputRounds of load per throughput round — so
+ * background noise on a shared 2-core machine lands on the baseline and on ours alike.
  */
 async function measureInterleaved(targets, opts) {
   for (const t of targets) {
     log(`registry-get: ${t.label}: ${opts.warmup} warm-up calls`);
     await sequential(opts.warmup, t.call);
     t.latencies = [];
-    t.load = { completed: 0, elapsedMs: 0, latencies: [], perRound: [] };
+    t.load = { completed: 0, elapsedMs: 0, latencies: [], perRound: [], cpuMs: 0 };
     t.roundP95 = [];
   }
-  const perRoundCalls = Math.ceil(opts.sequentialCalls / opts.rounds);
-  for (let r = 0; r < opts.rounds; r++) {
+  const perRoundCalls = Math.ceil(opts.sequentialCalls / opts.sequentialRounds);
+  for (let r = 0; r < opts.sequentialRounds; r++) {
     for (const t of targets) {
       const lat = await sequential(perRoundCalls, t.call);
       t.latencies.push(...lat);
       t.roundP95.push(percentile(lat, 95));
     }
-    log(`registry-get: sequential round ${r + 1}/${opts.rounds} done (${perRoundCalls} calls each)`);
+    if ((r + 1) % 5 === 0) log(`registry-get: sequential round ${r + 1}/${opts.sequentialRounds} done (${perRoundCalls} calls each)`);
   }
-  const perRoundMs = opts.durationMs / opts.rounds;
-  const perRoundMax = Math.ceil(opts.maxCalls / opts.rounds);
-  for (let r = 0; r < opts.rounds; r++) {
+  const perRoundMs = opts.durationMs / opts.throughputRounds;
+  const perRoundMax = Math.ceil(opts.maxCalls / opts.throughputRounds);
+  for (let r = 0; r < opts.throughputRounds; r++) {
     for (const t of targets) {
       // Short pause so the previous phase's garbage and sockets settle.
-      await new Promise((res) => setTimeout(res, 200));
+      await new Promise((res) => setTimeout(res, 100));
+      const cpu0 = cpuMs(t.server.child.pid);
       const load = await closedLoop({ concurrency: opts.concurrency, durationMs: perRoundMs, maxCalls: perRoundMax, call: t.call });
+      t.load.cpuMs += cpuMs(t.server.child.pid) - cpu0;
       if (load.errors > 0) throw new Error(`${t.label}: ${load.errors} errors under load (${load.firstError})`);
       t.load.completed += load.completed;
       t.load.elapsedMs += load.elapsedMs;
       t.load.latencies.push(...load.latencies);
       t.load.perRound.push(load.throughput);
     }
-    log(`registry-get: throughput round ${r + 1}/${opts.rounds} done (${opts.concurrency} in flight, ${perRoundMs} ms each)`);
+    if ((r + 1) % 2 === 0) log(`registry-get: throughput round ${r + 1}/${opts.throughputRounds} done (${opts.concurrency} in flight, ${perRoundMs} ms each)`);
   }
   for (const t of targets) {
     t.result = {
@@ -68,6 +70,10 @@ async function measureInterleaved(targets, opts) {
         seconds: round(t.load.elapsedMs / 1000, 2),
         callsPerSecond: round(t.load.completed / (t.load.elapsedMs / 1000), 1),
         latencyUnderLoadMs: summarize(t.load.latencies),
+        // CPU the server process used per call under load: less sensitive to other work on the machine
+        // than wall-clock figures (PostgreSQL's own CPU is not included).
+        serverCpuUsPerCall: round((t.load.cpuMs * 1000) / t.load.completed, 1),
+        serverCpuCoresBusy: round(t.load.cpuMs / t.load.elapsedMs, 2),
       },
       perRound: { sequentialP95Ms: t.roundP95.map((v) => round(v, 3)), callsPerSecond: t.load.perRound.map((v) => round(v, 1)) },
       responseContentTypes: [...t.client.contentTypes],
@@ -91,6 +97,7 @@ function compare(ours, bare) {
     p95Ratio: round(p95Ratio, 3),
     p99Ratio: round(ours.sequentialLatencyMs.p99 / bare.sequentialLatencyMs.p99, 3),
     throughputRatio: round(throughputRatio, 3),
+    serverCpuPerCallRatio: round(ours.throughput.serverCpuUsPerCall / bare.throughput.serverCpuUsPerCall, 3),
     byRound: { p95Ratio: roundRatios(ours, bare, 'sequentialP95Ms'), throughputRatio: roundRatios(ours, bare, 'callsPerSecond') },
     targets: {
       p95Ratio: { target: `<= ${P95_RATIO_TARGET}`, value: round(p95Ratio, 3), pass: p95Ratio <= P95_RATIO_TARGET },
