@@ -33,6 +33,7 @@ if (conformancePath && existsSync(conformancePath)) {
   const summary = JSON.parse(readFileSync(conformancePath, 'utf8'));
   passed += summary.passed ?? 0;
   failed += summary.failed ?? 0;
+  skipped += summary.skipped ?? 0;
 } else if (conformancePath) {
   console.error(`summarize: no conformance summary at ${conformancePath}`);
   failed++;
