@@ -6,6 +6,7 @@
  *   mcp-level3 http [--host H] [--port P]    streamable HTTP at /mcp, /health, /ready, /metrics
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { App, type AppOptions } from './app.js';
@@ -157,8 +158,19 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   process.on('SIGTERM', stop);
 }
 
+/** `cp .env.example .env` is how the deployment guide configures a checkout; variables already set win. */
+function loadDotEnv(): void {
+  if (!existsSync('.env')) return;
+  try {
+    process.loadEnvFile('.env');
+  } catch (error) {
+    fail(`.env: cannot be read: ${(error as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine(process.argv.slice(2));
+  loadDotEnv();
   if (values.help) {
     process.stderr.write(`${USAGE}\n`);
     return;

@@ -38,6 +38,16 @@ describe('mcp-level3 command', () => {
     expect(env.stderr).toContain('engine_map.DAG_engine.settings.maxNodes: expected a positive integer, got "ten"');
   });
 
+  it('reads .env from the working directory, letting variables already set win', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-env-'));
+    writeFileSync(join(dir, '.env'), 'DAG_MAX_NODES=ten\n');
+    const fromFile = await runCli(['http', '--port', '0'], cleanEnv(), { cwd: dir });
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.stderr).toContain('maxNodes: expected a positive integer, got "ten"');
+    const overridden = await runCli(['http', '--port', '0'], cleanEnv({ DAG_MAX_NODES: 'eleven' }), { cwd: dir });
+    expect(overridden.stderr).toContain('got "eleven"');
+  });
+
   it('refuses to bind a non-loopback address without authentication, saying how to proceed', async () => {
     const result = await runCli(['http', '--host', '0.0.0.0', '--port', '0']);
     expect(result.code).toBe(2);
