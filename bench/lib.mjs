@@ -78,10 +78,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** Environment for a server child: only what the benchmark chooses, at the default log level. */
+/**
+ * Environment for a server child: only what the benchmark chooses, at the default log
+ * level. The CLI reads ./.env for variables that are not set, so the ones the benchmark
+ * wants off are set to "" (empty counts as unset to the app) rather than deleted.
+ */
 export function childEnv(extra = {}) {
   const env = { ...process.env };
-  for (const key of ['DATABASE_URL', 'REDIS_URL', 'MCP_DATA_DIR', 'MCP_PORT', 'MCP_HOST', 'NODE_OPTIONS']) delete env[key];
+  for (const key of ['MCP_DATA_DIR', 'MCP_PORT', 'MCP_HOST', 'NODE_OPTIONS']) delete env[key];
+  env.DATABASE_URL = '';
+  env.REDIS_URL = '';
   env.LOG_LEVEL = 'info';
   return { ...env, ...extra };
 }
@@ -282,8 +288,23 @@ export async function startOurHttpServer({ dataDir, databaseUrl, nodeFlags = [],
   const child = spawnTracked(process.execPath, [...nodeFlags, ...profileFlags(label), CLI, 'http', '--port', String(port), '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.resume();
   const client = new McpHttpClient(port);
-  await waitFor(async () => (await client.get('/ready')).status === 200, { what: `${label} /ready`, child, intervalMs: 100, timeoutMs: 90_000 });
-  return { child, port, client, readyMs: performance.now() - started };
+  let readiness;
+  await waitFor(
+    async () => {
+      const res = await client.get('/ready');
+      if (res.status !== 200) return false;
+      readiness = JSON.parse(res.body);
+      return true;
+    },
+    { what: `${label} /ready`, child, intervalMs: 100, timeoutMs: 90_000 },
+  );
+  const readyMs = performance.now() - started;
+  const expected = databaseUrl ? 'postgres' : 'pglite';
+  if (readiness.checks?.database?.backend !== expected || readiness.checks?.cache?.backend !== 'memory') {
+    child.kill('SIGKILL');
+    throw new Error(`${label}: expected database ${expected} and the memory cache, /ready says ${JSON.stringify(readiness.checks)}`);
+  }
+  return { child, port, client, readyMs };
 }
 
 /** Starts bench/bare-server.mjs (the SDK-only baseline) and waits until it answers. */

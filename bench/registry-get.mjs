@@ -10,7 +10,8 @@
  * The same client (node:http keep-alive, POST /mcp, protocol 2025-06-18, no initialize:
  * the stateless legacy path answers tools/call directly) drives both:
  *   - latency: 200 warm-up calls, then 2,000 sequential calls → p50/p95/p99 (ms);
- *   - throughput: 32 calls in flight for 10 s or 20,000 calls, whichever ends first.
+ *   - throughput: 1 s of unrecorded warm-up at 32 in flight, then 32 calls in flight for
+ *     10 s or 20,000 calls, whichever ends first.
  * The servers run side by side and are measured in interleaved rounds (see below).
  * Targets: p95 ours/bare ≤ 1.5; throughput ours/bare ≥ 0.7.
  */
@@ -19,7 +20,7 @@ import { closedLoop, cpuMs, databaseUrlFromEnv, GET_ARGS, log, median, percentil
 const P95_RATIO_TARGET = 1.5;
 const THROUGHPUT_RATIO_TARGET = 0.7;
 
-export const DEFAULTS = { warmup: 200, sequentialCalls: 2000, concurrency: 32, durationMs: 10_000, maxCalls: 20_000, sequentialRounds: 20, throughputRounds: 10 };
+export const DEFAULTS = { warmup: 200, sequentialCalls: 2000, concurrency: 32, durationMs: 10_000, maxCalls: 20_000, sequentialRounds: 20, throughputRounds: 10, throughputWarmupMs: 1000 };
 
 /*
  * The servers run side by side (an idle one costs nothing) and are measured in
@@ -44,6 +45,9 @@ async function measureInterleaved(targets, opts) {
     }
     if ((r + 1) % 5 === 0) log(`registry-get: sequential round ${r + 1}/${opts.sequentialRounds} done (${perRoundCalls} calls each)`);
   }
+  // Concurrent warm-up (not recorded): the sequential warm-up does not exercise the paths
+  // that only run with many requests in flight.
+  for (const t of targets) await closedLoop({ concurrency: opts.concurrency, durationMs: opts.throughputWarmupMs, maxCalls: Infinity, call: t.call });
   const perRoundMs = opts.durationMs / opts.throughputRounds;
   const perRoundMax = Math.ceil(opts.maxCalls / opts.throughputRounds);
   for (let r = 0; r < opts.throughputRounds; r++) {
