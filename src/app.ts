@@ -118,8 +118,15 @@ export class App {
     this.services().catch(() => undefined);
   }
 
+  private readonly engineLogs = new Map<EngineId, Logger>();
+
   engineLog(engine: EngineId): Logger {
-    return this.log.child({ engine: ENGINE_LOG_NAMES[engine] });
+    let log = this.engineLogs.get(engine);
+    if (!log) {
+      log = this.log.child({ engine: ENGINE_LOG_NAMES[engine] });
+      this.engineLogs.set(engine, log);
+    }
+    return log;
   }
 
   services(): Promise<Services> {

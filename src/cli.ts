@@ -129,8 +129,8 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   const maxContent = app.config.engineMap.engine_map.registry.settings.maxContentBytes;
   const maxBodyBytes = Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
   const { createHttpApp } = await import('./server/http-app.js');
-  const { express, mcp } = createHttpApp(app, { allowedHosts, maxBodyBytes });
-  const server = createServer(express);
+  const { handle, mcp } = createHttpApp(app, { allowedHosts, maxBodyBytes });
+  const server = createServer(handle);
   server.keepAliveTimeout = 65_000;
   server.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE') fail(`port ${port} on ${host} is already in use; pick another with --port`, 1);

@@ -127,7 +127,6 @@ export const registryGet = defineOperation({
     const inline = input.includeContent && artifact.size <= INLINE_CONTENT_LIMIT;
     return {
       ...record,
-      aliases: await engines.registry.aliasesOf(artifact.name, artifact.version),
       contentUri: artifactUri(artifact.name, artifact.version),
       ...(inline ? encodeContent(artifact.mediaType, content) : {}),
     };

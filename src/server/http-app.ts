@@ -1,11 +1,14 @@
 /*
  * HTTP surface
  * ============
- * express with: /mcp (streamable HTTP, both protocol eras, stateless), /health (liveness),
- * /ready (database, migrations and cache), /metrics (Prometheus). Host and Origin headers
- * are checked on /mcp against the allowed host names (DNS-rebinding protection). Errors
- * are JSON in one shape and never carry stack traces or paths.
+ * /mcp (streamable HTTP, both protocol eras, stateless) is dispatched straight from
+ * node:http to the SDK handler: it is the hot path and needs no router. Everything else
+ * goes through express: /health (liveness), /ready (database, migrations and cache),
+ * /metrics (Prometheus). Host and Origin headers are checked on /mcp against the allowed
+ * host names (DNS-rebinding protection). Errors are JSON in one shape and never carry
+ * stack traces or paths.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -15,10 +18,16 @@ import { VERSION } from '../package-info.js';
 import { createMcpServerFactory } from './mcp-server.js';
 
 export interface HttpAppOptions {
-  /** Host names accepted in Host and Origin headers on /mcp. */
+  /** Host names accepted in Host and Origin headers on /mcp; empty accepts any. */
   allowedHosts: string[];
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+}
+
+export interface HttpApp {
+  /** The node:http request listener. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  mcp: McpHttpHandler;
 }
 
 const KNOWN_ROUTES = new Set(['/mcp', '/health', '/ready', '/metrics']);
@@ -27,40 +36,39 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-export function createHttpApp(app: App, options: HttpAppOptions): { express: express.Express; mcp: McpHttpHandler } {
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
+
+export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   const anonymous: Principal = { id: 'anonymous', scopes: ['*'] };
-  const mcp = createMcpHandler(
-    createMcpServerFactory(app, () => anonymous),
-    {
-      maxRequestBodySize: options.maxBodyBytes,
-      onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected'),
-    },
-  );
+  const mcp = createMcpHandler(createMcpServerFactory(app, () => anonymous), {
+    maxRequestBodySize: options.maxBodyBytes,
+    onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected'),
+  });
   const serveMcp = toNodeHandler(mcp, {
     maxRequestBodySize: options.maxBodyBytes,
     onerror: (error) => app.log.error({ err: error.message }, 'mcp handler failed'),
   });
-  // An empty list means the operator chose to accept any Host (a non-loopback bind with
-  // --insecure-no-auth and no --allowed-hosts); the CLI warns about it.
   const pass = () => true;
   const checkHost = options.allowedHosts.length > 0 ? hostHeaderValidation(options.allowedHosts) : pass;
   const checkOrigin = options.allowedHosts.length > 0 ? originValidation(options.allowedHosts) : pass;
 
-  const http = express();
-  http.disable('x-powered-by');
-  http.set('etag', false);
-
-  http.use((req: Request, res: Response, next: NextFunction) => {
+  const track = (req: IncomingMessage, res: ServerResponse, path: string) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = KNOWN_ROUTES.has(req.path) ? req.path : 'other';
-      const labels = { method: req.method, route, status: String(res.statusCode) };
+      const labels = { method: req.method ?? 'GET', route: KNOWN_ROUTES.has(path) ? path : 'other', status: String(res.statusCode) };
       app.metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       app.metrics.httpRequestsTotal.inc(labels);
     });
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    next();
-  });
+  };
+
+  const http = express();
+  http.disable('x-powered-by');
+  http.set('etag', false);
 
   http.get('/health', (_req, res) => {
     res.json({ status: 'ok', version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
@@ -76,20 +84,30 @@ export function createHttpApp(app: App, options: HttpAppOptions): { express: exp
     res.send(await app.metrics.registry.metrics());
   });
 
-  http.all('/mcp', (req, res) => {
-    if (!checkHost(req, res) || !checkOrigin(req, res)) return;
-    void serveMcp(req, res);
-  });
-
   http.use((req: Request, res: Response) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route ${req.method} ${req.path}; this server serves /mcp, /health, /ready and /metrics`));
   });
 
-  http.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+  http.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status === 500) app.log.error({ err: error }, 'http request failed');
     res.status(status).json(errorBody(status === 500 ? 'INTERNAL' : 'INVALID_INPUT', status === 500 ? 'internal error; the server log has the details' : error.message));
   });
 
-  return { express: http, mcp };
+  return {
+    mcp,
+    handle(req, res) {
+      const path = pathOf(req.url);
+      track(req, res, path);
+      if (path !== '/mcp') {
+        http(req, res);
+        return;
+      }
+      if (!checkHost(req, res) || !checkOrigin(req, res)) return;
+      serveMcp(req, res).catch((error: unknown) => {
+        app.log.error({ err: (error as Error).message }, 'mcp request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody("INTERNAL", "internal error")));
+      });
+    },
+  };
 }

@@ -3,27 +3,62 @@
  * ===========
  * A factory building one McpServer from the operation registry: one tool per operation,
  * plus resources and prompts. Both transports use it: stdio once per connection,
- * streamable HTTP once per request (so everything per-process is prepared up front).
- * Operation failures become tool results with isError and a message that says what to
- * change; unknown tools and malformed requests stay protocol errors (the SDK's).
+ * streamable HTTP once per request. So the per-request part is constant-time: the tool
+ * catalog (names, JSON Schemas, annotations) is built once per process, and tools/list and
+ * tools/call are served from it by two request handlers instead of registering every tool
+ * on every request. Operation failures become tool results with isError and a message that
+ * says what to change; unknown tools and malformed requests stay protocol errors.
  */
-import { McpServer, ResourceTemplate, type CallToolResult, type McpRequestContext, type McpServerFactory, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceTemplate,
+  type CallToolResult,
+  type McpRequestContext,
+  type McpServerFactory,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
 import type { AnyOperation, Principal } from '../operations/operation.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
-import { advertisedSchema } from './advertised-schema.js';
+import { operationJsonSchemas } from '../operations/json-schema.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
 registry_*: immutable, versioned artifacts ("namespace/name" + semver); validation_*: JSON Schema 2020-12 registry and validation.
 Errors come back as tool results with isError and say what to change.`;
 
-interface PreparedTool {
+// Built once: zod schemas are costly to construct, and the factory runs per HTTP request.
+const REVIEW_ARGS = z.object({
+  name: z.string().describe('Artifact name, "namespace/name".'),
+  version: z.string().describe('Version to review.'),
+});
+
+interface CatalogEntry {
   operation: AnyOperation;
-  inputSchema: ReturnType<typeof advertisedSchema>;
-  outputSchema: ReturnType<typeof advertisedSchema>;
+  listed: Tool;
+}
+
+function buildCatalog(operations: readonly AnyOperation[]): { list: Tool[]; byName: Map<string, CatalogEntry> } {
+  const entries = operations.map((operation): CatalogEntry => {
+    const { input, output } = operationJsonSchemas(operation);
+    return {
+      operation,
+      listed: {
+        name: operation.name,
+        title: operation.title,
+        description: operation.description,
+        inputSchema: input as Tool['inputSchema'],
+        outputSchema: output as Tool['outputSchema'],
+        annotations: { title: operation.title, ...operation.annotations },
+      },
+    };
+  });
+  return { list: entries.map((e) => e.listed), byName: new Map(entries.map((e) => [e.operation.name, e])) };
 }
 
 function progressReporter(ctx: ServerContext) {
@@ -47,11 +82,7 @@ function decodeVariable(value: string | string[] | undefined): string {
 }
 
 export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactory {
-  const tools: PreparedTool[] = app.operations.map((operation) => ({
-    operation,
-    inputSchema: advertisedSchema(operation.input),
-    outputSchema: advertisedSchema(operation.output),
-  }));
+  const catalog = buildCatalog(app.operations);
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
 
   return (requestContext) => {
@@ -61,27 +92,23 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
       { capabilities: { logging: {}, tools: { listChanged: false }, resources: {}, prompts: {}, completions: {} }, instructions: INSTRUCTIONS },
     );
 
-    for (const { operation, inputSchema, outputSchema } of tools) {
-      server.registerTool(
-        operation.name,
-        {
-          title: operation.title,
-          description: operation.description,
-          inputSchema,
-          outputSchema,
-          annotations: { title: operation.title, ...operation.annotations },
-        },
-        async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
-          try {
-            const output = (await app.invoke(operation, args, { principal, signal: ctx.mcpReq.signal, progress: progressReporter(ctx) })) as Record<string, unknown>;
-            return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
-          } catch (error) {
-            const message = error instanceof EngineError ? error.message : 'internal error';
-            return { isError: true, content: [{ type: 'text', text: message }] };
-          }
-        },
-      );
-    }
+    server.server.setRequestHandler('tools/list', () => ({ tools: catalog.list }));
+    server.server.setRequestHandler('tools/call', async (request, ctx) => {
+      const entry = catalog.byName.get(request.params.name);
+      if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+      let result: CallToolResult;
+      try {
+        const output = (await app.invoke(entry.operation, request.params.arguments, {
+          principal,
+          signal: ctx.mcpReq.signal,
+          progress: progressReporter(ctx as ServerContext),
+        })) as Record<string, unknown>;
+        result = { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+      } catch (error) {
+        result = { isError: true, content: [{ type: 'text', text: error instanceof EngineError ? error.message : 'internal error' }] };
+      }
+      return server.server.projectCallToolResult(result, entry.listed.outputSchema);
+    });
 
     if (hasRegistry) {
       const readArtifact = async (name: string, version: string) => {
@@ -134,10 +161,7 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
         {
           title: 'Review an artifact version',
           description: 'Messages that put one artifact version (metadata and content) in front of the model for a release review.',
-          argsSchema: z.object({
-            name: z.string().describe('Artifact name, "namespace/name".'),
-            version: z.string().describe('Version to review.'),
-          }),
+          argsSchema: REVIEW_ARGS,
         },
         async ({ name, version }) => {
           const artifact = (await app.invoke(registryGet, { name, version }, { principal })) as z.output<typeof registryGet.output>;

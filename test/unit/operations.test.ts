@@ -2,8 +2,8 @@
  * Static checks on the operation registry: what every agent sees in tools/list.
  */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { ALL_OPERATIONS, parseToolsets, selectOperations } from '../../src/operations/index.js';
+import { operationJsonSchemas } from '../../src/operations/json-schema.js';
 import { ENGINE_IDS } from '../../src/operations/operation.js';
 
 type JsonSchema = { type?: string; description?: string; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[] };
@@ -43,8 +43,7 @@ describe('operation registry', () => {
     for (const op of ALL_OPERATIONS) {
       expect(op.description.length, op.name).toBeGreaterThan(20);
       expect(op.description.length, `${op.name} description is long`).toBeLessThan(300);
-      const input = z.toJSONSchema(op.input, { io: 'input' }) as JsonSchema;
-      const output = z.toJSONSchema(op.output, { io: 'output' }) as JsonSchema;
+      const { input, output } = operationJsonSchemas(op) as { input: JsonSchema; output: JsonSchema };
       expect(input.type, op.name).toBe('object');
       expect(output.type, op.name).toBe('object');
       expect([...undescribed(input, `${op.name} input`), ...undescribed(output, `${op.name} output`)]).toEqual([]);
@@ -56,8 +55,8 @@ describe('operation registry', () => {
       name: op.name,
       title: op.title,
       description: op.description,
-      inputSchema: z.toJSONSchema(op.input, { io: 'input' }),
-      outputSchema: z.toJSONSchema(op.output, { io: 'output' }),
+      inputSchema: operationJsonSchemas(op).input,
+      outputSchema: operationJsonSchemas(op).output,
       annotations: op.annotations,
     }));
     // ~4 characters per token for JSON-heavy text is a generous upper estimate.
@@ -71,8 +70,8 @@ describe('operation registry', () => {
         name: op.name,
         annotations: op.annotations,
         scope: op.scope,
-        inputSchema: z.toJSONSchema(op.input, { io: 'input' }),
-        outputSchema: z.toJSONSchema(op.output, { io: 'output' }),
+        inputSchema: operationJsonSchemas(op).input,
+        outputSchema: operationJsonSchemas(op).output,
       };
       await expect(JSON.stringify(snapshot, null, 2)).toMatchFileSnapshot(`../__toolsnaps__/${op.name}.snap`);
     }

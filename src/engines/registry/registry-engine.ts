@@ -4,8 +4,9 @@
  * Immutable, versioned, content-addressed artifacts. A version is written once: publishing
  * the same bytes again is an idempotent success, different bytes a conflict naming the
  * stored digest. Yanking is soft: the version stays readable but is flagged and never
- * chosen as `latest`. Reads of a version are cached (content is immutable; a yank
- * invalidates the entry).
+ * chosen as `latest`. Reads of a version, with the aliases pointing at it, are cached:
+ * content is immutable, and whatever changes the rest (a yank, an alias move) deletes the
+ * version's entry.
  */
 import { createHash } from 'node:crypto';
 import semver from 'semver';
@@ -30,6 +31,8 @@ export interface ArtifactRecord {
 
 export interface Artifact extends ArtifactRecord {
   content: Uint8Array;
+  /** Environment aliases pointing at this version. */
+  aliases: string[];
 }
 
 export interface PublishInput {
@@ -194,17 +197,22 @@ export class RegistryEngine {
     const key = this.cacheKey(name, version);
     const cached = await this.cache.get(key);
     if (cached) {
-      const { content, ...record } = JSON.parse(cached) as ArtifactRecord & { content: string };
-      return { ...record, content: Buffer.from(content, 'base64') };
+      const { content, ...rest } = JSON.parse(cached) as Omit<Artifact, 'content'> & { content: string };
+      return { ...rest, content: Buffer.from(content, 'base64') };
     }
-    const { rows } = await this.sql.query<ArtifactRow>(`select ${RECORD_COLUMNS}, content from registry_artifacts where name = $1 and version = $2`, [name, version]);
+    const { rows } = await this.sql.query<ArtifactRow & { aliases: string[] }>(
+      `select ${RECORD_COLUMNS}, content,
+         array(select al.alias from registry_aliases al where al.name = a.name and al.version = a.version order by al.alias) as aliases
+       from registry_artifacts a where name = $1 and version = $2`,
+      [name, version],
+    );
     const row = rows[0];
     if (!row) {
       throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
     }
-    const artifact: Artifact = { ...toRecord(row), content: row.content! };
+    const artifact: Artifact = { ...toRecord(row), aliases: row.aliases, content: row.content! };
     if (artifact.size <= MAX_CACHED_BYTES) {
-      await this.cache.set(key, JSON.stringify({ ...toRecord(row), content: Buffer.from(row.content!).toString('base64') }), this.settings.cacheTtlSeconds);
+      await this.cache.set(key, JSON.stringify({ ...artifact, content: Buffer.from(row.content!).toString('base64') }), this.settings.cacheTtlSeconds);
     }
     return artifact;
   }
@@ -224,11 +232,6 @@ export class RegistryEngine {
       );
     }
     return version;
-  }
-
-  async aliasesOf(name: string, version: string): Promise<string[]> {
-    const { rows } = await this.sql.query<{ alias: string }>('select alias from registry_aliases where name = $1 and version = $2 order by alias', [name, version]);
-    return rows.map((r) => r.alias);
   }
 
   async list(options: { prefix?: string; label?: string; includeYanked?: boolean; cursor?: string; limit: number }): Promise<{ artifacts: (ArtifactRecord & { latest: boolean })[]; nextCursor?: string }> {
