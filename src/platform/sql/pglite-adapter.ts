@@ -5,7 +5,10 @@
  * PGlite serializes statements itself, and a transaction holds it exclusively, so there is
  * no pool. The driver is imported lazily so that `initialize` never waits for it.
  */
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { SqlExecutor, SqlPort, SqlResult } from './sql-port.js';
 
 interface PGliteQueryable {
@@ -30,10 +33,28 @@ function wrap(db: PGliteQueryable): SqlExecutor {
   };
 }
 
+function createInChildProcess(dataDir: string): Promise<void> {
+  // Under tsx (npm run dev) this module is .ts, and so is its sibling.
+  const script = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './pglite-init.ts' : './pglite-init.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, script, dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`creating the embedded database in ${dataDir} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`));
+    });
+  });
+}
+
 /** dataDir undefined keeps everything in memory. */
 export async function openPglite(dataDir: string | undefined): Promise<SqlPort> {
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await createInChildProcess(dataDir);
+  }
   const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = (await PGlite.create({ dataDir, extensions: { vector } })) as unknown as PGliteLike;
   const base = wrap(db);
   return {
