@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
-import type { EngineKey } from './config/schema.js';
+import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
@@ -18,7 +18,7 @@ import { selectOperations } from './operations/index.js';
 import type { AnyOperation, EngineId, Principal } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
-import { createLogger, ENGINE_LOG_NAMES, type Logger } from './platform/log.js';
+import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
@@ -65,17 +65,6 @@ export interface Readiness {
   };
 }
 
-const ENGINE_CONFIG_KEYS: Record<EngineId, EngineKey> = {
-  rag: 'RAG_engine',
-  dag: 'DAG_engine',
-  execution: 'execution',
-  governance: 'governance',
-  taxonomy: 'taxonomy',
-  validation: 'validation',
-  promotion: 'promotion',
-  registry: 'registry',
-};
-
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
 function isConnectionFailure(error: unknown): boolean {
@@ -107,7 +96,7 @@ export class App {
     this.operations = selectOperations({
       toolsets: options.toolsets,
       readOnly: options.readOnly,
-      enabled: (engine) => engineMap[ENGINE_CONFIG_KEYS[engine]].enabled,
+      enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled,
     });
     const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
     this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
@@ -123,7 +112,7 @@ export class App {
   engineLog(engine: EngineId): Logger {
     let log = this.engineLogs.get(engine);
     if (!log) {
-      log = this.log.child({ engine: ENGINE_LOG_NAMES[engine] });
+      log = this.log.child({ engine: ENGINE_NAMES[engine] });
       this.engineLogs.set(engine, log);
     }
     return log;

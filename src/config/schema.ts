@@ -20,9 +20,6 @@ const engineBase = {
   semantic_role: text(),
 };
 
-export const ENGINE_KEYS = ['RAG_engine', 'DAG_engine', 'execution', 'governance', 'taxonomy', 'validation', 'promotion', 'registry'] as const;
-export type EngineKey = (typeof ENGINE_KEYS)[number];
-
 const engineMapSchema = z.strictObject({
   RAG_engine: z.strictObject({
     ...engineBase,

@@ -8,10 +8,10 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../platform/log.js';
+import type { EngineId } from '../engines/engine-names.js';
 import type { Engines } from '../engines/engines.js';
 
-export const ENGINE_IDS = ['rag', 'dag', 'execution', 'governance', 'taxonomy', 'validation', 'promotion', 'registry'] as const;
-export type EngineId = (typeof ENGINE_IDS)[number];
+export { ENGINE_IDS, type EngineId } from '../engines/engine-names.js';
 
 export interface Principal {
   /** Stable id used in audit records and `createdBy` fields. */

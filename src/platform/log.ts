@@ -9,17 +9,6 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export const ENGINE_LOG_NAMES = {
-  rag: 'RAG_engine',
-  dag: 'DAG_engine',
-  execution: 'execution',
-  governance: 'governance',
-  taxonomy: 'taxonomy',
-  validation: 'validation',
-  promotion: 'promotion',
-  registry: 'registry',
-} as const;
-
 export function createLogger(level: string): Logger {
   return pino(
     {

@@ -108,16 +108,17 @@ for (const backend of backends) {
     });
 
     // PGlite is one process's database; only a server is shared by replicas.
-    if (backend.name === 'postgres')
+    if (backend.name === 'postgres') {
       it('serializes migrations started by several replicas at once', async () => {
-      const ports = await Promise.all([reopen(), reopen(), reopen()]);
-      try {
-        await Promise.all(ports.map((p) => p.exec('drop table if exists registry_aliases, registry_artifacts, validation_schemas, schema_migrations')));
-        const results = await Promise.all(ports.map((p) => migrate(p)));
-        expect(results.flatMap((r) => r.applied).sort()).toEqual(MIGRATIONS.map((m) => m.version));
-      } finally {
-        await Promise.all(ports.map((p) => p.close()));
-      }
-    });
+        const ports = await Promise.all([reopen(), reopen(), reopen()]);
+        try {
+          await Promise.all(ports.map((p) => p.exec('drop table if exists registry_aliases, registry_artifacts, validation_schemas, schema_migrations')));
+          const results = await Promise.all(ports.map((p) => migrate(p)));
+          expect(results.flatMap((r) => r.applied).sort()).toEqual(MIGRATIONS.map((m) => m.version));
+        } finally {
+          await Promise.all(ports.map((p) => p.close()));
+        }
+      });
+    }
   });
 }

@@ -1,22 +1,14 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src/errors.js';
+import type { EngineError } from '../../src/errors.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
 import { registryGet, registryList, registryPublish, registryYank } from '../../src/operations/registry.js';
 import { validationRegisterSchema } from '../../src/operations/validation.js';
+import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 
 const sha = (text: string | Buffer) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
-async function failure(promise: Promise<unknown>): Promise<EngineError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(EngineError);
-    return error as EngineError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 for (const backend of appBackends()) {
   describe.skipIf(backend.skip)(`registry operations on ${title(backend)}`, () => {

@@ -1,19 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src/errors.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
 import { registryPublish } from '../../src/operations/registry.js';
 import { validationListSchemas, validationRegisterSchema, validationValidate } from '../../src/operations/validation.js';
+import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 
-async function failure(promise: Promise<unknown>): Promise<EngineError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(EngineError);
-    return error as EngineError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const person = {
   type: 'object',
