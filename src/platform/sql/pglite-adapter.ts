@@ -48,12 +48,7 @@ function createInChildProcess(dataDir: string): Promise<void> {
   });
 }
 
-/** dataDir undefined keeps everything in memory. */
-export async function openPglite(dataDir: string | undefined): Promise<SqlPort> {
-  if (dataDir) {
-    mkdirSync(dataDir, { recursive: true });
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) await createInChildProcess(dataDir);
-  }
+export async function createPglite(dataDir: string | undefined): Promise<SqlPort> {
   const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
   const db = (await PGlite.create({ dataDir, extensions: { vector } })) as unknown as PGliteLike;
   const base = wrap(db);
@@ -66,4 +61,13 @@ export async function openPglite(dataDir: string | undefined): Promise<SqlPort> 
     },
     close: () => db.close(),
   };
+}
+
+/** dataDir undefined keeps everything in memory. */
+export async function openPglite(dataDir: string | undefined): Promise<SqlPort> {
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await createInChildProcess(dataDir);
+  }
+  return createPglite(dataDir);
 }

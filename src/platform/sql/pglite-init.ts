@@ -1,17 +1,22 @@
 /*
- * Creates a new embedded database in the data directory given as the only argument, then
- * exits. Run as a child process by the PGlite adapter: PostgreSQL's initdb runs in a WASM
- * instance of its own that stays mapped as long as the process lives (about 150 MB), so
- * doing it in a short-lived process keeps the server's resident memory at its steady level.
+ * Creates and migrates a new embedded database in the data directory given as the only
+ * argument, then exits. Run as a child process by the PGlite adapter: PostgreSQL's initdb
+ * runs in a WASM instance of its own, and creating the schema touches memory pages, all of
+ * which would stay resident for the life of the server (measured: 472 MB idle RSS on a first
+ * start done in-process). Doing it in a short-lived process keeps the server at its steady
+ * level. The server still runs the migrations itself; here they leave it nothing to do.
  */
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import { migrate } from './migrations.js';
+import { createPglite } from './pglite-adapter.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) {
   process.stderr.write('pglite-init: usage: pglite-init <data dir>\n');
   process.exit(2);
 }
-const db = await PGlite.create({ dataDir, extensions: { vector } });
-await db.query('select 1');
-await db.close();
+const sql = await createPglite(dataDir);
+try {
+  await migrate(sql);
+} finally {
+  await sql.close();
+}
