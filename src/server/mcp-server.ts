@@ -166,7 +166,12 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
         async ({ name, version }) => {
           const artifact = (await app.invoke(registryGet, { name, version }, { principal })) as z.output<typeof registryGet.output>;
           const { content, encoding, ...meta } = artifact;
-          const body = encoding === 'utf8' ? (content ?? '') : `(binary content, ${artifact.size} bytes; read ${artifact.contentUri})`;
+          const body =
+            content === undefined
+              ? `(content not inline: ${artifact.size} bytes; read ${artifact.contentUri})`
+              : encoding === 'utf8'
+                ? content
+                : `(binary content, ${artifact.size} bytes; read ${artifact.contentUri})`;
           return {
             description: `Review of ${name}@${version}`,
             messages: [
