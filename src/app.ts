@@ -139,11 +139,13 @@ export class App {
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
-    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }] = await Promise.all([
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }] = await Promise.all([
       import('./platform/sql/migrations.js'),
       import('./engines/registry/registry-engine.js'),
       import('./engines/validation/validation-engine.js'),
       import('./engines/validation/structured-content.js'),
+      import('./engines/rag/rag-engine.js'),
+      import('./platform/embeddings/offline-embedder.js'),
     ]);
     const sql = await this.openSql();
     let cache: CachePort | undefined;
@@ -165,11 +167,27 @@ export class App {
         { maxContentBytes: engineMap.engine_map.registry.settings.maxContentBytes, cacheTtlSeconds: engineMap.cache.redis.ttl },
         this.engineLog('registry'),
       );
+      const ragSettings = engineMap.engine_map.RAG_engine.settings;
+      const rag = new RagEngine(
+        sql,
+        cache,
+        createOfflineEmbedder(),
+        {
+          chunkSize: ragSettings.chunkSize,
+          chunkOverlap: ragSettings.chunkOverlap,
+          efSearch: ragSettings.efSearch,
+          rrfK: ragSettings.rrfK,
+          weights: ragSettings.fusionWeights,
+          maxDocumentBytes: ragSettings.maxDocumentBytes,
+          cacheTtlSeconds: engineMap.cache.redis.ttl,
+        },
+        this.engineLog('rag'),
+      );
       this.log.info(
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
       );
-      return { sql, cache, engines: { registry, validation }, migrations };
+      return { sql, cache, engines: { rag, registry, validation }, migrations };
     } catch (error) {
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);

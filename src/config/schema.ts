@@ -28,8 +28,17 @@ const engineMapSchema = z.strictObject({
       .strictObject({
         vectorStore: oneOf(['pgvector'] as const).default('pgvector'),
         graphStore: oneOf(['postgres', 'neo4j'] as const).default('postgres'),
+        chunkSize: positiveInt().default(1000),
+        chunkOverlap: nonNegativeInt().default(150),
+        efSearch: positiveInt().default(100),
+        rrfK: positiveInt().default(60),
+        fusionWeights: z
+          .strictObject({ vector: z.number({ error: 'expected a number' }).min(0).default(1), fulltext: z.number({ error: 'expected a number' }).min(0).default(1) })
+          .default({ vector: 1, fulltext: 1 }),
+        maxDocumentBytes: positiveInt().default(5 * 1024 * 1024),
       })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres' }),
+      .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, rrfK: 60, fusionWeights: { vector: 1, fulltext: 1 }, maxDocumentBytes: 5 * 1024 * 1024 }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

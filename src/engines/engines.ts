@@ -1,10 +1,12 @@
 /*
  * The engines a running server holds, built once the database and cache are open.
  */
+import type { RagEngine } from './rag/rag-engine.js';
 import type { RegistryEngine } from './registry/registry-engine.js';
 import type { ValidationEngine } from './validation/validation-engine.js';
 
 export interface Engines {
+  rag: RagEngine;
   registry: RegistryEngine;
   validation: ValidationEngine;
 }

@@ -5,6 +5,7 @@
  * `selectOperations(...)`; nothing is discovered from the filesystem.
  */
 import { ENGINE_IDS, type AnyOperation, type EngineId } from './operation.js';
+import { RAG_OPERATIONS } from './rag.js';
 import { REGISTRY_OPERATIONS } from './registry.js';
 import { VALIDATION_OPERATIONS } from './validation.js';
 
@@ -19,7 +20,7 @@ export const TOOLSETS: Record<EngineId, { description: string }> = {
   registry: { description: 'Immutable, versioned, content-addressed artifacts' },
 };
 
-export const ALL_OPERATIONS: readonly AnyOperation[] = [...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS] as unknown as AnyOperation[];
+export const ALL_OPERATIONS: readonly AnyOperation[] = [...RAG_OPERATIONS, ...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS] as unknown as AnyOperation[];
 
 export function parseToolsets(value: string): EngineId[] {
   const ids = value

@@ -24,11 +24,13 @@ import { z } from 'zod';
 import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
 import type { AnyOperation, Principal } from '../operations/operation.js';
+import { ragQuery } from '../operations/rag.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
+rag_*: ingest documents into collections and retrieve cited passages (hybrid BM25 + vectors by default); the rag_answer prompt answers from them.
 registry_*: immutable, versioned artifacts ("namespace/name" + semver); validation_*: JSON Schema 2020-12 registry and validation.
 Errors come back as tool results with isError and say what to change.`;
 
@@ -37,6 +39,11 @@ const REVIEW_ARGS = z.object({
   name: z.string().describe('Artifact name, "namespace/name".'),
   version: z.string().describe('Version to review.'),
 });
+const ANSWER_ARGS = z.object({
+  collection: z.string().describe('Collection to answer from.'),
+  question: z.string().describe('The question.'),
+});
+const ANSWER_CONTEXT_CHUNKS = 8;
 
 interface CatalogEntry {
   operation: AnyOperation;
@@ -84,6 +91,7 @@ function decodeVariable(value: string | string[] | undefined): string {
 export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactory {
   const catalog = buildCatalog(app.operations);
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
+  const hasRag = app.operations.some((op) => op.engine === 'rag');
 
   return (requestContext) => {
     const principal = principalFor(requestContext);
@@ -187,6 +195,86 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
         },
       );
     }
+    if (hasRag) registerRagSurface(app, server, principal);
     return server;
   };
+}
+
+function registerRagSurface(app: App, server: McpServer, principal: Principal): void {
+  const rag = async () => {
+    if (!hasScope(principal, ragQuery.scope)) {
+      throw new EngineError('FORBIDDEN', `reading collections needs the scope "${ragQuery.scope}", which principal "${principal.id}" does not have`);
+    }
+    return (await app.services()).engines.rag;
+  };
+  const collectionNames = async (prefix: string) =>
+    (await (await rag()).collections()).map((c) => c.name).filter((name) => name.startsWith(prefix));
+
+  server.registerResource(
+    'rag-collection',
+    new ResourceTemplate('rag://collections/{name}', {
+      list: async () => ({
+        resources: hasScope(principal, ragQuery.scope)
+          ? (await (await rag()).collections()).map((c) => ({ uri: `rag://collections/${c.name}`, name: c.name, mimeType: 'application/json' }))
+          : [],
+      }),
+      complete: { name: (value) => collectionNames(value) },
+    }),
+    { title: 'RAG collection', description: 'A collection: counts, embedder, creation time.' },
+    async (uri, variables) => {
+      const name = decodeVariable(variables.name);
+      const found = (await (await rag()).collections()).find((c) => c.name === name);
+      if (!found) throw new EngineError('NOT_FOUND', `no collection "${name}"`);
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(found) }] };
+    },
+  );
+
+  server.registerResource(
+    'rag-document',
+    new ResourceTemplate('rag://documents/{collection}/{id}', {
+      list: undefined,
+      complete: {
+        collection: (value) => collectionNames(value),
+        id: async (value, context) => {
+          const collection = decodeVariable(context?.arguments?.collection);
+          return collection ? (await (await rag()).documentIds(collection, decodeVariable(value))).map(encodeURIComponent) : [];
+        },
+      },
+    }),
+    { title: 'RAG document', description: 'The full text of an ingested document; id is URL-encoded.' },
+    async (uri, variables) => {
+      const doc = await (await rag()).document(decodeVariable(variables.collection), decodeVariable(variables.id));
+      return { contents: [{ uri: uri.href, mimeType: doc.mimeType, text: doc.text }] };
+    },
+  );
+
+  server.registerPrompt(
+    'rag_answer',
+    {
+      title: 'Answer from a collection',
+      description: 'Retrieves context for the question and asks the model to answer only from it, citing [n].',
+      argsSchema: ANSWER_ARGS,
+    },
+    async ({ collection, question }) => {
+      const { hits } = (await app.invoke(ragQuery, { collection, query: question, topK: ANSWER_CONTEXT_CHUNKS }, { principal })) as z.output<typeof ragQuery.output>;
+      const context = hits
+        .map((hit, i) => `[${i + 1}] ${hit.citation.title ?? hit.documentId} (document ${hit.documentId}, characters ${hit.citation.start}-${hit.citation.end})\n${hit.text}`)
+        .join('\n\n');
+      return {
+        description: `Answer from "${collection}" with ${hits.length} retrieved passages`,
+        messages: [
+          {
+            role: 'user' as const,
+            content: {
+              type: 'text' as const,
+              text:
+                `Answer the question using only the numbered passages below. Cite the passages you use as [n]. ` +
+                `If the passages do not contain the answer, say that they do not, and do not guess.\n\n` +
+                `Passages:\n${context || '(nothing relevant was found)'}\n\nQuestion: ${question}`,
+            },
+          },
+        ],
+      };
+    },
+  );
 }

@@ -13,7 +13,7 @@ const POOL = { min: 0, max: 5, acquireTimeoutMillis: 5000, idleTimeoutMillis: 10
 interface SqlBackend {
   name: string;
   skip?: string;
-  open(): Promise<{ sql: SqlPort; reopen: () => Promise<SqlPort>; cleanup: () => Promise<void> }>;
+  open(): Promise<{ sql: SqlPort; cleanup: () => Promise<void> }>;
 }
 
 const backends: SqlBackend[] = [
@@ -21,7 +21,7 @@ const backends: SqlBackend[] = [
     name: 'pglite',
     async open() {
       const sql = await openPglite(undefined);
-      return { sql, reopen: async () => sql, cleanup: async () => undefined };
+      return { sql, cleanup: async () => undefined };
     },
   },
   {
@@ -30,7 +30,7 @@ const backends: SqlBackend[] = [
     async open() {
       const schema = uniqueId('sql');
       const sql = await openPostgres(DATABASE_URL!, POOL, schema);
-      return { sql, reopen: () => openPostgres(DATABASE_URL!, POOL, schema), cleanup: () => dropSchema(DATABASE_URL!, schema) };
+      return { sql, cleanup: () => dropSchema(DATABASE_URL!, schema) };
     },
   },
 ];
@@ -38,11 +38,10 @@ const backends: SqlBackend[] = [
 for (const backend of backends) {
   describe.skipIf(backend.skip)(`SQL port contract on ${title(backend)}`, () => {
     let sql: SqlPort;
-    let reopen: () => Promise<SqlPort>;
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
-      ({ sql, reopen, cleanup } = await backend.open());
+      ({ sql, cleanup } = await backend.open());
       await sql.exec('create table items (id integer primary key, label text not null, tags jsonb, data bytea)');
     });
     afterAll(async () => {
@@ -110,13 +109,14 @@ for (const backend of backends) {
     // PGlite is one process's database; only a server is shared by replicas.
     if (backend.name === 'postgres') {
       it('serializes migrations started by several replicas at once', async () => {
-        const ports = await Promise.all([reopen(), reopen(), reopen()]);
+        const schema = uniqueId('replicas');
+        const ports = await Promise.all([1, 2, 3].map(() => openPostgres(DATABASE_URL!, POOL, schema)));
         try {
-          await Promise.all(ports.map((p) => p.exec('drop table if exists registry_aliases, registry_artifacts, validation_schemas, schema_migrations')));
           const results = await Promise.all(ports.map((p) => migrate(p)));
           expect(results.flatMap((r) => r.applied).sort()).toEqual(MIGRATIONS.map((m) => m.version));
         } finally {
           await Promise.all(ports.map((p) => p.close()));
+          await dropSchema(DATABASE_URL!, schema);
         }
       });
     }

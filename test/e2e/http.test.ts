@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/platform/sql/migrations.js';
 import { CLIENT_KINDS, connectHttp, type McpClient } from '../helpers/clients.js';
 import { startHttpServer, type RunningServer } from '../helpers/cli.js';
 
@@ -50,7 +51,7 @@ describe('HTTP transport', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(ready!.status).toBe(200);
-    expect(await ready!.json()).toMatchObject({ ready: true, checks: { database: { ok: true, backend: 'pglite', schemaVersion: 1 }, cache: { ok: true, backend: 'memory' } } });
+    expect(await ready!.json()).toMatchObject({ ready: true, checks: { database: { ok: true, backend: 'pglite', schemaVersion: MIGRATIONS.at(-1)!.version }, cache: { ok: true, backend: 'memory' } } });
   });
 
   for (const kind of CLIENT_KINDS) {
@@ -65,6 +66,10 @@ describe('HTTP transport', () => {
       it('lists every tool with an output schema and annotations', async () => {
         const { tools } = await client.listTools();
         expect(tools.map((t) => t.name).sort()).toEqual([
+          'rag_collections',
+          'rag_delete',
+          'rag_ingest',
+          'rag_query',
           'registry_get',
           'registry_list',
           'registry_publish',

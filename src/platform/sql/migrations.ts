@@ -62,6 +62,72 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'rag: collections, documents, chunks with vectors, BM25 postings',
+    up: `
+      create extension if not exists vector;
+
+      create table rag_collections (
+        name text primary key,
+        embedder text not null,
+        dimensions integer not null,
+        document_count integer not null default 0,
+        chunk_count integer not null default 0,
+        token_total bigint not null default 0,
+        generation integer not null default 0,
+        created_at timestamptz not null default now()
+      );
+
+      create table rag_documents (
+        collection text not null references rag_collections (name) on delete cascade,
+        id text not null,
+        title text,
+        uri text,
+        mime_type text not null,
+        content_hash text not null,
+        metadata jsonb not null default '{}'::jsonb,
+        text text not null,
+        chunk_count integer not null,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        primary key (collection, id)
+      );
+      create index rag_documents_metadata on rag_documents using gin (metadata);
+
+      create table rag_chunks (
+        id integer generated always as identity primary key,
+        collection text not null,
+        document_id text not null,
+        ordinal integer not null,
+        text text not null,
+        start_offset integer not null,
+        end_offset integer not null,
+        token_count integer not null,
+        metadata jsonb not null default '{}'::jsonb,
+        embedding vector not null,
+        foreign key (collection, document_id) references rag_documents (collection, id) on delete cascade
+      );
+      create index rag_chunks_document on rag_chunks (collection, document_id);
+      create index rag_chunks_metadata on rag_chunks using gin (metadata jsonb_path_ops);
+
+      create table rag_postings (
+        collection text not null,
+        term text not null,
+        chunk_id integer not null references rag_chunks (id) on delete cascade,
+        tf integer not null,
+        primary key (collection, term, chunk_id)
+      );
+      create index rag_postings_chunk on rag_postings (chunk_id);
+
+      create table rag_term_stats (
+        collection text not null,
+        term text not null,
+        df integer not null,
+        primary key (collection, term)
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas

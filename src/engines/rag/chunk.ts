@@ -1,0 +1,74 @@
+/*
+ * rag/chunk
+ * =========
+ * Documents → chunks with character offsets into the original text (for citations).
+ * Splitting is @langchain/textsplitters' recursive splitter with the separators of the
+ * document's format: markdown headings, lists and code fences; HTML block elements; plain
+ * paragraphs and sentences. HTML chunks are indexed as text, tags removed.
+ */
+import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
+
+export const SUPPORTED_MIME_TYPES = ['text/plain', 'text/markdown', 'text/html'] as const;
+export type SupportedMimeType = (typeof SUPPORTED_MIME_TYPES)[number];
+
+export interface Chunk {
+  ordinal: number;
+  /** Text to index and return (tags removed for HTML). */
+  text: string;
+  start: number;
+  end: number;
+}
+
+export interface ChunkSettings {
+  chunkSize: number;
+  chunkOverlap: number;
+}
+
+const splitters = new Map<string, RecursiveCharacterTextSplitter>();
+
+function splitterFor(mimeType: SupportedMimeType, settings: ChunkSettings): RecursiveCharacterTextSplitter {
+  const key = `${mimeType}:${settings.chunkSize}:${settings.chunkOverlap}`;
+  let splitter = splitters.get(key);
+  if (!splitter) {
+    splitter =
+      mimeType === 'text/plain'
+        ? new RecursiveCharacterTextSplitter(settings)
+        : RecursiveCharacterTextSplitter.fromLanguage(mimeType === 'text/markdown' ? 'markdown' : 'html', settings);
+    splitters.set(key, splitter);
+  }
+  return splitter;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (match, entity: string) => {
+      if (entity[0] === '#') {
+        const code = entity[1] === 'x' || entity[1] === 'X' ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
+        return Number.isFinite(code) ? String.fromCodePoint(code) : match;
+      }
+      return ENTITIES[entity.toLowerCase()] ?? match;
+    })
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export async function chunkDocument(text: string, mimeType: SupportedMimeType, settings: ChunkSettings): Promise<Chunk[]> {
+  const pieces = await splitterFor(mimeType, settings).splitText(text);
+  const chunks: Chunk[] = [];
+  let cursor = 0;
+  for (const piece of pieces) {
+    // The splitter returns substrings (trimmed); find each one at or after the previous start.
+    let start = text.indexOf(piece, cursor);
+    if (start === -1) start = text.indexOf(piece);
+    const end = start === -1 ? -1 : start + piece.length;
+    const indexed = mimeType === 'text/html' ? htmlToText(piece) : piece.trim();
+    if (!indexed) continue;
+    chunks.push({ ordinal: chunks.length, text: indexed, start: Math.max(start, 0), end: end === -1 ? Math.max(start, 0) + piece.length : end });
+    if (start !== -1) cursor = start + 1;
+  }
+  return chunks;
+}

@@ -1,0 +1,403 @@
+/*
+ * rag engine
+ * ==========
+ * Collections of documents, chunked and indexed twice: as vectors (pgvector HNSW, cosine,
+ * one partial index per collection) and as BM25 postings (term statistics in tables, so
+ * ranking is real BM25 and identical on PGlite and PostgreSQL). Queries run either
+ * retriever or both fused by reciprocal rank. Each document is written in one transaction,
+ * so a failure leaves none of its chunks behind; an unchanged document is skipped by hash.
+ */
+import { createHash } from 'node:crypto';
+import { EngineError, invalidInput, notFound } from '../../errors.js';
+import type { CachePort } from '../../platform/cache/cache-port.js';
+import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
+import type { Logger } from '../../platform/log.js';
+import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
+import { chunkDocument, type ChunkSettings, type SupportedMimeType } from './chunk.js';
+import { fuseByRank, type RankedList } from './fusion.js';
+import { terms, termFrequencies } from './tokenize.js';
+
+export const RETRIEVAL_MODES = ['hybrid', 'vector', 'fulltext'] as const;
+export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
+type Retriever = 'vector' | 'fulltext';
+
+export interface RagSettings extends ChunkSettings {
+  /** Weight of each retriever in hybrid fusion. */
+  weights: Record<Retriever, number>;
+  /** The k of reciprocal-rank fusion. */
+  rrfK: number;
+  /** HNSW candidate list size per query (higher: better recall, slower). */
+  efSearch: number;
+  cacheTtlSeconds: number;
+  maxDocumentBytes: number;
+}
+
+export interface IngestDocument {
+  id: string;
+  text: string;
+  title?: string;
+  uri?: string;
+  mimeType: SupportedMimeType;
+  metadata?: Record<string, unknown>;
+}
+
+export interface IngestResult {
+  ingested: number;
+  skipped: number;
+  chunks: number;
+  errors: { id: string; message: string }[];
+}
+
+export interface Hit {
+  documentId: string;
+  chunkId: number;
+  text: string;
+  score: number;
+  retrievers: Partial<Record<Retriever, number>>;
+  citation: { documentId: string; title: string | null; uri: string | null; start: number; end: number };
+}
+
+interface CollectionRow {
+  name: string;
+  embedder: string;
+  dimensions: number;
+  document_count: number;
+  chunk_count: number;
+  token_total: string | number;
+  generation: number;
+}
+
+const BM25_K1 = 1.2;
+const BM25_B = 0.75;
+
+function vectorLiteral(vector: Float32Array): string {
+  let out = '[';
+  for (let i = 0; i < vector.length; i++) out += (i ? ',' : '') + (Math.round(vector[i]! * 1e6) / 1e6).toString();
+  return `${out}]`;
+}
+
+function indexName(collection: string): string {
+  return `rag_hnsw_${createHash('sha256').update(collection).digest('hex').slice(0, 16)}`;
+}
+
+export const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export class RagEngine {
+  constructor(
+    private readonly sql: SqlPort,
+    private readonly cache: CachePort,
+    private readonly embedder: EmbeddingsPort,
+    private readonly settings: RagSettings,
+    private readonly log: Logger,
+  ) {}
+
+  private async collection(name: string): Promise<CollectionRow | undefined> {
+    const { rows } = await this.sql.query<CollectionRow>('select * from rag_collections where name = $1', [name]);
+    return rows[0];
+  }
+
+  private assertEmbedder(collection: CollectionRow): void {
+    if (collection.embedder !== this.embedder.id) {
+      throw new EngineError(
+        'CONFLICT',
+        `collection "${collection.name}" was embedded with ${collection.embedder}, but this server embeds with ${this.embedder.id}; configure the same embedder (EMBEDDINGS_URL / EMBEDDINGS_MODEL) or use another collection`,
+      );
+    }
+  }
+
+  private async ensureCollection(name: string): Promise<CollectionRow> {
+    if (!COLLECTION_NAME.test(name)) throw invalidInput('collection: expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"');
+    const existing = await this.collection(name);
+    if (existing) {
+      this.assertEmbedder(existing);
+      return existing;
+    }
+    await this.sql.query('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing', [
+      name,
+      this.embedder.id,
+      this.embedder.dimensions,
+    ]);
+    const created = (await this.collection(name))!;
+    this.assertEmbedder(created);
+    // The name passed COLLECTION_NAME, so it is safe as a literal; the dimension is a number.
+    await this.sql.exec(
+      `create index if not exists ${indexName(name)} on rag_chunks using hnsw ((embedding::vector(${created.dimensions})) vector_cosine_ops) where collection = '${name}'`,
+    );
+    this.log.info({ collection: name, embedder: created.embedder }, 'collection created');
+    return created;
+  }
+
+  async ingest(
+    collectionName: string,
+    documents: readonly IngestDocument[],
+    options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void> } = {},
+  ): Promise<IngestResult> {
+    await this.ensureCollection(collectionName);
+    const result: IngestResult = { ingested: 0, skipped: 0, chunks: 0, errors: [] };
+    for (let i = 0; i < documents.length; i++) {
+      const doc = documents[i]!;
+      if (options.signal?.aborted) {
+        result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
+        continue;
+      }
+      try {
+        const written = await this.ingestOne(collectionName, doc);
+        if (written === undefined) result.skipped++;
+        else {
+          result.ingested++;
+          result.chunks += written;
+        }
+      } catch (error) {
+        const message = error instanceof EngineError ? error.message : `could not be stored: ${(error as Error).message}`;
+        if (!(error instanceof EngineError)) this.log.error({ collection: collectionName, document: doc.id, err: error }, 'document ingest failed');
+        result.errors.push({ id: doc.id, message });
+      }
+      if (options.progress && documents.length > 1) await options.progress(i + 1, documents.length);
+    }
+    return result;
+  }
+
+  /** Writes one document; undefined when it was unchanged. */
+  private async ingestOne(collection: string, doc: IngestDocument): Promise<number | undefined> {
+    const bytes = Buffer.byteLength(doc.text, 'utf8');
+    if (bytes > this.settings.maxDocumentBytes) {
+      const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
+      throw invalidInput(`text is ${mib(bytes)} MiB, over the ${mib(this.settings.maxDocumentBytes)} MiB limit (RAG_engine.settings.maxDocumentBytes); split it into several documents`);
+    }
+    const hash = createHash('sha256')
+      .update(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text]))
+      .digest('hex');
+    const previous = await this.sql.query<{ content_hash: string }>('select content_hash from rag_documents where collection = $1 and id = $2', [collection, doc.id]);
+    if (previous.rows[0]?.content_hash === hash) return undefined;
+
+    const chunks = await chunkDocument(doc.text, doc.mimeType, this.settings);
+    if (chunks.length === 0) throw invalidInput('text: the document has no indexable text');
+    const prefix = doc.title ? `${doc.title}\n` : '';
+    const embeddings = await this.embedder.embed(chunks.map((c) => prefix + c.text));
+    const frequencies = chunks.map((c) => termFrequencies(prefix + c.text));
+    const tokenCounts = frequencies.map((f) => [...f.values()].reduce((a, b) => a + b, 0));
+    const metadata = JSON.stringify(doc.metadata ?? {});
+
+    await this.sql.transaction(async (tx) => {
+      if (previous.rows[0]) await this.removeDocuments(tx, collection, [doc.id]);
+      await tx.query(
+        `insert into rag_documents (collection, id, title, uri, mime_type, content_hash, metadata, text, chunk_count)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [collection, doc.id, doc.title ?? null, doc.uri ?? null, doc.mimeType, hash, metadata, doc.text, chunks.length],
+      );
+      const inserted = await tx.query<{ id: number; ordinal: number }>(
+        `insert into rag_chunks (collection, document_id, ordinal, text, start_offset, end_offset, token_count, metadata, embedding)
+         select $1, $2, u.ordinal, u.text, u.start_offset, u.end_offset, u.token_count, $3::jsonb, u.embedding::vector
+         from unnest($4::int[], $5::text[], $6::int[], $7::int[], $8::int[], $9::text[]) as u(ordinal, text, start_offset, end_offset, token_count, embedding)
+         returning id, ordinal`,
+        [
+          collection,
+          doc.id,
+          metadata,
+          chunks.map((c) => c.ordinal),
+          chunks.map((c) => c.text),
+          chunks.map((c) => c.start),
+          chunks.map((c) => c.end),
+          tokenCounts,
+          embeddings.map(vectorLiteral),
+        ],
+      );
+      const idByOrdinal = new Map(inserted.rows.map((r) => [r.ordinal, r.id]));
+      const postingTerms: string[] = [];
+      const postingChunks: number[] = [];
+      const postingTf: number[] = [];
+      chunks.forEach((chunk, index) => {
+        for (const [term, tf] of frequencies[index]!) {
+          postingTerms.push(term);
+          postingChunks.push(idByOrdinal.get(chunk.ordinal)!);
+          postingTf.push(tf);
+        }
+      });
+      await tx.query(
+        `insert into rag_postings (collection, term, chunk_id, tf) select $1, u.term, u.chunk_id, u.tf from unnest($2::text[], $3::int[], $4::int[]) as u(term, chunk_id, tf)`,
+        [collection, postingTerms, postingChunks, postingTf],
+      );
+      await tx.query(
+        `insert into rag_term_stats (collection, term, df) select $1, term, count(*) from unnest($2::text[]) as term group by term
+         on conflict (collection, term) do update set df = rag_term_stats.df + excluded.df`,
+        [collection, postingTerms],
+      );
+      await tx.query(
+        `update rag_collections set document_count = document_count + 1, chunk_count = chunk_count + $2, token_total = token_total + $3, generation = generation + 1 where name = $1`,
+        [collection, chunks.length, tokenCounts.reduce((a, b) => a + b, 0)],
+      );
+    });
+    return chunks.length;
+  }
+
+  /** Removes documents with their chunks, postings and term statistics, inside tx. */
+  private async removeDocuments(tx: SqlExecutor, collection: string, ids: readonly string[]): Promise<number> {
+    await tx.query(
+      `update rag_term_stats s set df = s.df - x.n
+       from (select p.term, count(*) as n from rag_postings p join rag_chunks c on c.id = p.chunk_id
+             where c.collection = $1 and c.document_id = any($2::text[]) group by p.term) x
+       where s.collection = $1 and s.term = x.term`,
+      [collection, ids],
+    );
+    await tx.query('delete from rag_term_stats where collection = $1 and df <= 0', [collection]);
+    const totals = await tx.query<{ chunks: number; tokens: number }>(
+      'select count(*)::int as chunks, coalesce(sum(token_count), 0)::int as tokens from rag_chunks where collection = $1 and document_id = any($2::text[])',
+      [collection, ids],
+    );
+    const deleted = await tx.query('delete from rag_documents where collection = $1 and id = any($2::text[])', [collection, ids]);
+    await tx.query(
+      `update rag_collections set document_count = document_count - $2, chunk_count = chunk_count - $3, token_total = token_total - $4, generation = generation + 1 where name = $1`,
+      [collection, deleted.rowCount, totals.rows[0]!.chunks, totals.rows[0]!.tokens],
+    );
+    return deleted.rowCount;
+  }
+
+  async delete(collectionName: string, selector: { documentIds?: readonly string[]; filter?: Record<string, unknown> }): Promise<number> {
+    const collection = await this.requireCollection(collectionName);
+    if (selector.filter) await this.assertFilterFields(collection.name, selector.filter);
+    return this.sql.transaction(async (tx) => {
+      const ids = selector.documentIds
+        ? [...selector.documentIds]
+        : (await tx.query<{ id: string }>('select id from rag_documents where collection = $1 and metadata @> $2::jsonb', [collection.name, JSON.stringify(selector.filter)])).rows.map(
+            (r) => r.id,
+          );
+      if (ids.length === 0) return 0;
+      return this.removeDocuments(tx, collection.name, ids);
+    });
+  }
+
+  private async requireCollection(name: string): Promise<CollectionRow> {
+    const collection = await this.collection(name);
+    if (!collection) {
+      const { rows } = await this.sql.query<{ name: string }>('select name from rag_collections order by name limit 20');
+      const known = rows.map((r) => `"${r.name}"`).join(', ');
+      throw notFound(`collection: no collection "${name}" (${known ? `existing: ${known}` : 'none exist yet'}; rag_ingest creates one)`);
+    }
+    return collection;
+  }
+
+  private async assertFilterFields(collection: string, filter: Record<string, unknown>): Promise<void> {
+    const { rows } = await this.sql.query<{ key: string }>('select distinct jsonb_object_keys(metadata) as key from rag_documents where collection = $1', [collection]);
+    const known = new Set(rows.map((r) => r.key));
+    const unknown = Object.keys(filter).filter((key) => !known.has(key));
+    if (unknown.length > 0) {
+      const fields = [...known].sort().map((k) => `"${k}"`).join(', ');
+      throw invalidInput(`filter: no document in "${collection}" has the metadata field ${unknown.map((k) => `"${k}"`).join(', ')} (${fields ? `fields present: ${fields}` : 'its documents have no metadata'})`);
+    }
+  }
+
+  async collections(): Promise<{ name: string; documents: number; chunks: number; embedder: string; dimensions: number; createdAt: string }[]> {
+    const { rows } = await this.sql.query<CollectionRow & { created_at: Date }>('select * from rag_collections order by name');
+    return rows.map((r) => ({
+      name: r.name,
+      documents: r.document_count,
+      chunks: r.chunk_count,
+      embedder: r.embedder,
+      dimensions: r.dimensions,
+      createdAt: new Date(r.created_at).toISOString(),
+    }));
+  }
+
+  async document(collection: string, id: string) {
+    const { rows } = await this.sql.query<{ id: string; title: string | null; uri: string | null; mime_type: string; metadata: Record<string, unknown>; text: string; chunk_count: number; updated_at: Date }>(
+      'select id, title, uri, mime_type, metadata, text, chunk_count, updated_at from rag_documents where collection = $1 and id = $2',
+      [collection, id],
+    );
+    const row = rows[0];
+    if (!row) throw notFound(`no document "${id}" in collection "${collection}"`);
+    return { id: row.id, title: row.title, uri: row.uri, mimeType: row.mime_type, metadata: row.metadata, text: row.text, chunks: row.chunk_count, updatedAt: new Date(row.updated_at).toISOString() };
+  }
+
+  async documentIds(collection: string, prefix: string, limit = 50): Promise<string[]> {
+    const { rows } = await this.sql.query<{ id: string }>(`select id from rag_documents where collection = $1 and id like $2 escape '\\' order by id limit $3`, [
+      collection,
+      `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+      limit,
+    ]);
+    return rows.map((r) => r.id);
+  }
+
+  async query(input: { collection: string; query: string; mode: RetrievalMode; topK: number; filter?: Record<string, unknown> }): Promise<Hit[]> {
+    const collection = await this.requireCollection(input.collection);
+    this.assertEmbedder(collection);
+    if (!input.query.trim()) throw invalidInput('query: is empty; ask in words, e.g. "which licenses require source disclosure"');
+    if (input.filter) await this.assertFilterFields(collection.name, input.filter);
+
+    const cacheKey = `rag:query:${collection.name}:${collection.generation}:${createHash('sha256').update(JSON.stringify([input.query, input.mode, input.topK, input.filter ?? null])).digest('base64url')}`;
+    const cached = await this.cache.get(cacheKey);
+    if (cached) return JSON.parse(cached) as Hit[];
+
+    const depth = input.mode === 'hybrid' ? Math.max(50, input.topK * 5) : input.topK;
+    const lists: RankedList[] = [];
+    if (input.mode !== 'vector') lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: await this.fulltext(collection, input.query, depth, input.filter) });
+    if (input.mode !== 'fulltext') lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: await this.vector(collection, input.query, depth, input.filter) });
+    const fused = input.mode === 'hybrid' ? fuseByRank(lists, this.settings.rrfK).slice(0, input.topK) : fuseByRank(lists, this.settings.rrfK, { keepScores: true }).slice(0, input.topK);
+    const hits = await this.hydrate(fused);
+    await this.cache.set(cacheKey, JSON.stringify(hits), this.settings.cacheTtlSeconds);
+    return hits;
+  }
+
+  private async fulltext(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
+    const queryTerms = [...new Set(terms(text))];
+    if (queryTerms.length === 0) return [];
+    const n = collection.chunk_count;
+    const avgdl = n > 0 ? Number(collection.token_total) / n : 1;
+    const { rows } = await this.sql.query<{ chunk_id: number; score: number }>(
+      `with q as (select term, df from rag_term_stats where collection = $1 and term = any($2::text[]))
+       select p.chunk_id, sum(ln(1 + ($3::float8 - q.df + 0.5) / (q.df + 0.5)) * p.tf * ($5::float8 + 1)
+                               / (p.tf + $5::float8 * (1 - $6::float8 + $6::float8 * c.token_count / $4::float8)))::float8 as score
+       from q join rag_postings p on p.collection = $1 and p.term = q.term
+       join rag_chunks c on c.id = p.chunk_id
+       where ($7::jsonb is null or c.metadata @> $7::jsonb)
+       group by p.chunk_id
+       order by score desc, p.chunk_id
+       limit $8`,
+      [collection.name, queryTerms, n, avgdl, BM25_K1, BM25_B, filter ? JSON.stringify(filter) : null, limit],
+    );
+    return rows.map((r) => ({ id: r.chunk_id, score: r.score }));
+  }
+
+  private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
+    const [embedding] = await this.embedder.embed([text]);
+    const literal = vectorLiteral(embedding!);
+    // Iterative index scans keep filtered queries from silently returning fewer than topK
+    // hits (pgvector ≥ 0.8); both settings are local to this transaction.
+    return this.sql.transaction(async (tx) => {
+      await tx.query("select set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)", [String(Math.max(this.settings.efSearch, limit))]);
+      const { rows } = await tx.query<{ id: number; distance: number }>(
+        `select id, (embedding::vector(${collection.dimensions}) <=> $2::vector)::float8 as distance
+         from rag_chunks
+         where collection = $1 and ($3::jsonb is null or metadata @> $3::jsonb)
+         order by embedding::vector(${collection.dimensions}) <=> $2::vector
+         limit $4`,
+        [collection.name, literal, filter ? JSON.stringify(filter) : null, limit],
+      );
+      return rows.map((r) => ({ id: r.id, score: 1 - r.distance }));
+    });
+  }
+
+  private async hydrate(fused: ReturnType<typeof fuseByRank>): Promise<Hit[]> {
+    if (fused.length === 0) return [];
+    const { rows } = await this.sql.query<{ id: number; document_id: string; text: string; start_offset: number; end_offset: number; title: string | null; uri: string | null }>(
+      `select c.id, c.document_id, c.text, c.start_offset, c.end_offset, d.title, d.uri
+       from rag_chunks c join rag_documents d on d.collection = c.collection and d.id = c.document_id
+       where c.id = any($1::int[])`,
+      [fused.map((f) => f.id)],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return fused.flatMap((f) => {
+      const row = byId.get(f.id);
+      if (!row) return [];
+      return [
+        {
+          documentId: row.document_id,
+          chunkId: row.id,
+          text: row.text,
+          score: f.score,
+          retrievers: f.ranks,
+          citation: { documentId: row.document_id, title: row.title, uri: row.uri, start: row.start_offset, end: row.end_offset },
+        },
+      ];
+    });
+  }
+}

@@ -1,0 +1,152 @@
+/*
+ * RAG operations: ingest documents into collections and retrieve cited context.
+ */
+import { z } from 'zod';
+import { SUPPORTED_MIME_TYPES } from '../engines/rag/chunk.js';
+import { RETRIEVAL_MODES } from '../engines/rag/rag-engine.js';
+import { defineOperation } from './operation.js';
+import { isoTime } from './fields.js';
+
+const collectionName = () =>
+  z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"' })
+    .describe('Collection name, e.g. "licenses".');
+
+const documentId = () => z.string().min(1).max(256).describe('Document id, unique in the collection.');
+
+const metadataFilter = () =>
+  z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .refine((v) => Object.keys(v).length > 0, { error: 'give at least one field, e.g. {"family": "GPL"}' })
+    .describe('Metadata equality filter, e.g. {"family": "GPL"}.');
+
+export const ragIngest = defineOperation({
+  name: 'rag_ingest',
+  engine: 'rag',
+  title: 'Ingest documents',
+  description:
+    'Chunk, embed and index documents into a collection (created on first use). Same id with new text replaces its chunks; unchanged documents are skipped. Failures are reported per document.',
+  input: z.object({
+    collection: collectionName(),
+    documents: z
+      .array(
+        z.object({
+          id: documentId(),
+          text: z.string().min(1, { error: 'is empty; send the document text' }).describe('Document text (plain, markdown or HTML per mimeType).'),
+          title: z.string().max(1000).optional().describe('Title, indexed with every chunk.'),
+          uri: z.string().max(2048).optional().describe('Where the document came from, returned in citations.'),
+          mimeType: z.enum(SUPPORTED_MIME_TYPES, { error: `expected one of ${SUPPORTED_MIME_TYPES.join(', ')}` }).default('text/plain').describe('text/plain (default), text/markdown or text/html.'),
+          metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional().describe('Flat metadata for filters, e.g. {"family": "GPL"}.'),
+        }),
+      )
+      .min(1, { error: 'give at least one document' })
+      .max(1000, { error: 'at most 1000 documents per call; split the batch' })
+      .describe('Documents to ingest.'),
+  }),
+  output: z.object({
+    ingested: z.number().int().describe('Documents written (new or changed).'),
+    skipped: z.number().int().describe('Documents unchanged since their last ingest.'),
+    chunks: z.number().int().describe('Chunks written.'),
+    errors: z.array(z.object({ id: z.string().describe('Document id.'), message: z.string().describe('Why it was not ingested.') })).describe('Documents not ingested.'),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  scope: 'rag:write',
+  async handler(input, { engines, signal, progress }) {
+    return engines.rag.ingest(
+      input.collection,
+      input.documents.map((doc) => ({ ...doc, metadata: doc.metadata ?? undefined })),
+      { signal, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
+    );
+  },
+});
+
+const hitSchema = z.object({
+  documentId: z.string().describe('Document the chunk belongs to.'),
+  chunkId: z.number().int().describe('Chunk id.'),
+  text: z.string().describe('Chunk text.'),
+  score: z.number().describe("Fused score (hybrid), or the retriever's own: BM25, or cosine similarity."),
+  retrievers: z
+    .object({
+      vector: z.number().int().optional().describe('Rank in vector retrieval.'),
+      fulltext: z.number().int().optional().describe('Rank in BM25 retrieval.'),
+    })
+    .describe('Rank of the chunk in each retriever that found it.'),
+  citation: z
+    .object({
+      documentId: z.string().describe('Document id.'),
+      title: z.string().nullable().describe('Document title.'),
+      uri: z.string().nullable().describe('Document URI.'),
+      start: z.number().int().describe('Start offset of the chunk in the document text.'),
+      end: z.number().int().describe('End offset (exclusive).'),
+    })
+    .describe('Where the chunk comes from.'),
+});
+
+export const ragQuery = defineOperation({
+  name: 'rag_query',
+  engine: 'rag',
+  title: 'Retrieve context',
+  description: 'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors fused by rank, default), vector or fulltext.',
+  input: z.object({
+    collection: collectionName(),
+    query: z.string().max(2000).describe('What to find, in words.'),
+    mode: z.enum(RETRIEVAL_MODES).default('hybrid').describe('hybrid (default), vector or fulltext.'),
+    topK: z.number().int().min(1, { error: 'expected 1-100' }).max(100, { error: 'expected 1-100' }).default(10).describe('How many chunks, 1-100 (default 10).'),
+    filter: metadataFilter().optional(),
+  }),
+  output: z.object({ hits: z.array(hitSchema).describe('Best first.') }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
+  scope: 'rag:read',
+  async handler(input, { engines }) {
+    return { hits: await engines.rag.query(input) };
+  },
+});
+
+export const ragDelete = defineOperation({
+  name: 'rag_delete',
+  engine: 'rag',
+  title: 'Delete documents',
+  description: 'Delete documents (and their chunks) from a collection by id or by metadata filter.',
+  input: z
+    .object({
+      collection: collectionName(),
+      documentIds: z.array(documentId()).min(1).max(1000).optional().describe('Ids to delete. Give documentIds or filter.'),
+      filter: metadataFilter().optional(),
+    })
+    .refine((v) => (v.documentIds === undefined) !== (v.filter === undefined), { error: 'give exactly one of documentIds or filter' }),
+  output: z.object({ deleted: z.number().int().describe('Documents deleted.') }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  scope: 'rag:write',
+  async handler(input, { engines }) {
+    return { deleted: await engines.rag.delete(input.collection, input) };
+  },
+});
+
+export const ragCollections = defineOperation({
+  name: 'rag_collections',
+  engine: 'rag',
+  title: 'List collections',
+  description: 'List collections with their document and chunk counts and the embedder that filled them.',
+  input: z.object({}),
+  output: z.object({
+    collections: z
+      .array(
+        z.object({
+          name: z.string().describe('Collection name.'),
+          documents: z.number().int().describe('Documents.'),
+          chunks: z.number().int().describe('Chunks.'),
+          embedder: z.string().describe('Embedder id; queries must use the same.'),
+          createdAt: isoTime(),
+        }),
+      )
+      .describe('By name.'),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
+  scope: 'rag:read',
+  async handler(_input, { engines }) {
+    return { collections: (await engines.rag.collections()).map(({ name, documents, chunks, embedder, createdAt }) => ({ name, documents, chunks, embedder, createdAt })) };
+  },
+});
+
+export const RAG_OPERATIONS = [ragIngest, ragQuery, ragDelete, ragCollections];

@@ -1,0 +1,14 @@
+/*
+ * Embeddings port
+ * ===============
+ * Text → unit vectors. A collection records the `id` of the embedder that filled it, and
+ * a query must use the same one: vectors from two models do not compare.
+ */
+
+export interface EmbeddingsPort {
+  /** Stable identity, e.g. "offline-hash-384@1" or "openai:text-embedding-3-small". */
+  readonly id: string;
+  readonly dimensions: number;
+  /** One L2-normalized vector per text, in order. */
+  embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyOperation } from '../../src/operations/operation.js';
+import { ragCollections, ragDelete, ragIngest, ragQuery } from '../../src/operations/rag.js';
+import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
+import { failure } from '../helpers/failures.js';
+
+const DOCS = [
+  {
+    id: 'agpl',
+    title: 'GNU Affero General Public License v3',
+    text: 'Remote Network Interaction. If you modify the Program, your modified version must prominently offer all users interacting with it remotely through a computer network an opportunity to receive the Corresponding Source of your version.',
+    metadata: { family: 'GPL' },
+  },
+  {
+    id: 'apache',
+    title: 'Apache License 2.0',
+    mimeType: 'text/markdown',
+    text: '# Apache License\n\n## 3. Grant of Patent License\n\nIf You institute patent litigation against any entity alleging that the Work constitutes direct or contributory patent infringement, then any patent licenses granted to You under this License for that Work shall terminate.',
+    metadata: { family: 'Apache' },
+  },
+  {
+    id: 'mit',
+    title: 'MIT License',
+    text: 'Permission is hereby granted, free of charge, to any person obtaining a copy of this software, to deal in the Software without restriction. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.',
+    metadata: { family: 'MIT' },
+  },
+  {
+    id: 'zlib',
+    title: 'zlib License',
+    mimeType: 'text/html',
+    text: '<h1>zlib License</h1><p>Altered source versions must be plainly marked as such, and must not be misrepresented as being the original software.</p><p>This notice may not be removed &amp; altered.</p>',
+    metadata: { family: 'other' },
+  },
+];
+
+for (const backend of appBackends()) {
+  describe.skipIf(backend.skip)(`rag operations on ${title(backend)}`, () => {
+    let t: TestApp;
+    const call = <O extends AnyOperation>(op: O, args: unknown) => t.app.invoke(op, args, ADMIN);
+
+    beforeAll(async () => {
+      t = await startTestApp(backend);
+      await call(ragIngest, { collection: 'licenses', documents: DOCS });
+    });
+    afterAll(async () => t?.close());
+
+    it('creates the collection on first ingest and reports counts and the embedder', async () => {
+      const { collections } = await call(ragCollections, {});
+      expect(collections).toEqual([expect.objectContaining({ name: 'licenses', documents: 4, embedder: 'offline-hash-384@1' })]);
+      expect(collections[0]!.chunks).toBeGreaterThanOrEqual(4);
+    });
+
+    it('skips unchanged documents and replaces a changed one atomically', async () => {
+      const again = await call(ragIngest, { collection: 'licenses', documents: DOCS });
+      expect(again).toMatchObject({ ingested: 0, skipped: 4, chunks: 0, errors: [] });
+      const changed = await call(ragIngest, { collection: 'licenses', documents: [{ ...DOCS[2]!, text: `${DOCS[2]!.text} The above copyright notice shall be included in all copies.` }] });
+      expect(changed).toMatchObject({ ingested: 1, skipped: 0 });
+      const hits = (await call(ragQuery, { collection: 'licenses', query: 'copyright notice included in all copies', mode: 'fulltext', topK: 10 })).hits;
+      expect(hits.filter((h) => h.documentId === 'mit')).toHaveLength(1);
+      expect((await call(ragCollections, {})).collections[0]!.documents).toBe(4);
+    });
+
+    it('ranks with BM25 in fulltext mode', async () => {
+      const { hits } = await call(ragQuery, { collection: 'licenses', query: 'patent litigation terminates licenses', mode: 'fulltext', topK: 3 });
+      expect(hits[0]!.documentId).toBe('apache');
+      expect(hits[0]!.retrievers).toEqual({ fulltext: 1 });
+      expect(hits.every((h, i) => i === 0 || h.score <= hits[i - 1]!.score)).toBe(true);
+    });
+
+    it('finds morphological variants in vector mode', async () => {
+      const { hits } = await call(ragQuery, { collection: 'licenses', query: 'modifications offered to remote network users', mode: 'vector', topK: 2 });
+      expect(hits[0]!.documentId).toBe('agpl');
+      expect(hits[0]!.score).toBeGreaterThan(0);
+    });
+
+    it('fuses both retrievers in hybrid mode, with ranks and citations', async () => {
+      const { hits } = await call(ragQuery, { collection: 'licenses', query: 'altered source versions plainly marked', topK: 4 });
+      expect(hits[0]).toMatchObject({ documentId: 'zlib', retrievers: { fulltext: 1, vector: 1 } });
+      const zlib = DOCS[3]!.text;
+      const { start, end } = hits[0]!.citation;
+      expect(zlib.slice(start, end)).toContain('Altered source versions');
+      expect(hits[0]!.text).not.toContain('<p>');
+      expect(hits[0]!.citation.title).toBe('zlib License');
+    });
+
+    it('filters by metadata without losing the matches', async () => {
+      const { hits } = await call(ragQuery, { collection: 'licenses', query: 'software license', topK: 10, filter: { family: 'GPL' } });
+      expect(hits.map((h) => h.documentId)).toEqual(['agpl']);
+    });
+
+    it('says what to change for bad queries', async () => {
+      expect((await failure(call(ragQuery, { collection: 'licenses', query: '  ' }))).message).toContain('query: is empty');
+      expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', topK: 0 }))).message).toContain('topK: expected 1-100');
+      expect((await failure(call(ragQuery, { collection: 'nope', query: 'x' }))).message).toContain('no collection "nope"');
+      expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', filter: { famly: 'GPL' } }))).message).toContain('fields present: "family"');
+      expect((await failure(call(ragIngest, { collection: 'licenses', documents: [{ id: 'x', text: 'y', mimeType: 'application/pdf' }] }))).message).toContain('expected one of text/plain, text/markdown, text/html');
+    });
+
+    it('reports a failing document by id and ingests the rest of the batch', async () => {
+      const small = await startTestApp(backend, { env: { RAG_MAX_DOCUMENT_BYTES: '64' } });
+      try {
+        const result = await small.app.invoke(ragIngest, { collection: 'mixed', documents: [{ id: 'big', text: 'x '.repeat(100) }, { id: 'ok', text: 'fine and short' }] }, ADMIN);
+        expect(result).toMatchObject({ ingested: 1, errors: [{ id: 'big', message: expect.stringContaining('maxDocumentBytes') }] });
+        expect((await small.app.invoke(ragQuery, { collection: 'mixed', query: 'fine', mode: 'fulltext' }, ADMIN)).hits.map((h) => h.documentId)).toEqual(['ok']);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('deletes by id and by filter, and deleted text is no longer found', async () => {
+      expect(await call(ragDelete, { collection: 'licenses', filter: { family: 'Apache' } })).toEqual({ deleted: 1 });
+      expect((await call(ragQuery, { collection: 'licenses', query: 'patent litigation', mode: 'fulltext' })).hits.map((h) => h.documentId)).not.toContain('apache');
+      expect(await call(ragDelete, { collection: 'licenses', documentIds: ['mit', 'missing'] })).toEqual({ deleted: 1 });
+      expect((await call(ragCollections, {})).collections[0]!.documents).toBe(2);
+    });
+  });
+}
