@@ -12,41 +12,56 @@ import { terms } from '../../engines/rag/tokenize.js';
 import type { EmbeddingsPort } from './embeddings-port.js';
 
 const VERSION = 1;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+// Feature kinds are mixed into the hash seed instead of prefixing strings: no allocation.
+const KIND_WORD = 0x77;
+const KIND_BIGRAM = 0x62;
+const KIND_CHARGRAM = 0x63;
+const WEIGHT_WORD = 1.0;
+const WEIGHT_BIGRAM = 0.5;
+const WEIGHT_CHARGRAMS = 0.35;
 
-function fnv1a(text: string, seed: number): number {
-  let hash = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < text.length; i++) {
+function hashRange(seed: number, text: string, from: number, to: number): number {
+  let hash = (FNV_OFFSET ^ seed) >>> 0;
+  for (let i = from; i < to; i++) {
     hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
+    hash = Math.imul(hash, FNV_PRIME);
   }
   return hash >>> 0;
 }
 
-const FEATURE_WEIGHTS = { word: 1.0, bigram: 0.5, chargram: 0.35 };
+function mix(hash: number): number {
+  // murmur3 finalizer: a second, independent-looking hash for the sign
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
+}
 
 export function createOfflineEmbedder(dimensions = 384): EmbeddingsPort {
-  const add = (vector: Float32Array, feature: string, weight: number) => {
-    const h = fnv1a(feature, 0);
-    const index = h % dimensions;
-    const sign = fnv1a(feature, 0x9e3779b9) & 1 ? 1 : -1;
-    vector[index]! += sign * weight;
-  };
-
   const embedOne = (text: string): Float32Array => {
-    const vector = new Float32Array(dimensions);
+    const counts = new Map<number, number>();
+    const bump = (hash: number, weight: number) => counts.set(hash, (counts.get(hash) ?? 0) + weight);
     const stems = terms(text);
-    const counts = new Map<string, number>();
-    const bump = (feature: string, weight: number) => counts.set(feature, (counts.get(feature) ?? 0) + weight);
     for (let i = 0; i < stems.length; i++) {
       const stem = stems[i]!;
-      bump(`w:${stem}`, FEATURE_WEIGHTS.word);
-      if (i + 1 < stems.length) bump(`b:${stem} ${stems[i + 1]}`, FEATURE_WEIGHTS.bigram);
+      bump(hashRange(KIND_WORD, stem, 0, stem.length), WEIGHT_WORD);
+      if (i + 1 < stems.length) {
+        const pair = `${stem} ${stems[i + 1]}`;
+        bump(hashRange(KIND_BIGRAM, pair, 0, pair.length), WEIGHT_BIGRAM);
+      }
       const padded = `<${stem}>`;
       for (let n = 3; n <= 5; n++) {
-        for (let j = 0; j + n <= padded.length; j++) bump(`c:${padded.slice(j, j + n)}`, FEATURE_WEIGHTS.chargram / (padded.length - n + 1));
+        const grams = padded.length - n + 1;
+        for (let j = 0; j < grams; j++) bump(hashRange(KIND_CHARGRAM + n, padded, j, j + n), WEIGHT_CHARGRAMS / grams);
       }
     }
-    for (const [feature, weight] of counts) add(vector, feature, Math.log1p(weight));
+    const vector = new Float32Array(dimensions);
+    for (const [hash, weight] of counts) {
+      vector[hash % dimensions]! += (mix(hash) & 1 ? 1 : -1) * Math.log1p(weight);
+    }
     let norm = 0;
     for (let i = 0; i < dimensions; i++) norm += vector[i]! * vector[i]!;
     norm = Math.sqrt(norm);

@@ -104,6 +104,7 @@ export const MIGRATIONS: readonly Migration[] = [
         start_offset integer not null,
         end_offset integer not null,
         token_count integer not null,
+        terms text[] not null,
         metadata jsonb not null default '{}'::jsonb,
         embedding vector not null,
         foreign key (collection, document_id) references rag_documents (collection, id) on delete cascade
@@ -111,14 +112,15 @@ export const MIGRATIONS: readonly Migration[] = [
       create index rag_chunks_document on rag_chunks (collection, document_id);
       create index rag_chunks_metadata on rag_chunks using gin (metadata jsonb_path_ops);
 
+      -- No foreign key: a per-row check would dominate ingest. Postings are removed with
+      -- their chunks by the engine, using rag_chunks.terms.
       create table rag_postings (
         collection text not null,
         term text not null,
-        chunk_id integer not null references rag_chunks (id) on delete cascade,
+        chunk_id integer not null,
         tf integer not null,
         primary key (collection, term, chunk_id)
       );
-      create index rag_postings_chunk on rag_postings (chunk_id);
 
       create table rag_term_stats (
         collection text not null,

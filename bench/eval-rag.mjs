@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+/*
+ * Retrieval evaluation on a BEIR-format set
+ * =========================================
+ *   npm run eval:rag -- --data DIR [--modes fulltext,vector,hybrid] [--top-k 10] [--limit-queries N]
+ * DIR holds corpus.jsonl ({_id, title, text, metadata?}), queries.jsonl ({_id, text}) and
+ * qrels.tsv (query-id, corpus-id, score; header line). The corpus is ingested into a fresh
+ * collection on the embedded database (or on DATABASE_URL, in a throw-away schema), every
+ * query runs in each mode, and the last stdout line is one JSON object:
+ *   {docs, queries, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms}}, ingest: {chunks, seconds, chunksPerSecond}}
+ * Metrics are per document: a document's rank is that of its best chunk. Progress → stderr.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { pino } from 'pino';
+import { App } from '../dist/src/app.js';
+import { ragIngest, ragQuery } from '../dist/src/operations/rag.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    modes: { type: 'string', default: 'fulltext,vector,hybrid' },
+    'top-k': { type: 'string', default: '10' },
+    'limit-queries': { type: 'string' },
+    'batch-size': { type: 'string', default: '200' },
+  },
+});
+if (!values.data) {
+  process.stderr.write('eval-rag: --data DIR is required (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)\n');
+  process.exit(2);
+}
+const log = (message) => process.stderr.write(`[eval-rag] ${message}\n`);
+const K = Number(values['top-k']);
+const modes = values.modes.split(',').map((m) => m.trim());
+
+async function readJsonl(path) {
+  const out = [];
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  for await (const line of lines) if (line.trim()) out.push(JSON.parse(line));
+  return out;
+}
+
+async function readQrels(path) {
+  const qrels = new Map();
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let first = true;
+  for await (const line of lines) {
+    if (first) {
+      first = false;
+      if (/query/i.test(line)) continue;
+    }
+    const [queryId, docId, score] = line.split('\t');
+    if (!queryId || !docId) continue;
+    if (!qrels.has(queryId)) qrels.set(queryId, new Map());
+    qrels.get(queryId).set(docId, Number(score));
+  }
+  return qrels;
+}
+
+for (const file of ['corpus.jsonl', 'queries.jsonl', 'qrels.tsv']) {
+  if (!existsSync(join(values.data, file))) {
+    process.stderr.write(`eval-rag: ${join(values.data, file)} is missing\n`);
+    process.exit(2);
+  }
+}
+
+const corpus = await readJsonl(join(values.data, 'corpus.jsonl'));
+const qrels = await readQrels(join(values.data, 'qrels.tsv'));
+let queries = (await readJsonl(join(values.data, 'queries.jsonl'))).filter((q) => qrels.has(String(q._id)));
+if (values['limit-queries']) queries = queries.slice(0, Number(values['limit-queries']));
+log(`${corpus.length} documents, ${queries.length} judged queries, modes ${modes.join(', ')}`);
+
+const databaseUrl = process.env.DATABASE_URL || undefined;
+const schema = databaseUrl ? `eval_${randomBytes(5).toString('hex')}` : undefined;
+const app = new App({ dataDir: 'memory://', databaseUrl, databaseSchema: schema, logger: pino({ level: 'warn' }), env: {} });
+const principal = { principal: { id: 'eval', scopes: ['*'] } };
+const collection = 'eval';
+
+try {
+  await app.services();
+  const batchSize = Number(values['batch-size']);
+  let chunks = 0;
+  const started = performance.now();
+  for (let i = 0; i < corpus.length; i += batchSize) {
+    const documents = corpus.slice(i, i + batchSize).map((doc) => ({
+      id: String(doc._id),
+      text: doc.text || doc.title || '(empty)',
+      ...(doc.title ? { title: String(doc.title) } : {}),
+      ...(doc.metadata ? { metadata: doc.metadata } : {}),
+    }));
+    const result = await app.invoke(ragIngest, { collection, documents }, principal);
+    chunks += result.chunks;
+    for (const error of result.errors) log(`document ${error.id} not ingested: ${error.message}`);
+    if ((i / batchSize) % 10 === 0) log(`ingested ${Math.min(i + batchSize, corpus.length)} / ${corpus.length} documents (${chunks} chunks)`);
+  }
+  const ingestSeconds = (performance.now() - started) / 1000;
+  log(`ingest: ${chunks} chunks in ${ingestSeconds.toFixed(1)} s`);
+
+  const report = {};
+  for (const mode of modes) {
+    let ndcg = 0;
+    let recall = 0;
+    let mrr = 0;
+    const latencies = [];
+    for (const query of queries) {
+      const judged = qrels.get(String(query._id));
+      const t0 = performance.now();
+      const { hits } = await app.invoke(ragQuery, { collection, query: String(query.text), mode, topK: Math.min(100, K * 3) }, principal);
+      latencies.push(performance.now() - t0);
+      const ranked = [];
+      for (const hit of hits) if (!ranked.includes(hit.documentId)) ranked.push(hit.documentId);
+      const top = ranked.slice(0, K);
+      let dcg = 0;
+      top.forEach((id, index) => {
+        const gain = judged.get(id) ?? 0;
+        if (gain > 0) dcg += (2 ** gain - 1) / Math.log2(index + 2);
+      });
+      const ideal = [...judged.values()].filter((g) => g > 0).sort((a, b) => b - a).slice(0, K);
+      const idcg = ideal.reduce((sum, gain, index) => sum + (2 ** gain - 1) / Math.log2(index + 2), 0);
+      ndcg += idcg > 0 ? dcg / idcg : 0;
+      const relevant = [...judged.entries()].filter(([, g]) => g > 0).map(([id]) => id);
+      recall += relevant.length ? top.filter((id) => relevant.includes(id)).length / relevant.length : 0;
+      const first = top.findIndex((id) => (judged.get(id) ?? 0) > 0);
+      mrr += first === -1 ? 0 : 1 / (first + 1);
+    }
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+    const n = queries.length || 1;
+    report[mode] = {
+      ndcg10: Number((ndcg / n).toFixed(4)),
+      recall10: Number((recall / n).toFixed(4)),
+      mrr10: Number((mrr / n).toFixed(4)),
+      p50_ms: Number(pct(50).toFixed(2)),
+      p95_ms: Number(pct(95).toFixed(2)),
+    };
+    log(`${mode}: ${JSON.stringify(report[mode])}`);
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      docs: corpus.length,
+      queries: queries.length,
+      backend: databaseUrl ? 'postgres' : 'pglite',
+      modes: report,
+      ingest: { chunks, seconds: Number(ingestSeconds.toFixed(2)), chunksPerSecond: Number((chunks / ingestSeconds).toFixed(1)) },
+    })}\n`,
+  );
+} finally {
+  await app.close();
+  if (schema) {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  }
+}
