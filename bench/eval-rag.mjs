@@ -76,7 +76,7 @@ log(`${corpus.length} documents, ${queries.length} judged queries, modes ${modes
 
 const databaseUrl = process.env.DATABASE_URL || undefined;
 const schema = databaseUrl ? `eval_${randomBytes(5).toString('hex')}` : undefined;
-const app = new App({ dataDir: 'memory://', databaseUrl, databaseSchema: schema, logger: pino({ level: 'warn' }), env: {} });
+const app = new App({ dataDir: 'memory://', databaseUrl, databaseSchema: schema, cacheKeyPrefix: `eval-${randomBytes(4).toString('hex')}:`, logger: pino({ level: 'warn' }), env: process.env });
 const principal = { principal: { id: 'eval', scopes: ['*'] } };
 const collection = 'eval';
 
