@@ -402,7 +402,6 @@ export class RagEngine {
   private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
     const [embedding] = await this.embedder.embed([text]);
     const literal = vectorLiteral(embedding!);
-    const distance = `embedding::vector(${collection.dimensions}) <=> $2::vector`;
     if (collection.chunk_count <= EXACT_SCAN_MAX_CHUNKS) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
@@ -418,11 +417,12 @@ export class RagEngine {
     return this.sql.transaction(async (tx) => {
       await tx.query("select set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)", [String(Math.max(this.settings.efSearch, limit))]);
       const { rows } = await tx.query<{ id: number; distance: number }>(
-        `select id, (embedding::vector(${collection.dimensions}) <=> $2::vector)::float8 as distance
-         from rag_chunks
-         where collection = $1 and ($3::jsonb is null or metadata @> $3::jsonb)
-         order by embedding::vector(${collection.dimensions}) <=> $2::vector
-         limit $4`,
+        `select id, distance::float8 from (
+           select id, embedding::vector(${collection.dimensions}) <=> $2::vector as distance
+           from rag_chunks
+           where collection = $1 and ($3::jsonb is null or metadata @> $3::jsonb)
+           order by embedding::vector(${collection.dimensions}) <=> $2::vector
+           limit $4) candidates`,
         [collection.name, literal, filter ? JSON.stringify(filter) : null, limit],
       );
       return rows.map((r) => ({ id: r.id, score: 1 - r.distance }));
