@@ -176,6 +176,7 @@ export class App {
           chunkSize: ragSettings.chunkSize,
           chunkOverlap: ragSettings.chunkOverlap,
           efSearch: ragSettings.efSearch,
+          exactScanMaxChunks: ragSettings.exactScanMaxChunks,
           rrfK: ragSettings.rrfK,
           weights: ragSettings.fusionWeights,
           maxDocumentBytes: ragSettings.maxDocumentBytes,

@@ -107,6 +107,30 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('uses the HNSW index for collections over the exact-scan size, with filters', async () => {
+      const indexed = await startTestApp(backend, { env: { RAG_EXACT_SCAN_MAX_CHUNKS: '0' } });
+      try {
+        await indexed.app.invoke(ragIngest, { collection: 'indexed', documents: DOCS }, ADMIN);
+        const { sql } = await indexed.app.services();
+        // On a table this small the planner prefers scanning and sorting; forbid both to see the index is usable.
+        const plan = await sql.transaction(async (tx) => {
+          await tx.query('set local enable_seqscan = off');
+          await tx.query('set local enable_sort = off');
+          const { rows } = await tx.query<Record<string, string>>(
+            "explain select id from rag_chunks where collection = 'indexed' order by embedding::vector(384) <=> (select embedding from rag_chunks limit 1)::vector limit 3",
+          );
+          return rows.map((r) => Object.values(r)[0]).join('\n');
+        });
+        expect(plan).toMatch(/Index Scan using rag_hnsw_/);
+        const { hits } = await indexed.app.invoke(ragQuery, { collection: 'indexed', query: 'modifications offered to remote network users', mode: 'vector', topK: 2 }, ADMIN);
+        expect(hits[0]!.documentId).toBe('agpl');
+        const filtered = await indexed.app.invoke(ragQuery, { collection: 'indexed', query: 'software', mode: 'vector', topK: 10, filter: { family: 'other' } }, ADMIN);
+        expect(filtered.hits.map((h) => h.documentId)).toEqual(['zlib']);
+      } finally {
+        await indexed.close();
+      }
+    });
+
     it('deletes by id and by filter, and deleted text is no longer found', async () => {
       expect(await call(ragDelete, { collection: 'licenses', filter: { family: 'Apache' } })).toEqual({ deleted: 1 });
       expect((await call(ragQuery, { collection: 'licenses', query: 'patent litigation', mode: 'fulltext' })).hits.map((h) => h.documentId)).not.toContain('apache');

@@ -28,6 +28,8 @@ export interface RagSettings extends ChunkSettings {
   rrfK: number;
   /** HNSW candidate list size per query (higher: better recall, slower). */
   efSearch: number;
+  /** Collections up to this many chunks are searched exactly; see EXACT_SCAN_MAX_CHUNKS. */
+  exactScanMaxChunks: number;
   cacheTtlSeconds: number;
   maxDocumentBytes: number;
 }
@@ -71,14 +73,14 @@ interface CollectionRow {
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
 /**
- * Up to this many chunks a vector query scans exactly: recall 1, and fast enough (PGlite
+ * Why exactScanMaxChunks defaults to 20,000. Up to this many chunks a vector query scans exactly: recall 1, and fast enough (PGlite
  * about 15 ms at 20,000 chunks; PostgreSQL a few ms), where HNSW over hashed features lost
  * recall (nDCG@10 0.57 against 0.61 exact on the license set). PGlite also runs pgvector
  * without SIMD, so keeping an HNSW index current there costs about 6 ms per inserted 384-d
  * vector (150 rows/s, measured): on PGlite the index is only built when a collection
  * reaches this size. PostgreSQL keeps one from the start.
  */
-const EXACT_SCAN_MAX_CHUNKS = 20_000;
+export const EXACT_SCAN_MAX_CHUNKS = 20_000;
 
 /** Four decimals: ample for cosine ranking, and short text is what PGlite parses fastest. */
 function vectorLiteral(vector: Float32Array): string {
@@ -147,7 +149,7 @@ export class RagEngine {
   private async indexIfLarge(name: string): Promise<void> {
     if (this.sql.kind !== 'pglite') return;
     const collection = await this.collection(name);
-    if (!collection || collection.chunk_count < EXACT_SCAN_MAX_CHUNKS) return;
+    if (!collection || collection.chunk_count < this.settings.exactScanMaxChunks) return;
     const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
     if (rows.length === 0) await this.createVectorIndex(collection);
   }
@@ -402,7 +404,7 @@ export class RagEngine {
   private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
     const [embedding] = await this.embedder.embed([text]);
     const literal = vectorLiteral(embedding!);
-    if (collection.chunk_count <= EXACT_SCAN_MAX_CHUNKS) {
+    if (collection.chunk_count <= this.settings.exactScanMaxChunks) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
         `select id, (embedding <=> $2::vector)::float8 as distance from rag_chunks
