@@ -147,6 +147,7 @@ export class App {
       import('./engines/rag/rag-engine.js'),
       import('./platform/embeddings/offline-embedder.js'),
     ]);
+    const env = this.options.env ?? process.env;
     const sql = await this.openSql();
     let cache: CachePort | undefined;
     try {
@@ -171,7 +172,15 @@ export class App {
       const rag = new RagEngine(
         sql,
         cache,
-        createOfflineEmbedder(),
+        env.EMBEDDINGS_URL
+          ? (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
+              url: env.EMBEDDINGS_URL,
+              model: env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
+              apiKey: env.EMBEDDINGS_API_KEY || undefined,
+              cache,
+              cacheTtlSeconds: engineMap.cache.redis.ttl,
+            })
+          : createOfflineEmbedder(),
         {
           chunkSize: ragSettings.chunkSize,
           chunkOverlap: ragSettings.chunkOverlap,

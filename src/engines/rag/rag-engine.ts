@@ -128,7 +128,7 @@ export class RagEngine {
     await this.sql.query('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing', [
       name,
       this.embedder.id,
-      this.embedder.dimensions,
+      await this.embedder.dimensions(),
     ]);
     const created = (await this.collection(name))!;
     this.assertEmbedder(created);

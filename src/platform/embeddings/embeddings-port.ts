@@ -8,7 +8,8 @@
 export interface EmbeddingsPort {
   /** Stable identity, e.g. "offline-hash-384@1" or "openai:text-embedding-3-small". */
   readonly id: string;
-  readonly dimensions: number;
+  /** Vector length (a remote model may have to be asked once). */
+  dimensions(): Promise<number>;
   /** One L2-normalized vector per text, in order. */
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
 }

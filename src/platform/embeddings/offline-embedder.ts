@@ -71,7 +71,7 @@ export function createOfflineEmbedder(dimensions = 384): EmbeddingsPort {
 
   return {
     id: `offline-hash-${dimensions}@${VERSION}`,
-    dimensions,
+    dimensions: async () => dimensions,
     async embed(texts) {
       return texts.map(embedOne);
     },

@@ -1,0 +1,115 @@
+/*
+ * One contract for the embeddings port: the offline embedder, and the OpenAI-compatible
+ * adapter against a local server that speaks the /v1/embeddings protocol.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
+import type { EmbeddingsPort } from '../../src/platform/embeddings/embeddings-port.js';
+import { createOfflineEmbedder } from '../../src/platform/embeddings/offline-embedder.js';
+import { createOpenAiEmbedder } from '../../src/platform/embeddings/openai-embedder.js';
+
+/** An OpenAI-compatible endpoint whose vectors come from the offline embedder (un-normalized ×3). */
+class EmbeddingsServer {
+  readonly requests: { inputs: string[]; authorization?: string }[] = [];
+  failNext: { status: number; retryAfter?: string }[] = [];
+  private server?: Server;
+  private readonly model = createOfflineEmbedder(64);
+  url = '';
+
+  async start() {
+    this.server = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const { input, model } = JSON.parse(body) as { input: string[]; model: string };
+      this.requests.push({ inputs: input, authorization: req.headers.authorization });
+      const failure = this.failNext.shift();
+      if (failure) {
+        res.writeHead(failure.status, failure.retryAfter ? { 'retry-after': failure.retryAfter } : {}).end('{"error":{"message":"slow down"}}');
+        return;
+      }
+      const vectors = await this.model.embed(input);
+      const data = vectors.map((v, index) => ({ object: 'embedding', index, embedding: Array.from(v, (x) => x * 3) })).reverse();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', model, data }));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  stop() {
+    return new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}
+
+const endpoint = new EmbeddingsServer();
+beforeAll(() => endpoint.start());
+afterAll(() => endpoint.stop());
+
+const openai = (overrides: Partial<Parameters<typeof createOpenAiEmbedder>[0]> = {}) =>
+  createOpenAiEmbedder({ url: endpoint.url, model: 'test-model', apiKey: 'sk-test', batchSize: 4, cache: createMemoryCache({ maxSize: 100, ttlSeconds: 60 }), cacheTtlSeconds: 60, ...overrides });
+
+const ports: { name: string; create: () => EmbeddingsPort }[] = [
+  { name: 'offline', create: () => createOfflineEmbedder() },
+  { name: 'openai-compatible', create: () => openai() },
+];
+
+const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
+
+for (const { name, create } of ports) {
+  describe(`embeddings port contract on ${name}`, () => {
+    it('returns one unit-length vector per text, in order, of the advertised dimension', async () => {
+      const port = create();
+      const vectors = await port.embed(['granite weathers slowly', 'an unrelated sentence about taxes', 'granite weathering']);
+      expect(vectors).toHaveLength(3);
+      const dimensions = await port.dimensions();
+      for (const v of vectors) {
+        expect(v).toHaveLength(dimensions);
+        expect(Math.abs(Math.hypot(...v) - 1)).toBeLessThan(1e-5);
+      }
+      expect(cosine(vectors[0]!, vectors[2]!)).toBeGreaterThan(cosine(vectors[0]!, vectors[1]!));
+    });
+
+    it('is deterministic', async () => {
+      const port = create();
+      const [a] = await port.embed(['same text']);
+      const [b] = await create().embed(['same text']);
+      expect(Array.from(a!)).toEqual(Array.from(b!));
+    });
+  });
+}
+
+describe('OpenAI-compatible adapter', () => {
+  it('batches, authenticates and caches', async () => {
+    endpoint.requests.length = 0;
+    const port = openai();
+    const texts = Array.from({ length: 10 }, (_, i) => `text number ${i}`);
+    await port.embed(texts);
+    expect(endpoint.requests.map((r) => r.inputs.length)).toEqual([4, 4, 2]);
+    expect(endpoint.requests[0]!.authorization).toBe('Bearer sk-test');
+    await port.embed([...texts, 'one new text']);
+    expect(endpoint.requests).toHaveLength(4);
+    expect(endpoint.requests[3]!.inputs).toEqual(['one new text']);
+  });
+
+  it('retries 429 and 5xx, honouring Retry-After', async () => {
+    endpoint.requests.length = 0;
+    endpoint.failNext = [{ status: 429, retryAfter: '1' }, { status: 503 }];
+    const started = Date.now();
+    const [vector] = await openai().embed(['retry me']);
+    expect(vector).toHaveLength(64);
+    expect(endpoint.requests).toHaveLength(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('fails with the status and a hint when the key is refused, without retrying', async () => {
+    endpoint.requests.length = 0;
+    endpoint.failNext = [{ status: 401 }];
+    await expect(openai().embed(['x'])).rejects.toThrow(/answered 401.*EMBEDDINGS_API_KEY/);
+    expect(endpoint.requests).toHaveLength(1);
+  });
+
+  it('says when the endpoint is unreachable', async () => {
+    await expect(openai({ url: 'http://127.0.0.1:9', maxAttempts: 1 }).embed(['x'])).rejects.toThrow(/unreachable/);
+  });
+});
