@@ -95,7 +95,7 @@ function indexName(collection: string): string {
 
 export const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-/** Documents written per transaction (each under its own savepoint). */
+/** Most documents written per transaction (each under its own savepoint). */
 const WRITE_GROUP_SIZE = 32;
 
 interface PreparedDocument {
@@ -184,8 +184,10 @@ export class RagEngine {
       result.errors.push({ id, message });
     };
 
-    for (let groupStart = 0; groupStart < documents.length; groupStart += WRITE_GROUP_SIZE) {
-      const group = documents.slice(groupStart, groupStart + WRITE_GROUP_SIZE);
+    // Groups small enough that a batch reports progress at least ten times.
+    const groupSize = Math.max(1, Math.min(WRITE_GROUP_SIZE, Math.ceil(documents.length / 10)));
+    for (let groupStart = 0; groupStart < documents.length; groupStart += groupSize) {
+      const group = documents.slice(groupStart, groupStart + groupSize);
       if (options.signal?.aborted) {
         for (const doc of group) result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
         continue;
