@@ -46,7 +46,7 @@ for (const backend of appBackends()) {
 
     it('creates the collection on first ingest and reports counts and the embedder', async () => {
       const { collections } = await call(ragCollections, {});
-      expect(collections).toEqual([expect.objectContaining({ name: 'licenses', documents: 4, embedder: 'offline-hash-384@1' })]);
+      expect(collections).toEqual([expect.objectContaining({ name: 'licenses', documents: 4, embedder: 'offline-hash-768@2' })]);
       expect(collections[0]!.chunks).toBeGreaterThanOrEqual(4);
     });
 
@@ -117,7 +117,7 @@ for (const backend of appBackends()) {
           await tx.query('set local enable_seqscan = off');
           await tx.query('set local enable_sort = off');
           const { rows } = await tx.query<Record<string, string>>(
-            "explain select id from rag_chunks where collection = 'indexed' order by embedding::vector(384) <=> (select embedding from rag_chunks limit 1)::vector limit 3",
+            "explain select id from rag_chunks where collection = 'indexed' order by embedding::vector(768) <=> (select embedding from rag_chunks limit 1)::vector limit 3",
           );
           return rows.map((r) => Object.values(r)[0]).join('\n');
         });

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
+import { isWeightedQueryEmbedder } from '../../platform/embeddings/offline-embedder.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import { chunkDocument, type Chunk, type ChunkSettings, type SupportedMimeType } from './chunk.js';
@@ -449,9 +450,27 @@ export class RagEngine {
     return rows.map((r) => ({ id: r.chunk_id, score: r.score }));
   }
 
-  private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
+  /** BM25's IDF of each query term in the collection (terms absent from it weigh 0). */
+  private async queryIdf(collection: CollectionRow, queryTerms: string[]): Promise<Map<string, number>> {
+    const { rows } = await this.sql.query<{ term: string; df: number }>('select term, df from rag_term_stats where collection = $1 and term = any($2::text[])', [
+      collection.name,
+      queryTerms,
+    ]);
+    const n = collection.chunk_count;
+    return new Map(rows.map((r) => [r.term, Math.log(1 + (n - r.df + 0.5) / (r.df + 0.5))]));
+  }
+
+  private async embedQuery(collection: CollectionRow, text: string): Promise<Float32Array> {
+    if (isWeightedQueryEmbedder(this.embedder)) {
+      const idf = await this.queryIdf(collection, [...new Set(terms(text))]);
+      return this.embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
+    }
     const [embedding] = await this.embedder.embed([text]);
-    const literal = vectorLiteral(embedding!);
+    return embedding!;
+  }
+
+  private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
+    const literal = vectorLiteral(await this.embedQuery(collection, text));
     if (collection.chunk_count <= this.settings.exactScanMaxChunks) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
