@@ -2,6 +2,7 @@
  * One contract for the SQL port, run against every reachable backend.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeCopyBinary } from '../../src/platform/sql/binary-copy.js';
 import { migrate, MIGRATIONS } from '../../src/platform/sql/migrations.js';
 import { openPglite } from '../../src/platform/sql/pglite-adapter.js';
 import { openPostgres } from '../../src/platform/sql/postgres-adapter.js';
@@ -92,6 +93,23 @@ for (const backend of backends) {
       const { rows } = await sql.query<{ id: number }>('select id from vecs order by embedding <=> $1 limit 2', ['[1,0,0]']);
       expect(rows.map((r) => r.id)).toEqual([1, 3]);
     });
+
+    // Only PGlite offers copyBinary; over pg the engines use parameterized inserts.
+    if (backend.name === 'pglite') {
+      it('loads binary COPY rows of every encoded type', async () => {
+      await sql.exec('create table copied (t text, i integer, j jsonb, a text[], e vector)');
+      const vector = Float32Array.from([0.5, -0.25, 1]);
+      await sql.copyBinary!('copied', ['t', 'i', 'j', 'a', 'e'], encodeCopyBinary(['text', 'int4', 'jsonb', 'text[]', 'vector'], [
+        ['héllo', -7, '{"k": [1, "x"]}', ['a', 'b c'], vector],
+        ['', 0, {}, [], Float32Array.from([0, 0, 0])],
+      ]));
+      const { rows } = await sql.query<{ t: string; i: number; j: unknown; a: string[]; e: string }>('select t, i, j, a, e::text as e from copied order by i');
+      expect(rows).toEqual([
+        { t: 'héllo', i: -7, j: { k: [1, 'x'] }, a: ['a', 'b c'], e: '[0.5,-0.25,1]' },
+        { t: '', i: 0, j: {}, a: [], e: '[0,0,0]' },
+      ]);
+      });
+    }
 
     it('applies migrations once, and again is a no-op', async () => {
       const first = await migrate(sql);

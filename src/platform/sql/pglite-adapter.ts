@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SqlExecutor, SqlPort, SqlResult } from './sql-port.js';
+import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
 
 interface PGliteQueryable {
-  query<R>(text: string, values?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  query<R>(text: string, values?: unknown[], options?: { blob?: Blob }): Promise<{ rows: R[]; affectedRows?: number }>;
   exec(text: string): Promise<unknown>;
 }
 
@@ -29,6 +29,11 @@ function wrap(db: PGliteQueryable): SqlExecutor {
     },
     async exec(text: string) {
       await db.exec(text);
+    },
+    async copyBinary(table, columns, data) {
+      // Identifiers come from engine code, never from input; the check keeps it that way.
+      for (const name of [table, ...columns]) assertIdentifier(name, 'copy identifier');
+      await db.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob' with (format binary)`, [], { blob: new Blob([data]) });
     },
   };
 }

@@ -16,6 +16,12 @@ export interface SqlExecutor {
   query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>>;
   /** Several statements without parameters (migrations). */
   exec(text: string): Promise<void>;
+  /**
+   * `COPY <table> (<columns>) FROM STDIN WITH (format binary)` from encoded rows (see
+   * binary-copy.ts), where the backend offers it cheaply (PGlite); callers fall back to
+   * parameterized inserts when it is absent.
+   */
+  copyBinary?(table: string, columns: readonly string[], data: Uint8Array): Promise<void>;
 }
 
 export interface SqlPort extends SqlExecutor {
