@@ -97,17 +97,17 @@ for (const backend of backends) {
     // Only PGlite offers copyBinary; over pg the engines use parameterized inserts.
     if (backend.name === 'pglite') {
       it('loads binary COPY rows of every encoded type', async () => {
-      await sql.exec('create table copied (t text, i integer, j jsonb, a text[], e vector)');
-      const vector = Float32Array.from([0.5, -0.25, 1]);
-      await sql.copyBinary!('copied', ['t', 'i', 'j', 'a', 'e'], encodeCopyBinary(['text', 'int4', 'jsonb', 'text[]', 'vector'], [
-        ['héllo', -7, '{"k": [1, "x"]}', ['a', 'b c'], vector],
-        ['', 0, {}, [], Float32Array.from([0, 0, 0])],
-      ]));
-      const { rows } = await sql.query<{ t: string; i: number; j: unknown; a: string[]; e: string }>('select t, i, j, a, e::text as e from copied order by i');
-      expect(rows).toEqual([
-        { t: 'héllo', i: -7, j: { k: [1, 'x'] }, a: ['a', 'b c'], e: '[0.5,-0.25,1]' },
-        { t: '', i: 0, j: {}, a: [], e: '[0,0,0]' },
-      ]);
+        await sql.exec('create table copied (t text, i integer, j jsonb, a text[], e vector)');
+        const vector = Float32Array.from([0.5, -0.25, 1]);
+        await sql.copyBinary!('copied', ['t', 'i', 'j', 'a', 'e'], encodeCopyBinary(['text', 'int4', 'jsonb', 'text[]', 'vector'], [
+          ['héllo', -7, '{"k": [1, "x"]}', ['a', 'b c'], vector],
+          ['', 0, {}, [], Float32Array.from([0, 0, 0])],
+        ]));
+        const { rows } = await sql.query<{ t: string; i: number; j: unknown; a: string[]; e: string }>('select t, i, j, a, e::text as e from copied order by i');
+        expect(rows).toEqual([
+          { t: 'héllo', i: -7, j: { k: [1, 'x'] }, a: ['a', 'b c'], e: '[0.5,-0.25,1]' },
+          { t: '', i: 0, j: {}, a: [], e: '[0,0,0]' },
+        ]);
       });
     }
 
