@@ -106,6 +106,7 @@ try {
     let recall = 0;
     let mrr = 0;
     const latencies = [];
+    const byGroup = new Map(); // queries' metadata.difficulty, when the set has it
     for (const query of queries) {
       const judged = qrels.get(String(query._id));
       const t0 = performance.now();
@@ -121,7 +122,10 @@ try {
       });
       const ideal = [...judged.values()].filter((g) => g > 0).sort((a, b) => b - a).slice(0, K);
       const idcg = ideal.reduce((sum, gain, index) => sum + (2 ** gain - 1) / Math.log2(index + 2), 0);
-      ndcg += idcg > 0 ? dcg / idcg : 0;
+      const queryNdcg = idcg > 0 ? dcg / idcg : 0;
+      ndcg += queryNdcg;
+      const group = query.metadata?.difficulty;
+      if (group) byGroup.set(group, [...(byGroup.get(group) ?? []), queryNdcg]);
       const relevant = [...judged.entries()].filter(([, g]) => g > 0).map(([id]) => id);
       recall += relevant.length ? top.filter((id) => relevant.includes(id)).length / relevant.length : 0;
       const first = top.findIndex((id) => (judged.get(id) ?? 0) > 0);
@@ -136,6 +140,9 @@ try {
       mrr10: Number((mrr / n).toFixed(4)),
       p50_ms: Number(pct(50).toFixed(2)),
       p95_ms: Number(pct(95).toFixed(2)),
+      ...(byGroup.size
+        ? { ndcg10ByDifficulty: Object.fromEntries([...byGroup].map(([g, values]) => [g, Number((values.reduce((a, b) => a + b, 0) / values.length).toFixed(4))])) }
+        : {}),
     };
     log(`${mode}: ${JSON.stringify(report[mode])}`);
   }
