@@ -131,6 +131,14 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('stops at a cancelled request and reports the documents it did not ingest', async () => {
+      const controller = new AbortController();
+      controller.abort();
+      const result = await t.app.invoke(ragIngest, { collection: 'licenses', documents: [{ id: 'late', text: 'never stored' }] }, { ...ADMIN, signal: controller.signal });
+      expect(result).toMatchObject({ ingested: 0, errors: [{ id: 'late', message: expect.stringContaining('cancelled') }] });
+      expect((await call(ragQuery, { collection: 'licenses', query: 'never stored', mode: 'fulltext' })).hits.map((h) => h.documentId)).not.toContain('late');
+    });
+
     it('deletes by id and by filter, and deleted text is no longer found', async () => {
       expect(await call(ragDelete, { collection: 'licenses', filter: { family: 'Apache' } })).toEqual({ deleted: 1 });
       expect((await call(ragQuery, { collection: 'licenses', query: 'patent litigation', mode: 'fulltext' })).hits.map((h) => h.documentId)).not.toContain('apache');
