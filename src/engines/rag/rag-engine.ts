@@ -111,6 +111,17 @@ interface PreparedDocument {
   postings?: Posting[];
 }
 
+/** One document's chunk rows, ready to store. */
+interface ChunkBatch {
+  collection: string;
+  documentId: string;
+  metadata: string;
+  chunks: Chunk[];
+  tokenCounts: number[];
+  terms: string[][];
+  embeddings: Float32Array[];
+}
+
 interface Posting {
   term: string;
   chunkId: number;
@@ -300,10 +311,8 @@ export class RagEngine {
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [collection, doc.id, doc.title ?? null, doc.uri ?? null, doc.mimeType, hash, metadata, doc.text, chunks.length],
     );
-    const terms = frequencies.map((f) => [...f.keys()]);
-    const idByOrdinal = tx.copyBinary
-      ? await this.copyChunks(tx, collection, doc.id, metadata, chunks, tokenCounts, terms, embeddings)
-      : await this.insertChunks(tx, collection, doc.id, metadata, chunks, tokenCounts, terms, embeddings);
+    const batch: ChunkBatch = { collection, documentId: doc.id, metadata, chunks, tokenCounts, terms: frequencies.map((f) => [...f.keys()]), embeddings };
+    const idByOrdinal = tx.copyBinary ? await this.copyChunks(tx, batch) : await this.insertChunks(tx, batch);
     const postings: Posting[] = [];
     chunks.forEach((chunk, index) => {
       const chunkId = idByOrdinal.get(chunk.ordinal)!;
@@ -317,16 +326,7 @@ export class RagEngine {
   }
 
   /** Chunk rows through binary COPY (PGlite: no vector text to parse); returns ids by ordinal. */
-  private async copyChunks(
-    tx: SqlExecutor,
-    collection: string,
-    documentId: string,
-    metadata: string,
-    chunks: Chunk[],
-    tokenCounts: number[],
-    terms: string[][],
-    embeddings: Float32Array[],
-  ): Promise<Map<number, number>> {
+  private async copyChunks(tx: SqlExecutor, { collection, documentId, metadata, chunks, tokenCounts, terms, embeddings }: ChunkBatch): Promise<Map<number, number>> {
     const rows = chunks.map((c, i) => [collection, documentId, c.ordinal, c.text, c.start, c.end, tokenCounts[i], terms[i], metadata, embeddings[i]]);
     await tx.copyBinary!(
       'rag_chunks',
@@ -338,16 +338,7 @@ export class RagEngine {
   }
 
   /** Chunk rows through one parameterized insert (PostgreSQL parses the vectors natively). */
-  private async insertChunks(
-    tx: SqlExecutor,
-    collection: string,
-    documentId: string,
-    metadata: string,
-    chunks: Chunk[],
-    tokenCounts: number[],
-    terms: string[][],
-    embeddings: Float32Array[],
-  ): Promise<Map<number, number>> {
+  private async insertChunks(tx: SqlExecutor, { collection, documentId, metadata, chunks, tokenCounts, terms, embeddings }: ChunkBatch): Promise<Map<number, number>> {
     const { rows } = await tx.query<{ id: number; ordinal: number }>(
       `insert into rag_chunks (collection, document_id, ordinal, text, start_offset, end_offset, token_count, terms, metadata, embedding)
        select $1, $2, u.ordinal, u.text, u.start_offset, u.end_offset, u.token_count, string_to_array(u.terms, ' '), $3::jsonb, u.embedding::vector
