@@ -126,6 +126,8 @@ interface Posting {
   term: string;
   chunkId: number;
   tf: number;
+  /** The chunk's length in terms. */
+  dl: number;
 }
 
 export class RagEngine {
@@ -290,12 +292,13 @@ export class RagEngine {
   private async writePostings(tx: SqlExecutor, collection: string, postings: Posting[]): Promise<void> {
     if (postings.length === 0) return;
     if (tx.copyBinary) {
-      const rows = postings.map((p) => [collection, p.term, p.chunkId, p.tf]);
-      await tx.copyBinary('rag_postings', ['collection', 'term', 'chunk_id', 'tf'], encodeCopyBinary(['text', 'text', 'int4', 'int4'], rows));
+      const rows = postings.map((p) => [collection, p.term, p.chunkId, p.tf, p.dl]);
+      await tx.copyBinary('rag_postings', ['collection', 'term', 'chunk_id', 'tf', 'dl'], encodeCopyBinary(['text', 'text', 'int4', 'int4', 'int4'], rows));
     } else {
       await tx.query(
-        `insert into rag_postings (collection, term, chunk_id, tf) select $1, u.term, u.chunk_id, u.tf from unnest($2::text[], $3::int[], $4::int[]) as u(term, chunk_id, tf)`,
-        [collection, postings.map((p) => p.term), postings.map((p) => p.chunkId), postings.map((p) => p.tf)],
+        `insert into rag_postings (collection, term, chunk_id, tf, dl)
+         select $1, u.term, u.chunk_id, u.tf, u.dl from unnest($2::text[], $3::int[], $4::int[], $5::int[]) as u(term, chunk_id, tf, dl)`,
+        [collection, postings.map((p) => p.term), postings.map((p) => p.chunkId), postings.map((p) => p.tf), postings.map((p) => p.dl)],
       );
     }
   }
@@ -316,7 +319,7 @@ export class RagEngine {
     const postings: Posting[] = [];
     chunks.forEach((chunk, index) => {
       const chunkId = idByOrdinal.get(chunk.ordinal)!;
-      for (const [term, tf] of frequencies[index]!) postings.push({ term, chunkId, tf });
+      for (const [term, tf] of frequencies[index]!) postings.push({ term, chunkId, tf, dl: tokenCounts[index]! });
     });
     prepared.postings = postings;
     await tx.query(
@@ -479,17 +482,17 @@ export class RagEngine {
     if (queryTerms.length === 0) return [];
     const n = collection.chunk_count;
     const avgdl = n > 0 ? Number(collection.token_total) / n : 1;
+    // Without a filter BM25 reads postings alone; a filter joins the chunks' metadata.
     const { rows } = await this.sql.query<{ chunk_id: number; score: number }>(
       `with q as (select term, df from rag_term_stats where collection = $1 and term = any($2::text[]))
        select p.chunk_id, sum(ln(1 + ($3::float8 - q.df + 0.5) / (q.df + 0.5)) * p.tf * ($5::float8 + 1)
-                               / (p.tf + $5::float8 * (1 - $6::float8 + $6::float8 * c.token_count / $4::float8)))::float8 as score
+                               / (p.tf + $5::float8 * (1 - $6::float8 + $6::float8 * p.dl / $4::float8)))::float8 as score
        from q join rag_postings p on p.collection = $1 and p.term = q.term
-       join rag_chunks c on c.id = p.chunk_id
-       where ($7::jsonb is null or c.metadata @> $7::jsonb)
+       ${filter ? 'join rag_chunks c on c.id = p.chunk_id and c.metadata @> $7::jsonb' : ''}
        group by p.chunk_id
        order by score desc, p.chunk_id
-       limit $8`,
-      [collection.name, queryTerms, n, avgdl, BM25_K1, BM25_B, filter ? JSON.stringify(filter) : null, limit],
+       limit ${filter ? '$8' : '$7'}`,
+      filter ? [collection.name, queryTerms, n, avgdl, BM25_K1, BM25_B, JSON.stringify(filter), limit] : [collection.name, queryTerms, n, avgdl, BM25_K1, BM25_B, limit],
     );
     return rows.map((r) => ({ id: r.chunk_id, score: r.score }));
   }

@@ -113,12 +113,14 @@ export const MIGRATIONS: readonly Migration[] = [
       create index rag_chunks_metadata on rag_chunks using gin (metadata jsonb_path_ops);
 
       -- No foreign key: a per-row check would dominate ingest. Postings are removed with
-      -- their chunks by the engine, using rag_chunks.terms.
+      -- their chunks by the engine, using rag_chunks.terms. dl (the chunk's length in terms)
+      -- is copied here so that BM25 needs no join to rag_chunks.
       create table rag_postings (
         collection text not null,
         term text not null,
         chunk_id integer not null,
         tf integer not null,
+        dl integer not null,
         primary key (collection, term, chunk_id)
       );
 
