@@ -26,7 +26,9 @@
  * Stdout: one JSON document; progress on stderr. REDIS_URL and EMBEDDINGS_URL are blanked for
  * the Apps (in-process cache, offline embedder). --keep leaves the schema for EXPLAIN.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,6 +215,14 @@ try {
     server[key] = Object.values((await admin.query(sql)).rows[0] ?? { v: null })[0];
   }
 
+  const build = { distBuiltAt: statSync(join(ROOT, 'dist', 'src', 'engines', 'rag', 'rag-engine.js')).mtime.toISOString() };
+  try {
+    build.commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    build.dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+  } catch {
+    // not a git checkout
+  }
+
   const main = makeApp();
   await main.services();
   const settings = main.config.engineMap.engine_map.RAG_engine.settings;
@@ -346,6 +356,7 @@ try {
   const report = {
     chunks,
     backend: 'postgres',
+    build,
     server,
     settings: { efSearch: settings.efSearch, exactScanMaxChunks: settings.exactScanMaxChunks, chunkSize: settings.chunkSize, topics: TOPICS, seed: SEED },
     ingest,

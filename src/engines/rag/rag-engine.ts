@@ -181,10 +181,17 @@ export class RagEngine {
     this.log.info({ collection: collection.name, ms: Math.round(performance.now() - started) }, 'vector index ready');
   }
 
-  private async indexIfLarge(name: string): Promise<void> {
+  /**
+   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so table statistics are
+   * refreshed when a collection grew by more than a tenth (stale estimates of one row led the
+   * planner into nested loops); and the HNSW index is built once the collection is large.
+   */
+  private async afterIngest(name: string, chunksWritten: number): Promise<void> {
     if (this.sql.kind !== 'pglite') return;
     const collection = await this.collection(name);
-    if (!collection || collection.chunk_count < this.settings.exactScanMaxChunks) return;
+    if (!collection) return;
+    if (chunksWritten * 10 > collection.chunk_count) await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks');
+    if (collection.chunk_count < this.settings.exactScanMaxChunks) return;
     const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
     if (rows.length === 0) await this.createVectorIndex(collection);
   }
@@ -265,7 +272,7 @@ export class RagEngine {
       }
       if (options.progress && documents.length > 1) await options.progress(Math.min(groupStart + group.length, documents.length), documents.length);
     }
-    if (result.ingested > 0) await this.indexIfLarge(collectionName);
+    if (result.ingested > 0) await this.afterIngest(collectionName, result.chunks);
     return result;
   }
 
