@@ -31,7 +31,8 @@ const engineMapSchema = z.strictObject({
         chunkSize: positiveInt().default(1000),
         chunkOverlap: nonNegativeInt().default(150),
         efSearch: positiveInt().default(100),
-        exactScanMaxChunks: nonNegativeInt().default(20000),
+        // empty or absent: 20,000 on PGlite, 1,000 on PostgreSQL (see rag-engine.ts)
+        exactScanMaxChunks: z.preprocess((v) => (v === '' ? undefined : v), nonNegativeInt().optional()),
         rrfK: positiveInt().default(60),
         fusionWeights: z
           .strictObject({ vector: z.number({ error: 'expected a number' }).min(0).default(1), fulltext: z.number({ error: 'expected a number' }).min(0).default(1) })
@@ -39,7 +40,7 @@ const engineMapSchema = z.strictObject({
         maxDocumentBytes: positiveInt().default(5 * 1024 * 1024),
       })
       .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, exactScanMaxChunks: 20000, rrfK: 60, fusionWeights: { vector: 1, fulltext: 1 }, maxDocumentBytes: 5 * 1024 * 1024 }),
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, rrfK: 60, fusionWeights: { vector: 1, fulltext: 1 }, maxDocumentBytes: 5 * 1024 * 1024 }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

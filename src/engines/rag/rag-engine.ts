@@ -30,8 +30,8 @@ export interface RagSettings extends ChunkSettings {
   rrfK: number;
   /** HNSW candidate list size per query (higher: better recall, slower). */
   efSearch: number;
-  /** Collections up to this many chunks are searched exactly; see EXACT_SCAN_MAX_CHUNKS. */
-  exactScanMaxChunks: number;
+  /** Collections up to this many chunks are searched exactly; unset picks per backend (see below). */
+  exactScanMaxChunks?: number;
   cacheTtlSeconds: number;
   maxDocumentBytes: number;
 }
@@ -75,14 +75,15 @@ interface CollectionRow {
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
 /**
- * Why exactScanMaxChunks defaults to 20,000. Up to this many chunks a vector query scans exactly: recall 1, and fast enough (PGlite
- * about 15 ms at 20,000 chunks; PostgreSQL a few ms), where HNSW over hashed features lost
- * recall (nDCG@10 0.57 against 0.61 exact on the license set). PGlite also runs pgvector
- * without SIMD, so keeping an HNSW index current there costs about 6 ms per inserted 384-d
- * vector (150 rows/s, measured): on PGlite the index is only built when a collection
- * reaches this size. PostgreSQL keeps one from the start.
+ * Default exactScanMaxChunks. PGlite runs pgvector without SIMD: keeping an HNSW index
+ * current there costs about 6 ms per inserted 384-d vector (150 rows/s, measured), while an
+ * exact scan of 20,000 chunks takes about 15 ms; so PGlite scans exactly up to 20,000 chunks
+ * and builds the index only then. PostgreSQL keeps the index from the start and its exact
+ * scan is no bargain (65–70 ms at 20,000 768-d chunks, measured by bench/rag-scale.mjs,
+ * against 4–8 ms through the index at recall@10 0.99), so it scans exactly only tiny
+ * collections.
  */
-export const EXACT_SCAN_MAX_CHUNKS = 20_000;
+const EXACT_SCAN_MAX_CHUNKS = { pglite: 20_000, postgres: 1_000 } as const;
 
 /** Four decimals: ample for cosine ranking, and short text is what PGlite parses fastest. */
 function vectorLiteral(vector: Float32Array): string {
@@ -139,6 +140,10 @@ export class RagEngine {
     private readonly log: Logger,
   ) {}
 
+  private get exactScanMaxChunks(): number {
+    return this.settings.exactScanMaxChunks ?? EXACT_SCAN_MAX_CHUNKS[this.sql.kind];
+  }
+
   private async collection(name: string): Promise<CollectionRow | undefined> {
     const { rows } = await this.sql.query<CollectionRow>('select * from rag_collections where name = $1', [name]);
     return rows[0];
@@ -182,16 +187,20 @@ export class RagEngine {
   }
 
   /**
-   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so table statistics are
-   * refreshed when a collection grew by more than a tenth (stale estimates of one row led the
+   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so tables are vacuumed and
+   * analyzed when a collection grew by more than a tenth (stale estimates of one row led the
    * planner into nested loops); and the HNSW index is built once the collection is large.
    */
   private async afterIngest(name: string, chunksWritten: number): Promise<void> {
     if (this.sql.kind !== 'pglite') return;
     const collection = await this.collection(name);
     if (!collection) return;
-    if (chunksWritten * 10 > collection.chunk_count) await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks');
-    if (collection.chunk_count < this.settings.exactScanMaxChunks) return;
+    if (chunksWritten * 10 > collection.chunk_count) {
+      // vacuum also marks pages all-visible, which lets BM25 use index-only scans
+      await this.sql.exec('vacuum analyze rag_postings');
+      await this.sql.exec('analyze rag_term_stats; analyze rag_chunks');
+    }
+    if (collection.chunk_count < this.exactScanMaxChunks) return;
     const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
     if (rows.length === 0) await this.createVectorIndex(collection);
   }
@@ -525,7 +534,7 @@ export class RagEngine {
 
   private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
     const literal = vectorLiteral(await this.embedQuery(collection, text));
-    if (collection.chunk_count <= this.settings.exactScanMaxChunks) {
+    if (collection.chunk_count <= this.exactScanMaxChunks) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
         `select id, (embedding <=> $2::vector)::float8 as distance from rag_chunks
