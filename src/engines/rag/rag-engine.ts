@@ -484,9 +484,14 @@ export class RagEngine {
     if (cached) return JSON.parse(cached) as Hit[];
 
     const depth = input.mode === 'hybrid' ? Math.max(50, input.topK * 5) : input.topK;
+    // Both retrievers at once: on PostgreSQL they run on two pooled connections.
+    const [fulltext, vector] = await Promise.all([
+      input.mode === 'vector' ? undefined : this.fulltext(collection, input.query, depth, input.filter),
+      input.mode === 'fulltext' ? undefined : this.vector(collection, input.query, depth, input.filter),
+    ]);
     const lists: RankedList[] = [];
-    if (input.mode !== 'vector') lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: await this.fulltext(collection, input.query, depth, input.filter) });
-    if (input.mode !== 'fulltext') lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: await this.vector(collection, input.query, depth, input.filter) });
+    if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
+    if (vector) lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: vector });
     const fused = input.mode === 'hybrid' ? fuseByRank(lists, this.settings.rrfK).slice(0, input.topK) : fuseByRank(lists, this.settings.rrfK, { keepScores: true }).slice(0, input.topK);
     const hits = await this.hydrate(fused);
     await this.cache.set(cacheKey, JSON.stringify(hits), this.settings.cacheTtlSeconds);
