@@ -74,6 +74,9 @@ interface CollectionRow {
 
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
+/** Terms in more than this share of chunks are scored last, on the best candidates only. */
+const FREQUENT_TERM_SHARE = 0.05;
+const FREQUENT_TERM_CANDIDATES = 1000;
 /**
  * Default exactScanMaxChunks. PGlite runs pgvector without SIMD: keeping an HNSW index
  * current there costs about 6 ms per inserted 384-d vector (150 rows/s, measured), while an
@@ -502,35 +505,80 @@ export class RagEngine {
     const queryTerms = [...new Set(terms(text))];
     if (queryTerms.length === 0) return [];
     const n = collection.chunk_count;
+    const { df, idf } = await this.termStats(collection, queryTerms);
+    const frequent = [...df].filter(([, count]) => count > n * FREQUENT_TERM_SHARE).map(([term]) => term);
+    const rare = [...df].filter(([, count]) => count <= n * FREQUENT_TERM_SHARE).map(([term]) => term);
+    if (frequent.length === 0 || rare.length === 0) return this.bm25(collection, [...idf.keys()], idf, limit, filter);
+
+    // MaxScore-style: rank by the rare terms, then add the frequent terms' contribution to the
+    // best candidates only. A chunk left out scores at most the last candidate's rare score
+    // plus the frequent terms' upper bound (idf × (k1 + 1) each); when the k-th result beats
+    // that, the result is exact. Otherwise, fall back to scoring every posting.
+    const candidates = await this.bm25(collection, rare, idf, Math.max(FREQUENT_TERM_CANDIDATES, limit), filter);
+    if (candidates.length < FREQUENT_TERM_CANDIDATES) return this.bm25(collection, [...idf.keys()], idf, limit, filter);
+    const extra = await this.bm25(collection, frequent, idf, candidates.length, undefined, candidates.map((c) => c.id));
+    const extraById = new Map(extra.map((e) => [e.id, e.score]));
+    const combined = candidates.map((c) => ({ id: c.id, score: c.score + (extraById.get(c.id) ?? 0) })).sort((a, b) => b.score - a.score || a.id - b.id);
+    const bound = candidates.at(-1)!.score + frequent.reduce((sum, term) => sum + (idf.get(term) ?? 0) * (BM25_K1 + 1), 0);
+    const top = combined.slice(0, limit);
+    if (top.length === limit && top.at(-1)!.score >= bound) return top;
+    return this.bm25(collection, [...idf.keys()], idf, limit, filter);
+  }
+
+  /** BM25 over the given terms, optionally only among some chunks. */
+  private async bm25(
+    collection: CollectionRow,
+    queryTerms: string[],
+    idf: Map<string, number>,
+    limit: number,
+    filter?: Record<string, unknown>,
+    onlyChunks?: number[],
+  ): Promise<{ id: number; score: number }[]> {
+    if (queryTerms.length === 0) return [];
+    const n = collection.chunk_count;
     const avgdl = n > 0 ? Number(collection.token_total) / n : 1;
     // Without a filter BM25 reads postings alone; a filter joins the chunks' metadata.
     const { rows } = await this.sql.query<{ chunk_id: number; score: number }>(
-      `with q as (select term, df from rag_term_stats where collection = $1 and term = any($2::text[]))
-       select p.chunk_id, sum(ln(1 + ($3::float8 - q.df + 0.5) / (q.df + 0.5)) * p.tf * ($5::float8 + 1)
-                               / (p.tf + $5::float8 * (1 - $6::float8 + $6::float8 * p.dl / $4::float8)))::float8 as score
-       from q join rag_postings p on p.collection = $1 and p.term = q.term
-       ${filter ? 'join rag_chunks c on c.id = p.chunk_id and c.metadata @> $7::jsonb' : ''}
+      `select p.chunk_id, sum(q.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.dl / $3::float8)))::float8 as score
+       from unnest($2::text[], $6::float8[]) as q(term, idf)
+       join rag_postings p on p.collection = $1 and p.term = q.term
+       ${filter ? 'join rag_chunks c on c.id = p.chunk_id and c.metadata @> $9::jsonb' : ''}
+       where ($8::int[] is null or p.chunk_id = any($8::int[]))
        group by p.chunk_id
        order by score desc, p.chunk_id
-       limit ${filter ? '$8' : '$7'}`,
-      filter ? [collection.name, queryTerms, n, avgdl, BM25_K1, BM25_B, JSON.stringify(filter), limit] : [collection.name, queryTerms, n, avgdl, BM25_K1, BM25_B, limit],
+       limit $7`,
+      [
+        collection.name,
+        queryTerms,
+        avgdl,
+        BM25_K1,
+        BM25_B,
+        queryTerms.map((t) => idf.get(t) ?? 0),
+        limit,
+        onlyChunks ?? null,
+        ...(filter ? [JSON.stringify(filter)] : []),
+      ],
     );
     return rows.map((r) => ({ id: r.chunk_id, score: r.score }));
   }
 
-  /** BM25's IDF of each query term in the collection (terms absent from it weigh 0). */
-  private async queryIdf(collection: CollectionRow, queryTerms: string[]): Promise<Map<string, number>> {
+
+  /** Document frequency and BM25 IDF of each query term present in the collection. */
+  private async termStats(collection: CollectionRow, queryTerms: string[]): Promise<{ df: Map<string, number>; idf: Map<string, number> }> {
     const { rows } = await this.sql.query<{ term: string; df: number }>('select term, df from rag_term_stats where collection = $1 and term = any($2::text[])', [
       collection.name,
       queryTerms,
     ]);
     const n = collection.chunk_count;
-    return new Map(rows.map((r) => [r.term, Math.log(1 + (n - r.df + 0.5) / (r.df + 0.5))]));
+    return {
+      df: new Map(rows.map((r) => [r.term, r.df])),
+      idf: new Map(rows.map((r) => [r.term, Math.log(1 + (n - r.df + 0.5) / (r.df + 0.5))])),
+    };
   }
 
   private async embedQuery(collection: CollectionRow, text: string): Promise<Float32Array> {
     if (isWeightedQueryEmbedder(this.embedder)) {
-      const idf = await this.queryIdf(collection, [...new Set(terms(text))]);
+      const { idf } = await this.termStats(collection, [...new Set(terms(text))]);
       return this.embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
     }
     const [embedding] = await this.embedder.embed([text]);
