@@ -83,13 +83,15 @@ export class App {
   readonly metrics = createMetrics();
   readonly operations: AnyOperation[];
   readonly dataDir: string;
+  /** The environment config and URLs are read from (tests pass their own). */
+  private readonly env: Record<string, string | undefined>;
   private opening?: Promise<Services>;
   private opened?: Services;
   private releaseLock?: () => void;
   private closed = false;
 
   constructor(private readonly options: AppOptions = {}) {
-    const env = options.env ?? process.env;
+    const env = (this.env = options.env ?? process.env);
     this.config = loadConfig({ configDir: options.configDir ?? './config', explicit: options.configExplicit ?? false, env });
     this.log = options.logger ?? createLogger(this.config.engineMap.logging.level);
     const engineMap = this.config.engineMap.engine_map;
@@ -147,7 +149,6 @@ export class App {
       import('./engines/rag/rag-engine.js'),
       import('./platform/embeddings/offline-embedder.js'),
     ]);
-    const env = this.options.env ?? process.env;
     const sql = await this.openSql();
     let cache: CachePort | undefined;
     try {
@@ -172,11 +173,11 @@ export class App {
       const rag = new RagEngine(
         sql,
         cache,
-        env.EMBEDDINGS_URL
+        this.env.EMBEDDINGS_URL
           ? (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
-              url: env.EMBEDDINGS_URL,
-              model: env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
-              apiKey: env.EMBEDDINGS_API_KEY || undefined,
+              url: this.env.EMBEDDINGS_URL,
+              model: this.env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
+              apiKey: this.env.EMBEDDINGS_API_KEY || undefined,
               cache,
               cacheTtlSeconds: engineMap.cache.redis.ttl,
             })
@@ -208,8 +209,7 @@ export class App {
   }
 
   private async openSql(): Promise<SqlPort> {
-    const env = this.options.env ?? process.env;
-    const url = this.options.databaseUrl ?? env.DATABASE_URL;
+    const url = this.options.databaseUrl ?? this.env.DATABASE_URL;
     if (url) {
       const { openPostgres } = await import('./platform/sql/postgres-adapter.js');
       return openPostgres(url, this.config.engineMap.database.pool, this.options.databaseSchema);
@@ -221,9 +221,8 @@ export class App {
   }
 
   private async openCache(): Promise<CachePort> {
-    const env = this.options.env ?? process.env;
     const { cache } = this.config.engineMap;
-    const url = this.options.redisUrl ?? env.REDIS_URL;
+    const url = this.options.redisUrl ?? this.env.REDIS_URL;
     if (url && cache.redis.enabled) {
       const { openRedisCache } = await import('./platform/cache/redis-cache.js');
       return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: this.options.cacheKeyPrefix, log: this.log.child({ component: 'cache' }) });
@@ -280,9 +279,8 @@ export class App {
   }
 
   async readiness(): Promise<Readiness> {
-    const env = this.options.env ?? process.env;
-    const dbBackend = this.options.databaseUrl ?? env.DATABASE_URL ? 'postgres' : 'pglite';
-    const cacheBackend = (this.options.redisUrl ?? env.REDIS_URL) && this.config.engineMap.cache.redis.enabled ? 'redis' : 'memory';
+    const dbBackend = this.options.databaseUrl ?? this.env.DATABASE_URL ? 'postgres' : 'pglite';
+    const cacheBackend = (this.options.redisUrl ?? this.env.REDIS_URL) && this.config.engineMap.cache.redis.enabled ? 'redis' : 'memory';
     const services = this.opened;
     if (!services) {
       let error = 'opening';

@@ -4,8 +4,9 @@
  * Collections of documents, chunked and indexed twice: as vectors (pgvector HNSW, cosine,
  * one partial index per collection) and as BM25 postings (term statistics in tables, so
  * ranking is real BM25 and identical on PGlite and PostgreSQL). Queries run either
- * retriever or both fused by reciprocal rank. Each document is written in one transaction,
- * so a failure leaves none of its chunks behind; an unchanged document is skipped by hash.
+ * retriever or both fused by reciprocal rank. Documents are written in groups, one
+ * transaction per group and one savepoint per document, so a failure leaves none of its
+ * chunks behind; an unchanged document is skipped by hash.
  */
 import { createHash } from 'node:crypto';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
@@ -111,8 +112,6 @@ interface PreparedDocument {
   chunks: Chunk[];
   embeddings: Float32Array[];
   frequencies: Map<string, number>[];
-  /** Filled in by write(): the chunk ids exist only once the chunks are stored. */
-  postings?: Posting[];
 }
 
 /** One document's chunk rows, ready to store. */
@@ -124,6 +123,13 @@ interface ChunkBatch {
   tokenCounts: number[];
   terms: string[][];
   embeddings: Float32Array[];
+}
+
+interface TermStats {
+  /** Document frequency of each query term present in the collection. */
+  df: Map<string, number>;
+  /** Its BM25 IDF. */
+  idf: Map<string, number>;
 }
 
 interface Posting {
@@ -249,10 +255,11 @@ export class RagEngine {
       const written: PreparedDocument[] = [];
       try {
         await this.sql.transaction(async (tx) => {
+          const postings: Posting[] = [];
           for (const doc of prepared) {
             await tx.query('savepoint rag_document');
             try {
-              await this.write(tx, collectionName, doc);
+              postings.push(...(await this.write(tx, collectionName, doc)));
               await tx.query('release savepoint rag_document');
               written.push(doc);
             } catch (error) {
@@ -262,7 +269,7 @@ export class RagEngine {
           }
           // Postings and document frequencies of the whole group in one statement each:
           // written per document they were most of the ingest time.
-          await this.writePostings(tx, collectionName, written.flatMap((doc) => doc.postings ?? []));
+          await this.writePostings(tx, collectionName, postings);
           const df = new Map<string, number>();
           for (const doc of written) for (const f of doc.frequencies) for (const term of f.keys()) df.set(term, (df.get(term) ?? 0) + 1);
           if (df.size > 0) {
@@ -322,8 +329,11 @@ export class RagEngine {
     }
   }
 
-  /** Writes a document and its chunks; the caller writes the group's postings and document frequencies. */
-  private async write(tx: SqlExecutor, collection: string, prepared: PreparedDocument): Promise<void> {
+  /**
+   * Writes a document and its chunks and returns its postings (chunk ids exist only now);
+   * the caller writes the group's postings and document frequencies.
+   */
+  private async write(tx: SqlExecutor, collection: string, prepared: PreparedDocument): Promise<Posting[]> {
     const { doc, hash, chunks, embeddings, frequencies } = prepared;
     const tokenCounts = frequencies.map((f) => [...f.values()].reduce((a, b) => a + b, 0));
     const metadata = JSON.stringify(doc.metadata ?? {});
@@ -340,11 +350,11 @@ export class RagEngine {
       const chunkId = idByOrdinal.get(chunk.ordinal)!;
       for (const [term, tf] of frequencies[index]!) postings.push({ term, chunkId, tf, dl: tokenCounts[index]! });
     });
-    prepared.postings = postings;
     await tx.query(
       `update rag_collections set document_count = document_count + 1, chunk_count = chunk_count + $2, token_total = token_total + $3, generation = generation + 1 where name = $1`,
       [collection, chunks.length, tokenCounts.reduce((a, b) => a + b, 0)],
     );
+    return postings;
   }
 
   /** Chunk rows through binary COPY (PGlite: no vector text to parse); returns ids by ordinal. */
@@ -446,7 +456,7 @@ export class RagEngine {
   }
 
   async collections(): Promise<{ name: string; documents: number; chunks: number; embedder: string; dimensions: number; createdAt: string }[]> {
-    const { rows } = await this.sql.query<CollectionRow & { created_at: Date }>('select * from rag_collections order by name');
+    const { rows } = await this.sql.query<CollectionRow>('select * from rag_collections order by name');
     return rows.map((r) => ({
       name: r.name,
       documents: r.document_count,
@@ -487,10 +497,12 @@ export class RagEngine {
     if (cached) return JSON.parse(cached) as Hit[];
 
     const depth = input.mode === 'hybrid' ? Math.max(50, input.topK * 5) : input.topK;
+    // One look-up of the query terms' statistics serves BM25 and the query embedding.
+    const stats = await this.termStats(collection, [...new Set(terms(input.query))]);
     // Both retrievers at once: on PostgreSQL they run on two pooled connections.
     const [fulltext, vector] = await Promise.all([
-      input.mode === 'vector' ? undefined : this.fulltext(collection, input.query, depth, input.filter),
-      input.mode === 'fulltext' ? undefined : this.vector(collection, input.query, depth, input.filter),
+      input.mode === 'vector' ? undefined : this.fulltext(collection, stats, depth, input.filter),
+      input.mode === 'fulltext' ? undefined : this.vector(collection, input.query, stats.idf, depth, input.filter),
     ]);
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
@@ -501,11 +513,9 @@ export class RagEngine {
     return hits;
   }
 
-  private async fulltext(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
-    const queryTerms = [...new Set(terms(text))];
-    if (queryTerms.length === 0) return [];
+  private async fulltext(collection: CollectionRow, { df, idf }: TermStats, limit: number, filter?: Record<string, unknown>) {
+    if (df.size === 0) return [];
     const n = collection.chunk_count;
-    const { df, idf } = await this.termStats(collection, queryTerms);
     const frequent = [...df].filter(([, count]) => count > n * FREQUENT_TERM_SHARE).map(([term]) => term);
     const rare = [...df].filter(([, count]) => count <= n * FREQUENT_TERM_SHARE).map(([term]) => term);
     if (frequent.length === 0 || rare.length === 0) return this.bm25(collection, [...idf.keys()], idf, limit, filter);
@@ -562,9 +572,9 @@ export class RagEngine {
     return rows.map((r) => ({ id: r.chunk_id, score: r.score }));
   }
 
-
   /** Document frequency and BM25 IDF of each query term present in the collection. */
-  private async termStats(collection: CollectionRow, queryTerms: string[]): Promise<{ df: Map<string, number>; idf: Map<string, number> }> {
+  private async termStats(collection: CollectionRow, queryTerms: string[]): Promise<TermStats> {
+    if (queryTerms.length === 0) return { df: new Map(), idf: new Map() };
     const { rows } = await this.sql.query<{ term: string; df: number }>('select term, df from rag_term_stats where collection = $1 and term = any($2::text[])', [
       collection.name,
       queryTerms,
@@ -576,17 +586,14 @@ export class RagEngine {
     };
   }
 
-  private async embedQuery(collection: CollectionRow, text: string): Promise<Float32Array> {
-    if (isWeightedQueryEmbedder(this.embedder)) {
-      const { idf } = await this.termStats(collection, [...new Set(terms(text))]);
-      return this.embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
-    }
+  private async embedQuery(text: string, idf: Map<string, number>): Promise<Float32Array> {
+    if (isWeightedQueryEmbedder(this.embedder)) return this.embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
     const [embedding] = await this.embedder.embed([text]);
     return embedding!;
   }
 
-  private async vector(collection: CollectionRow, text: string, limit: number, filter?: Record<string, unknown>) {
-    const literal = vectorLiteral(await this.embedQuery(collection, text));
+  private async vector(collection: CollectionRow, text: string, idf: Map<string, number>, limit: number, filter?: Record<string, unknown>) {
+    const literal = vectorLiteral(await this.embedQuery(text, idf));
     if (collection.chunk_count <= this.exactScanMaxChunks) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
