@@ -6,7 +6,7 @@
  */
 
 export interface EmbeddingsPort {
-  /** Stable identity, e.g. "offline-hash-384@1" or "openai:text-embedding-3-small". */
+  /** Stable identity, e.g. "offline-hash-768@2" or "openai:text-embedding-3-small". */
   readonly id: string;
   /** Vector length (a remote model may have to be asked once). */
   dimensions(): Promise<number>;
