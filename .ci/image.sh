@@ -77,13 +77,14 @@ USER_SPEC="$(q user)"; RUN_UID="${USER_SPEC%%:*}"; RUN_GID="${USER_SPEC##*:}"
 WORKDIR="$RT$(q workdir)"
 DATA="$RT/data"
 
-# run_image EXTRA_ENV... -- EXTRA_ARGS...: read-only root, tmpfs on the data volume.
+# run_image EXTRA_ENV... -- EXTRA_ARGS...: read-only root, tmpfs on the data volume. Call it in a
+# subshell (& or $(...)): it execs, so the pid is the server's.
 run_image() {
   local envs=() extra=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
   [ "${1:-}" = "--" ] && shift
   extra=("$@")
-  unshare --mount --propagation private -- bash -c '
+  exec unshare --mount --propagation private -- bash -c '
     set -e
     data="$1" uid="$2" gid="$3" wd="$4"; shift 4
     mount --rbind / /
