@@ -166,7 +166,7 @@ check('loadConfig(rendered /config)', () => {
   try {
     validation = loadConfig({ configDir, explicit: true, env: {} });
   } catch (error) {
-    throw new Error(error instanceof ConfigError ? error.problems.join('; ') : error.message);
+    throw new Error(error instanceof ConfigError ? error.problems.join('; ') : error.message, { cause: error });
   }
   const e = validation.engineMap.engine_map;
   expect(validation.sources.engineMap.startsWith(configDir) && validation.sources.apiRoutes.startsWith(configDir), 'read the bundled files instead');

@@ -82,7 +82,7 @@ const map = (p) => { // image path -> directory on this machine
   return join(stage.root, abs);
 };
 const mapTokens = (cmd) => cmd.replace(/(^|[\s=:])(\/[A-Za-z0-9._/-]+)/g, (m, pre, p) => (SYSTEM.has(p.split('/')[1]) ? m : pre + join(stage.root, p)));
-const json = (s, what) => { try { const v = JSON.parse(s); if (Array.isArray(v)) return v; } catch {} return fail(`${what} must be a JSON array (exec form), got ${s}`); };
+const json = (s, what) => { try { const v = JSON.parse(s); if (Array.isArray(v)) return v; } catch { /* not JSON: reported below */ } return fail(`${what} must be a JSON array (exec form), got ${s}`); };
 
 for (const line of lines) {
   const [, instr, rest0] = line.match(/^(\w+)\s*(.*)$/) ?? fail(`cannot parse: ${line}`);
