@@ -16,6 +16,7 @@
 #   NEO4J_HEAP        JVM max heap (default 512m)
 #   NEO4J_PAGECACHE_MB  page cache in MiB (default 64)
 #   NEO4J_JAVA_HOME   JDK to run with (default: $JAVA_HOME, else java/javac on PATH)
+#   NEO4J_JAVA_OPTS   extra JVM options (word-split)
 #
 # Progress goes to stderr; the last three stdout lines are
 #   NEO4J_URI=bolt://127.0.0.1:57687
@@ -141,7 +142,7 @@ setsid "$JAVA" -Xms64m -Xmx"$HEAP" -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError 
   --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED \
   --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
   -Djdk.nio.maxCachedBufferSize=1024 -Dio.netty.tryReflectionSetAccessible=true \
-  -Dneo4j.pagecache.mb="$PAGECACHE_MB" \
+  -Dneo4j.pagecache.mb="$PAGECACHE_MB" ${NEO4J_JAVA_OPTS:-} \
   -cp "$LIB/*:$CLASSES" Neo4jTestServer "$HOME_DIR" "$HOST" "$PORT" "$PASSWORD" "$ROOT" \
   </dev/null >"$LOGFILE" 2>&1 &
 LAUNCHED=$!
