@@ -46,9 +46,29 @@ export interface References {
   dynamic: boolean;
 }
 
+/** A plain dotted path such as `nodes.build.version` or `params.env`: read without the parser. */
+const SIMPLE_PATH = /^\s*(?:\$\$\.)?([A-Za-z_][\w]*)(?:\.(?:`([^`]+)`|([A-Za-z_][\w]*)))*\s*$/;
+const NAMED_NODE = /^\s*(?:\$\$\.)?nodes\.(?:`([^`]+)`|([A-Za-z_][\w]*))/;
+const referenceCache = new LRUCache<string, { nodes: string[]; dynamic: boolean }>({ max: 20_000 });
+
 /** The node ids an expression reads as `nodes.<id>`. Throws ExpressionError on a syntax error. */
 export function references(source: string, into: References = { nodes: new Set(), dynamic: false }): References {
-  walk(compile(source).ast() as AstNode, into);
+  let found = referenceCache.get(source);
+  if (!found) {
+    const simple = SIMPLE_PATH.exec(source);
+    if (simple) {
+      // JSONata's parser costs ~0.1-0.4 ms per expression; most inputs are plain paths.
+      const named = simple[1] === 'nodes' ? NAMED_NODE.exec(source) : null;
+      found = { nodes: named ? [named[1] ?? named[2]!] : [], dynamic: simple[1] === 'nodes' && !named };
+    } else {
+      const walked: References = { nodes: new Set(), dynamic: false };
+      walk(compile(source).ast() as AstNode, walked);
+      found = { nodes: [...walked.nodes], dynamic: walked.dynamic };
+    }
+    referenceCache.set(source, found);
+  }
+  for (const id of found.nodes) into.nodes.add(id);
+  if (found.dynamic) into.dynamic = true;
   return into;
 }
 

@@ -40,6 +40,8 @@ export interface Completion {
   error: string | null;
   /** Skipped by its condition: its dependents still run, as after a success. */
   releasesChildren: boolean;
+  /** The claim did not start an attempt (a false condition): give the attempt back. */
+  notAttempted?: boolean;
 }
 
 export interface RunRow {
@@ -97,7 +99,7 @@ export async function claimReady(sql: SqlPort, owner: string, limit: number, per
        from locked, dag_runs r
       where n.run_id = locked.run_id and n.ordinal = locked.ordinal and r.id = n.run_id
      returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.attempts, r.params, r.principal_id, r.principal_scopes, r.concurrency,
-       (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs)) as upstream`,
+       (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs) and u.status = 'succeeded') as upstream`,
     [limit, perRun, owner, leaseMs],
   );
   if (rows.length > 0) {
@@ -119,11 +121,13 @@ export async function writeCompletions(sql: SqlPort, owner: string, completions:
   return sql.transaction(async (tx) => {
     const { rows: written } = await tx.query<{ run_id: string; ordinal: number; status: string; node_id: string }>(
       `update dag_nodes n
-          set status = c.status, output = c.output, error = c.error, finished_at = now(), lease_expires = null
-         from jsonb_to_recordset($1::jsonb) as c(run_id text, ordinal integer, status text, output jsonb, error text)
+          set status = c.status, output = c.output, error = c.error, finished_at = now(), lease_expires = null,
+              attempts = n.attempts - (case when c.not_attempted then 1 else 0 end),
+              started_at = case when c.not_attempted then null else n.started_at end
+         from jsonb_to_recordset($1::jsonb) as c(run_id text, ordinal integer, status text, output jsonb, error text, not_attempted boolean)
         where n.run_id = c.run_id and n.ordinal = c.ordinal and n.status = 'running' and n.lease_owner = $2
        returning n.run_id, n.ordinal, n.status, n.node_id`,
-      [JSON.stringify(completions.map((c) => ({ run_id: c.run_id, ordinal: c.ordinal, status: c.status, output: c.output ?? null, error: c.error }))), owner],
+      [JSON.stringify(completions.map((c) => ({ run_id: c.run_id, ordinal: c.ordinal, status: c.status, output: c.output ?? null, error: c.error, not_attempted: c.notAttempted === true }))), owner],
     );
     const key = (run: string, ordinal: number) => `${run}\u0000${ordinal}`;
     const accepted = new Set(written.map((w) => key(w.run_id, w.ordinal)));

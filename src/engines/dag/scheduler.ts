@@ -131,13 +131,12 @@ export class Scheduler {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wake = undefined;
+        this.wake = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wake = done;
     });
   }
@@ -203,7 +202,7 @@ export class Scheduler {
     try {
       const scope = { params: node.params, nodes: node.upstream ?? {} };
       if (node.spec.when !== undefined && !(await condition(node.spec.when, scope))) {
-        return this.complete({ ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true });
+        return this.complete({ ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true, notAttempted: true });
       }
       const input = node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope);
       const output = await this.executor.submit({
@@ -228,7 +227,7 @@ export class Scheduler {
     } catch (error) {
       const cancelled = error instanceof TaskCancelledError;
       if (cancelled && this.stopped) return; // given back to the queue by stop()
-      const message = error instanceof TaskTimeoutError ? `timed out after ${error.timeoutMs} ms (timeoutMs)` : describe(error, attempts);
+      const message = describe(error instanceof TaskTimeoutError ? new Error(`timed out after ${error.timeoutMs} ms (timeoutMs)`) : error, cancelled ? 0 : attempts);
       this.complete({ ...base, status: cancelled ? 'cancelled' : 'failed', output: null, error: message, releasesChildren: false });
     } finally {
       entry.inFlight--;

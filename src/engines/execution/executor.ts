@@ -50,6 +50,11 @@ export class TaskCancelledError extends Error {
   }
 }
 
+/** The caller's reason when it gave one as a TaskCancelledError, a plain one otherwise. */
+function cancellation(signal: AbortSignal | undefined): TaskCancelledError {
+  return signal?.reason instanceof TaskCancelledError ? signal.reason : new TaskCancelledError();
+}
+
 interface Entry {
   spec: TaskSpec<unknown>;
   attempt: number;
@@ -147,7 +152,7 @@ export class Executor {
         group.queue.splice(index, 1);
         this.queued--;
         if (group.queue.length === 0) this.dropFromRing(entry.spec.group);
-        entry.reject(new TaskCancelledError());
+        entry.reject(cancellation(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
     }
@@ -193,13 +198,13 @@ export class Executor {
     const { spec } = entry;
     const controller = new AbortController();
     this.running.add(controller);
-    const onCallerAbort = () => controller.abort(new TaskCancelledError());
+    const onCallerAbort = () => controller.abort(cancellation(spec.signal));
     spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = spec.timeoutMs ? setTimeout(() => controller.abort(new TaskTimeoutError(spec.timeoutMs!)), spec.timeoutMs) : undefined;
     const started = performance.now();
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      if (spec.signal?.aborted) throw new TaskCancelledError();
+      if (spec.signal?.aborted) throw cancellation(spec.signal);
       await spec.onAttempt?.(entry.attempt);
       // The race frees the slot when the signal fires even if the action ignores it.
       const value = await Promise.race([
@@ -248,7 +253,7 @@ export class Executor {
     const onAbort = () => {
       clearTimeout(timer);
       this.retrying--;
-      entry.reject(new TaskCancelledError());
+      entry.reject(cancellation(spec.signal));
     };
     spec.signal?.addEventListener('abort', onAbort, { once: true });
   }
