@@ -86,7 +86,7 @@ describe('dag over stdio', () => {
     } finally {
       await client.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('dag durability on the embedded database', () => {
