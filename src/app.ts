@@ -241,6 +241,7 @@ export class App {
       if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).join('; '));
       if (!hasScope(call.principal, operation.scope)) {
         outcome = 'denied';
+        log.warn({ audit: 'access-denied', operation: operation.name, principal: call.principal.id, scope: operation.scope }, 'access denied: missing scope');
         throw new EngineError('FORBIDDEN', `${operation.name} needs the scope "${operation.scope}", which principal "${call.principal.id}" does not have`);
       }
       const { engines } = await this.services();
