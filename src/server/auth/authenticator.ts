@@ -61,6 +61,8 @@ function tokenFailure(error: unknown, kind: 'JWT' | 'OAuth2 access token'): Engi
   const code = (error as { code?: string }).code;
   switch (code) {
     case 'ERR_JWT_EXPIRED':
+      // jose reports a token older than maxTokenAge as expired on its "iat" claim
+      if ((error as { claim?: string }).claim === 'iat') return new AuthenticationError(`the ${kind} is older than the configured expiry (jwt.expiry); get a new one`, 'invalid_token');
       return new AuthenticationError(`the ${kind} has expired; get a new one`, 'invalid_token');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
       const claim = (error as { claim?: string }).claim;
