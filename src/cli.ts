@@ -179,33 +179,42 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
   const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
   const { durationSeconds } = await import('./config/duration.js');
   const { isEngineError } = await import('./errors.js');
-  const out = (text: string) => process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
-  try {
-    const store = new ApiKeyStore((await app.services()).sql);
-    if (action === 'create') {
-      if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
-      if (!values.name) fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
-      if (!values.scopes) fail('apikey create: give --scopes, e.g. --scopes registry:read,registry:write ("*" grants all)');
-      let expiresInSeconds: number | undefined;
-      if (values.expires !== undefined) {
-        try {
-          expiresInSeconds = durationSeconds(values.expires);
-        } catch (error) {
-          fail(`apikey create: --expires: ${(error as Error).message}`);
-        }
+  const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
+
+  // Arguments are checked before the database is opened, so a mistake is reported at once.
+  let run: (store: InstanceType<typeof ApiKeyStore>) => Promise<void>;
+  if (action === 'create') {
+    if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
+    const name = values.name ?? fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
+    const scopes = (values.scopes ?? fail('apikey create: give --scopes, e.g. --scopes registry:read,registry:write ("*" grants all)')).split(',').map((s) => s.trim()).filter(Boolean);
+    let expiresInSeconds: number | undefined;
+    if (values.expires !== undefined) {
+      try {
+        expiresInSeconds = durationSeconds(values.expires);
+      } catch (error) {
+        fail(`apikey create: --expires: ${(error as Error).message}`);
       }
-      const created = await store.create({ name: values.name, scopes: values.scopes.split(',').map((s) => s.trim()).filter(Boolean), expiresInSeconds });
+    }
+    run = async (store) => {
+      const created = await store.create({ name, scopes, expiresInSeconds });
       process.stderr.write(`created API key ${created.id} "${created.name}" with scopes ${created.scopes.join(',')}${created.expiresAt ? `, expiring ${created.expiresAt}` : ''}.\nThe key is printed once, below; only its hash is stored. Send it in the X-API-Key header.\n`);
       out(created.key);
-    } else if (action === 'list') {
+    };
+  } else if (action === 'list') {
+    run = async (store) => {
       out(JSON.stringify(await store.list(), null, 2));
-    } else if (action === 'revoke') {
-      if (rest.length !== 1) fail('apikey revoke: give the key id, e.g. `mcp-level3 apikey revoke 3f2a9c0d41be` (`apikey list` shows them)');
+    };
+  } else if (action === 'revoke') {
+    if (rest.length !== 1) fail('apikey revoke: give the key id, e.g. `mcp-level3 apikey revoke 3f2a9c0d41be` (`apikey list` shows them)');
+    run = async (store) => {
       const revoked = await store.revoke(rest[0]!);
       process.stderr.write(`revoked API key ${revoked.id} "${revoked.name}" at ${revoked.revokedAt}\n`);
-    } else {
-      fail(`apikey: unknown action ${JSON.stringify(action ?? '')}; use create, list or revoke\n\n${USAGE}`);
-    }
+    };
+  } else {
+    fail(`apikey: unknown action ${JSON.stringify(action ?? '')}; use create, list or revoke\n\n${USAGE}`);
+  }
+  try {
+    await run(new ApiKeyStore((await app.services()).sql));
   } catch (error) {
     await app.close();
     if (isEngineError(error)) fail(`apikey ${action}: ${error.message}`, 1);

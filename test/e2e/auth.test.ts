@@ -286,3 +286,53 @@ describe('rate limits', () => {
     });
   }
 });
+
+describe('the apikey command', () => {
+  it('creates a key that the server accepts, lists it without the secret, and revokes it', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { cleanEnv, runCli, startHttpServer } = await import('../helpers/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-keys-'));
+    const env = cleanEnv({ API_KEY_ENABLED: 'true' });
+
+    const missing = await runCli(['apikey', 'create', '--name', 'ci', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('--scopes');
+
+    const created = await runCli(['apikey', 'create', '--name', 'ci', '--scopes', 'registry:read', '--expires', '30d', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(created.code).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^ml3_[0-9a-f]{12}_/);
+    expect(created.stderr).toContain('printed once');
+
+    const server = await startHttpServer(['--data-dir', dir], env);
+    try {
+      expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
+      expect((await fetch(`${server.origin}/api/v1/registry/list`)).status).toBe(401);
+    } finally {
+      await server.stop();
+    }
+
+    const listed = await runCli(['apikey', 'list', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(listed.code).toBe(0);
+    const keys = JSON.parse(listed.stdout) as { id: string; name: string; scopes: string[]; expiresAt: string | null; revokedAt: string | null }[];
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ name: 'ci', scopes: ['registry:read'], revokedAt: null });
+    expect(keys[0]!.expiresAt).toEqual(expect.any(String));
+    expect(listed.stdout).not.toContain(key.slice(17));
+
+    const revoked = await runCli(['apikey', 'revoke', keys[0]!.id, '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(revoked.code).toBe(0);
+    const unknown = await runCli(['apikey', 'revoke', 'ffffffffffff', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('apikey list');
+
+    const again = await startHttpServer(['--data-dir', dir], env);
+    try {
+      expect((await fetch(`${again.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(401);
+    } finally {
+      await again.stop();
+    }
+  }, 120_000);
+});
