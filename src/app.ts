@@ -73,6 +73,15 @@ function isConnectionFailure(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect/i.test((error as Error).message ?? '');
 }
 
+// PostgreSQL refuses NUL (\u0000) in text and jsonb: 22P05 untranslatable character, 22021
+// invalid byte sequence. It comes from the caller's input, so it is the caller's to fix.
+const UNSTORABLE_TEXT_CODES = new Set(['22P05', '22021']);
+
+function isUnstorableText(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
+}
+
 export function hasScope(principal: Principal, scope: string): boolean {
   return principal.scopes.includes('*') || principal.scopes.includes(scope);
 }
@@ -273,6 +282,9 @@ export class App {
     if (isConnectionFailure(error)) {
       log.warn({ operation: operation.name, err: (error as Error).message }, 'storage unavailable');
       return new EngineError('UNAVAILABLE', `${operation.name}: the database is not reachable right now (${(error as Error).message}); retry shortly`);
+    }
+    if (isUnstorableText(error)) {
+      return invalidInput(`${operation.name}: the input holds a character the database cannot store (the NUL character, \\u0000); remove it`);
     }
     const reference = randomUUID();
     log.error({ operation: operation.name, reference, err: error }, 'operation failed unexpectedly');

@@ -9,7 +9,7 @@ import { appBackends } from '../helpers/backends.js';
 import { startApiServer, type ApiServer } from '../helpers/api-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
-const skip = CHROMIUM ? undefined : 'install chromium (apt-get install chromium) or set CHROMIUM_PATH';
+const skip = CHROMIUM ? undefined : 'set CHROMIUM_PATH to a Chromium binary (apt-get install chromium)';
 
 describe.skipIf(skip)(`API reference page${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let s: ApiServer;

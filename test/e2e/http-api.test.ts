@@ -70,6 +70,15 @@ for (const backend of appBackends()) {
         for (const response of [invalid, missing, conflict]) expect(response.text).not.toMatch(INTERNALS);
       });
 
+      it('refuses text the database cannot store (NUL characters) as invalid input, not a server error', async () => {
+        const schema = await post('/api/v1/validation/register_schema', { id: 'nul-schema', schema: { type: 'object', properties: { 'a\u0000b': { type: 'string' } } } });
+        expect(schema.status).toBe(400);
+        expect(schema.json.error.message).toContain('\\u0000');
+        const metadata = await post('/api/v1/registry/publish', { name: 'api/nul', version: '1.0.0', content: 'x', metadata: { note: 'a\u0000b' } });
+        expect(metadata.status).toBe(400);
+        expect((await get('/api/v1/registry/list?prefix=api/nul')).json.artifacts).toEqual([]);
+      });
+
       it('answers a wrong method with 405 and Allow, an unknown route with 404, a non-JSON body with 415', async () => {
         const wrongMethod = await get('/api/v1/registry/publish');
         expect(wrongMethod.status).toBe(405);

@@ -153,7 +153,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Json {
       required: ['jsonrpc', 'method'],
       properties: {
         jsonrpc: { const: '2.0' },
-        id: { type: ['string', 'integer', 'null'], description: 'Absent for a notification (no response).' },
+        id: { type: ['string', 'number', 'null'], description: 'Absent for a notification (no response).' },
         method: { type: 'string', enum: options.operations.map((op) => op.name), description: 'An operation name.' },
         params: { type: 'object', description: 'The operation\'s input, by name.' },
       },
@@ -163,7 +163,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Json {
       required: ['jsonrpc', 'id'],
       properties: {
         jsonrpc: { const: '2.0' },
-        id: { type: ['string', 'integer', 'null'] },
+        id: { type: ['string', 'number', 'null'] },
         result: { description: 'The operation\'s result.' },
         error: {
           type: 'object',
@@ -199,7 +199,11 @@ export function buildOpenApiDocument(options: OpenApiOptions): Json {
             },
           },
           '204': { description: 'Only notifications were sent: nothing to answer.' },
-          ...errorResponses(['400', ...(auth.required ? ['401', '429'] : []), '403', '405', '413', '415', '500']),
+          '400': {
+            description: 'Not JSON (-32700), or not a JSON-RPC request or batch (-32600).',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/JsonRpcResponse' } } },
+          },
+          ...errorResponses([...(auth.required ? ['401', '429'] : []), '403', '405', '413', '415', '500']),
         },
       },
     };
