@@ -70,7 +70,7 @@ log "server at $ORIGIN (pid $SERVER_PID); schemathesis: $EXAMPLES examples per o
 # Allow for undocumented methods. Not negative_data_rejection/positive_data_acceptance: zod
 # refinements (semver, "exactly one of") are stricter than any JSON Schema can say.
 (cd "$OUT" && timeout --kill-after=10 "$([ $QUICK = 1 ] && echo 150 || echo 900)" "$ST" run "$ORIGIN/api/docs/openapi.json" \
-  --url "$ORIGIN" --wait-for-schema 30 --request-timeout 30 --workers 2 --seed "$SEED" --max-examples "$EXAMPLES" \
+  --url "$ORIGIN" --wait-for-schema 30 --request-timeout 30 --workers 1 --seed "$SEED" --max-examples "$EXAMPLES" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method,allow_header_conformance \
   --report junit --report-junit-path "$OUT/schemathesis.xml" >"$OUT/schemathesis.log" 2>&1)
 st_code=$?
