@@ -82,7 +82,8 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   const rateLimits: RateLimits = createRateLimits({
     requestsPerMinute: security.rate_limit.requests_per_minute,
     failedAuthPerMinute: security.rate_limit.failed_auth_per_minute,
-    redisUrl: options.rateLimitRedisUrl,
+    // Both limits only apply once authentication is on; no Redis connection for nothing.
+    redisUrl: authenticator.required ? options.rateLimitRedisUrl : undefined,
     keyPrefix: options.rateLimitKeyPrefix,
     log: app.log.child({ component: 'rate-limit' }),
   });
