@@ -1,6 +1,7 @@
 /*
  * The engines a running server holds, built once the database and cache are open.
  */
+import type { GovernanceEngine } from './governance/governance-engine.js';
 import type { RagEngine } from './rag/rag-engine.js';
 import type { RegistryEngine } from './registry/registry-engine.js';
 import type { ValidationEngine } from './validation/validation-engine.js';
@@ -9,4 +10,5 @@ export interface Engines {
   rag: RagEngine;
   registry: RegistryEngine;
   validation: ValidationEngine;
+  governance: GovernanceEngine;
 }

@@ -8,6 +8,7 @@ import { ENGINE_IDS, type AnyOperation, type EngineId } from './operation.js';
 import { RAG_OPERATIONS } from './rag.js';
 import { REGISTRY_OPERATIONS } from './registry.js';
 import { VALIDATION_OPERATIONS } from './validation.js';
+import { GOVERNANCE_OPERATIONS } from './governance.js';
 
 export const TOOLSETS: Record<EngineId, { description: string }> = {
   rag: { description: 'Retrieval: ingest documents, vector, full-text, graph and hybrid queries' },
@@ -20,7 +21,7 @@ export const TOOLSETS: Record<EngineId, { description: string }> = {
   registry: { description: 'Immutable, versioned, content-addressed artifacts' },
 };
 
-export const ALL_OPERATIONS: readonly AnyOperation[] = [...RAG_OPERATIONS, ...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS] as unknown as AnyOperation[];
+export const ALL_OPERATIONS: readonly AnyOperation[] = [...RAG_OPERATIONS, ...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS, ...GOVERNANCE_OPERATIONS] as unknown as AnyOperation[];
 
 export function parseToolsets(value: string): EngineId[] {
   const ids = value
