@@ -144,7 +144,7 @@ export class App {
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
-    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }] = await Promise.all([
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }, taxonomyModule] = await Promise.all([
       import('./platform/sql/migrations.js'),
       import('./engines/registry/registry-engine.js'),
       import('./engines/validation/validation-engine.js'),
@@ -152,6 +152,7 @@ export class App {
       import('./engines/rag/rag-engine.js'),
       import('./platform/embeddings/offline-embedder.js'),
       import('./engines/governance/governance-engine.js'),
+      import('./engines/taxonomy/load-taxonomy.js'),
     ]);
     const sql = await this.openSql();
     let cache: CachePort | undefined;
@@ -159,7 +160,10 @@ export class App {
       const migrations = await migrate(sql);
       cache = await this.openCache();
       const validation = new ValidationEngine(sql, engineMap.engine_map.validation.settings, this.engineLog('validation'));
-      const gate: ContentGate = async (mediaType, content) => {
+      const taxonomyEnabled = engineMap.engine_map.taxonomy.enabled;
+      const taxonomy = await taxonomyModule.loadTaxonomy(taxonomyEnabled ? this.config.ontologyPath : undefined);
+      const gate: ContentGate = async (mediaType, content, labels) => {
+        if (taxonomyEnabled) taxonomyModule.checkDeclaredClasses(taxonomy, labels);
         const result = await validation.validateForMediaType(mediaType, () => parseStructuredContent(mediaType, content, 'content'));
         if (result && !result.valid) {
           const lines = result.errors.map((e) => `${e.pointer}: ${e.message}`).join('; ');
@@ -203,7 +207,7 @@ export class App {
         'storage ready',
       );
       const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
-      return { sql, cache, engines: { rag, registry, validation, governance }, migrations };
+      return { sql, cache, engines: { rag, registry, validation, governance, taxonomy }, migrations };
     } catch (error) {
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);

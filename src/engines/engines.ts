@@ -4,6 +4,7 @@
 import type { GovernanceEngine } from './governance/governance-engine.js';
 import type { RagEngine } from './rag/rag-engine.js';
 import type { RegistryEngine } from './registry/registry-engine.js';
+import type { TaxonomyEngine } from './taxonomy/taxonomy-engine.js';
 import type { ValidationEngine } from './validation/validation-engine.js';
 
 export interface Engines {
@@ -11,4 +12,5 @@ export interface Engines {
   registry: RegistryEngine;
   validation: ValidationEngine;
   governance: GovernanceEngine;
+  taxonomy: TaxonomyEngine;
 }
