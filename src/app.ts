@@ -144,7 +144,7 @@ export class App {
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
-    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }, taxonomyModule] = await Promise.all([
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }, taxonomyModule, { PromotionEngine }] = await Promise.all([
       import('./platform/sql/migrations.js'),
       import('./engines/registry/registry-engine.js'),
       import('./engines/validation/validation-engine.js'),
@@ -153,6 +153,7 @@ export class App {
       import('./platform/embeddings/offline-embedder.js'),
       import('./engines/governance/governance-engine.js'),
       import('./engines/taxonomy/load-taxonomy.js'),
+      import('./engines/promotion/promotion-engine.js'),
     ]);
     const sql = await this.openSql();
     let cache: CachePort | undefined;
@@ -207,7 +208,8 @@ export class App {
         'storage ready',
       );
       const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
-      return { sql, cache, engines: { rag, registry, validation, governance, taxonomy }, migrations };
+      const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
+      return { sql, cache, engines: { rag, registry, validation, governance, taxonomy, promotion }, migrations };
     } catch (error) {
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);

@@ -2,6 +2,7 @@
  * The engines a running server holds, built once the database and cache are open.
  */
 import type { GovernanceEngine } from './governance/governance-engine.js';
+import type { PromotionEngine } from './promotion/promotion-engine.js';
 import type { RagEngine } from './rag/rag-engine.js';
 import type { RegistryEngine } from './registry/registry-engine.js';
 import type { TaxonomyEngine } from './taxonomy/taxonomy-engine.js';
@@ -13,4 +14,5 @@ export interface Engines {
   validation: ValidationEngine;
   governance: GovernanceEngine;
   taxonomy: TaxonomyEngine;
+  promotion: PromotionEngine;
 }

@@ -10,6 +10,7 @@ import { REGISTRY_OPERATIONS } from './registry.js';
 import { VALIDATION_OPERATIONS } from './validation.js';
 import { GOVERNANCE_OPERATIONS } from './governance.js';
 import { TAXONOMY_OPERATIONS } from './taxonomy.js';
+import { PROMOTION_OPERATIONS } from './promotion.js';
 
 export const TOOLSETS: Record<EngineId, { description: string }> = {
   rag: { description: 'Retrieval: ingest documents, vector, full-text, graph and hybrid queries' },
@@ -22,7 +23,7 @@ export const TOOLSETS: Record<EngineId, { description: string }> = {
   registry: { description: 'Immutable, versioned, content-addressed artifacts' },
 };
 
-export const ALL_OPERATIONS: readonly AnyOperation[] = [...RAG_OPERATIONS, ...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS, ...GOVERNANCE_OPERATIONS, ...TAXONOMY_OPERATIONS] as unknown as AnyOperation[];
+export const ALL_OPERATIONS: readonly AnyOperation[] = [...RAG_OPERATIONS, ...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS, ...GOVERNANCE_OPERATIONS, ...TAXONOMY_OPERATIONS, ...PROMOTION_OPERATIONS] as unknown as AnyOperation[];
 
 export function parseToolsets(value: string): EngineId[] {
   const ids = value
