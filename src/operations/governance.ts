@@ -2,24 +2,34 @@
  * Governance operations: CEL policies, policy checks, and the hash-chained audit log.
  */
 import { z } from 'zod';
+import { invalidInput } from '../errors.js';
+import { formatIssues } from '../zod-issues.js';
+import { leanList as list, boundedText as text } from './fields.js';
 import { defineOperation } from './operation.js';
 
-const finding = z.object({ policy: z.string().describe('Policy id.'), message: z.string().describe('Why.') });
+const when = (description: string) =>
+  z
+    .string()
+    .refine((v) => v.length <= 40 && !Number.isNaN(Date.parse(v)), { error: 'expected an ISO 8601 time like "2026-01-31T12:00:00Z"' })
+    .describe(description);
 
 export const governanceSetPolicy = defineOperation({
   name: 'governance_set_policy',
   engine: 'governance',
   title: 'Set policy',
-  description: 'Create or replace a CEL policy; the expression is true when the policy fires. Compile errors give line and column.',
+  description: 'Create or replace a CEL policy; expression true means it fires. Errors give line and column.',
   input: z.object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: 'expected lower-case letters, digits, ".", "_" or "-"' }).describe('Policy id.'),
-    target: z.string().min(1).max(64).describe('Operation name, or "promotion".'),
-    expression: z.string().min(1).max(4096).describe('CEL over principal, action, artifact, environment, request.'),
-    effect: z.enum(['deny', 'warn']).describe('deny blocks; warn reports.'),
-    message: z.string().min(1).max(500).describe('Shown when it fires.'),
-    description: z.string().max(500).default('').describe('What it is for.'),
+    id: z
+      .string()
+      .refine((v) => /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v), { error: 'expected lower-case letters, digits, ".", "_" or "-", e.g. "prod-needs-approval"' })
+      .describe('Policy id.'),
+    target: text(64).describe('Operation name, or "promotion".'),
+    expression: text(4096).describe('CEL over principal, action, artifact, environment, request.'),
+    effect: z.enum(['deny', 'warn']).describe('Effect.'),
+    message: text(500).describe('Shown when it fires.'),
+    description: text(500, true).default('').describe('Purpose.'),
   }),
-  output: z.object({ id: z.string().describe('Policy id.'), revision: z.number().int().describe('Policy-set revision.') }),
+  output: z.object({ id: z.string().describe('Policy id.'), revision: z.number().describe('Policy-set revision.') }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'governance:admin',
   async handler(input, { engines, principal }) {
@@ -33,22 +43,9 @@ export const governancePolicies = defineOperation({
   engine: 'governance',
   title: 'List policies',
   description: 'List policies, optionally for one target.',
-  input: z.object({ target: z.string().max(64).optional().describe('Only this target.') }),
-  output: z.object({
-    policies: z
-      .array(
-        z.object({
-          id: z.string().describe('Id.'),
-          target: z.string().describe('Target.'),
-          effect: z.enum(['deny', 'warn']).describe('Effect.'),
-          expression: z.string().describe('CEL.'),
-          message: z.string().describe('Message.'),
-          revision: z.number().int().describe('Revision.'),
-        }),
-      )
-      .describe('Policies.'),
-  }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  input: z.object({ target: text(64, true).optional().describe('Only this target.') }),
+  output: z.object({ policies: list('Each {id, target, effect, expression, message, revision}.') }),
+  annotations: { readOnlyHint: true },
   scope: 'governance:read',
   async handler(input, { engines }) {
     const policies = await engines.governance.policies(input.target);
@@ -56,32 +53,36 @@ export const governancePolicies = defineOperation({
   },
 });
 
+// Validated in the handler rather than spelled out in the tool's input schema, which every
+// agent pays for in tokens; the messages are the same.
+const CHECK_INPUT = z.strictObject({
+  principal: z.strictObject({ id: z.string().max(200), scopes: z.array(z.string().max(100)).max(100) }).optional(),
+  artifact: z.record(z.string(), z.unknown()).default({}),
+  environment: text(64, true).default(''),
+  request: z.record(z.string(), z.unknown()).default({}),
+});
+
 export const governanceCheck = defineOperation({
   name: 'governance_check',
   engine: 'governance',
   title: 'Check policies',
-  description: "Evaluate a target's policies against an input and record the decision. principal defaults to the caller.",
+  description: "Evaluate a target's policies on an input and record the decision.",
   input: z.object({
-    target: z.string().min(1).max(64).describe('Operation name, or "promotion".'),
-    input: z
-      .object({
-        principal: z.object({ id: z.string().describe('Id.'), scopes: z.array(z.string()).describe('Scopes.') }).optional().describe('Default: caller.'),
-        artifact: z.record(z.string(), z.unknown()).default({}).describe('Artifact fields.'),
-        environment: z.string().default('').describe('Environment.'),
-        request: z.record(z.string(), z.unknown()).default({}).describe('Request fields.'),
-      })
-      .default({ artifact: {}, environment: '', request: {} })
-      .describe('Policy variables.'),
+    target: text(64).describe('Operation name, or "promotion".'),
+    input: z.record(z.string(), z.unknown()).default({}).describe('{principal?, artifact?, environment?, request?}; principal defaults to you.'),
   }),
   output: z.object({
-    allow: z.boolean().describe('false if a deny policy fired.'),
-    violations: z.array(finding).describe('Deny policies that fired.'),
-    warnings: z.array(finding).describe('Warn policies that fired.'),
-    decisionId: z.string().describe('Recorded decision id.'),
+    allow: z.boolean().describe('No deny fired.'),
+    violations: list('Each {policy, message}.'),
+    warnings: list('Each {policy, message}.'),
+    decisionId: z.string().describe('Decision id.'),
   }),
-  annotations: { readOnlyHint: true, idempotentHint: false },
+  annotations: { readOnlyHint: true },
   scope: 'governance:read',
-  async handler({ target, input }, { engines, principal }) {
+  async handler({ target, input: raw }, { engines, principal }) {
+    const parsed = CHECK_INPUT.safeParse(raw, { reportInput: true });
+    if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).map((m) => `input.${m}`).join('; '));
+    const input = parsed.data;
     const decision = await engines.governance.check(target, {
       principal: input.principal ?? { id: principal.id, scopes: principal.scopes },
       action: target,
@@ -96,35 +97,21 @@ export const governanceCheck = defineOperation({
 export const governanceAuditQuery = defineOperation({
   name: 'governance_audit_query',
   engine: 'governance',
-  title: 'Query audit log',
-  description: 'Audit records of tool calls, newest first, paginated.',
+  title: 'Audit log',
+  description: 'Audit records of tool calls, newest first.',
   input: z.object({
-    principal: z.string().max(200).optional().describe('Only this principal.'),
-    operation: z.string().max(64).optional().describe('Only this operation.'),
-    since: z.iso.datetime({ offset: true }).optional().describe('From (ISO 8601).'),
-    until: z.iso.datetime({ offset: true }).optional().describe('Before (ISO 8601).'),
-    cursor: z.string().max(64).optional().describe('nextCursor of the previous page.'),
+    principal: text(200, true).optional().describe('Principal.'),
+    operation: text(64, true).optional().describe('Tool.'),
+    since: when('From.').optional(),
+    until: when('Before.').optional(),
+    cursor: text(64, true).optional().describe('nextCursor.'),
     limit: z.number().int().min(1).max(200).default(50).describe('Page size.'),
   }),
   output: z.object({
-    records: z
-      .array(
-        z.object({
-          seq: z.number().int().describe('Chain position.'),
-          at: z.string().describe('Time.'),
-          principal: z.string().describe('Who.'),
-          operation: z.string().describe('Tool.'),
-          outcome: z.string().describe('ok, error or denied.'),
-          errorCode: z.string().nullable().describe('Error code.'),
-          durationMs: z.number().int().describe('Duration.'),
-          traceId: z.string().nullable().describe('Trace id.'),
-          arguments: z.unknown().describe('Arguments per auditLevel.'),
-        }),
-      )
-      .describe('Records.'),
+    records: list('Each {seq, at, principal, operation, outcome, errorCode, durationMs, traceId, arguments}.'),
     nextCursor: z.string().optional().describe('Next page.'),
   }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  annotations: { readOnlyHint: true },
   scope: 'governance:read',
   async handler(input, { engines }) {
     const page = await engines.governance.audit.query(input);
@@ -138,15 +125,15 @@ export const governanceAuditQuery = defineOperation({
 export const governanceAuditVerify = defineOperation({
   name: 'governance_audit_verify',
   engine: 'governance',
-  title: 'Verify audit chain',
-  description: 'Recompute the audit hash chain; reports the first record that was changed, removed or reordered.',
+  title: 'Verify audit',
+  description: 'Recompute the audit hash chain and report the first altered record.',
   input: z.object({}),
   output: z.object({
-    ok: z.boolean().describe('true if intact.'),
-    records: z.number().int().describe('Records verified.'),
-    firstBroken: z.object({ seq: z.number().int().describe('Record.'), reason: z.string().describe('What is wrong.') }).optional().describe('First bad record.'),
+    ok: z.boolean().describe('Intact.'),
+    records: z.number().describe('Verified.'),
+    firstBroken: z.unknown().optional().describe('{seq, reason}.'),
   }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  annotations: { readOnlyHint: true },
   scope: 'governance:read',
   async handler(_input, { engines }) {
     return engines.governance.audit.verify();

@@ -3,9 +3,10 @@
  */
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
-import { artifactName, artifactVersion } from './fields.js';
+import { leanList as list, boundedText as text } from './fields.js';
 import { defineOperation } from './operation.js';
 import { encodeContent } from './registry.js';
+
 
 /** How much of an artifact's content classification reads. */
 const CLASSIFY_CONTENT_CHARS = 64 * 1024;
@@ -14,27 +15,13 @@ export const taxonomyLookup = defineOperation({
   name: 'taxonomy_lookup',
   engine: 'taxonomy',
   title: 'Look up concepts',
-  description: 'Find ontology concepts by IRI, id or label (fuzzy), with labels, parents and children.',
+  description: 'Find ontology concepts by IRI, id or label (fuzzy).',
   input: z.object({
-    query: z.string().min(1).max(500).describe('IRI, id or label.'),
-    limit: z.number().int().min(1).max(50).default(5).describe('Most results.'),
+    query: text(500).describe('IRI, id or label.'),
+    limit: z.number().int().min(1).max(50).default(5).describe('Max results.'),
   }),
-  output: z.object({
-    concepts: z
-      .array(
-        z.object({
-          id: z.string().describe('Id.'),
-          iri: z.string().describe('IRI.'),
-          label: z.string().describe('Preferred label.'),
-          altLabels: z.array(z.string()).describe('Other labels.'),
-          parents: z.array(z.string()).describe('Parent ids.'),
-          children: z.array(z.string()).describe('Child ids.'),
-          score: z.number().describe('Match, 0-1.'),
-        }),
-      )
-      .describe('Best first.'),
-  }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  output: z.object({ concepts: list('Best first; each {id, iri, label, altLabels, parents, children, score}.') }),
+  annotations: { readOnlyHint: true },
   scope: 'taxonomy:read',
   async handler(input, { engines }) {
     return {
@@ -55,24 +42,13 @@ export const taxonomyTree = defineOperation({
   name: 'taxonomy_tree',
   engine: 'taxonomy',
   title: 'Concept tree',
-  description: 'The concept hierarchy below root (default: the top concepts), in pre-order.',
+  description: 'Concept hierarchy below root (default: top concepts).',
   input: z.object({
-    root: z.string().max(500).optional().describe('Concept id or IRI.'),
+    root: text(500, true).optional().describe('Concept id or IRI.'),
     depth: z.number().int().min(0).max(10).default(3).describe('Levels below root.'),
   }),
-  output: z.object({
-    nodes: z
-      .array(
-        z.object({
-          id: z.string().describe('Id.'),
-          label: z.string().describe('Label.'),
-          parent: z.string().nullable().describe('Parent id.'),
-          depth: z.number().int().describe('Level.'),
-        }),
-      )
-      .describe('Pre-order.'),
-  }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  output: z.object({ nodes: list('Pre-order; each {id, label, parent, depth}.') }),
+  annotations: { readOnlyHint: true },
   scope: 'taxonomy:read',
   async handler(input, { engines }) {
     return { nodes: engines.taxonomy.tree(input.root, input.depth) };
@@ -83,27 +59,16 @@ export const taxonomyClassify = defineOperation({
   name: 'taxonomy_classify',
   engine: 'taxonomy',
   title: 'Classify',
-  description: 'Rank concepts for a text or a registry artifact, with the labels and terms that matched.',
+  description: 'Rank concepts for a text or an artifact, with the evidence that matched.',
   input: z
     .object({
-      text: z.string().min(1).max(200_000).optional().describe('Text to classify.'),
-      artifact: z.object({ name: artifactName(), version: artifactVersion() }).optional().describe('Or an artifact.'),
-      limit: z.number().int().min(1).max(20).default(5).describe('Most results.'),
+      text: text(200_000).optional().describe('Text to classify.'),
+      artifact: z.object({ name: text(128, true).describe('Name.'), version: text(128, true).describe('Version.') }).optional().describe('Or an artifact.'),
+      limit: z.number().int().min(1).max(20).default(5).describe('Max results.'),
     })
     .refine((v) => (v.text === undefined) !== (v.artifact === undefined), { error: 'give exactly one of text or artifact' }),
-  output: z.object({
-    concepts: z
-      .array(
-        z.object({
-          id: z.string().describe('Id.'),
-          label: z.string().describe('Label.'),
-          score: z.number().describe('Score.'),
-          evidence: z.array(z.string()).describe('What matched.'),
-        }),
-      )
-      .describe('Best first.'),
-  }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  output: z.object({ concepts: list('Best first; each {id, label, score, evidence}.') }),
+  annotations: { readOnlyHint: true },
   scope: 'taxonomy:read',
   async handler(input, { engines }) {
     let text = input.text;

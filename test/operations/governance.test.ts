@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/engines/governance/audit-log.js';
+import type { Finding, Policy } from '../../src/engines/governance/governance-engine.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
 import {
   governanceAuditQuery,
@@ -62,7 +64,7 @@ for (const backend of appBackends()) {
     });
 
     it('lists policies and replaces one by id, bumping the revision', async () => {
-      const before = (await call(governancePolicies, { target: 'registry_publish' })).policies;
+      const before = (await call(governancePolicies, { target: 'registry_publish' })).policies as Policy[];
       expect(before.map((p) => p.id)).toEqual(['no-scratch']);
       const again = await call(governanceSetPolicy, {
         id: 'no-scratch',
@@ -110,14 +112,14 @@ for (const backend of appBackends()) {
       await call(governanceSetPolicy, { id: 'needs-ticket', target: 'checkout', expression: 'request.ticket == ""', effect: 'deny', message: 'a ticket is required' });
       const result = await call(governanceCheck, { target: 'checkout', input: { request: {} } });
       expect(result.allow).toBe(false);
-      expect(result.violations[0]!.message).toMatch(/could not be evaluated: .*ticket/);
+      expect((result.violations as Finding[])[0]!.message).toMatch(/could not be evaluated: .*ticket/);
     });
 
     it('audits every call: who, what, outcome, and arguments without secrets', async () => {
       await failure(call(registryPublish, { name: 'acme/x', version: '1.0.0', content: 'x' }, { principal: { id: 'reader', scopes: ['registry:read'] } }));
       await call(governanceCheck, { target: 'checkout', input: { request: { ticket: 'T-1', apiKey: 'sk-secret-value', nested: { password: 'hunter2' } } } });
       const page = await call(governanceAuditQuery, { limit: 5 });
-      const [latest, previous] = page.records;
+      const [latest, previous] = page.records as (AuditRecord & { arguments: unknown })[];
       expect(latest).toMatchObject({ principal: 'test-admin', operation: 'governance_check', outcome: 'ok', errorCode: null });
       const recorded = JSON.stringify(latest!.arguments);
       expect(recorded).toContain('T-1');
@@ -127,7 +129,7 @@ for (const backend of appBackends()) {
       expect(previous).toMatchObject({ principal: 'reader', operation: 'registry_publish', outcome: 'denied', errorCode: 'FORBIDDEN' });
 
       const byAlice = await call(governanceAuditQuery, { principal: 'alice', operation: 'registry_publish' });
-      expect(byAlice.records.map((r) => r.outcome)).toEqual(['ok', 'ok', 'denied']);
+      expect((byAlice.records as AuditRecord[]).map((r) => r.outcome)).toEqual(['ok', 'ok', 'denied']);
     });
 
     it('pages through the audit log with a cursor, newest first, without gaps or repeats', async () => {
@@ -135,7 +137,7 @@ for (const backend of appBackends()) {
       let cursor: string | undefined;
       do {
         const page = await call(governanceAuditQuery, { limit: 4, ...(cursor ? { cursor } : {}) });
-        seen.push(...page.records.map((r) => r.seq));
+        seen.push(...(page.records as AuditRecord[]).map((r) => r.seq));
         cursor = page.nextCursor;
       } while (cursor);
       // Each page's own call is audited after it was read, above the cursor: the pages
@@ -164,7 +166,7 @@ for (const backend of appBackends()) {
       const verified = await call(governanceAuditVerify, {});
       expect(verified.ok).toBe(false);
       expect(verified.firstBroken).toMatchObject({ seq: target });
-      expect(verified.firstBroken!.reason).toContain('changed');
+      expect((verified.firstBroken as { reason: string }).reason).toContain('changed');
       expect(verified.records).toBe(target - 1);
     });
   });
@@ -178,7 +180,7 @@ describe('audit levels', () => {
       try {
         await t.app.invoke(governanceCheck, { target: 'x', input: { request: { deep: { value: 1 } } } }, ADMIN);
         const { records } = await t.app.invoke(governanceAuditQuery, {}, ADMIN);
-        expect(records[0]!.arguments).toEqual(level === 'none' ? null : { target: 'x', input: '[object]' });
+        expect((records as { arguments: unknown }[])[0]!.arguments).toEqual(level === 'none' ? null : { target: 'x', input: '[object]' });
       } finally {
         await t.close();
       }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineError } from '../../src/errors.js';
 import { governanceAuditQuery, governanceAuditVerify, governanceSetPolicy } from '../../src/operations/governance.js';
+import type { GateResult, PromotionEvent, PromotionRequest } from '../../src/engines/promotion/promotion-engine.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
 import {
   promotionApprove,
@@ -47,7 +48,7 @@ for (const backend of appBackends()) {
     it('promotes to dev at once when no approval is needed, and registry_get follows the alias', async () => {
       const r = await call(promotionRequest, { name: 'acme/churn', version: '1.0.0', environment: 'dev', reason: 'nightly' }, dev);
       expect(r.status).toBe('promoted');
-      expect(r.gates.map((g) => [g.gate, g.passed])).toEqual([
+      expect((r.gates as GateResult[]).map((g) => [g.gate, g.passed])).toEqual([
         ['order', true],
         ['schema', true],
         ['policy', true],
@@ -59,7 +60,7 @@ for (const backend of appBackends()) {
     it('refuses to skip an environment and says which gate failed', async () => {
       const r = await call(promotionRequest, { name: 'acme/churn', version: '1.1.0', environment: 'staging', reason: 'skip dev' }, dev);
       expect(r.status).toBe('rejected');
-      const order = r.gates.find((g) => g.gate === 'order')!;
+      const order = (r.gates as GateResult[]).find((g) => g.gate === 'order')!;
       expect(order.passed).toBe(false);
       expect(order.messages[0]).toContain('has not been promoted to dev');
     });
@@ -93,7 +94,7 @@ for (const backend of appBackends()) {
       expect(second.status).toBe('promoted');
       expect(await alias('acme/churn', 'prod')).toBe('1.0.0');
       const status = await call(promotionStatus, { requestId: r.requestId });
-      expect(status.approvals.map((a) => a.by)).toEqual(['lee', 'sam']);
+      expect((status.request as PromotionRequest).approvals.map((a) => a.by)).toEqual(['lee', 'sam']);
     });
 
     it('rolls back to the previously promoted version, and history shows every move', async () => {
@@ -106,7 +107,7 @@ for (const backend of appBackends()) {
       const nothing = await failure(call(promotionRollback, { name: 'acme/churn', environment: 'staging' }, sre));
       expect(nothing.code).toBe('CONFLICT');
       const history = await call(promotionHistory, { name: 'acme/churn', environment: 'staging' });
-      expect(history.events.map((e) => `${e.action} ${e.version}`)).toEqual(['rollback 1.0.0', 'promote 1.1.0', 'promote 1.0.0']);
+      expect((history.events as PromotionEvent[]).map((e) => `${e.action} ${e.version}`)).toEqual(['rollback 1.0.0', 'promote 1.1.0', 'promote 1.0.0']);
     });
 
     it('rejects with a comment; a rejected request cannot be approved', async () => {
@@ -129,7 +130,7 @@ for (const backend of appBackends()) {
       await toStaging('acme/churn', '1.2.0');
       const r = await call(promotionRequest, { name: 'acme/churn', version: '1.2.0', environment: 'prod', reason: 'release 1.2' }, dev);
       expect(r.status).toBe('rejected');
-      const policy = r.gates.find((g) => g.gate === 'policy')!;
+      const policy = (r.gates as GateResult[]).find((g) => g.gate === 'policy')!;
       expect(policy.passed).toBe(false);
       expect(policy.messages[0]).toBe('denied by prod-needs-release-label: prod takes only versions labelled "release"');
     });
@@ -143,7 +144,7 @@ for (const backend of appBackends()) {
       });
       const r = await call(promotionRequest, { name: 'acme/card', version: '1.0.0', environment: 'dev', reason: 'x' }, dev);
       expect(r.status).toBe('rejected');
-      const schema = r.gates.find((g) => g.gate === 'schema')!;
+      const schema = (r.gates as GateResult[]).find((g) => g.gate === 'schema')!;
       expect(schema.messages[0]).toContain('/accuracy');
     });
 
@@ -187,7 +188,7 @@ for (const backend of appBackends()) {
 
     it('leaves an audit trail of who did what, and the chain verifies', async () => {
       const approvals = await call(governanceAuditQuery, { operation: 'promotion_approve', limit: 100 });
-      const who = new Set(approvals.records.filter((r) => r.outcome === 'ok').map((r) => r.principal));
+      const who = new Set((approvals.records as { outcome: string; principal: string }[]).filter((r) => r.outcome === 'ok').map((r) => r.principal));
       expect(who).toEqual(new Set(['lee', 'sam']));
       const rollbacks = await call(governanceAuditQuery, { operation: 'promotion_rollback' });
       expect(rollbacks.records.at(-1)).toMatchObject({ principal: 'sam', outcome: 'ok', arguments: { name: 'acme/churn', environment: 'staging' } });

@@ -93,13 +93,13 @@ export async function loadOntology(path: string): Promise<Concept[]> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new Error(`taxonomy.settings.ontologyPath: cannot read ${path}: ${(error as Error).message}`);
+    throw new Error(`taxonomy.settings.ontologyPath: cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
   let triples: Triple[];
   try {
     triples = isRdfXml(path, text) ? await parseRdfXml(text, `file://${path}`) : parseTurtle(text, `file://${path}`);
   } catch (error) {
-    throw new Error(`taxonomy.settings.ontologyPath: ${path} is not valid ${isRdfXml(path, text) ? 'RDF/XML' : 'Turtle'}: ${(error as Error).message}`);
+    throw new Error(`taxonomy.settings.ontologyPath: ${path} is not valid ${isRdfXml(path, text) ? 'RDF/XML' : 'Turtle'}: ${(error as Error).message}`, { cause: error });
   }
   return conceptsFrom(triples);
 }
