@@ -66,6 +66,17 @@ describe('HTTP transport', () => {
       it('lists every tool with an output schema and annotations', async () => {
         const { tools } = await client.listTools();
         expect(tools.map((t) => t.name).sort()).toEqual([
+          'governance_audit_query',
+          'governance_audit_verify',
+          'governance_check',
+          'governance_policies',
+          'governance_set_policy',
+          'promotion_approve',
+          'promotion_history',
+          'promotion_reject',
+          'promotion_request',
+          'promotion_rollback',
+          'promotion_status',
           'rag_collections',
           'rag_delete',
           'rag_ingest',
@@ -74,6 +85,9 @@ describe('HTTP transport', () => {
           'registry_list',
           'registry_publish',
           'registry_yank',
+          'taxonomy_classify',
+          'taxonomy_lookup',
+          'taxonomy_tree',
           'validation_list_schemas',
           'validation_register_schema',
           'validation_validate',
