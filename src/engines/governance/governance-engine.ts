@@ -15,7 +15,11 @@ import { EngineError, invalidInput } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
 import { AuditLog, type AuditLevel } from './audit-log.js';
-import { compile, PolicyCompileError, type CompiledPolicy, type PolicyInput } from './cel-policy.js';
+import type { CompiledPolicy, PolicyInput } from './cel-policy.js';
+
+// The CEL evaluator loads on first use: most calls meet an empty policy set, and start-up
+// (the first tool call) should not wait for it.
+const celPolicy = () => import('./cel-policy.js');
 
 export interface Policy {
   id: string;
@@ -87,6 +91,7 @@ export class GovernanceEngine {
 
   /** Compiles first: an expression that does not compile is refused with its position. */
   async setPolicy(input: Omit<Policy, 'revision' | 'updatedAt' | 'updatedBy'>, principal: string): Promise<Policy> {
+    const { compile, PolicyCompileError } = await celPolicy();
     try {
       compile(input.expression);
     } catch (error) {
@@ -121,9 +126,11 @@ export class GovernanceEngine {
     const revision = Number(rows[0]!.revision);
     if (this.compiled?.revision === revision) return this.compiled;
     const byTarget: PolicySet['byTarget'] = new Map();
-    for (const policy of await this.policies()) {
+    const policies = await this.policies();
+    const { compile } = policies.length > 0 ? await celPolicy() : { compile: undefined };
+    for (const policy of policies) {
       const list = byTarget.get(policy.target) ?? [];
-      list.push({ policy, evaluate: compile(policy.expression) });
+      list.push({ policy, evaluate: compile!(policy.expression) });
       byTarget.set(policy.target, list);
     }
     this.compiled = { revision, byTarget };
