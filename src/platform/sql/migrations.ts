@@ -134,7 +134,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: 'governance, promotion and api keys',
+    name: 'governance: policies, decisions, audit chain; promotion: requests, approvals, events',
     up: `
       create table governance_policies (
         id text primary key,
@@ -247,14 +247,6 @@ export const MIGRATIONS: readonly Migration[] = [
         rolled_back boolean not null default false
       );
       create index promotion_events_alias on promotion_events (name, environment, seq);
-
-      create table api_keys (
-        id text primary key,
-        name text not null unique,
-        key_hash text not null unique,
-        scopes text[] not null,
-        created_at timestamptz not null default now()
-      );
     `,
   },
 ];
