@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
+import type { AuditEntry } from './engines/governance/audit-log.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
 import { selectOperations } from './operations/index.js';
@@ -55,6 +56,8 @@ export interface CallContext {
   principal: Principal;
   signal?: AbortSignal;
   progress?: (progress: number, total?: number, message?: string) => Promise<void>;
+  /** W3C trace id of the caller's trace, when it sent one; kept in the audit record. */
+  traceId?: string;
 }
 
 export interface Readiness {
@@ -150,13 +153,16 @@ export class App {
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
-    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }] = await Promise.all([
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }, taxonomyModule, { PromotionEngine }] = await Promise.all([
       import('./platform/sql/migrations.js'),
       import('./engines/registry/registry-engine.js'),
       import('./engines/validation/validation-engine.js'),
       import('./engines/validation/structured-content.js'),
       import('./engines/rag/rag-engine.js'),
       import('./platform/embeddings/offline-embedder.js'),
+      import('./engines/governance/governance-engine.js'),
+      import('./engines/taxonomy/load-taxonomy.js'),
+      import('./engines/promotion/promotion-engine.js'),
     ]);
     const sql = await this.openSql();
     let cache: CachePort | undefined;
@@ -164,7 +170,10 @@ export class App {
       const migrations = await migrate(sql);
       cache = await this.openCache();
       const validation = new ValidationEngine(sql, engineMap.engine_map.validation.settings, this.engineLog('validation'));
-      const gate: ContentGate = async (mediaType, content) => {
+      const taxonomyEnabled = engineMap.engine_map.taxonomy.enabled;
+      const taxonomy = await taxonomyModule.loadTaxonomy(taxonomyEnabled ? this.config.ontologyPath : undefined);
+      const gate: ContentGate = async (mediaType, content, labels) => {
+        if (taxonomyEnabled) taxonomyModule.checkDeclaredClasses(taxonomy, labels);
         const result = await validation.validateForMediaType(mediaType, () => parseStructuredContent(mediaType, content, 'content'));
         if (result && !result.valid) {
           const lines = result.errors.map((e) => `${e.pointer}: ${e.message}`).join('; ');
@@ -208,7 +217,9 @@ export class App {
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
       );
-      return { sql, cache, engines: { rag, registry, validation, dag, execution }, migrations };
+      const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
+      const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
+      return { sql, cache, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
     } catch (error) {
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);
@@ -287,6 +298,7 @@ export class App {
   async invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
     const started = performance.now();
     let outcome: 'ok' | 'error' | 'denied' = 'ok';
+    let errorCode: string | undefined;
     const log = this.engineLog(operation.engine);
     try {
       const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });
@@ -297,6 +309,7 @@ export class App {
         throw new EngineError('FORBIDDEN', `${operation.name} needs the scope "${operation.scope}", which principal "${call.principal.id}" does not have`);
       }
       const { engines } = await this.services();
+      await engines.governance.enforce(operation.name, call.principal, parsed.data);
       const result = await operation.handler(parsed.data, {
         engines,
         principal: call.principal,
@@ -310,13 +323,26 @@ export class App {
       }
       return checked.data as z.output<O['output']>;
     } catch (error) {
-      if (outcome === 'ok') outcome = 'error';
-      throw this.toEngineError(operation, error, log);
+      const engineError = this.toEngineError(operation, error, log);
+      errorCode = engineError.code;
+      if (outcome === 'ok') outcome = engineError.code === 'FORBIDDEN' ? 'denied' : 'error';
+      throw engineError;
     } finally {
       const seconds = (performance.now() - started) / 1000;
       this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
       this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
       log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');
+      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId, arguments: args });
+    }
+  }
+
+  /** Every call leaves an audit record; one that cannot be written is logged, the call's own result stands. */
+  private async audit(entry: AuditEntry): Promise<void> {
+    try {
+      const { engines } = await this.services();
+      await engines.governance.audit.append(entry);
+    } catch (error) {
+      this.log.error({ operation: entry.operation, principal: entry.principal, err: (error as Error).message }, 'audit record could not be written');
     }
   }
 
