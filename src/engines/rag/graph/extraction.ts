@@ -44,8 +44,19 @@ export const MAX_RELATIONS_PER_CHUNK = 48;
 export const MAX_NAME_LENGTH = 120;
 export const CO_OCCURS = 'co-occurs';
 
+// Names repeat across chunks (a license's "Licensor" in every section), and stemming is
+// the extractor's main cost, so keys are remembered; the cap bounds memory.
+const keys = new Map<string, string>();
+const MAX_REMEMBERED_KEYS = 50_000;
+
 export function entityKey(name: string): string {
-  return terms(name).join(' ');
+  let key = keys.get(name);
+  if (key === undefined) {
+    key = terms(name).join(' ');
+    if (keys.size >= MAX_REMEMBERED_KEYS) keys.clear();
+    keys.set(name, key);
+  }
+  return key;
 }
 
 /**

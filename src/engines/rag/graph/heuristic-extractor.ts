@@ -42,8 +42,11 @@ function shouting(sentence: string): boolean {
   return upper > 1.5 * (sentence.match(LOWER)?.length ?? 0);
 }
 
+const MAY_NAME = /[\p{Lu}"“]/u;
+
 function mentionsIn(sentence: string): Mention[] {
   const mentions: Mention[] = [];
+  if (!MAY_NAME.test(sentence)) return mentions;
   for (const match of sentence.matchAll(QUOTED)) {
     const name = match[1]!.trim();
     if (name.split(/\s+/).length <= 5) mentions.push({ name, type: 'term', start: match.index!, end: match.index! + match[0].length });
