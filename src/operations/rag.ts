@@ -89,7 +89,7 @@ export const ragQuery = defineOperation({
   engine: 'rag',
   title: 'Retrieve context',
   description:
-    'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors + entity graph fused by rank, default), vector, fulltext or graph (entities linked to the query, expanded by PageRank).',
+    'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors + entity graph fused by rank, default), vector, fulltext or graph.',
   input: z.object({
     collection: collectionName(),
     query: z.string().max(2000).describe('What to find, in words.'),
@@ -101,16 +101,17 @@ export const ragQuery = defineOperation({
     hits: z.array(hitSchema).describe('Best first.'),
     graph: z
       .object({
-        entities: z.array(z.object({ name: z.string().describe('Entity.'), score: z.number().describe('Relevance, 0-1.') })).describe('Entities reached from the query.'),
-        paths: z.array(z.string().describe('e.g. "A –grants→ B".')).describe('Relation paths from query entities.'),
+        entities: z.array(z.string()).describe('Entities reached, most relevant first.'),
+        paths: z.array(z.string()).describe('Relation paths, e.g. "A –grants→ B".'),
       })
       .optional()
-      .describe('Graph and hybrid modes: why, from the entity graph.'),
+      .describe('Graph and hybrid modes: why.'),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'rag:read',
   async handler(input, { engines }) {
-    return engines.rag.query(input);
+    const { hits, graph } = await engines.rag.query(input);
+    return { hits, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
   },
 });
 
