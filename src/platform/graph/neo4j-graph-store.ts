@@ -36,7 +36,7 @@ export async function openNeo4jGraphStore(options: Neo4jOptions): Promise<GraphS
     for (const statement of SCHEMA) await driver.executeQuery(statement, {}, { database: options.database });
   } catch (error) {
     await driver.close();
-    throw new Error(`neo4j at ${options.uri}: ${(error as Error).message} (check NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD)`);
+    throw new Error(`neo4j at ${options.uri}: ${(error as Error).message} (check NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD)`, { cause: error });
   }
   return createNeo4jGraphStore(driver, options.database);
 }
