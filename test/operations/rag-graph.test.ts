@@ -138,3 +138,34 @@ for (const backend of appBackends()) {
     });
   });
 }
+
+const NEO4J_URI = process.env.NEO4J_URI;
+
+describe.skipIf(!NEO4J_URI)(`GraphRAG operations with the Neo4j store${NEO4J_URI ? '' : ' (skipped: set NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD to a Neo4j 5 server)'}`, () => {
+  let t: TestApp;
+  // Neo4j is shared between runs: a collection of this run's own.
+  const collection = `notes-${Date.now().toString(36)}`;
+  const call = <O extends AnyOperation>(op: O, args: unknown) => t.app.invoke(op, args, ADMIN);
+
+  beforeAll(async () => {
+    t = await startTestApp({ name: 'pglite + neo4j' }, { env: { NEO4J_URI, NEO4J_USER: process.env.NEO4J_USER, NEO4J_PASSWORD: process.env.NEO4J_PASSWORD } });
+    await call(ragIngest, { collection, documents: DOCS });
+  });
+  afterAll(async () => {
+    await call(ragDelete, { collection, documentIds: DOCS.map((d) => d.id) }).catch(() => undefined);
+    await t?.close();
+  });
+
+  it('keeps the graph in Neo4j and answers graph mode from it', async () => {
+    expect((await t.app.services()).graph!.kind).toBe('neo4j');
+    const { hits, graph } = await call(ragQuery, { collection, query: 'who publishes the Lesser General Public License?', mode: 'graph', topK: 5 });
+    expect(hits[0]).toMatchObject({ documentId: 'lgpl', retrievers: { graph: 1 } });
+    expect(graph!.paths).toContain('Lesser General Public License ←publishes– Free Software Foundation');
+  });
+
+  it('removes a deleted document’s graph, keeping shared entities', async () => {
+    await call(ragDelete, { collection, documentIds: ['gpl'] });
+    expect((await call(ragQuery, { collection, query: 'GNU General Public License', mode: 'graph' })).hits).toEqual([]);
+    expect((await call(ragQuery, { collection, query: 'Free Software Foundation', mode: 'graph' })).hits.map((h) => h.documentId)).toEqual(['lgpl']);
+  });
+});
