@@ -16,13 +16,14 @@ import type { AuditEntry } from './engines/governance/audit-log.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
 import { selectOperations } from './operations/index.js';
-import type { AnyOperation, EngineId, Principal } from './operations/operation.js';
+import type { AnyOperation, EngineId, Principal, SampleModel } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
+import type { GraphStore } from './platform/graph/graph-store.js';
 import { formatIssues } from './zod-issues.js';
 
 export const MEMORY_DATA_DIR = 'memory://';
@@ -48,6 +49,8 @@ export interface AppOptions {
 export interface Services {
   sql: SqlPort;
   cache: CachePort;
+  /** GraphRAG's store, when GraphRAG is among the rag modules. */
+  graph?: GraphStore;
   engines: Engines;
   migrations: MigrationStatus;
 }
@@ -58,6 +61,7 @@ export interface CallContext {
   progress?: (progress: number, total?: number, message?: string) => Promise<void>;
   /** W3C trace id of the caller's trace, when it sent one; kept in the audit record. */
   traceId?: string;
+  sample?: SampleModel;
 }
 
 export interface Readiness {
@@ -166,6 +170,7 @@ export class App {
     ]);
     const sql = await this.openSql();
     let cache: CachePort | undefined;
+    let graph: GraphStore | undefined;
     try {
       const migrations = await migrate(sql);
       cache = await this.openCache();
@@ -188,6 +193,7 @@ export class App {
         this.engineLog('registry'),
       );
       const ragSettings = engineMap.engine_map.RAG_engine.settings;
+      graph = engineMap.engine_map.RAG_engine.modules.includes('GraphRAG') ? await this.openGraphStore(sql, ragSettings.graphStore) : undefined;
       const rag = new RagEngine(
         sql,
         cache,
@@ -211,6 +217,7 @@ export class App {
           cacheTtlSeconds: engineMap.cache.redis.ttl,
         },
         this.engineLog('rag'),
+        graph && { store: graph, extractor: await this.graphExtractor() },
       );
       const { dag, execution } = await this.openDag(sql);
       this.log.info(
@@ -219,8 +226,9 @@ export class App {
       );
       const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
       const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
-      return { sql, cache, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
+      return { sql, cache, graph, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
     } catch (error) {
+      await graph?.close().catch(() => undefined);
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);
       this.releaseLock?.();
@@ -278,6 +286,28 @@ export class App {
     return openPglite(join(this.dataDir, 'pgdata'));
   }
 
+  /** Neo4j when NEO4J_URI is set or graphStore says so; else tables in the SQL database. */
+  private async openGraphStore(sql: SqlPort, configured: 'postgres' | 'neo4j'): Promise<GraphStore> {
+    const uri = this.env.NEO4J_URI;
+    if (configured === 'neo4j' || uri) {
+      if (!uri) throw new Error('RAG_engine.settings.graphStore is "neo4j" but NEO4J_URI is not set; set NEO4J_URI (and NEO4J_USER, NEO4J_PASSWORD) or use graphStore "postgres"');
+      const { openNeo4jGraphStore } = await import('./platform/graph/neo4j-graph-store.js');
+      return openNeo4jGraphStore({ uri, user: this.env.NEO4J_USER || 'neo4j', password: this.env.NEO4J_PASSWORD || '' });
+    }
+    const { createSqlGraphStore } = await import('./platform/graph/sql-graph-store.js');
+    return createSqlGraphStore(sql);
+  }
+
+  /** The chat endpoint's extractor when GRAPH_EXTRACTION_URL is set. */
+  private async graphExtractor() {
+    const url = this.env.GRAPH_EXTRACTION_URL;
+    if (!url) return undefined;
+    const model = this.env.GRAPH_EXTRACTION_MODEL || 'gpt-4o-mini';
+    const [{ createOpenAiChat }, { createModelExtractor }] = await Promise.all([import('./platform/chat/openai-chat.js'), import('./engines/rag/graph/model-extractor.js')]);
+    const complete = createOpenAiChat({ url, model, apiKey: this.env.GRAPH_EXTRACTION_API_KEY || undefined, apiKeyVariable: 'GRAPH_EXTRACTION_API_KEY' });
+    return createModelExtractor({ id: `chat:${model}`, complete, log: this.engineLog('rag') });
+  }
+
   private async openCache(): Promise<CachePort> {
     const { cache } = this.config.engineMap;
     const url = this.options.redisUrl ?? this.env.REDIS_URL;
@@ -316,6 +346,7 @@ export class App {
         signal: call.signal ?? new AbortController().signal,
         log,
         progress: call.progress ?? (async () => undefined),
+        ...(call.sample ? { sample: call.sample } : {}),
       });
       const checked = operation.output.safeParse(result);
       if (!checked.success) {
@@ -401,6 +432,7 @@ export class App {
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
+    await services?.graph?.close().catch(() => undefined);
     await services?.cache.close().catch(() => undefined);
     await services?.sql.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the database failed'));
     this.releaseLock?.();

@@ -27,7 +27,12 @@ export interface OperationContext {
   log: Logger;
   /** Reports progress to the caller when it asked for it (MCP progress notifications). */
   progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** The caller's own language model (MCP sampling), present only when the client offers it. */
+  sample?: SampleModel;
 }
+
+/** A prompt to one model answer, e.g. through MCP sampling/createMessage. */
+export type SampleModel = (request: { system: string; prompt: string; maxTokens: number }, signal?: AbortSignal) => Promise<string>;
 
 export interface OperationAnnotations {
   readOnlyHint: boolean;
