@@ -20,6 +20,7 @@ import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
+import { withSpan, type SpanHandle } from './platform/tracing.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 import { formatIssues } from './zod-issues.js';
@@ -150,6 +151,7 @@ export class App {
       import('./platform/embeddings/offline-embedder.js'),
     ]);
     const sql = await this.openSql();
+    if (sql.poolFigures) this.metrics.observePool(sql.poolFigures);
     let cache: CachePort | undefined;
     try {
       const migrations = await migrate(sql);
@@ -221,6 +223,11 @@ export class App {
   }
 
   private async openCache(): Promise<CachePort> {
+    const { countedCache } = await import('./platform/cache/counted-cache.js');
+    return countedCache(await this.openCacheBackend(), this.metrics);
+  }
+
+  private async openCacheBackend(): Promise<CachePort> {
     const { cache } = this.config.engineMap;
     const url = this.options.redisUrl ?? this.env.REDIS_URL;
     if (url && cache.redis.enabled) {
@@ -232,7 +239,13 @@ export class App {
   }
 
   /** Runs one operation for a caller; throws EngineError with a message that says what to change. */
-  async invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+  invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+    // One span per operation: the SQL, cache and HTTP spans of its work become its children.
+    const attributes = { 'mcp_level3.operation': operation.name, 'mcp_level3.engine': ENGINE_NAMES[operation.engine], 'enduser.id': call.principal.id };
+    return withSpan(`operation ${operation.name}`, attributes, (span) => this.runOperation(operation, args, call, span));
+  }
+
+  private async runOperation<O extends AnyOperation>(operation: O, args: unknown, call: CallContext, span: SpanHandle): Promise<z.output<O['output']>> {
     const started = performance.now();
     let outcome: 'ok' | 'error' | 'denied' = 'ok';
     const log = this.engineLog(operation.engine);
@@ -249,6 +262,7 @@ export class App {
         principal: call.principal,
         signal: call.signal ?? new AbortController().signal,
         log,
+        metrics: this.metrics,
         progress: call.progress ?? (async () => undefined),
       });
       const checked = operation.output.safeParse(result);
@@ -258,9 +272,12 @@ export class App {
       return checked.data as z.output<O['output']>;
     } catch (error) {
       if (outcome === 'ok') outcome = 'error';
-      throw this.toEngineError(operation, error, log);
+      const engineError = this.toEngineError(operation, error, log);
+      span.setAttribute('error.type', engineError.code);
+      throw engineError;
     } finally {
       const seconds = (performance.now() - started) / 1000;
+      span.setAttribute('mcp_level3.outcome', outcome);
       this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
       this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
       log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');

@@ -52,12 +52,14 @@ export const ragIngest = defineOperation({
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'rag:write',
-  async handler(input, { engines, signal, progress }) {
-    return engines.rag.ingest(
+  async handler(input, { engines, signal, progress, metrics }) {
+    const result = await engines.rag.ingest(
       input.collection,
       input.documents.map((doc) => ({ ...doc, metadata: doc.metadata ?? undefined })),
       { signal, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
     );
+    metrics.ragIngestedChunks.inc(result.chunks);
+    return result;
   },
 });
 
@@ -98,8 +100,11 @@ export const ragQuery = defineOperation({
   output: z.object({ hits: z.array(hitSchema).describe('Best first.') }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'rag:read',
-  async handler(input, { engines }) {
-    return { hits: await engines.rag.query(input) };
+  async handler(input, { engines, metrics }) {
+    const done = metrics.ragQueryDuration.startTimer({ mode: input.mode });
+    const hits = await engines.rag.query(input);
+    done();
+    return { hits };
   },
 });
 

@@ -6,7 +6,8 @@
  * goes through express: /health (liveness), /ready (database, migrations and cache),
  * /metrics (Prometheus). Host and Origin headers are checked on /mcp against the allowed
  * host names (DNS-rebinding protection). Errors are JSON in one shape and never carry
- * stack traces or paths.
+ * stack traces or paths. Every request has an id (X-Request-Id, honoured or generated,
+ * echoed back) that the log lines its work writes carry; each is logged at debug level.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
@@ -14,6 +15,7 @@ import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcon
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { App } from '../app.js';
 import type { Principal } from '../operations/operation.js';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '../platform/request-context.js';
 import { VERSION } from '../package-info.js';
 import { createMcpServerFactory } from './mcp-server.js';
 
@@ -56,14 +58,18 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   const checkHost = options.allowedHosts.length > 0 ? hostHeaderValidation(options.allowedHosts) : pass;
   const checkOrigin = options.allowedHosts.length > 0 ? originValidation(options.allowedHosts) : pass;
 
-  const track = (req: IncomingMessage, res: ServerResponse, path: string) => {
+  const track = (req: IncomingMessage, res: ServerResponse, path: string, requestId: string) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const labels = { method: req.method ?? 'GET', route: KNOWN_ROUTES.has(path) ? path : 'other', status: String(res.statusCode) };
-      app.metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      app.metrics.httpRequestDuration.observe(labels, seconds);
       app.metrics.httpRequestsTotal.inc(labels);
+      // Headers as sent (log.ts redacts credentials); the path without its query string.
+      app.log.debug({ request_id: requestId, req: { method: req.method, path, headers: req.headers }, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'http request');
     });
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('X-Request-Id', requestId);
   };
 
   const http = express();
@@ -98,15 +104,18 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     mcp,
     handle(req, res) {
       const path = pathOf(req.url);
-      track(req, res, path);
-      if (path !== '/mcp') {
-        http(req, res);
-        return;
-      }
-      if (!checkHost(req, res) || !checkOrigin(req, res)) return;
-      serveMcp(req, res).catch((error: unknown) => {
-        app.log.error({ err: (error as Error).message }, 'mcp request failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody("INTERNAL", "internal error")));
+      const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+      track(req, res, path, requestId);
+      runWithRequestId(requestId, () => {
+        if (path !== '/mcp') {
+          http(req, res);
+          return;
+        }
+        if (!checkHost(req, res) || !checkOrigin(req, res)) return;
+        serveMcp(req, res).catch((error: unknown) => {
+          app.log.error({ err: (error as Error).message }, 'mcp request failed');
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody("INTERNAL", "internal error")));
+        });
       });
     },
   };

@@ -28,6 +28,7 @@ import { ragQuery } from '../operations/rag.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
+import { traceMcpRequests, type McpTransportKind } from './mcp-tracing.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
 rag_*: ingest documents into collections and retrieve cited passages (hybrid BM25 + vectors by default); the rag_answer prompt answers from them.
@@ -88,7 +89,11 @@ function decodeVariable(value: string | string[] | undefined): string {
   }
 }
 
-export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactory {
+export function createMcpServerFactory(
+  app: App,
+  principalFor: (ctx: McpRequestContext) => Principal,
+  transport: McpTransportKind = 'http',
+): McpServerFactory {
   const catalog = buildCatalog(app.operations);
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
   const hasRag = app.operations.some((op) => op.engine === 'rag');
@@ -196,6 +201,7 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
       );
     }
     if (hasRag) registerRagSurface(app, server, principal);
+    traceMcpRequests(server, transport, app.log);
     return server;
   };
 }
