@@ -2,8 +2,8 @@
 # Start a real Jaeger (v2: an OpenTelemetry Collector distribution) on 127.0.0.1 for the
 # tracing tests: it receives OTLP over HTTP and answers trace queries on its HTTP API.
 #
-# The binary is built once with `go install` (the Go module proxy serves the source) and
-# kept under $CI_SERVICES_DIR/jaeger/bin; later runs reuse it. Storage is in memory.
+# The binary is built once from the Go module proxy's source (`go get -tool` + `go build`)
+# and kept under $CI_SERVICES_DIR/jaeger/bin; later runs reuse it. Storage is in memory.
 #
 # Env:
 #   CI_SERVICES_DIR      base dir for the binary, config, pid and log (default /tmp/mcp-ci-services)
@@ -37,13 +37,20 @@ PIDFILE="$JROOT/jaeger.pid"
 mkdir -p "$JROOT/bin"
 
 # ---------------------------------------------------------------- binary
+# jaeger's go.mod has replace directives, so `go install module@version` refuses it; a
+# throw-away module that requires it as a tool builds it instead.
 if [ ! -x "$BIN" ] || [ "$(cat "$JROOT/version" 2>/dev/null)" != "$VERSION" ]; then
-  command -v go >/dev/null 2>&1 || die "go not found (needed to build jaeger with go install)"
-  log "building github.com/jaegertracing/jaeger/cmd/jaeger@$VERSION with go install (minutes on 2 cores, once)"
+  command -v go >/dev/null 2>&1 || die "go not found (needed to build jaeger)"
+  log "building github.com/jaegertracing/jaeger/cmd/jaeger@$VERSION (once; several minutes on 2 cores)"
   build_started=$(date +%s)
-  # nice: the build shares the machine with whatever else runs; -trimpath keeps paths out.
-  GOBIN="$JROOT/bin" GOFLAGS="-buildvcs=false -trimpath" nice -n 10 \
-    go install "github.com/jaegertracing/jaeger/cmd/jaeger@$VERSION" >&2 || die "go install jaeger@$VERSION failed"
+  mkdir -p "$JROOT/src"
+  (
+    cd "$JROOT/src"
+    [ -f go.mod ] || go mod init mcp-ci-jaeger >&2
+    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$VERSION" >&2
+    # nice: the build shares the machine with whatever else runs.
+    GOFLAGS="-buildvcs=false -trimpath" nice -n 10 go build -o "$BIN" github.com/jaegertracing/jaeger/cmd/jaeger >&2
+  ) || die "building jaeger@$VERSION failed"
   echo "$VERSION" >"$JROOT/version"
   log "built in $(( $(date +%s) - build_started ))s"
 fi

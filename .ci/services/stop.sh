@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stop the services started by postgres.sh and redis.sh (local cleanup).
-# Pass --purge to also delete $CI_SERVICES_DIR/{postgres/data,redis}.
+# Stop the services started by postgres.sh, redis.sh and jaeger.sh (local cleanup).
+# Pass --purge to also delete $CI_SERVICES_DIR/{postgres/data,redis} (the jaeger binary stays).
 set -uo pipefail
 
 log() { echo "[stop.sh] $*" >&2; }
@@ -45,6 +45,17 @@ if command -v redis-cli >/dev/null 2>&1 && \
 else
   log "redis not running"
 fi
+
+# --- jaeger (its pid file; the binary under $BASE/jaeger/bin is kept for the next run)
+JPID="$(cat "$BASE/jaeger/jaeger.pid" 2>/dev/null || true)"
+if pid_alive "$JPID" && grep -q jaeger "/proc/$JPID/cmdline" 2>/dev/null; then
+  log "stopping jaeger (pid $JPID)"
+  kill "$JPID" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do pid_alive "$JPID" || break; sleep 0.25; done
+else
+  log "jaeger not running"
+fi
+rm -f "$BASE/jaeger/jaeger.pid"
 
 if [ "${1:-}" = "--purge" ]; then
   log "deleting $DATA and $BASE/redis"
