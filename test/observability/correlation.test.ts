@@ -99,6 +99,16 @@ describe('log correlation and secrets, with tracing on', () => {
     expect(sql[0]!.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' });
   });
 
+  it("joins the client's trace when the request carries a traceparent in params._meta", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parentSpanId = '00f067aa0ba902b7';
+    await client.callTool({ name: 'registry_list', arguments: {}, _meta: { traceparent: `00-${traceId}-${parentSpanId}-01` } });
+    const request = spanNamed('tools/call registry_list')!;
+    expect(request.spanContext().traceId).toBe(traceId);
+    expect(parentOf(request)).toBe(parentSpanId);
+    expect(spanNamed('operation registry_list')!.spanContext().traceId).toBe(traceId);
+  });
+
   it('echoes the caller request id, and makes one up when there is none or it is unsafe', async () => {
     const given = await fetch(`${http.origin}/health`, { headers: { 'X-Request-Id': 'abc-123' } });
     expect(given.headers.get('x-request-id')).toBe('abc-123');
