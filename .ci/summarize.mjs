@@ -1,9 +1,10 @@
-// Reads vitest's JSON report (and the conformance summary, when there is one) and prints
+// Reads vitest's JSON report (and the summaries of the other suites: conformance, image, helm,
+// each {passed, failed, skipped}) and prints
 // the closing line CI reads: "N passed, N failed[, N skipped]". In CI a suite skipped for a
 // missing service is a failure: the services were supposed to be started.
 import { existsSync, readFileSync } from 'node:fs';
 
-const [reportPath, conformancePath] = process.argv.slice(2);
+const [reportPath, ...summaryPaths] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -29,14 +30,16 @@ if (existsSync(reportPath)) {
   failed++;
 }
 
-if (conformancePath && existsSync(conformancePath)) {
-  const summary = JSON.parse(readFileSync(conformancePath, 'utf8'));
-  passed += summary.passed ?? 0;
-  failed += summary.failed ?? 0;
-  skipped += summary.skipped ?? 0;
-} else if (conformancePath) {
-  console.error(`summarize: no conformance summary at ${conformancePath}`);
-  failed++;
+for (const summaryPath of summaryPaths) {
+  if (existsSync(summaryPath)) {
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+    passed += summary.passed ?? 0;
+    failed += summary.failed ?? 0;
+    skipped += summary.skipped ?? 0;
+  } else {
+    console.error(`summarize: no summary at ${summaryPath}`);
+    failed++;
+  }
 }
 
 if (process.env.CI && missingService.length > 0) {

@@ -281,9 +281,9 @@ export async function waitFor(check, { timeoutMs = 60_000, intervalMs = 50, what
  * Starts `node [nodeFlags] dist/src/cli.js http --port P --data-dir DIR` and waits for
  * /ready 200. Returns { child, port, client, readyMs }.
  */
-export async function startOurHttpServer({ dataDir, databaseUrl, nodeFlags = [], label = 'mcp-level3' }) {
+export async function startOurHttpServer({ dataDir, databaseUrl, redisUrl, nodeFlags = [], label = 'mcp-level3' }) {
   const port = await freePort();
-  const env = childEnv(databaseUrl ? { DATABASE_URL: databaseUrl } : {});
+  const env = childEnv({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}) });
   const started = performance.now();
   const child = spawnTracked(process.execPath, [...nodeFlags, ...profileFlags(label), CLI, 'http', '--port', String(port), '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.resume();
@@ -300,9 +300,10 @@ export async function startOurHttpServer({ dataDir, databaseUrl, nodeFlags = [],
   );
   const readyMs = performance.now() - started;
   const expected = databaseUrl ? 'postgres' : 'pglite';
-  if (readiness.checks?.database?.backend !== expected || readiness.checks?.cache?.backend !== 'memory') {
+  const expectedCache = redisUrl ? 'memory+redis' : 'memory';
+  if (readiness.checks?.database?.backend !== expected || readiness.checks?.cache?.backend !== expectedCache) {
     child.kill('SIGKILL');
-    throw new Error(`${label}: expected database ${expected} and the memory cache, /ready says ${JSON.stringify(readiness.checks)}`);
+    throw new Error(`${label}: expected database ${expected} and cache ${expectedCache}, /ready says ${JSON.stringify(readiness.checks)}`);
   }
   return { child, port, client, readyMs };
 }

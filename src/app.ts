@@ -231,8 +231,13 @@ export class App {
     const { cache } = this.config.engineMap;
     const url = this.options.redisUrl ?? this.env.REDIS_URL;
     if (url && cache.redis.enabled) {
+      const log = this.log.child({ component: 'cache' });
+      if (cache.memory.enabled) {
+        const { openTieredCache } = await import('./platform/cache/tiered-cache.js');
+        return openTieredCache(url, { ttlSeconds: cache.redis.ttl, memoryMaxSize: cache.memory.maxSize, keyPrefix: this.options.cacheKeyPrefix, log });
+      }
       const { openRedisCache } = await import('./platform/cache/redis-cache.js');
-      return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: this.options.cacheKeyPrefix, log: this.log.child({ component: 'cache' }) });
+      return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: this.options.cacheKeyPrefix, log });
     }
     const { createMemoryCache } = await import('./platform/cache/memory-cache.js');
     return createMemoryCache({ maxSize: cache.memory.maxSize, ttlSeconds: cache.redis.ttl });
@@ -297,7 +302,8 @@ export class App {
 
   async readiness(): Promise<Readiness> {
     const dbBackend = this.options.databaseUrl ?? this.env.DATABASE_URL ? 'postgres' : 'pglite';
-    const cacheBackend = (this.options.redisUrl ?? this.env.REDIS_URL) && this.config.engineMap.cache.redis.enabled ? 'redis' : 'memory';
+    const { cache: cacheConfig } = this.config.engineMap;
+    const cacheBackend = (this.options.redisUrl ?? this.env.REDIS_URL) && cacheConfig.redis.enabled ? (cacheConfig.memory.enabled ? 'memory+redis' : 'redis') : 'memory';
     const services = this.opened;
     if (!services) {
       let error = 'opening';
@@ -320,8 +326,9 @@ export class App {
       }
     };
     const [dbError, cacheError] = await Promise.all([probe(() => sql.ping()), probe(() => cache.ping())]);
+    // The cache is an optimisation: a replica without Redis serves (slower), so it stays ready.
     return {
-      ready: !dbError && !cacheError,
+      ready: !dbError,
       checks: {
         database: { ok: !dbError, backend: sql.kind, schemaVersion: migrations.current, ...(dbError ? { error: dbError } : {}) },
         cache: { ok: !cacheError, backend: cache.kind, ...(cacheError ? { error: cacheError } : {}) },

@@ -98,7 +98,7 @@ export function createMetrics(): Metrics {
     }),
     cacheHits: new Counter({
       name: 'cache_hits_total',
-      help: 'Cache look-ups that found a value, by backend (memory, redis) and key space (rag, registry, emb, ...)',
+      help: 'Cache look-ups that found a value, by backend (memory, redis, memory+redis) and key space (rag, registry, emb, ...)',
       labelNames: ['backend', 'keyspace'],
       registers,
     }),

@@ -1,10 +1,12 @@
 /*
  * One contract for the cache port, run against every reachable backend.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CachePort } from '../../src/platform/cache/cache-port.js';
 import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
 import { openRedisCache } from '../../src/platform/cache/redis-cache.js';
+import { openTieredCache } from '../../src/platform/cache/tiered-cache.js';
 import { REDIS_URL, silentLogger, title, uniqueId } from '../helpers/backends.js';
 
 const backends: { name: string; skip?: string; open(prefix: string): Promise<CachePort> }[] = [
@@ -13,6 +15,11 @@ const backends: { name: string; skip?: string; open(prefix: string): Promise<Cac
     name: 'redis',
     skip: REDIS_URL ? undefined : 'set REDIS_URL to a Redis server',
     open: (prefix) => openRedisCache(REDIS_URL!, { ttlSeconds: 60, keyPrefix: prefix, log: silentLogger }),
+  },
+  {
+    name: 'memory in front of redis',
+    skip: REDIS_URL ? undefined : 'set REDIS_URL to a Redis server',
+    open: (prefix) => openTieredCache(REDIS_URL!, { ttlSeconds: 60, memoryMaxSize: 100, keyPrefix: prefix, log: silentLogger }),
   },
 ];
 
@@ -68,5 +75,53 @@ describe.skipIf(!REDIS_URL)(`redis cache after losing its connection${REDIS_URL 
     await expect(cache.get('x')).resolves.toBeUndefined();
     await expect(cache.set('x', 'y')).resolves.toBeUndefined();
     await expect(cache.ping()).rejects.toThrow();
+  });
+});
+
+async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
+  let value = await read();
+  for (let i = 0; i < 50 && value !== expected; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = await read();
+  }
+  return value;
+}
+
+describe.skipIf(!REDIS_URL)(`two replicas sharing a two-level cache${REDIS_URL ? '' : ' (skipped: set REDIS_URL to a Redis server)'}`, () => {
+  const open = (prefix: string) => openTieredCache(REDIS_URL!, { ttlSeconds: 60, memoryMaxSize: 100, keyPrefix: prefix, log: silentLogger });
+
+  it('does not serve a value another replica has replaced or deleted', async () => {
+    const prefix = `${uniqueId('replicas')}:`;
+    const [a, b] = await Promise.all([open(prefix), open(prefix)]);
+    try {
+      await a.set('alias', 'v1');
+      // Once a's announcement has reached b, b keeps what it reads in process: removing the key
+      // from Redis behind both caches' backs shows that b answers from its own memory.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await b.get('alias')).toBe('v1');
+      const raw = new Redis(REDIS_URL!);
+      await raw.del(`${prefix}alias`);
+      raw.disconnect();
+      expect(await b.get('alias')).toBe('v1');
+      await a.set('alias', 'v2');
+      expect(await eventually(() => b.get('alias'), 'v2')).toBe('v2');
+      await a.delete('alias');
+      expect(await eventually(() => b.get('alias'), undefined)).toBeUndefined();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('does not keep a value in process longer than Redis keeps it', async () => {
+    const prefix = `${uniqueId('ttl')}:`;
+    const [a, b] = await Promise.all([open(prefix), open(prefix)]);
+    try {
+      await a.set('short', 'x', 1);
+      expect(await b.get('short')).toBe('x');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect(await b.get('short')).toBeUndefined();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });

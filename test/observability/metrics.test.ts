@@ -79,7 +79,7 @@ for (const backend of appBackends()) {
       expect(moved('rag_ingested_chunks_total')).toBe(chunks);
       expect(moved('rag_query_duration_seconds_count', { mode: 'hybrid' })).toBe(2);
       expect(moved('rag_query_duration_seconds_count', { mode: 'fulltext' })).toBe(1);
-      expect(moved('cache_hits_total', { backend: backend.redisUrl ? 'redis' : 'memory', keyspace: 'rag' })).toBe(1);
+      expect(moved('cache_hits_total', { backend: backend.redisUrl ? 'memory+redis' : 'memory', keyspace: 'rag' })).toBe(1);
       expect(moved('cache_misses_total', { keyspace: 'rag' })).toBe(2);
       expect(moved('mcp_tool_calls_total', { tool: 'rag_query', outcome: 'ok' })).toBe(3);
       expect(moved('mcp_tool_duration_seconds_count', { tool: 'rag_ingest' })).toBe(1);

@@ -7,7 +7,7 @@
  */
 
 export interface CachePort {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'memory+redis';
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
   delete(key: string): Promise<void>;

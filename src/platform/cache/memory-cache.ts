@@ -6,7 +6,11 @@
 import { LRUCache } from 'lru-cache';
 import type { CachePort } from './cache-port.js';
 
-export function createMemoryCache(options: { maxSize: number; ttlSeconds: number }): CachePort {
+export interface MemoryCache extends CachePort {
+  clear(): void;
+}
+
+export function createMemoryCache(options: { maxSize: number; ttlSeconds: number }): MemoryCache {
   const lru = new LRUCache<string, string>({ max: options.maxSize, ttl: options.ttlSeconds * 1000, ttlAutopurge: false });
   return {
     kind: 'memory',
@@ -17,6 +21,7 @@ export function createMemoryCache(options: { maxSize: number; ttlSeconds: number
     async delete(key) {
       lru.delete(key);
     },
+    clear: () => lru.clear(),
     async ping() {},
     async close() {
       lru.clear();

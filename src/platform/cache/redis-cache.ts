@@ -9,7 +9,12 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { CachePort } from './cache-port.js';
 
-export async function openRedisCache(url: string, options: { ttlSeconds: number; keyPrefix?: string; log: Logger }): Promise<CachePort> {
+export interface RedisCache extends CachePort {
+  /** The value with its remaining time to live, in one round trip (the two-level cache needs both). */
+  getWithTtl(key: string): Promise<{ value: string; ttlMs: number } | undefined>;
+}
+
+export async function openRedisCache(url: string, options: { ttlSeconds: number; keyPrefix?: string; log: Logger }): Promise<RedisCache> {
   const redis = new Redis(url, {
     keyPrefix: options.keyPrefix ?? 'mcp-level3:',
     lazyConnect: true,
@@ -34,6 +39,16 @@ export async function openRedisCache(url: string, options: { ttlSeconds: number;
     async get(key) {
       try {
         return (await redis.get(key)) ?? undefined;
+      } catch (error) {
+        return degrade(error);
+      }
+    },
+    async getWithTtl(key) {
+      try {
+        const replies = await redis.multi().get(key).pttl(key).exec();
+        const value = replies?.[0]?.[1];
+        const ttlMs = replies?.[1]?.[1];
+        return typeof value === 'string' && typeof ttlMs === 'number' && ttlMs > 0 ? { value, ttlMs } : undefined;
       } catch (error) {
         return degrade(error);
       }
