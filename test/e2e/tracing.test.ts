@@ -128,13 +128,19 @@ describe.skipIf(skip)(`traces in a real OTLP receiver (Jaeger)${skip ? ` (skippe
   describe('over stdio, on PGlite', () => {
     const service = `mcp-level3-test-stdio-${randomBytes(4).toString('hex')}`;
     let trace: JaegerTrace;
+    let ingestTrace: JaegerTrace;
 
     beforeAll(async () => {
-      const client = await connectStdio('v2', ['--data-dir', 'memory://'], tracingEnv(service));
+      // The embeddings endpoint is a real HTTP server that has no /v1/embeddings (Jaeger's
+      // OTLP port answers 404): enough to see the outbound call in the trace.
+      const client = await connectStdio('v2', ['--data-dir', 'memory://'], tracingEnv(service, { EMBEDDINGS_URL: OTLP! }));
       const published = await client.callTool({ name: 'registry_publish', arguments: { name: 'acme/traced', version: '1.0.0', content: 'hello' } });
       expect(published.isError).toBeFalsy();
+      const ingest = await client.callTool({ name: 'rag_ingest', arguments: { collection: 'remote', documents: [{ id: 'd1', text: 'needs embeddings' }] } });
+      expect(ingest.isError).toBe(true);
       await client.close(); // the server flushes its spans as stdin closes
       trace = await findTrace(service, 'tools/call registry_publish');
+      ingestTrace = await findTrace(service, 'tools/call rag_ingest');
     });
 
     it('makes the MCP request the root, with the operation and its SQL beneath', () => {
@@ -145,6 +151,17 @@ describe.skipIf(skip)(`traces in a real OTLP receiver (Jaeger)${skip ? ` (skippe
       expect(parentId(operation)).toBe(request.spanID);
       const sql = trace.spans.filter((s) => parentId(s) === operation.spanID && s.operationName.startsWith('pglite.query:'));
       expect(sql.map((s) => s.operationName)).toContain('pglite.query:INSERT');
+    });
+
+    it('traces the outbound HTTP call of an operation, and marks the failed call', () => {
+      const request = ingestTrace.spans.find((s) => s.operationName === 'tools/call rag_ingest')!;
+      const operation = ingestTrace.spans.find((s) => s.operationName === 'operation rag_ingest')!;
+      expect(tag(operation, 'mcp_level3.outcome')).toBe('error');
+      expect(tag(operation, 'error.type')).toBe('UNAVAILABLE');
+      expect(tag(request, 'otel.status_code')).toBe('ERROR');
+      const outbound = ingestTrace.spans.find((s) => parentId(s) === operation.spanID && String(tag(s, 'url.full')).endsWith('/v1/embeddings'))!;
+      expect(outbound).toBeDefined();
+      expect(tag(outbound, 'http.response.status_code')).toBe(404);
     });
   });
 });
