@@ -7,7 +7,7 @@ export default defineConfig({
     // the 2-core machines this runs on.
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 30_000,
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
   },

@@ -58,6 +58,8 @@ if [ ! -x "$KUBECONFORM" ] || [ "$(stamp kubeconform)" != "$KUBECONFORM_VERSION"
   nice -n 5 go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" >&2 \
     || { check "build kubeconform $KUBECONFORM_VERSION" 1; finish; }
 fi
+# --tools-only: build and fetch the Go tools, then stop (.ci/run does this in the background early).
+[ "${1:-}" = --tools-only ] && { go mod download "k8s.io/kubernetes@v$KUBE_VERSION" >&2; exit $?; }
 K8S_DIR="$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).Dir??"")}catch{console.log("")}})')"
 SWAGGER="$K8S_DIR/api/openapi-spec/swagger.json"
 [ -f "$SWAGGER" ] || { check "Kubernetes $KUBE_VERSION OpenAPI from the Go module proxy" 1 "no $SWAGGER"; finish; }

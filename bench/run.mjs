@@ -2,7 +2,7 @@
 /*
  * Benchmark runner
  * ================
- *   node bench/run.mjs                     all: coldstart, registry-get, memory
+ *   node bench/run.mjs                     all: coldstart, registry-get, memory, dag
  *   node bench/run.mjs registry-get        one (or several, space separated)
  * Needs a build (npm run bench builds first). Prints one JSON document on stdout and
  * writes it to bench/results/latest.json; progress goes to stderr. PostgreSQL variants
@@ -17,6 +17,7 @@ const BENCHMARKS = {
   coldstart: () => import('./coldstart.mjs'),
   'registry-get': () => import('./registry-get.mjs'),
   memory: () => import('./memory.mjs'),
+  dag: () => import('./dag.mjs'),
 };
 
 const requested = process.argv.slice(2);

@@ -196,11 +196,12 @@ export class App {
         },
         this.engineLog('rag'),
       );
+      const { dag, execution } = await this.openDag(sql);
       this.log.info(
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
       );
-      return { sql, cache, engines: { rag, registry, validation }, migrations };
+      return { sql, cache, engines: { rag, registry, validation, dag, execution }, migrations };
     } catch (error) {
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);
@@ -208,6 +209,43 @@ export class App {
       this.releaseLock = undefined;
       throw error;
     }
+  }
+
+  /**
+   * The executor and the DAG engine, whose actions are the operations of the enabled
+   * engines (but not dag_* or execution_*: a node waiting on a nested run would hold an
+   * executor slot), each run through invoke() with the run's principal.
+   */
+  private async openDag(sql: SqlPort): Promise<Pick<Engines, 'dag' | 'execution'>> {
+    const [{ Executor }, { DagEngine }] = await Promise.all([import('./engines/execution/executor.js'), import('./engines/dag/dag-engine.js')]);
+    const { engine_map: engineMap } = this.config.engineMap;
+    const execution = new Executor({ maxConcurrency: engineMap.execution.settings.maxConcurrency, maxQueued: engineMap.execution.settings.maxQueued });
+    const actions = new Map(
+      selectOperations({ enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled })
+        .filter((op) => op.engine !== 'dag' && op.engine !== 'execution')
+        .map((op) => [op.name, op]),
+    );
+    const settings = engineMap.DAG_engine.settings;
+    const dag = new DagEngine(
+      sql,
+      execution,
+      {
+        has: (name) => actions.has(name),
+        names: () => [...actions.keys()],
+        run: (name, input, { principal, signal }) => this.invoke(actions.get(name)!, input, { principal, signal }),
+      },
+      {
+        maxNodes: settings.maxNodes,
+        maxQueuedRuns: settings.maxQueuedRuns,
+        httpAllowedHosts: settings.httpAllowedHosts,
+        runConcurrency: engineMap.execution.settings.runConcurrency,
+        leaseMs: settings.leaseSeconds * 1000,
+        pollIntervalMs: settings.pollIntervalMs,
+      },
+      this.engineLog('dag'),
+    );
+    await dag.start();
+    return { dag, execution };
   }
 
   private async openSql(): Promise<SqlPort> {
@@ -340,6 +378,7 @@ export class App {
     if (this.closed) return;
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
+    await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
     await services?.cache.close().catch(() => undefined);
     await services?.sql.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the database failed'));
     this.releaseLock?.();

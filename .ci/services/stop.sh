@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Stop the services started by postgres.sh, redis.sh and jaeger.sh (local cleanup).
-# Pass --purge to also delete $CI_SERVICES_DIR/{postgres/data,redis} (the jaeger binary stays).
+# Stop the services started by postgres.sh, redis.sh, neo4j.sh and jaeger.sh (local cleanup).
+# Pass --purge to also delete $CI_SERVICES_DIR/{postgres/data,redis,neo4j/home} (the stores;
+# the downloaded Neo4j jars and the built jaeger binary stay).
 set -uo pipefail
 
 log() { echo "[stop.sh] $*" >&2; }
@@ -46,6 +47,21 @@ else
   log "redis not running"
 fi
 
+# --- neo4j (SIGTERM: the launcher's shutdown hook closes the store cleanly)
+NEO4J_PID="$(cat "$BASE/neo4j/neo4j.pid" 2>/dev/null || true)"
+if pid_alive "$NEO4J_PID" && tr '\0' ' ' <"/proc/$NEO4J_PID/cmdline" 2>/dev/null | grep -q Neo4jTestServer; then
+  log "stopping neo4j (pid $NEO4J_PID)"
+  kill "$NEO4J_PID" 2>/dev/null || true
+  for ((i = 0; i < 240; i++)); do pid_alive "$NEO4J_PID" || break; sleep 0.25; done
+  if pid_alive "$NEO4J_PID"; then
+    log "neo4j did not stop within 60s; killing it"
+    kill -9 "$NEO4J_PID" 2>/dev/null || true
+  fi
+else
+  log "neo4j not running"
+fi
+rm -f "$BASE/neo4j/neo4j.pid" "$BASE/neo4j/ready"
+
 # --- jaeger (its pid file; the binary under $BASE/jaeger/bin is kept for the next run)
 JPID="$(cat "$BASE/jaeger/jaeger.pid" 2>/dev/null || true)"
 if pid_alive "$JPID" && grep -q jaeger "/proc/$JPID/cmdline" 2>/dev/null; then
@@ -58,7 +74,7 @@ fi
 rm -f "$BASE/jaeger/jaeger.pid"
 
 if [ "${1:-}" = "--purge" ]; then
-  log "deleting $DATA and $BASE/redis"
-  rm -rf "$DATA" "$BASE/redis" "$BASE/postgres/port"
+  log "deleting $DATA, $BASE/redis and $BASE/neo4j/home"
+  rm -rf "$DATA" "$BASE/redis" "$BASE/postgres/port" "$BASE/neo4j/home"
 fi
 exit 0

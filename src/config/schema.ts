@@ -45,12 +45,23 @@ const engineMapSchema = z.strictObject({
   DAG_engine: z.strictObject({
     ...engineBase,
     modules: z.array(text()).default([]),
-    settings: z.strictObject({ maxNodes: positiveInt().default(10000) }).default({ maxNodes: 10000 }),
+    settings: z
+      .strictObject({
+        maxNodes: positiveInt().default(10000),
+        // empty: the http_request action is off
+        httpAllowedHosts: z.array(text()).default([]),
+        leaseSeconds: positiveInt().default(30),
+        pollIntervalMs: positiveInt().default(500),
+        maxQueuedRuns: positiveInt().default(1000),
+      })
+      .default({ maxNodes: 10000, httpAllowedHosts: [], leaseSeconds: 30, pollIntervalMs: 500, maxQueuedRuns: 1000 }),
   }),
   execution: z.strictObject({
     ...engineBase,
     modules: z.array(text()).default([]),
-    settings: z.strictObject({ maxConcurrency: positiveInt().default(100) }).default({ maxConcurrency: 100 }),
+    settings: z
+      .strictObject({ maxConcurrency: positiveInt().default(100), runConcurrency: positiveInt().default(50), maxQueued: positiveInt().default(10000) })
+      .default({ maxConcurrency: 100, runConcurrency: 50, maxQueued: 10000 }),
   }),
   governance: z.strictObject({
     ...engineBase,

@@ -1,6 +1,8 @@
 /*
  * The engines a running server holds, built once the database and cache are open.
  */
+import type { DagEngine } from './dag/dag-engine.js';
+import type { Executor } from './execution/executor.js';
 import type { RagEngine } from './rag/rag-engine.js';
 import type { RegistryEngine } from './registry/registry-engine.js';
 import type { ValidationEngine } from './validation/validation-engine.js';
@@ -9,4 +11,6 @@ export interface Engines {
   rag: RagEngine;
   registry: RegistryEngine;
   validation: ValidationEngine;
+  dag: DagEngine;
+  execution: Executor;
 }

@@ -5,6 +5,8 @@
  * `selectOperations(...)`; nothing is discovered from the filesystem.
  */
 import { ENGINE_IDS, type AnyOperation, type EngineId } from './operation.js';
+import { DAG_OPERATIONS } from './dag.js';
+import { EXECUTION_OPERATIONS } from './execution.js';
 import { RAG_OPERATIONS } from './rag.js';
 import { REGISTRY_OPERATIONS } from './registry.js';
 import { VALIDATION_OPERATIONS } from './validation.js';
@@ -20,7 +22,13 @@ export const TOOLSETS: Record<EngineId, { description: string }> = {
   registry: { description: 'Immutable, versioned, content-addressed artifacts' },
 };
 
-export const ALL_OPERATIONS: readonly AnyOperation[] = [...RAG_OPERATIONS, ...REGISTRY_OPERATIONS, ...VALIDATION_OPERATIONS] as unknown as AnyOperation[];
+export const ALL_OPERATIONS: readonly AnyOperation[] = [
+  ...RAG_OPERATIONS,
+  ...REGISTRY_OPERATIONS,
+  ...VALIDATION_OPERATIONS,
+  ...DAG_OPERATIONS,
+  ...EXECUTION_OPERATIONS,
+] as unknown as AnyOperation[];
 
 export function parseToolsets(value: string): EngineId[] {
   const ids = value

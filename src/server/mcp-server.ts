@@ -25,6 +25,7 @@ import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
 import type { AnyOperation, Principal } from '../operations/operation.js';
 import { ragQuery } from '../operations/rag.js';
+import { registerDagSurface } from './dag-surface.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
@@ -33,6 +34,7 @@ import { traceMcpRequests, type McpTransportKind } from './mcp-tracing.js';
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
 rag_*: ingest documents into collections and retrieve cited passages (hybrid BM25 + vectors by default); the rag_answer prompt answers from them.
 registry_*: immutable, versioned artifacts ("namespace/name" + semver); validation_*: JSON Schema 2020-12 registry and validation.
+dag_*: durable workflows whose nodes call these tools; dag_run with wait reports progress; execution_status shows the executor.
 Errors come back as tool results with isError and say what to change.`;
 
 // Built once: zod schemas are costly to construct, and the factory runs per HTTP request.
@@ -97,12 +99,18 @@ export function createMcpServerFactory(
   const catalog = buildCatalog(app.operations);
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
   const hasRag = app.operations.some((op) => op.engine === 'rag');
+  const hasDag = app.operations.some((op) => op.engine === 'dag');
 
   return (requestContext) => {
     const principal = principalFor(requestContext);
+    // Only a lasting connection (stdio, 2025 handshake) can be sent resource updates later.
+    const sessionful = hasDag && !requestContext.requestInfo && requestContext.era === 'legacy';
     const server = new McpServer(
       { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
-      { capabilities: { logging: {}, tools: { listChanged: false }, resources: {}, prompts: {}, completions: {} }, instructions: INSTRUCTIONS },
+      {
+        capabilities: { logging: {}, tools: { listChanged: false }, resources: sessionful ? { subscribe: true } : {}, prompts: {}, completions: {} },
+        instructions: INSTRUCTIONS,
+      },
     );
 
     server.server.setRequestHandler('tools/list', () => ({ tools: catalog.list }));
@@ -201,6 +209,7 @@ export function createMcpServerFactory(
       );
     }
     if (hasRag) registerRagSurface(app, server, principal);
+    if (hasDag) registerDagSurface(app, server, principal, sessionful);
     traceMcpRequests(server, transport, app.log);
     return server;
   };

@@ -67,7 +67,18 @@ describe('mcp-level3 command', () => {
     await validationOnly.close();
     const readOnly = await connectStdio('v2', ['--data-dir', 'memory://', '--read-only']);
     const tools = (await readOnly.listTools()).tools;
-    expect(tools.map((t) => t.name).sort()).toEqual(['rag_collections', 'rag_query', 'registry_get', 'registry_list', 'validation_list_schemas', 'validation_validate']);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      'dag_runs',
+      'dag_status',
+      'dag_validate',
+      'execution_status',
+      'rag_collections',
+      'rag_query',
+      'registry_get',
+      'registry_list',
+      'validation_list_schemas',
+      'validation_validate',
+    ]);
     await expect(readOnly.callTool({ name: 'registry_publish', arguments: {} })).rejects.toThrow(/registry_publish/);
     await readOnly.close();
   });

@@ -66,6 +66,13 @@ describe('HTTP transport', () => {
       it('lists every tool with an output schema and annotations', async () => {
         const { tools } = await client.listTools();
         expect(tools.map((t) => t.name).sort()).toEqual([
+          'dag_cancel',
+          'dag_define',
+          'dag_run',
+          'dag_runs',
+          'dag_status',
+          'dag_validate',
+          'execution_status',
           'rag_collections',
           'rag_delete',
           'rag_ingest',

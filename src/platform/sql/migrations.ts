@@ -132,6 +132,74 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'dag: workflows, runs and their nodes (the nodes table is also the work queue)',
+    up: `
+      create table dag_workflows (
+        name text not null,
+        version integer not null,
+        definition jsonb not null,
+        digest text not null,
+        node_count integer not null,
+        created_at timestamptz not null default now(),
+        created_by text not null,
+        primary key (name, version)
+      );
+
+      create table dag_runs (
+        id text primary key,
+        seq bigint generated always as identity,
+        workflow text not null,
+        workflow_version integer,
+        status text not null,
+        params jsonb not null,
+        output_spec jsonb,
+        concurrency integer not null,
+        principal_id text not null,
+        principal_scopes jsonb not null,
+        idempotency_key text,
+        request_digest text not null,
+        node_count integer not null,
+        remaining integer not null,
+        failed integer not null default 0,
+        output jsonb,
+        error text,
+        created_at timestamptz not null default now(),
+        started_at timestamptz,
+        finished_at timestamptz,
+        unique (principal_id, idempotency_key)
+      );
+      create index dag_runs_seq on dag_runs (seq desc);
+      create index dag_runs_active on dag_runs (status) where status in ('queued', 'running');
+
+      -- One row per node and run. A node is ready when pending with no unfinished
+      -- dependency; a replica claims it with FOR UPDATE SKIP LOCKED and holds a lease that
+      -- its heartbeat extends, so a dead replica's nodes are claimed again once it lapses.
+      create table dag_nodes (
+        run_id text not null references dag_runs (id) on delete cascade,
+        ordinal integer not null,
+        node_id text not null,
+        action text not null,
+        spec jsonb not null,
+        refs text[] not null,
+        children integer[] not null,
+        deps_remaining integer not null,
+        status text not null default 'pending',
+        attempts integer not null default 0,
+        lease_owner text,
+        lease_expires timestamptz,
+        started_at timestamptz,
+        finished_at timestamptz,
+        error text,
+        output jsonb,
+        primary key (run_id, ordinal),
+        unique (run_id, node_id)
+      );
+      create index dag_nodes_ready on dag_nodes (run_id, ordinal) where status = 'pending' and deps_remaining = 0;
+      create index dag_nodes_leases on dag_nodes (lease_expires) where status = 'running';
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas

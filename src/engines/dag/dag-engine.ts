@@ -1,0 +1,378 @@
+/*
+ * dag engine
+ * ==========
+ * Workflows: define (versioned, immutable), validate, run, follow, cancel and list runs.
+ * A run is written to SQL in one transaction (the run and all its nodes) and moved
+ * forward by the scheduler of whichever replica claims its nodes; its state survives a
+ * restart. Actions are the builtins plus the operations the composition root offers
+ * through the ActionPort, run with the identity and scopes of the caller who started
+ * the run.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
+import type { Logger } from '../../platform/log.js';
+import type { SqlPort } from '../../platform/sql/sql-port.js';
+import type { Executor } from '../execution/executor.js';
+import { BUILTIN_ACTIONS, isBuiltin, runBuiltin } from './builtins.js';
+import { DefinitionSyntaxError, parseDefinitionText, type WorkflowDefinition } from './definition.js';
+import { RUN_COLUMNS, type NodeRow, type NodeStatus, type RunRow, type RunStatus } from './run-store.js';
+import { Scheduler, type ActionPort, type RunPrincipal } from './scheduler.js';
+import { validateDefinition, type Plan, type ValidationIssue } from './validate.js';
+
+export type { ActionPort, RunPrincipal } from './scheduler.js';
+
+export interface DagSettings {
+  maxNodes: number;
+  maxQueuedRuns: number;
+  httpAllowedHosts: readonly string[];
+  runConcurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+}
+
+export interface WorkflowRecord {
+  name: string;
+  version: number;
+  definition: WorkflowDefinition;
+  nodeCount: number;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface NodeView {
+  id: string;
+  action: string;
+  status: NodeStatus;
+  attempts: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error?: string;
+  output?: unknown;
+}
+
+export interface RunView {
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  nodeCount: number;
+  /** Nodes finished (succeeded, failed or skipped). */
+  done: number;
+  error?: string;
+  output?: unknown;
+}
+
+export const TERMINAL: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
+
+function toRunView(row: RunRow): RunView {
+  return {
+    runId: row.id,
+    workflow: row.workflow_version ? `${row.workflow}@${row.workflow_version}` : row.workflow,
+    status: row.status,
+    createdAt: iso(row.created_at)!,
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    nodeCount: row.node_count,
+    done: row.status === 'cancelled' ? row.node_count - Math.max(0, row.remaining) : row.node_count - row.remaining,
+    ...(row.error ? { error: row.error } : {}),
+    ...(row.output !== null && row.output !== undefined ? { output: row.output } : {}),
+  };
+}
+
+function digest(value: unknown): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(value)).digest('hex')}`;
+}
+
+function decodeCursor(cursor: string): number {
+  const seq = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!Number.isSafeInteger(seq) || seq <= 0) throw invalidInput('cursor: not a cursor this server issued; pass nextCursor from the previous page unchanged');
+  return seq;
+}
+
+export class DagEngine {
+  readonly scheduler: Scheduler;
+  private readonly actionPort: ActionPort;
+
+  constructor(
+    private readonly sql: SqlPort,
+    readonly executor: Executor,
+    operations: ActionPort,
+    private readonly settings: DagSettings,
+    private readonly log: Logger,
+  ) {
+    this.actionPort = {
+      has: (name) => isBuiltin(name) || operations.has(name),
+      names: () => [...BUILTIN_ACTIONS, ...operations.names()],
+      run: (name, input, context) =>
+        isBuiltin(name) ? runBuiltin(name, input, context.signal, { httpAllowedHosts: settings.httpAllowedHosts }) : operations.run(name, input, context),
+    };
+    this.scheduler = new Scheduler(
+      sql,
+      executor,
+      this.actionPort,
+      { leaseMs: settings.leaseMs, pollIntervalMs: settings.pollIntervalMs, runConcurrency: settings.runConcurrency, soleProcess: sql.kind === 'pglite' },
+      log,
+    );
+  }
+
+  start(): Promise<void> {
+    return this.scheduler.start();
+  }
+
+  async close(): Promise<void> {
+    this.executor.close();
+    await this.scheduler.stop();
+  }
+
+  validate(definition: unknown): { valid: boolean; errors: ValidationIssue[]; plan?: Plan } {
+    let parsed: unknown;
+    try {
+      parsed = parseDefinitionText(definition);
+    } catch (error) {
+      if (error instanceof DefinitionSyntaxError) return { valid: false, errors: [{ message: error.message }] };
+      throw error;
+    }
+    return validateDefinition(parsed, {
+      maxNodes: this.settings.maxNodes,
+      isAction: (name) => this.actionPort.has(name),
+      actionNames: () => this.actionPort.names(),
+    });
+  }
+
+  private plan(definition: unknown): Plan {
+    const result = this.validate(definition);
+    if (!result.valid || !result.plan) {
+      const lines = result.errors.slice(0, 20).map((e) => (e.nodeId ? `node "${e.nodeId}": ${e.message}` : e.message));
+      throw invalidInput(`definition is not valid: ${lines.join('; ')}${result.errors.length > 20 ? `; and ${result.errors.length - 20} more (dag_validate lists them all)` : ''}`, { errors: result.errors });
+    }
+    return result.plan;
+  }
+
+  async define(definition: unknown, principal: string): Promise<{ name: string; version: number; created: boolean }> {
+    const plan = this.plan(definition);
+    const { version: requested, ...body } = plan.definition;
+    const hash = digest(body);
+    return this.sql.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`dag_workflows:${body.name}`]);
+      const { rows } = await tx.query<{ version: number; digest: string }>('select version, digest from dag_workflows where name = $1 order by version desc', [body.name]);
+      const same = rows.find((r) => r.digest === hash && (requested === undefined || r.version === requested));
+      if (same) return { name: body.name, version: same.version, created: false };
+      const version = requested ?? (rows[0]?.version ?? 0) + 1;
+      if (rows.some((r) => r.version === version)) {
+        throw conflict(`workflow ${body.name} version ${version} already exists with a different definition; versions are immutable: omit version to get the next one (${(rows[0]?.version ?? 0) + 1})`);
+      }
+      await tx.query('insert into dag_workflows (name, version, definition, digest, node_count, created_by) values ($1, $2, $3, $4, $5, $6)', [
+        body.name,
+        version,
+        JSON.stringify(body),
+        hash,
+        body.nodes.length,
+        principal,
+      ]);
+      this.log.info({ workflow: body.name, version, nodes: body.nodes.length, principal }, 'workflow defined');
+      return { name: body.name, version, created: true };
+    });
+  }
+
+  /** "name" (latest version) or "name@version". */
+  async workflow(ref: string): Promise<WorkflowRecord> {
+    const at = ref.lastIndexOf('@');
+    const name = at > 0 ? ref.slice(0, at) : ref;
+    const version = at > 0 ? Number(ref.slice(at + 1)) : undefined;
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw invalidInput(`workflow: expected "name" or "name@version" with a version number, got ${JSON.stringify(ref)}`);
+    const { rows } = await this.sql.query<{ name: string; version: number; definition: WorkflowDefinition; node_count: number; created_at: Date; created_by: string }>(
+      `select name, version, definition, node_count, created_at, created_by from dag_workflows where name = $1 and ($2::integer is null or version = $2) order by version desc limit 1`,
+      [name, version ?? null],
+    );
+    const row = rows[0];
+    if (!row) throw notFound(`no workflow ${JSON.stringify(ref)}; define it with dag_define first (dag://workflows lists the defined ones)`);
+    return { name: row.name, version: row.version, definition: { ...row.definition, version: row.version }, nodeCount: row.node_count, createdAt: iso(row.created_at)!, createdBy: row.created_by };
+  }
+
+  async workflowNames(prefix: string, limit = 50): Promise<string[]> {
+    const { rows } = await this.sql.query<{ name: string }>(`select distinct name from dag_workflows where starts_with(name, $1) order by name limit $2`, [prefix, limit]);
+    return rows.map((r) => r.name);
+  }
+
+  async startRun(
+    request: { workflow?: string; definition?: unknown; params?: Record<string, unknown>; idempotencyKey?: string },
+    principal: RunPrincipal,
+  ): Promise<{ runId: string; status: RunStatus; created: boolean }> {
+    if ((request.workflow === undefined) === (request.definition === undefined)) {
+      throw invalidInput('give exactly one of workflow (a name defined with dag_define) or definition (inline)');
+    }
+    let plan: Plan;
+    let workflowVersion: number | null = null;
+    if (request.workflow !== undefined) {
+      const record = await this.workflow(request.workflow);
+      plan = this.plan(record.definition);
+      workflowVersion = record.version;
+    } else {
+      plan = this.plan(request.definition);
+    }
+    const { definition } = plan;
+    const params = { ...definition.params, ...request.params };
+    const requestDigest = digest({ workflow: definition.name, version: workflowVersion, definition: workflowVersion ? undefined : definition, params });
+    const runId = randomUUID();
+    const result = await this.sql.transaction(async (tx) => {
+      if (request.idempotencyKey) {
+        const { rows } = await tx.query<{ id: string; status: RunStatus; request_digest: string }>(
+          'select id, status, request_digest from dag_runs where principal_id = $1 and idempotency_key = $2',
+          [principal.id, request.idempotencyKey],
+        );
+        const existing = rows[0];
+        if (existing) {
+          if (existing.request_digest !== requestDigest) {
+            throw conflict(`idempotencyKey ${JSON.stringify(request.idempotencyKey)} was already used for a different request (run ${existing.id}); use a new key for a new run`);
+          }
+          return { runId: existing.id, status: existing.status, created: false };
+        }
+      }
+      const { rows: queued } = await tx.query<{ n: number }>(`select count(*)::integer as n from dag_runs where status = 'queued'`);
+      if ((queued[0]?.n ?? 0) >= this.settings.maxQueuedRuns) {
+        throw new EngineError('BUSY', `busy, retry after 5 s: ${queued[0]!.n} runs are waiting to start (limit DAG_engine.settings.maxQueuedRuns = ${this.settings.maxQueuedRuns})`, {
+          retryAfterSeconds: 5,
+        });
+      }
+      const inserted = await tx.query<{ id: string }>(
+        `insert into dag_runs (id, workflow, workflow_version, status, params, output_spec, concurrency, principal_id, principal_scopes, idempotency_key, request_digest, node_count, remaining)
+         values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         on conflict (principal_id, idempotency_key) do nothing
+         returning id`,
+        [
+          runId,
+          definition.name,
+          workflowVersion,
+          JSON.stringify(params),
+          definition.output === undefined ? null : JSON.stringify(definition.output),
+          definition.concurrency ?? this.settings.runConcurrency,
+          principal.id,
+          JSON.stringify(principal.scopes),
+          request.idempotencyKey ?? null,
+          requestDigest,
+          plan.nodes.length,
+        ],
+      );
+      if (inserted.rows.length === 0) {
+        // A concurrent call with the same key won the insert; the caller retries and finds it.
+        throw new EngineError('BUSY', `busy, retry after 1 s: another dag_run with idempotencyKey ${JSON.stringify(request.idempotencyKey)} is being started`, { retryAfterSeconds: 1 });
+      }
+      await tx.query(
+        `insert into dag_nodes (run_id, ordinal, node_id, action, spec, refs, children, deps_remaining)
+         select $1, x.ordinal, x.node_id, x.action, x.spec,
+                array(select jsonb_array_elements_text(x.refs)),
+                array(select jsonb_array_elements_text(x.children)::integer),
+                x.deps
+           from jsonb_to_recordset($2::jsonb) as x(ordinal integer, node_id text, action text, spec jsonb, refs jsonb, children jsonb, deps integer)`,
+        [
+          runId,
+          JSON.stringify(
+            plan.nodes.map((n) => ({
+              ordinal: n.ordinal,
+              node_id: n.def.id,
+              action: n.def.action,
+              spec: { input: n.def.input, when: n.def.when, retry: n.def.retry, timeoutMs: n.def.timeoutMs },
+              refs: n.refs,
+              children: n.children,
+              deps: n.dependencies,
+            })),
+          ),
+        ],
+      );
+      return { runId, status: 'queued' as RunStatus, created: true };
+    });
+    if (result.created) {
+      this.log.info({ run: runId, workflow: definition.name, nodes: plan.nodes.length, principal: principal.id }, 'run queued');
+      this.scheduler.poke();
+      this.scheduler.events.emit('run', runId);
+    }
+    return result;
+  }
+
+  async run(runId: string): Promise<RunView> {
+    const { rows } = await this.sql.query<RunRow>(`select ${RUN_COLUMNS} from dag_runs where id = $1`, [runId]);
+    if (!rows[0]) throw notFound(`no run ${JSON.stringify(runId)} (dag_runs lists runs)`);
+    return toRunView(rows[0]);
+  }
+
+  async nodes(runId: string, status?: NodeStatus): Promise<NodeView[]> {
+    const { rows } = await this.sql.query<NodeRow>(
+      `select node_id, action, status, attempts, started_at, finished_at, error, output from dag_nodes where run_id = $1 and ($2::text is null or status = $2) order by ordinal`,
+      [runId, status ?? null],
+    );
+    return rows.map((r) => ({
+      id: r.node_id,
+      action: r.action,
+      status: r.status,
+      attempts: r.attempts,
+      startedAt: iso(r.started_at),
+      finishedAt: iso(r.finished_at),
+      ...(r.error ? { error: r.error } : {}),
+      ...(r.output !== null && r.output !== undefined ? { output: r.output } : {}),
+    }));
+  }
+
+  async cancel(runId: string, principal: string): Promise<RunView> {
+    const changed = await this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        `update dag_runs set status = 'cancelled', error = $2, finished_at = now() where id = $1 and status in ('queued', 'running') returning id`,
+        [runId, `cancelled by ${principal}`],
+      );
+      if (rows.length === 0) return false;
+      await tx.query(`update dag_nodes set status = 'cancelled', finished_at = now() where run_id = $1 and status = 'pending'`, [runId]);
+      return true;
+    });
+    if (changed) {
+      this.scheduler.abortRun(runId);
+      this.scheduler.events.emit('run', runId);
+      this.log.info({ run: runId, principal }, 'run cancelled');
+    }
+    return this.run(runId);
+  }
+
+  async listRuns(options: { status?: RunStatus; workflow?: string; cursor?: string; limit: number }): Promise<{ runs: RunView[]; nextCursor?: string }> {
+    const before = options.cursor ? decodeCursor(options.cursor) : null;
+    const { rows } = await this.sql.query<RunRow>(
+      `select ${RUN_COLUMNS} from dag_runs
+        where ($1::text is null or status = $1) and ($2::text is null or workflow = $2) and ($3::bigint is null or seq < $3)
+        order by seq desc limit $4`,
+      [options.status ?? null, options.workflow ?? null, before, options.limit + 1],
+    );
+    const more = rows.length > options.limit;
+    const page = more ? rows.slice(0, options.limit) : rows;
+    return {
+      runs: page.map(toRunView),
+      ...(more ? { nextCursor: Buffer.from(String(page.at(-1)!.seq)).toString('base64url') } : {}),
+    };
+  }
+
+  /** Resolves when the run ends; reports progress on every change seen here (and at least every second). */
+  async waitForRun(runId: string, signal: AbortSignal, onProgress: (view: RunView) => Promise<void>): Promise<RunView> {
+    let last = -1;
+    for (;;) {
+      const view = await this.run(runId);
+      if (view.done !== last) {
+        last = view.done;
+        await onProgress(view).catch(() => undefined);
+      }
+      if (TERMINAL.includes(view.status)) return view;
+      if (signal.aborted) throw new EngineError('UNAVAILABLE', `stopped waiting for run ${runId}; it goes on (dag_status follows it)`);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.scheduler.events.off('run', onRun);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const onRun = (id: string) => id === runId && done();
+        const timer = setTimeout(done, 1000);
+        this.scheduler.events.on('run', onRun);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+}

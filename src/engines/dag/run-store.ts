@@ -1,0 +1,244 @@
+/*
+ * dag/run-store
+ * =============
+ * The SQL of runs and nodes, the same on PGlite and PostgreSQL. Batches travel as one
+ * jsonb parameter (jsonb_to_recordset), so a claim or a group of completions is one
+ * statement whatever its size. Every write of a node's result is fenced by its lease: a
+ * replica whose lease lapsed (and whose node another replica took) writes nothing.
+ */
+import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type NodeStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+export interface NodeSpec {
+  input?: unknown;
+  when?: string;
+  retry?: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number };
+  timeoutMs?: number;
+}
+
+export interface ClaimedNode {
+  run_id: string;
+  ordinal: number;
+  node_id: string;
+  action: string;
+  spec: NodeSpec;
+  attempts: number;
+  params: Record<string, unknown>;
+  upstream: Record<string, unknown> | null;
+  principal_id: string;
+  principal_scopes: string[];
+  concurrency: number;
+}
+
+export interface Completion {
+  run_id: string;
+  ordinal: number;
+  status: 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+  output: unknown;
+  error: string | null;
+  /** Skipped by its condition: its dependents still run, as after a success. */
+  releasesChildren: boolean;
+  /** The claim did not start an attempt (a false condition): give the attempt back. */
+  notAttempted?: boolean;
+}
+
+export interface RunRow {
+  id: string;
+  seq: string | number;
+  workflow: string;
+  workflow_version: number | null;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  output_spec: unknown;
+  node_count: number;
+  remaining: number;
+  failed: number;
+  output: unknown;
+  error: string | null;
+  request_digest: string;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+}
+
+export interface NodeRow {
+  node_id: string;
+  action: string;
+  status: NodeStatus;
+  attempts: number;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+  error: string | null;
+  output: unknown;
+}
+
+export const RUN_COLUMNS = 'id, seq, workflow, workflow_version, status, params, output_spec, node_count, remaining, failed, output, error, request_digest, created_at, started_at, finished_at';
+
+/**
+ * Claims up to `limit` ready nodes for `owner`, fairly across runs: the first ready node
+ * of every run, then the second of every run, and so on, at most `perRun` per run.
+ */
+export async function claimReady(sql: SqlPort, owner: string, limit: number, perRun: number, leaseMs: number): Promise<ClaimedNode[]> {
+  const { rows } = await sql.query<ClaimedNode>(
+    `with ready as (
+       select n.run_id, n.ordinal, row_number() over (partition by n.run_id order by n.ordinal) as rn
+       from dag_nodes n join dag_runs r on r.id = n.run_id
+       where n.status = 'pending' and n.deps_remaining = 0 and r.status in ('queued', 'running')
+     ),
+     picked as (select run_id, ordinal from ready where rn <= $2 order by rn, run_id limit $1),
+     locked as (
+       select n.run_id, n.ordinal from dag_nodes n join picked p on p.run_id = n.run_id and p.ordinal = n.ordinal
+       where n.status = 'pending' and n.deps_remaining = 0
+       for update of n skip locked
+     )
+     update dag_nodes n
+        set status = 'running', attempts = n.attempts + 1, lease_owner = $3,
+            lease_expires = now() + $4 * interval '1 millisecond', started_at = coalesce(n.started_at, now())
+       from locked, dag_runs r
+      where n.run_id = locked.run_id and n.ordinal = locked.ordinal and r.id = n.run_id
+     returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.attempts, r.params, r.principal_id, r.principal_scopes, r.concurrency,
+       (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs) and u.status = 'succeeded') as upstream`,
+    [limit, perRun, owner, leaseMs],
+  );
+  if (rows.length > 0) {
+    const runs = [...new Set(rows.map((r) => r.run_id))];
+    await sql.query(`update dag_runs set status = 'running', started_at = now() where id in (select jsonb_array_elements_text($1::jsonb)) and status = 'queued'`, [JSON.stringify(runs)]);
+  }
+  return rows;
+}
+
+export interface FlushResult {
+  /** Runs whose state changed. */
+  runs: string[];
+  /** Runs that reached their end with this flush and need their output computed. */
+  finished: RunRow[];
+}
+
+/** Writes a batch of node results in one transaction, releasing dependents and skipping the descendants of failures. */
+export async function writeCompletions(sql: SqlPort, owner: string, completions: Completion[]): Promise<FlushResult> {
+  return sql.transaction(async (tx) => {
+    const { rows: written } = await tx.query<{ run_id: string; ordinal: number; status: string; node_id: string }>(
+      `update dag_nodes n
+          set status = c.status, output = c.output, error = c.error, finished_at = now(), lease_expires = null,
+              attempts = n.attempts - (case when c.not_attempted then 1 else 0 end),
+              started_at = case when c.not_attempted then null else n.started_at end
+         from jsonb_to_recordset($1::jsonb) as c(run_id text, ordinal integer, status text, output jsonb, error text, not_attempted boolean)
+        where n.run_id = c.run_id and n.ordinal = c.ordinal and n.status = 'running' and n.lease_owner = $2
+       returning n.run_id, n.ordinal, n.status, n.node_id`,
+      [JSON.stringify(completions.map((c) => ({ run_id: c.run_id, ordinal: c.ordinal, status: c.status, output: c.output ?? null, error: c.error, not_attempted: c.notAttempted === true }))), owner],
+    );
+    const key = (run: string, ordinal: number) => `${run}\u0000${ordinal}`;
+    const accepted = new Set(written.map((w) => key(w.run_id, w.ordinal)));
+    const release = completions.filter((c) => accepted.has(key(c.run_id, c.ordinal)) && (c.status === 'succeeded' || c.releasesChildren));
+    const failed = written.filter((w) => w.status === 'failed');
+
+    if (release.length > 0) await releaseChildren(tx, release);
+    const skipped = failed.length > 0 ? await skipDescendants(tx, failed) : [];
+
+    const perRun = new Map<string, { done: number; failed: number }>();
+    const bump = (run: string, done: number, fail: number) => {
+      const entry = perRun.get(run) ?? { done: 0, failed: 0 };
+      entry.done += done;
+      entry.failed += fail;
+      perRun.set(run, entry);
+    };
+    for (const w of written) bump(w.run_id, 1, w.status === 'failed' ? 1 : 0);
+    for (const s of skipped) bump(s.run_id, s.count, 0);
+    if (perRun.size === 0) return { runs: [], finished: [] };
+    const { rows: runs } = await tx.query<RunRow>(
+      `update dag_runs r set remaining = r.remaining - c.done, failed = r.failed + c.failed
+         from jsonb_to_recordset($1::jsonb) as c(run_id text, done integer, failed integer)
+        where r.id = c.run_id
+       returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}`,
+      [JSON.stringify([...perRun].map(([run_id, v]) => ({ run_id, ...v })))],
+    );
+    return { runs: runs.map((r) => r.id), finished: runs.filter((r) => r.remaining <= 0 && (r.status === 'running' || r.status === 'queued')) };
+  });
+}
+
+async function releaseChildren(tx: SqlExecutor, done: Completion[]): Promise<void> {
+  await tx.query(
+    `with done as (select * from jsonb_to_recordset($1::jsonb) as d(run_id text, ordinal integer)),
+     kids as (
+       select n.run_id, c.child, count(*)::integer as cnt
+       from done d join dag_nodes n on n.run_id = d.run_id and n.ordinal = d.ordinal
+       cross join lateral unnest(n.children) as c(child)
+       group by n.run_id, c.child
+     )
+     update dag_nodes n set deps_remaining = n.deps_remaining - kids.cnt
+       from kids where n.run_id = kids.run_id and n.ordinal = kids.child`,
+    [JSON.stringify(done.map((d) => ({ run_id: d.run_id, ordinal: d.ordinal })))],
+  );
+}
+
+async function skipDescendants(tx: SqlExecutor, failed: { run_id: string; ordinal: number; node_id: string }[]): Promise<{ run_id: string; count: number }[]> {
+  const { rows } = await tx.query<{ run_id: string; count: number }>(
+    `with recursive down(run_id, ordinal, root) as (
+       select n.run_id, c.child, f.node_id
+         from jsonb_to_recordset($1::jsonb) as f(run_id text, ordinal integer, node_id text)
+         join dag_nodes n on n.run_id = f.run_id and n.ordinal = f.ordinal
+         cross join lateral unnest(n.children) as c(child)
+       union
+       select n.run_id, c.child, down.root
+         from down join dag_nodes n on n.run_id = down.run_id and n.ordinal = down.ordinal
+         cross join lateral unnest(n.children) as c(child)
+     ),
+     first as (select distinct on (run_id, ordinal) run_id, ordinal, root from down order by run_id, ordinal, root),
+     skipped as (
+       update dag_nodes n set status = 'skipped', error = 'skipped: upstream node "' || first.root || '" failed', finished_at = now()
+         from first where n.run_id = first.run_id and n.ordinal = first.ordinal and n.status = 'pending'
+       returning n.run_id
+     )
+     select run_id, count(*)::integer as count from skipped group by run_id`,
+    [JSON.stringify(failed.map((f) => ({ run_id: f.run_id, ordinal: f.ordinal, node_id: f.node_id })))],
+  );
+  return rows;
+}
+
+/** Extends the leases this replica holds; returns the runs among them that were cancelled. */
+export async function heartbeat(sql: SqlPort, owner: string, leaseMs: number): Promise<string[]> {
+  const { rows } = await sql.query<{ run_id: string; status: string }>(
+    `with held as (
+       update dag_nodes set lease_expires = now() + $2 * interval '1 millisecond'
+        where lease_owner = $1 and status = 'running'
+       returning run_id
+     )
+     select distinct r.id as run_id, r.status from held join dag_runs r on r.id = held.run_id where r.status = 'cancelled'`,
+    [owner, leaseMs],
+  );
+  return rows.map((r) => r.run_id);
+}
+
+/**
+ * Nodes whose lease lapsed (their replica died) go back to pending, keeping the attempt
+ * they used, or to cancelled in a cancelled run. `all` takes every running node back: on
+ * the embedded database, whose one process has just started, they are all orphans.
+ */
+export async function reclaimLapsed(sql: SqlPort, all: boolean): Promise<string[]> {
+  const { rows } = await sql.query<{ run_id: string }>(
+    `update dag_nodes n
+        set status = case when r.status = 'cancelled' then 'cancelled' else 'pending' end,
+            finished_at = case when r.status = 'cancelled' then now() else null end,
+            lease_owner = null, lease_expires = null
+       from dag_runs r
+      where r.id = n.run_id and n.status = 'running' and ($1::boolean or n.lease_expires < now())
+     returning n.run_id`,
+    [all],
+  );
+  return [...new Set(rows.map((r) => r.run_id))];
+}
+
+/** On shutdown: this replica's running nodes go back to pending without using up an attempt. */
+export async function releaseOwned(sql: SqlPort, owner: string): Promise<void> {
+  await sql.query(
+    `update dag_nodes set status = 'pending', attempts = greatest(attempts - 1, 0), lease_owner = null, lease_expires = null
+      where lease_owner = $1 and status = 'running'`,
+    [owner],
+  );
+}
+
+export async function recordAttempt(sql: SqlPort, owner: string, runId: string, ordinal: number, attempts: number): Promise<void> {
+  await sql.query('update dag_nodes set attempts = $4 where run_id = $2 and ordinal = $3 and lease_owner = $1 and status = $5', [owner, runId, ordinal, attempts, 'running']);
+}

@@ -1,0 +1,182 @@
+/*
+ * DAG operations: define, validate, run, follow, cancel and list workflow runs.
+ * The definition format is documented in docs/dag.md; the tool schemas only name its
+ * keys, to keep tools/list small, and the engine's validation reports what is wrong.
+ */
+import { z } from 'zod';
+import { defineOperation } from './operation.js';
+
+const RUN_STATUS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+const NODE_STATUS = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+
+// Object or YAML text; the engine validates it and names what is wrong (docs/dag.md).
+const DEFINITION_FORMAT = 'Object or YAML: {name, params?, nodes: [{id, action, input?, dependsOn?, when?, retry?, timeoutMs?}], output?}. Strings starting "=" are JSONata over {params, nodes}.';
+const definition = (description: string) => z.unknown().describe(description);
+const runId = () => z.string().max(64).describe('Run id.');
+const outRunId = () => z.string().describe('Run id.');
+const runStatus = () => z.string().describe('queued|running|succeeded|failed|cancelled');
+const time = () => z.string().optional().describe('ISO time.');
+const dropNull = <T extends Record<string, unknown>>(value: T) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined));
+
+export const dagDefine = defineOperation({
+  name: 'dag_define',
+  engine: 'dag',
+  title: 'Define workflow',
+  description: 'Validate and store a workflow as a new immutable version.',
+  input: z.object({ definition: definition(DEFINITION_FORMAT) }),
+  output: z.object({
+    name: z.string().describe('Workflow name.'),
+    version: z.number().describe('Stored version.'),
+    created: z.boolean().describe('false: identical to a stored one.'),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  scope: 'dag:write',
+  async handler(input, { engines, principal }) {
+    return engines.dag.define(input.definition, principal.id);
+  },
+});
+
+export const dagValidate = defineOperation({
+  name: 'dag_validate',
+  engine: 'dag',
+  title: 'Validate workflow',
+  description: 'Check a workflow definition without storing it.',
+  input: z.object({ definition: definition('As for dag_define.') }),
+  output: z.object({
+    valid: z.boolean().describe('Runnable.'),
+    errors: z.array(z.object({ nodeId: z.string().optional().describe('Node at fault.'), message: z.string().describe('Problem.') })).describe('Problems.'),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
+  scope: 'dag:read',
+  async handler(input, { engines }) {
+    const { valid, errors } = engines.dag.validate(input.definition);
+    return { valid, errors };
+  },
+});
+
+export const dagRun = defineOperation({
+  name: 'dag_run',
+  engine: 'dag',
+  title: 'Run workflow',
+  description: 'Run a defined workflow or an inline definition; with wait, report progress and return the final state.',
+  input: z.object({
+    workflow: z.string().max(200).optional().describe('"name" or "name@version".'),
+    definition: definition('Inline definition, as for dag_define.').optional(),
+    params: z.record(z.string(), z.unknown()).optional().describe('Run parameters.'),
+    idempotencyKey: z.string().max(200).optional().describe('Repeat-safe key.'),
+    wait: z.boolean().default(false).describe('Wait for the end.'),
+  }),
+  output: z.object({
+    runId: outRunId(),
+    status: runStatus(),
+    output: z.unknown().optional().describe('Workflow output.'),
+    error: z.string().optional().describe('Why it failed.'),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  scope: 'dag:run',
+  async handler(input, { engines, principal, signal, progress }) {
+    const started = await engines.dag.startRun(input, { id: principal.id, scopes: [...principal.scopes] });
+    if (!input.wait) return { runId: started.runId, status: started.status };
+    let view;
+    try {
+      view = await engines.dag.waitForRun(started.runId, signal, (v) => progress(v.done, v.nodeCount, `${v.status}: ${v.done}/${v.nodeCount} nodes done`));
+    } catch (error) {
+      // The caller gave up on the call that started the run: the run stops too.
+      if (signal.aborted && started.created) await engines.dag.cancel(started.runId, principal.id);
+      throw error;
+    }
+    return { runId: view.runId, status: view.status, ...(view.output !== undefined ? { output: view.output } : {}), ...(view.error ? { error: view.error } : {}) };
+  },
+});
+
+export const dagStatus = defineOperation({
+  name: 'dag_status',
+  engine: 'dag',
+  title: 'Run status',
+  description: 'State of a run and its nodes.',
+  input: z.object({ runId: runId(), nodeStatus: z.enum(NODE_STATUS).optional().describe('Only nodes in this state.') }),
+  output: z.object({
+    runId: outRunId(),
+    workflow: z.string().describe('name@version.'),
+    status: runStatus(),
+    startedAt: time(),
+    finishedAt: time(),
+    output: z.unknown().optional().describe('Workflow output.'),
+    error: z.string().optional().describe('Why it failed.'),
+    nodes: z
+      .array(
+        z.object({
+          id: z.string().describe('Node id.'),
+          status: z.string().describe('pending|running|succeeded|failed|skipped|cancelled'),
+          attempts: z.number().describe('Attempts made.'),
+          startedAt: time(),
+          finishedAt: time(),
+          error: z.string().optional().describe('Last error.'),
+          output: z.unknown().optional().describe('Output.'),
+        }),
+      )
+      .describe('Nodes.'),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
+  scope: 'dag:read',
+  async handler(input, { engines }) {
+    const run = await engines.dag.run(input.runId);
+    const nodes = await engines.dag.nodes(input.runId, input.nodeStatus);
+    return {
+      ...dropNull({ runId: run.runId, workflow: run.workflow, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt, output: run.output, error: run.error }),
+      nodes: nodes.map(({ action: _action, ...node }) => dropNull(node)),
+    } as { runId: string; workflow: string; status: string; nodes: { id: string; status: string; attempts: number }[] };
+  },
+});
+
+export const dagCancel = defineOperation({
+  name: 'dag_cancel',
+  engine: 'dag',
+  title: 'Cancel run',
+  description: 'Cancel a run: no new node starts; running ones are aborted.',
+  input: z.object({ runId: runId() }),
+  output: z.object({ runId: outRunId(), status: z.string().describe('Run state.') }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  scope: 'dag:run',
+  async handler(input, { engines, principal }) {
+    const view = await engines.dag.cancel(input.runId, principal.id);
+    return { runId: view.runId, status: view.status };
+  },
+});
+
+export const dagRuns = defineOperation({
+  name: 'dag_runs',
+  engine: 'dag',
+  title: 'List runs',
+  description: 'List runs, newest first, paginated.',
+  input: z.object({
+    status: z.enum(RUN_STATUS).optional().describe('Only this status.'),
+    workflow: z.string().max(200).optional().describe('Only this workflow.'),
+    cursor: z.string().max(64).optional().describe('nextCursor.'),
+    limit: z.number().int().min(1).max(100).default(20).describe('Page size.'),
+  }),
+  output: z.object({
+    runs: z
+      .array(
+        z.object({
+          runId: outRunId(),
+          workflow: z.string().describe('name@version.'),
+          status: z.string().describe('Run state.'),
+          createdAt: z.string().describe('ISO time.'),
+        }),
+      )
+      .describe('Runs.'),
+    nextCursor: z.string().optional().describe('Next page.'),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true },
+  scope: 'dag:read',
+  async handler(input, { engines }) {
+    const page = await engines.dag.listRuns(input);
+    return {
+      runs: page.runs.map((r) => ({ runId: r.runId, workflow: r.workflow, status: r.status, createdAt: r.createdAt })),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
+  },
+});
+
+export const DAG_OPERATIONS = [dagDefine, dagValidate, dagRun, dagStatus, dagCancel, dagRuns];

@@ -1,0 +1,190 @@
+/*
+ * Workflows through the built command: progress and run subscriptions over stdio, a run
+ * that survives `kill -9` of the server on the embedded database, and two servers on one
+ * PostgreSQL sharing a run (one of them killed half way).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js';
+import { connectHttp, type McpClient } from '../helpers/clients.js';
+import { DATABASE_URL, uniqueId } from '../helpers/backends.js';
+
+interface NodeState {
+  id: string;
+  status: string;
+  attempts: number;
+  finishedAt?: string;
+  output?: { created?: boolean };
+}
+interface RunState {
+  runId: string;
+  status: string;
+  nodes: NodeState[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function tool<T>(client: McpClient, name: string, args: Record<string, unknown>): Promise<T> {
+  const result = await client.callTool({ name, arguments: args });
+  if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
+  return result.structuredContent as T;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, tries = 600, everyMs = 100): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await sleep(everyMs);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+describe('dag over stdio', () => {
+  it('streams progress for dag_run with wait and notifies a subscribed client of run changes', async () => {
+    const client = new Client({ name: 'dag-e2e', version: '1.0.0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, '--data-dir', 'memory://'], env: cleanEnv() as Record<string, string>, stderr: 'pipe' }));
+    try {
+      expect(client.getServerCapabilities()?.resources?.subscribe).toBe(true);
+      const progress: number[] = [];
+      const waited = await client.callTool(
+        {
+          name: 'dag_run',
+          arguments: {
+            wait: true,
+            definition: { name: 'e2e/progress', nodes: [{ id: 'a', action: 'delay', input: { ms: 20 } }, { id: 'b', action: 'noop', dependsOn: ['a'] }, { id: 'c', action: 'noop', dependsOn: ['b'] }] },
+          },
+        },
+        undefined,
+        { onprogress: (p) => void progress.push(p.progress) },
+      );
+      expect(waited.structuredContent).toMatchObject({ status: 'succeeded' });
+      expect(progress.at(-1)).toBe(3);
+
+      const updates: string[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+      const started = (await client.callTool({
+        name: 'dag_run',
+        arguments: { definition: { name: 'e2e/subscribed', nodes: [{ id: 'gate', action: 'delay', input: { ms: 300 } }, { id: 'next', action: 'noop', dependsOn: ['gate'] }] } },
+      })).structuredContent as { runId: string };
+      const uri = `dag://runs/${started.runId}`;
+      await client.subscribeResource({ uri });
+      await until('the run to finish', async () => {
+        const read = await client.readResource({ uri });
+        const state = JSON.parse((read.contents[0] as { text: string }).text) as RunState;
+        return state.status === 'succeeded' ? state : undefined;
+      });
+      await until('an update notification', async () => (updates.length >= 2 ? true : undefined), 50);
+      expect(new Set(updates)).toEqual(new Set([uri]));
+      const listed = await client.listResources();
+      expect(listed.resources.map((r) => r.uri)).toContain(uri);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+});
+
+describe('dag durability on the embedded database', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-dag-crash-'));
+  let server: RunningServer | undefined;
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('resumes a 200-node run after kill -9: completed nodes are not run again and every node succeeds once', async () => {
+    // 100 chains-of-delays feeding 100 registry publishes, 10 at a time: a few seconds of work.
+    const nodes = [];
+    for (let i = 0; i < 100; i++) {
+      nodes.push({ id: `d${i}`, action: 'delay', input: { ms: 120 }, ...(i >= 10 ? { dependsOn: [`d${i - 10}`] } : {}) });
+      nodes.push({ id: `p${i}`, action: 'registry_publish', dependsOn: [`d${i}`], input: { name: 'crash/pub', version: `1.0.${i}`, content: `=$string(params.seed) & "-${i}"` } });
+    }
+    const env = cleanEnv({ DAG_POLL_INTERVAL_MS: '50' });
+    server = await startHttpServer(['--data-dir', dir], env);
+    let client = await connectHttp('v2', server.url);
+    const { runId } = await tool<{ runId: string }>(client, 'dag_run', { definition: { name: 'e2e/crash', concurrency: 10, nodes }, params: { seed: 7 }, idempotencyKey: 'crash-1' });
+    const before = await until('40 nodes to succeed', async () => {
+      const state = await tool<RunState>(client, 'dag_status', { runId });
+      return state.nodes.filter((n) => n.status === 'succeeded').length >= 40 ? state : undefined;
+    }, 600, 30);
+    await client.close().catch(() => undefined);
+    server.process.kill('SIGKILL');
+    await new Promise((r) => server!.process.once('exit', r));
+    const doneBefore = new Map(before.nodes.filter((n) => n.status === 'succeeded').map((n) => [n.id, n]));
+    expect(doneBefore.size).toBeLessThan(200);
+
+    server = await startHttpServer(['--data-dir', dir], env);
+    client = await connectHttp('v2', server.url);
+    const after = await until('the run to finish after the restart', async () => {
+      const state = await tool<RunState>(client, 'dag_status', { runId });
+      return state.status === 'running' || state.status === 'queued' ? undefined : state;
+    });
+    expect(after.status).toBe('succeeded');
+    expect(after.nodes.filter((n) => n.status === 'succeeded')).toHaveLength(200);
+    for (const [id, node] of doneBefore) {
+      expect(after.nodes.find((n) => n.id === id), id).toEqual(node);
+    }
+    // Repeating the request returns the same run instead of starting another.
+    const again = await tool<{ runId: string }>(client, 'dag_run', { definition: { name: 'e2e/crash', concurrency: 10, nodes }, params: { seed: 7 }, idempotencyKey: 'crash-1' });
+    expect(again.runId).toBe(runId);
+    const published = await tool<{ artifacts: unknown[]; nextCursor?: string }>(client, 'registry_list', { prefix: 'crash/', limit: 100 });
+    expect(published.artifacts).toHaveLength(100);
+    await client.close();
+  }, 120_000);
+});
+
+describe.skipIf(!DATABASE_URL)(`dag scale-out on PostgreSQL${DATABASE_URL ? '' : ' (skipped: set DATABASE_URL to a PostgreSQL with pgvector)'}`, () => {
+  const database = uniqueId('dag_e2e');
+  const url = new URL(DATABASE_URL ?? 'postgres://localhost/none');
+  const admin = () => new pg.Client({ connectionString: DATABASE_URL });
+  const servers: RunningServer[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.stop().catch(() => undefined);
+    const client = admin();
+    await client.connect();
+    await client.query(`drop database if exists ${database} with (force)`).catch(() => undefined);
+    await client.end();
+  });
+
+  it('two servers share a 1,000-node run; when one is killed, the other takes its nodes and the run succeeds', async () => {
+    const client = admin();
+    await client.connect();
+    await client.query(`create database ${database}`);
+    await client.end();
+    url.pathname = `/${database}`;
+    const env = cleanEnv({ DATABASE_URL: url.href, DAG_POLL_INTERVAL_MS: '50', DAG_LEASE_SECONDS: '1' });
+    servers.push(await startHttpServer([], env));
+    servers.push(await startHttpServer([], env));
+    const [first, second] = servers as [RunningServer, RunningServer];
+    const mcp = await connectHttp('v2', second.url);
+    const nodes = Array.from({ length: 1000 }, (_, i) => ({ id: `n${i}`, action: 'delay', input: { ms: 40 }, ...(i >= 100 ? { dependsOn: [`n${i - 100}`] } : {}) }));
+    const { runId } = await tool<{ runId: string }>(mcp, 'dag_run', { definition: { name: 'e2e/shared', concurrency: 40, nodes } });
+
+    const db = new pg.Client({ connectionString: url.href });
+    await db.connect();
+    try {
+      const owners = async () =>
+        (await db.query<{ owner: string; n: number }>(`select split_part(lease_owner, '-', 1) as owner, count(*)::integer as n from dag_nodes where run_id = $1 and status = 'succeeded' group by 1`, [runId])).rows;
+      await until('both servers to have finished nodes', async () => ((await owners()).length >= 2 ? true : undefined), 600, 50);
+      first.process.kill('SIGKILL');
+      servers.shift();
+      const state = await until('the run to finish', async () => {
+        const s = await tool<RunState>(mcp, 'dag_status', { runId });
+        return s.status === 'running' || s.status === 'queued' ? undefined : s;
+      });
+      expect(state.status).toBe('succeeded');
+      expect(state.nodes.filter((n) => n.status === 'succeeded')).toHaveLength(1000);
+      const byOwner = await owners();
+      expect(byOwner.map((o) => o.owner).sort()).toEqual([String(first.process.pid), String(second.process.pid)].sort());
+      expect(byOwner.reduce((sum, o) => sum + o.n, 0)).toBe(1000);
+    } finally {
+      await db.end();
+      await mcp.close().catch(() => undefined);
+    }
+  }, 180_000);
+});
