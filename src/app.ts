@@ -220,6 +220,7 @@ export class App {
     const [{ Executor }, { DagEngine }] = await Promise.all([import('./engines/execution/executor.js'), import('./engines/dag/dag-engine.js')]);
     const { engine_map: engineMap } = this.config.engineMap;
     const execution = new Executor({ maxConcurrency: engineMap.execution.settings.maxConcurrency, maxQueued: engineMap.execution.settings.maxQueued });
+    this.metrics.observeExecutor(() => execution.status());
     const actions = new Map(
       selectOperations({ enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled })
         .filter((op) => op.engine !== 'dag' && op.engine !== 'execution')
@@ -243,6 +244,7 @@ export class App {
         pollIntervalMs: settings.pollIntervalMs,
       },
       this.engineLog('dag'),
+      this.metrics,
     );
     await dag.start();
     return { dag, execution };

@@ -48,12 +48,15 @@ export interface Metrics {
   auditRecordsTotal: Counter;
   /** Names the pool whose figures `db_pool_*` report on each scrape (the postgres adapter's). */
   observePool(read: () => PoolFigures): void;
+  /** Names the executor whose queue and in-flight counts the execution_* gauges report on each scrape. */
+  observeExecutor(read: () => { queued: number; inFlight: number }): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let readPool: (() => PoolFigures) | undefined;
+  let readExecutor: (() => { queued: number; inFlight: number }) | undefined;
   const registers = [registry];
   registerPoolGauges(registry, () => readPool?.());
   return {
@@ -125,11 +128,19 @@ export function createMetrics(): Metrics {
       name: 'execution_queue_depth',
       help: 'Execution tasks waiting for a slot (back-pressure when it stays high)',
       registers,
+      collect() {
+        const status = readExecutor?.();
+        if (status) this.set(status.queued);
+      },
     }),
     executionInflight: new Gauge({
       name: 'execution_inflight',
       help: 'Execution tasks running now (at most execution.maxConcurrency)',
       registers,
+      collect() {
+        const status = readExecutor?.();
+        if (status) this.set(status.inFlight);
+      },
     }),
     promotionRequestsTotal: new Counter({
       name: 'promotion_requests_total',
@@ -144,6 +155,9 @@ export function createMetrics(): Metrics {
     }),
     observePool(read) {
       readPool = read;
+    },
+    observeExecutor(read) {
+      readExecutor = read;
     },
   };
 }

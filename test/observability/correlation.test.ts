@@ -99,6 +99,17 @@ describe('log correlation and secrets, with tracing on', () => {
     expect(sql[0]!.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' });
   });
 
+  it('makes each DAG node a span with the operation it runs beneath it', async () => {
+    const run = await client.callTool({
+      name: 'dag_run',
+      arguments: { wait: true, definition: { name: 'traced/publish', nodes: [{ id: 'publish', action: 'registry_publish', input: { name: 'acme/dag-traced', version: '1.0.0', content: 'x' } }] } },
+    });
+    expect(run.structuredContent).toMatchObject({ status: 'succeeded' });
+    const node = spanNamed('dag node publish')!;
+    expect(node.attributes).toMatchObject({ 'dag.node.id': 'publish', 'dag.node.action': 'registry_publish', 'dag.node.attempt': 1 });
+    expect(parentOf(spanNamed('operation registry_publish')!)).toBe(node.spanContext().spanId);
+  });
+
   it("joins the client's trace when the request carries a traceparent in params._meta", async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const parentSpanId = '00f067aa0ba902b7';

@@ -86,6 +86,34 @@ for (const backend of appBackends()) {
       expect(moved('http_requests_total', { route: '/mcp', method: 'POST' })).toBeGreaterThanOrEqual(4);
     });
 
+    it('counts DAG runs by status and times their nodes by operation and status', async () => {
+      const before = (await scrape()).samples;
+      const run = await client.callTool({
+        name: 'dag_run',
+        arguments: {
+          wait: true,
+          definition: {
+            name: 'metrics/publish',
+            nodes: [
+              { id: 'shape', action: 'transform', input: { content: 'hello' } },
+              { id: 'publish', action: 'registry_publish', dependsOn: ['shape'], input: { name: 'acme/from-dag', version: '1.0.0', content: '=nodes.shape.content' } },
+            ],
+          },
+        },
+      });
+      expect(run.structuredContent).toMatchObject({ status: 'succeeded' });
+      const after = (await scrape()).samples;
+      const moved = (name: string, labels: Record<string, string> = {}) => total(after, name, labels) - total(before, name, labels);
+      expect(moved('dag_runs_total', { status: 'succeeded' })).toBe(1);
+      expect(moved('dag_node_duration_seconds_count', { operation: 'transform', status: 'succeeded' })).toBe(1);
+      expect(moved('dag_node_duration_seconds_count', { operation: 'registry_publish', status: 'succeeded' })).toBe(1);
+      // The node's operation went through invoke, like any tool call.
+      expect(moved('mcp_tool_calls_total', { tool: 'registry_publish', outcome: 'ok' })).toBe(1);
+      // Nothing is left queued or running once the run is over.
+      expect(total(after, 'execution_queue_depth')).toBe(0);
+      expect(total(after, 'execution_inflight')).toBe(0);
+    });
+
     it('reports process figures and the database pool where there is one', async () => {
       const { samples } = await scrape();
       expect(total(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
