@@ -1,4 +1,4 @@
-// Reads vitest's JSON report (and the summaries of the other suites: conformance, image, helm,
+// Reads vitest's JSON report (and the summaries of the other suites: conformance, fuzz, image, helm,
 // each {passed, failed, skipped}) and prints
 // the closing line CI reads: "N passed, N failed[, N skipped]". In CI a suite skipped for a
 // missing service is a failure: the services were supposed to be started.

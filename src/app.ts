@@ -74,6 +74,15 @@ function isConnectionFailure(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect/i.test((error as Error).message ?? '');
 }
 
+// PostgreSQL refuses NUL (\u0000) in text and jsonb: 22P05 untranslatable character, 22021
+// invalid byte sequence. It comes from the caller's input, so it is the caller's to fix.
+const UNSTORABLE_TEXT_CODES = new Set(['22P05', '22021']);
+
+function isUnstorableText(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
+}
+
 export function hasScope(principal: Principal, scope: string): boolean {
   return principal.scopes.includes('*') || principal.scopes.includes(scope);
 }
@@ -299,6 +308,7 @@ export class App {
       if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).join('; '));
       if (!hasScope(call.principal, operation.scope)) {
         outcome = 'denied';
+        log.warn({ audit: 'access-denied', operation: operation.name, principal: call.principal.id, scope: operation.scope }, 'access denied: missing scope');
         throw new EngineError('FORBIDDEN', `${operation.name} needs the scope "${operation.scope}", which principal "${call.principal.id}" does not have`);
       }
       const { engines } = await this.services();
@@ -334,6 +344,9 @@ export class App {
     if (isConnectionFailure(error)) {
       log.warn({ operation: operation.name, err: (error as Error).message }, 'storage unavailable');
       return new EngineError('UNAVAILABLE', `${operation.name}: the database is not reachable right now (${(error as Error).message}); retry shortly`);
+    }
+    if (isUnstorableText(error)) {
+      return invalidInput(`${operation.name}: the input holds a character the database cannot store (the NUL character, \\u0000); remove it`);
     }
     const reference = randomUUID();
     log.error({ operation: operation.name, reference, err: error }, 'operation failed unexpectedly');

@@ -3,7 +3,8 @@
  * mcp-level3 command line
  * =======================
  *   mcp-level3 [stdio]                       MCP over stdio (Claude Desktop, IDE agents)
- *   mcp-level3 http [--host H] [--port P]    streamable HTTP at /mcp, /health, /ready, /metrics
+ *   mcp-level3 http [--host H] [--port P]    streamable HTTP at /mcp, the REST/JSON-RPC API, /health, /ready, /metrics
+ *   mcp-level3 apikey create|list|revoke     API keys for the HTTP transports
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
 import { existsSync } from 'node:fs';
@@ -21,7 +22,12 @@ const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, gov
 
 Usage:
   mcp-level3 [stdio] [options]            MCP over stdio
-  mcp-level3 http [options]               streamable HTTP at /mcp, plus /health, /ready, /metrics
+  mcp-level3 http [options]               streamable HTTP at /mcp, REST and JSON-RPC under /api/v1,
+                                          the API reference at /api/docs, plus /health, /ready, /metrics
+  mcp-level3 apikey create --name N --scopes a,b [--expires 90d]
+                                          make an API key (printed once; only its hash is stored)
+  mcp-level3 apikey list                  keys with their scopes, expiry and revocation
+  mcp-level3 apikey revoke ID             revoke a key at once
 
 Options:
   --data-dir DIR        embedded database directory (env MCP_DATA_DIR, default ./data; memory:// keeps nothing)
@@ -31,11 +37,13 @@ Options:
   --host HOST           http: address to bind (env MCP_HOST, default 127.0.0.1)
   --port PORT           http: port (env MCP_PORT, default 8080)
   --allowed-hosts a,b   http: Host/Origin names accepted besides the bind address
-  --insecure-no-auth    http: allow binding a non-loopback address without authentication
+  --insecure-no-auth    http: allow binding a non-loopback address with no authentication configured
   -h, --help            this text
   -v, --version         the version
 
-Environment: DATABASE_URL (PostgreSQL with pgvector), REDIS_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT (traces); see .env.example.`;
+Environment: DATABASE_URL (PostgreSQL with pgvector), REDIS_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT (traces); authentication:
+API_KEY_ENABLED, JWT_ENABLED + JWT_SECRET, OAUTH_ENABLED + OAUTH_ISSUER (+ MCP_RESOURCE_URL);
+see .env.example and docs/security.md.`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -59,6 +67,9 @@ function parseCommandLine(argv: string[]) {
         port: { type: 'string' },
         'allowed-hosts': { type: 'string' },
         'insecure-no-auth': { type: 'boolean' },
+        name: { type: 'string' },
+        scopes: { type: 'string' },
+        expires: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -114,24 +125,29 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: expected a port number 0-65535, got ${JSON.stringify(portText)}`);
 
   const loopback = LOOPBACK.has(host);
-  if (!loopback && !values['insecure-no-auth']) {
+  const { authentication, security } = app.config.auth;
+  const authConfigured = authentication.api_key.enabled || authentication.jwt.enabled || authentication.oauth2.enabled;
+  if (!loopback && !authConfigured && !values['insecure-no-auth']) {
     fail(
       `refusing to bind ${host} without authentication: anyone who can reach it could call every tool.\n` +
-        `  Bind 127.0.0.1 (the default) and put an authenticating proxy in front, or pass --insecure-no-auth\n` +
+        `  Turn on a method in config/auth-config.yaml, e.g. API_KEY_ENABLED=true and \`mcp-level3 apikey create\`,\n` +
+        `  JWT_ENABLED=true with JWT_SECRET, or OAUTH_ENABLED=true with OAUTH_ISSUER and MCP_RESOURCE_URL (docs/security.md).\n` +
+        `  Or bind 127.0.0.1 (the default) behind an authenticating proxy, or pass --insecure-no-auth\n` +
         `  if this network is trusted (for example inside a pod behind an authenticating ingress).`,
     );
   }
   const extra = (values['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const allowedHosts = loopback ? ['localhost', '127.0.0.1', '[::1]', ...extra] : extra.length > 0 ? [host, ...extra].filter((h) => h !== '0.0.0.0' && h !== '::') : [];
-  if (!loopback) {
-    app.log.warn({ host }, 'INSECURE: serving without authentication on a non-loopback address (--insecure-no-auth)');
-    if (allowedHosts.length === 0) app.log.warn('Host and Origin headers are not checked; pass --allowed-hosts to enable DNS-rebinding protection');
-  }
+  if (!loopback && !authConfigured) app.log.warn({ host }, 'INSECURE: serving without authentication on a non-loopback address (--insecure-no-auth)');
+  if (!loopback && allowedHosts.length === 0) app.log.warn('Host and Origin headers are not checked; pass --allowed-hosts to enable DNS-rebinding protection');
 
+  // Large enough for the largest artifact registry_publish accepts, base64-encoded.
   const maxContent = app.config.engineMap.engine_map.registry.settings.maxContentBytes;
-  const maxBodyBytes = Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
+  const maxBodyBytes = security.max_body_bytes ?? Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
+  const redisUrl = process.env.REDIS_URL && app.config.engineMap.cache.redis.enabled ? process.env.REDIS_URL : undefined;
   const { createHttpApp } = await import('./server/http-app.js');
-  const { handle, mcp } = createHttpApp(app, { allowedHosts, maxBodyBytes });
+  const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl });
+  const { handle } = httpApp;
   const server = createServer(handle);
   server.keepAliveTimeout = 65_000;
   server.on('error', (error: NodeJS.ErrnoException) => {
@@ -152,13 +168,62 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     app.log.info('shutting down');
     server.close();
     server.closeIdleConnections();
-    await mcp.close().catch(() => undefined);
+    await httpApp.close().catch(() => undefined);
     await app.close();
     await shutdownTracing().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['values'], args: string[]): Promise<void> {
+  const [action, ...rest] = args;
+  const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
+  const { durationSeconds } = await import('./config/duration.js');
+  const { isEngineError } = await import('./errors.js');
+  const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
+
+  // Arguments are checked before the database is opened, so a mistake is reported at once.
+  let run: (store: InstanceType<typeof ApiKeyStore>) => Promise<void>;
+  if (action === 'create') {
+    if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
+    const name = values.name ?? fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
+    const scopes = (values.scopes ?? fail('apikey create: give --scopes, e.g. --scopes registry:read,registry:write ("*" grants all)')).split(',').map((s) => s.trim()).filter(Boolean);
+    let expiresInSeconds: number | undefined;
+    if (values.expires !== undefined) {
+      try {
+        expiresInSeconds = durationSeconds(values.expires);
+      } catch (error) {
+        fail(`apikey create: --expires: ${(error as Error).message}`);
+      }
+    }
+    run = async (store) => {
+      const created = await store.create({ name, scopes, expiresInSeconds });
+      process.stderr.write(`created API key ${created.id} "${created.name}" with scopes ${created.scopes.join(',')}${created.expiresAt ? `, expiring ${created.expiresAt}` : ''}.\nThe key is printed once, below; only its hash is stored. Send it in the X-API-Key header.\n`);
+      out(created.key);
+    };
+  } else if (action === 'list') {
+    run = async (store) => {
+      out(JSON.stringify(await store.list(), null, 2));
+    };
+  } else if (action === 'revoke') {
+    if (rest.length !== 1) fail('apikey revoke: give the key id, e.g. `mcp-level3 apikey revoke 3f2a9c0d41be` (`apikey list` shows them)');
+    run = async (store) => {
+      const revoked = await store.revoke(rest[0]!);
+      process.stderr.write(`revoked API key ${revoked.id} "${revoked.name}" at ${revoked.revokedAt}\n`);
+    };
+  } else {
+    fail(`apikey: unknown action ${JSON.stringify(action ?? '')}; use create, list or revoke\n\n${USAGE}`);
+  }
+  try {
+    await run(new ApiKeyStore((await app.services()).sql));
+  } catch (error) {
+    await app.close();
+    if (isEngineError(error)) fail(`apikey ${action}: ${error.message}`, 1);
+    throw error;
+  }
+  await app.close();
 }
 
 /** `cp .env.example .env` is how the deployment guide configures a checkout; variables already set win. */
@@ -183,8 +248,8 @@ async function main(): Promise<void> {
     return;
   }
   const command = positionals[0] ?? 'stdio';
-  if (positionals.length > 1) fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
-  if (command !== 'stdio' && command !== 'http') fail(`unknown command ${JSON.stringify(command)}; use "stdio" or "http"\n\n${USAGE}`);
+  if (positionals.length > 1 && command !== 'apikey') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
+  if (command !== 'stdio' && command !== 'http' && command !== 'apikey') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http" or "apikey"\n\n${USAGE}`);
 
   const app = createApp(values);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
@@ -199,6 +264,7 @@ async function main(): Promise<void> {
     }
   }
   if (command === 'stdio') await runStdio(app);
+  else if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
   else await runHttp(app, values);
 }
 

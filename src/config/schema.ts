@@ -129,34 +129,86 @@ export const apiRoutesFileSchema = z.strictObject({
   protocol: z.array(oneOf(['REST', 'JSON-RPC'] as const)).min(1, { error: 'expected at least one of "REST", "JSON-RPC"' }),
 });
 
-export const authConfigFileSchema = z.strictObject({
-  authentication: z.strictObject({
+const duration = (example: string) =>
+  text().regex(/^\d+[smhd]$/, { error: `expected a duration like "${example}" (a number and s, m, h or d)` });
+
+const authenticationSchema = z
+  .strictObject({
     oauth2: z
       .strictObject({
         enabled: bool().default(false),
         provider: text().default(''),
         issuer: text().default(''),
+        // empty: the resource URL (security.resource_url), as the MCP authorization spec asks
         audience: text().default(''),
+        // empty: discovered from the issuer's metadata (RFC 8414, then OpenID Connect)
         jwks_uri: text().default(''),
         client_id: text().default(''),
         client_secret: text().default(''),
+        clock_skew: duration('60s').default('60s'),
       })
-      .default({ enabled: false, provider: '', issuer: '', audience: '', jwks_uri: '', client_id: '', client_secret: '' }),
+      .default({ enabled: false, provider: '', issuer: '', audience: '', jwks_uri: '', client_id: '', client_secret: '', clock_skew: '60s' }),
     jwt: z
       .strictObject({
         enabled: bool().default(false),
         secret: text().default(''),
-        expiry: text().regex(/^\d+[smhd]$/, { error: 'expected a duration like "24h", "30m" or "7d"' }).default('24h'),
+        expiry: duration('24h').default('24h'),
       })
       .default({ enabled: false, secret: '', expiry: '24h' }),
     api_key: z
       .strictObject({
         enabled: bool().default(false),
-        header: text().default('X-API-Key'),
+        header: text().regex(/^[A-Za-z0-9-]+$/, { error: 'expected an HTTP header name like "X-API-Key"' }).default('X-API-Key'),
       })
       .default({ enabled: false, header: 'X-API-Key' }),
-  }),
-});
+  });
+
+const securitySchema = z
+  .strictObject({
+    // Public URL of this server's MCP endpoint, e.g. https://mcp.example.com/mcp: the OAuth2
+    // audience and the `resource` of /.well-known/oauth-protected-resource.
+    resource_url: z.union([z.literal(''), z.url({ error: 'expected an absolute URL like "https://mcp.example.com/mcp"' })]).default(''),
+    // empty: 10 MiB, or more when registry.maxContentBytes needs it (base64 grows content by 4/3)
+    max_body_bytes: z.preprocess((v) => (v === '' ? undefined : v), positiveInt().optional()),
+    max_json_depth: positiveInt().default(64),
+    rate_limit: z
+      .strictObject({
+        // per authenticated principal; 0 turns it off
+        requests_per_minute: nonNegativeInt().default(1200),
+        // per client address, counting requests whose credentials were refused
+        failed_auth_per_minute: positiveInt().default(10),
+      })
+      .default({ requests_per_minute: 1200, failed_auth_per_minute: 10 }),
+    // take the client address from X-Forwarded-For (only behind a proxy that sets it)
+    trust_proxy: bool().default(false),
+    cors: z
+      .strictObject({ allowed_origins: z.array(text()).default([]) })
+      .default({ allowed_origins: [] }),
+  })
+  .default({ resource_url: '', max_body_bytes: undefined, max_json_depth: 64, rate_limit: { requests_per_minute: 1200, failed_auth_per_minute: 10 }, trust_proxy: false, cors: { allowed_origins: [] } });
+
+export const authConfigFileSchema = z
+  .strictObject({ authentication: authenticationSchema, security: securitySchema })
+  .superRefine((file, ctx) => {
+    const { jwt, oauth2 } = file.authentication;
+    if (jwt.enabled && jwt.secret.length < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authentication', 'jwt', 'secret'],
+        message: `JWT is enabled but the secret is ${jwt.secret ? 'shorter than 32 characters' : 'empty'}; set JWT_SECRET to at least 32 random characters (e.g. \`openssl rand -base64 48\`)`,
+      });
+    }
+    if (oauth2.enabled && !/^https?:\/\//.test(oauth2.issuer)) {
+      ctx.addIssue({ code: 'custom', path: ['authentication', 'oauth2', 'issuer'], message: 'OAuth2 is enabled but no issuer URL is set; set OAUTH_ISSUER, e.g. "https://login.example.com/"' });
+    }
+    if (oauth2.enabled && !oauth2.audience && !file.security.resource_url) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['security', 'resource_url'],
+        message: 'OAuth2 is enabled but neither oauth2.audience nor security.resource_url is set; set MCP_RESOURCE_URL to this server\'s public MCP URL, e.g. "https://mcp.example.com/mcp"',
+      });
+    }
+  });
 
 export type EngineMapFile = z.infer<typeof engineMapFileSchema>;
 export type ApiRoutesFile = z.infer<typeof apiRoutesFileSchema>;

@@ -1,41 +1,59 @@
 /*
  * HTTP surface
  * ============
- * /mcp (streamable HTTP, both protocol eras, stateless) is dispatched straight from
- * node:http to the SDK handler: it is the hot path and needs no router. Everything else
- * goes through express: /health (liveness), /ready (database, migrations and cache),
- * /metrics (Prometheus). Host and Origin headers are checked on /mcp against the allowed
- * host names (DNS-rebinding protection). Errors are JSON in one shape and never carry
- * stack traces or paths. Every request has an id (X-Request-Id, honoured or generated,
- * echoed back) that the log lines its work writes carry; each is logged at debug level.
+ * One node:http listener. The protected endpoints, /mcp (streamable HTTP, both protocol
+ * eras, stateless) and the API under the configured base path (REST routes and JSON-RPC,
+ * both derived from the operation declarations), are dispatched directly: each request
+ * passes the Host/Origin check (DNS rebinding), authentication (one Principal for every
+ * surface), the failed-authentication and per-principal rate limits, and the body size
+ * and JSON nesting limits before it reaches an operation. Everything else goes through
+ * express: /health, /ready, /metrics, the API reference at /api/docs and the RFC 9728
+ * metadata. Security headers on every response; CORS only for configured origins. Errors
+ * are JSON in one shape and never carry stack traces or paths. Every request has an id
+ * (X-Request-Id, honoured or generated, echoed back) that the log lines its work writes
+ * carry; each request is logged at debug level.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, validateHostHeader, validateOriginHeader, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
+import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import type { App } from '../app.js';
+import { EngineError } from '../errors.js';
 import type { Principal } from '../operations/operation.js';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '../platform/request-context.js';
 import { VERSION } from '../package-info.js';
+import { DOCS_PATH, OPENAPI_PATH, docsFiles, type StaticFile } from './api/docs-page.js';
+import { invalidRequest, JsonRpcEndpoint, parseError } from './api/json-rpc.js';
+import { buildOpenApiDocument } from './api/openapi.js';
+import { requestSignal, restRoutes, serveRest } from './api/rest.js';
+import { ApiKeyStore } from './auth/api-key-store.js';
+import { AuthenticationError, createAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { challenges, METADATA_PATH, protectedResourceMetadata, resourceUrl } from './auth/protected-resource.js';
+import { createRateLimits, type RateLimits } from './auth/rate-limits.js';
+import { JsonSyntaxError, parseJson, readBody } from './http/body.js';
+import { errorBody, sendError, sendJson, withHttpStatus } from './http/responses.js';
 import { createMcpServerFactory } from './mcp-server.js';
 
+export { errorBody } from './http/responses.js';
+
 export interface HttpAppOptions {
-  /** Host names accepted in Host and Origin headers on /mcp; empty accepts any. */
+  /** Host names accepted in Host and Origin headers on /mcp and the API; empty accepts any. */
   allowedHosts: string[];
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Rate-limit counters in this Redis (shared by replicas); absent: process memory. */
+  rateLimitRedisUrl?: string;
+  rateLimitKeyPrefix?: string;
 }
 
 export interface HttpApp {
   /** The node:http request listener. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   mcp: McpHttpHandler;
-}
-
-const KNOWN_ROUTES = new Set(['/mcp', '/health', '/ready', '/metrics']);
-
-export function errorBody(code: string, message: string) {
-  return { error: { code, message } };
+  authenticator: Authenticator;
+  close(): Promise<void>;
 }
 
 function pathOf(url: string | undefined): string {
@@ -44,34 +62,201 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? raw : raw.slice(0, query);
 }
 
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
-  const anonymous: Principal = { id: 'anonymous', scopes: ['*'] };
-  const mcp = createMcpHandler(createMcpServerFactory(app, () => anonymous), {
-    maxRequestBodySize: options.maxBodyBytes,
-    onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected'),
+  const { auth, apiRoutes } = app.config;
+  const security = auth.security;
+  const basePath = apiRoutes.base_path.replace(/\/+$/, '');
+  const rpcPath = `${basePath}/rpc`;
+  const limits = { maxBodyBytes: options.maxBodyBytes, maxJsonDepth: security.max_json_depth };
+  const restEnabled = apiRoutes.protocol.includes('REST');
+  const rpcEnabled = apiRoutes.protocol.includes('JSON-RPC');
+  const routes = restEnabled ? restRoutes(app.operations, basePath) : new Map();
+  const rpc = new JsonRpcEndpoint(app, app.operations);
+  const scopes = [...new Set(app.operations.map((op) => op.scope))].sort();
+
+  let apiKeyStore: Promise<ApiKeyStore> | undefined;
+  const authenticator = createAuthenticator(auth, {
+    apiKeys: () => (apiKeyStore ??= app.services().then((services) => new ApiKeyStore(services.sql))),
   });
+  const rateLimits: RateLimits = createRateLimits({
+    requestsPerMinute: security.rate_limit.requests_per_minute,
+    failedAuthPerMinute: security.rate_limit.failed_auth_per_minute,
+    // Both limits only apply once authentication is on; no Redis connection for nothing.
+    redisUrl: authenticator.required ? options.rateLimitRedisUrl : undefined,
+    keyPrefix: options.rateLimitKeyPrefix,
+    log: app.log.child({ component: 'rate-limit' }),
+  });
+
+  const openApi = buildOpenApiDocument({
+    operations: app.operations,
+    basePath,
+    rest: restEnabled,
+    jsonRpc: rpcEnabled,
+    version: VERSION,
+    auth: { ...authenticator.methods, required: authenticator.required },
+  });
+  let docs: Map<string, StaticFile> | undefined;
+
+  // No principal from the transport means no rights: the listener always sets one.
+  const mcp = createMcpHandler(
+    createMcpServerFactory(app, (ctx) => (ctx.authInfo ? { id: ctx.authInfo.clientId, scopes: ctx.authInfo.scopes } : { id: 'unauthenticated', scopes: [] })),
+    { maxRequestBodySize: options.maxBodyBytes, onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected') },
+  );
   const serveMcp = toNodeHandler(mcp, {
     maxRequestBodySize: options.maxBodyBytes,
     onerror: (error) => app.log.error({ err: error.message }, 'mcp handler failed'),
   });
-  const pass = () => true;
-  const checkHost = options.allowedHosts.length > 0 ? hostHeaderValidation(options.allowedHosts) : pass;
-  const checkOrigin = options.allowedHosts.length > 0 ? originValidation(options.allowedHosts) : pass;
 
+  const corsOrigins = security.cors.allowed_origins;
+  const corsHostnames = corsOrigins.flatMap((origin) => {
+    try {
+      return [new URL(origin).hostname];
+    } catch {
+      return [];
+    }
+  });
+  const checkHosts = options.allowedHosts.length > 0;
+  const originHosts = [...options.allowedHosts, ...corsHostnames];
+  const mcpHostGuard = checkHosts ? hostHeaderValidation(options.allowedHosts) : () => true;
+  const mcpOriginGuard = checkHosts ? originValidation(originHosts) : () => true;
+  const corsHandler = corsOrigins.length > 0
+    ? cors({ origin: corsOrigins, allowedHeaders: ['content-type', 'authorization', auth.authentication.api_key.header, 'mcp-protocol-version', 'mcp-session-id', 'last-event-id', 'x-request-id'], exposedHeaders: ['www-authenticate', 'retry-after', 'mcp-session-id', 'x-request-id'], maxAge: 600 })
+    : undefined;
+  const headers = helmet({
+    // The API reference loads its own scripts and styles only; Swagger UI sets inline styles.
+    contentSecurityPolicy: { directives: { 'default-src': ["'self'"], 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null } },
+    strictTransportSecurity: false, // TLS is terminated in front of this server, which sets HSTS there
+  });
+
+  const knownRoutes = new Set(['/mcp', '/health', '/ready', '/metrics', rpcPath, DOCS_PATH, OPENAPI_PATH, METADATA_PATH, `${METADATA_PATH}/mcp`, ...routes.keys()]);
   const track = (req: IncomingMessage, res: ServerResponse, path: string, requestId: string) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const labels = { method: req.method ?? 'GET', route: KNOWN_ROUTES.has(path) ? path : 'other', status: String(res.statusCode) };
+      const labels = { method: req.method ?? 'GET', route: knownRoutes.has(path) ? path : 'other', status: String(res.statusCode) };
       app.metrics.httpRequestDuration.observe(labels, seconds);
       app.metrics.httpRequestsTotal.inc(labels);
       // Headers as sent (log.ts redacts credentials); the path without its query string.
       // The level check spares building the line on every request when debug is off.
       if (app.log.isLevelEnabled('debug')) app.log.debug({ request_id: requestId, req: { method: req.method, path, headers: req.headers }, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'http request');
     });
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('X-Request-Id', requestId);
   };
+
+  const clientAddress = (req: IncomingMessage) => {
+    const forwarded = security.trust_proxy ? firstHeader(req.headers['x-forwarded-for'])?.split(',')[0]?.trim() : undefined;
+    return forwarded || req.socket.remoteAddress || 'unknown';
+  };
+  const resourceFor = (req: IncomingMessage) => resourceUrl(security.resource_url, req.headers.host, firstHeader(req.headers['x-forwarded-proto']) === 'https' && security.trust_proxy);
+
+  /** The caller's principal, or undefined once a refusal (401, 429, 503) has been sent. */
+  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Principal | undefined> {
+    if (!authenticator.required) return authenticator.authenticate(req.headers);
+    const address = clientAddress(req);
+    const blocked = await rateLimits.failedAuthBlock(address);
+    if (blocked > 0) {
+      sendError(res, new EngineError('BUSY', `too many refused credentials from this address; wait ${blocked} s`), { 'retry-after': String(blocked) });
+      return undefined;
+    }
+    try {
+      return await authenticator.authenticate(req.headers);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) {
+        sendError(res, error);
+        return undefined;
+      }
+      const wait = await rateLimits.recordFailedAuth(address);
+      app.log.warn({ audit: 'authentication-refused', address, reason: error.message }, 'credentials refused');
+      const problem = error.tokenError ? { error: error.tokenError, description: error.message } : undefined;
+      sendError(res, error, { 'www-authenticate': challenges(authenticator.methods, resourceFor(req), problem), ...(wait > 0 ? { 'retry-after': String(wait) } : {}) });
+      return undefined;
+    }
+  }
+
+  function checkApiHostAndOrigin(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!checkHosts) return true;
+    const host = validateHostHeader(req.headers.host, options.allowedHosts);
+    const origin = host.ok ? validateOriginHeader(req.headers.origin, originHosts) : host;
+    if (origin.ok) return true;
+    sendError(res, new EngineError('FORBIDDEN', `${origin.message}; add the host name to --allowed-hosts if it is this server`));
+    return false;
+  }
+
+  async function serveMcpRequest(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: principal.id, scopes: [...principal.scopes] };
+    if (req.method !== 'POST') return serveMcp(req, res);
+    let body: unknown;
+    try {
+      body = parseJson(await readBody(req, limits.maxBodyBytes), limits.maxJsonDepth);
+    } catch (error) {
+      if (error instanceof JsonSyntaxError) return sendJson(res, 400, parseError(error.message));
+      if (error instanceof EngineError && error.code === 'INVALID_INPUT') return sendJson(res, 400, invalidRequest(error.message));
+      return sendError(res, error);
+    }
+    return serveMcp(req, res, body);
+  }
+
+  async function serveRpc(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    if (req.method !== 'POST') return sendError(res, withHttpStatus(new EngineError('INVALID_INPUT', `${rpcPath} takes POST with a JSON-RPC 2.0 request or batch`), 405), { allow: 'POST' });
+    const raw = await readBody(req, limits.maxBodyBytes);
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\b/i.test(type)) {
+      return sendError(res, withHttpStatus(new EngineError('INVALID_INPUT', `send JSON-RPC with Content-Type: application/json (got ${JSON.stringify(type || 'none')})`), 415));
+    }
+    let message: unknown;
+    try {
+      message = parseJson(raw, limits.maxJsonDepth);
+    } catch (error) {
+      if (error instanceof JsonSyntaxError) return sendJson(res, 400, parseError(error.message));
+      return sendJson(res, 400, invalidRequest((error as Error).message));
+    }
+    const answer = await rpc.handle(message, { principal, signal: requestSignal(res) });
+    if (answer === undefined) {
+      res.writeHead(204).end();
+      return;
+    }
+    const invalid = !Array.isArray(answer) && 'error' in answer && answer.error.code === -32600;
+    sendJson(res, invalid ? 400 : 200, answer);
+  }
+
+  async function serveApi(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal): Promise<void> {
+    if (path === rpcPath && rpcEnabled) return serveRpc(req, res, principal);
+    const route = routes.get(path);
+    if (!route) {
+      return sendError(res, new EngineError('NOT_FOUND', `no operation at ${path} on this server; GET ${OPENAPI_PATH} lists the routes (operations left out by --toolsets or --read-only are not served)`));
+    }
+    if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
+      return sendError(res, withHttpStatus(new EngineError('INVALID_INPUT', `${path} takes ${route.method}${route.method === 'GET' ? ' with query parameters' : ' with a JSON body'}`), 405), { allow: route.method });
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    return serveRest(app, route, req, res, url, principal, limits);
+  }
+
+  async function serveProtected(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const isMcp = path === '/mcp';
+    if (isMcp ? !mcpHostGuard(req, res) || !mcpOriginGuard(req, res) : !checkApiHostAndOrigin(req, res)) return;
+    const principal = await authenticate(req, res);
+    if (!principal) return;
+    if (authenticator.required) {
+      const wait = await rateLimits.recordRequest(principal.id);
+      if (wait > 0) return sendError(res, new EngineError('BUSY', `principal "${principal.id}" sent more than ${security.rate_limit.requests_per_minute} requests this minute; wait ${wait} s`), { 'retry-after': String(wait) });
+    }
+    if (isMcp) return serveMcpRequest(req, res, principal);
+    try {
+      await serveApi(req, res, path, principal);
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'FORBIDDEN' && authenticator.required) {
+        const scope = routes.get(path)?.operation.scope;
+        return sendError(res, error, { 'www-authenticate': challenges(authenticator.methods, resourceFor(req), { error: 'insufficient_scope', description: error.message, scope }) });
+      }
+      if (!(error instanceof EngineError)) app.log.error({ err: error, path }, 'api request failed');
+      sendError(res, error);
+    }
+  }
 
   const http = express();
   http.disable('x-powered-by');
@@ -91,8 +276,25 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     res.send(await app.metrics.registry.metrics());
   });
 
+  http.get([METADATA_PATH, `${METADATA_PATH}/mcp`], (req, res) => {
+    res.json(protectedResourceMetadata(resourceFor(req), authenticator.methods, scopes));
+  });
+
+  http.get(OPENAPI_PATH, (_req, res) => {
+    res.json(openApi);
+  });
+
+  http.get([DOCS_PATH, `${DOCS_PATH}/assets/:file`], (req, res, next) => {
+    docs ??= docsFiles();
+    const file = docs.get(req.path);
+    if (!file) return next();
+    res.setHeader('Content-Type', file.type);
+    res.setHeader('Cache-Control', req.path === DOCS_PATH ? 'no-cache' : 'public, max-age=3600');
+    res.send(file.body);
+  });
+
   http.use((req: Request, res: Response) => {
-    res.status(404).json(errorBody('NOT_FOUND', `no route ${req.method} ${req.path}; this server serves /mcp, /health, /ready and /metrics`));
+    res.status(404).json(errorBody('NOT_FOUND', `no route ${req.method} ${req.path}; this server serves /mcp, ${basePath}/..., ${DOCS_PATH}, /health, /ready and /metrics`));
   });
 
   http.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
@@ -101,23 +303,37 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     res.status(status).json(errorBody(status === 500 ? 'INTERNAL' : 'INVALID_INPUT', status === 500 ? 'internal error; the server log has the details' : error.message));
   });
 
+  const isProtected = (path: string) => path === '/mcp' || path === basePath || path.startsWith(`${basePath}/`);
+
+  function dispatch(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (!isProtected(path)) {
+      http(req, res);
+      return;
+    }
+    serveProtected(req, res, path).catch((error: unknown) => {
+      if (!(error instanceof EngineError)) app.log.error({ err: (error as Error).message, path }, 'request failed');
+      if (!res.headersSent) sendError(res, error);
+      else res.end();
+    });
+  }
+
   return {
     mcp,
+    authenticator,
     handle(req, res) {
       const path = pathOf(req.url);
       const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
       track(req, res, path, requestId);
-      runWithRequestId(requestId, () => {
-        if (path !== '/mcp') {
-          http(req, res);
-          return;
-        }
-        if (!checkHost(req, res) || !checkOrigin(req, res)) return;
-        serveMcp(req, res).catch((error: unknown) => {
-          app.log.error({ err: (error as Error).message }, 'mcp request failed');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody("INTERNAL", "internal error")));
-        });
-      });
+      runWithRequestId(requestId, () =>
+        headers(req, res, () => {
+          if (corsHandler && isProtected(path)) corsHandler(req, res, () => dispatch(req, res, path));
+          else dispatch(req, res, path);
+        }),
+      );
+    },
+    async close() {
+      await mcp.close().catch(() => undefined);
+      await rateLimits.close();
     },
   };
 }

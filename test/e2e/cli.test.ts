@@ -25,7 +25,7 @@ describe('mcp-level3 command', () => {
     expect(flag.stderr).toMatch(/Unknown option '--prot'/);
     const command = await runCli(['serve']);
     expect(command.code).toBe(2);
-    expect(command.stderr).toContain('unknown command "serve"; use "stdio" or "http"');
+    expect(command.stderr).toContain('unknown command "serve"; use "stdio", "http" or "apikey"');
   });
 
   it('stops on an invalid configuration, naming file, key and expectation', async () => {

@@ -200,6 +200,23 @@ export const MIGRATIONS: readonly Migration[] = [
       create index dag_nodes_leases on dag_nodes (lease_expires) where status = 'running';
     `,
   },
+  {
+    version: 6,
+    name: 'api keys',
+    up: `
+      -- Only a SHA-256 of each key's secret is kept: the secret is 256 random bits, so a
+      -- fast hash is safe, and the plain key is shown once, at creation.
+      create table api_keys (
+        id text primary key,
+        name text not null,
+        secret_hash text not null,
+        scopes text[] not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz,
+        revoked_at timestamptz
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas

@@ -1,0 +1,102 @@
+/*
+ * API keys
+ * ========
+ * Keys look like `ml3_<id>_<secret>`: the id (12 hex digits) finds the row, the secret
+ * (256 random bits, base64url) proves possession. Only SHA-256 of the secret is stored;
+ * a high-entropy secret needs no slow hash, and the plain key is returned once, at
+ * creation. Revoked and expired keys stay listed (for audit) but never authenticate.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { invalidInput, notFound } from '../../errors.js';
+import type { SqlPort } from '../../platform/sql/sql-port.js';
+
+export const API_KEY_PREFIX = 'ml3_';
+const KEY_PATTERN = /^ml3_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+const SCOPE_PATTERN = /^(\*|[a-z]+:[a-z]+)$/;
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface VerifiedKey {
+  id: string;
+  name: string;
+  scopes: string[];
+}
+
+interface Row {
+  id: string;
+  name: string;
+  secret_hash: string;
+  scopes: string[];
+  created_at: Date | string;
+  expires_at: Date | string | null;
+  revoked_at: Date | string | null;
+}
+
+const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function toRecord(row: Row): ApiKeyRecord {
+  return { id: row.id, name: row.name, scopes: row.scopes, createdAt: iso(row.created_at)!, expiresAt: iso(row.expires_at), revokedAt: iso(row.revoked_at) };
+}
+
+export class ApiKeyStore {
+  constructor(private readonly sql: SqlPort) {}
+
+  /** Creates a key and returns it in full: the only time the secret is seen. */
+  async create(input: { name: string; scopes: readonly string[]; expiresInSeconds?: number }): Promise<ApiKeyRecord & { key: string }> {
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw invalidInput('name: give a name of 1-100 characters that says who or what uses the key, e.g. "ci-publisher"');
+    if (input.scopes.length === 0) throw invalidInput('scopes: give at least one scope, e.g. "registry:read,registry:write" ("*" grants all)');
+    const badScope = input.scopes.find((scope) => !SCOPE_PATTERN.test(scope));
+    if (badScope !== undefined) throw invalidInput(`scopes: ${JSON.stringify(badScope)} is not a scope; scopes look like "registry:read" or "*"`);
+    if (input.expiresInSeconds !== undefined && !(input.expiresInSeconds > 0)) throw invalidInput('expires: give a positive duration like "90d"');
+
+    const id = randomBytes(6).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const { rows } = await this.sql.query<Row>(
+      `insert into api_keys (id, name, secret_hash, scopes, expires_at)
+       values ($1, $2, $3, $4, case when $5::integer is null then null else now() + make_interval(secs => $5::integer) end)
+       returning *`,
+      [id, name, hashSecret(secret), [...new Set(input.scopes)], input.expiresInSeconds ?? null],
+    );
+    return { ...toRecord(rows[0]!), key: `${API_KEY_PREFIX}${id}_${secret}` };
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.sql.query<Row>('select * from api_keys order by created_at, id');
+    return rows.map(toRecord);
+  }
+
+  async revoke(id: string): Promise<ApiKeyRecord> {
+    const { rows } = await this.sql.query<Row>('update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning *', [id]);
+    if (rows.length === 0) throw notFound(`no API key with id ${JSON.stringify(id)}; \`mcp-level3 apikey list\` shows the ids`);
+    return toRecord(rows[0]!);
+  }
+
+  /** The key's identity when it is well-formed, known, unrevoked and unexpired; otherwise undefined. */
+  async verify(key: string): Promise<VerifiedKey | undefined> {
+    const match = KEY_PATTERN.exec(key);
+    if (!match) return undefined;
+    const [, id, secret] = match;
+    const { rows } = await this.sql.query<Row>(
+      'select * from api_keys where id = $1 and revoked_at is null and (expires_at is null or expires_at > now())',
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const expected = Buffer.from(row.secret_hash, 'hex');
+    const given = Buffer.from(hashSecret(secret!), 'hex');
+    if (!timingSafeEqual(expected, given)) return undefined;
+    return { id: row.id, name: row.name, scopes: row.scopes };
+  }
+}

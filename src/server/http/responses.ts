@@ -1,0 +1,45 @@
+/*
+ * JSON responses in one shape
+ * ===========================
+ * Every error any HTTP route answers is {error: {code, message, details?}} with the status
+ * from the one error table (errors.ts). Anything that is not an EngineError is reported as
+ * INTERNAL with nothing of its message, stack or paths.
+ */
+import type { ServerResponse } from 'node:http';
+import { ERROR_CODES, isEngineError, type EngineError, type ErrorCode } from '../../errors.js';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown): ErrorBody {
+  return { error: { code, message, ...(details !== undefined ? { details } : {}) } };
+}
+
+/** An error answered with a status other than its code's (415 for a body that is not JSON). */
+export function withHttpStatus<E extends EngineError>(error: E, status: number): E {
+  return Object.assign(error, { httpStatus: status });
+}
+
+export function toErrorBody(error: unknown): { status: number; body: ErrorBody } {
+  if (isEngineError(error)) {
+    const status = (error as { httpStatus?: number }).httpStatus ?? ERROR_CODES[error.code].http;
+    return { status, body: errorBody(error.code, error.message, error.details) };
+  }
+  return { status: 500, body: errorBody('INTERNAL', 'internal error; the server log has the details') };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload), 'cache-control': 'no-store' });
+  res.end(payload);
+}
+
+export function sendError(res: ServerResponse, error: unknown, headers: Record<string, string | string[]> = {}): void {
+  const { status, body } = toErrorBody(error);
+  sendJson(res, status, body, headers);
+}
