@@ -176,6 +176,8 @@ export class McpHttpClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
     this.nextId = 1;
     this.contentTypes = new Set();
+    /** Extra headers on every /mcp request (e.g. an API key). */
+    this.headers = {};
   }
 
   close() {
@@ -213,6 +215,7 @@ export class McpHttpClient {
             accept: 'application/json, text/event-stream',
             'mcp-protocol-version': PROTOCOL_VERSION,
             'content-length': Buffer.byteLength(payload),
+            ...this.headers,
           },
         },
         (res) => {
@@ -281,9 +284,9 @@ export async function waitFor(check, { timeoutMs = 60_000, intervalMs = 50, what
  * Starts `node [nodeFlags] dist/src/cli.js http --port P --data-dir DIR` and waits for
  * /ready 200. Returns { child, port, client, readyMs }.
  */
-export async function startOurHttpServer({ dataDir, databaseUrl, redisUrl, nodeFlags = [], label = 'mcp-level3' }) {
+export async function startOurHttpServer({ dataDir, databaseUrl, redisUrl, extraEnv = {}, nodeFlags = [], label = 'mcp-level3' }) {
   const port = await freePort();
-  const env = childEnv({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}) });
+  const env = childEnv({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...extraEnv });
   const started = performance.now();
   const child = spawnTracked(process.execPath, [...nodeFlags, ...profileFlags(label), CLI, 'http', '--port', String(port), '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.resume();

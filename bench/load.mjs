@@ -6,6 +6,9 @@
  *   - postgres x1 and postgres x3: one and three processes sharing a throw-away PostgreSQL
  *     database and Redis (when DATABASE_URL and REDIS_URL are set), the three behind a
  *     round-robin TCP balancer in this process, as a Kubernetes Service spreads connections.
+ * Every request is authenticated with an API key (API_KEY_ENABLED=true, a key made with
+ * `mcp-level3 apikey create` before the servers start); the per-principal rate limit is
+ * lifted (RATE_LIMIT_PER_MINUTE=0) since one key carries the whole load.
  * Workload, over MCP streamable HTTP (tools/call, stateless), picked at random per request:
  *   35% rag_query hybrid (the license set's queries), 35% registry_get, 10% registry_publish
  *   (a new version each time), 10% small rag_ingest, 10% small dag_run (when the server
@@ -22,7 +25,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { databaseUrlFromEnv, freePort, log, percentile, redactUrl, removeDir, round, ROOT, startOurHttpServer, stopChild, tempDir, withFreshDatabase, PROTOCOL_VERSION } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { childEnv, CLI, databaseUrlFromEnv, freePort, log, percentile, redactUrl, removeDir, round, ROOT, startOurHttpServer, stopChild, tempDir, withFreshDatabase, PROTOCOL_VERSION } from './lib.mjs';
 
 const P95_THRESHOLD_MS = 100;
 const { values: args } = parseArgs({
@@ -39,6 +43,14 @@ const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
 const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 const queries = readFileSync(join(fixture, 'queries.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).text);
 const ARTIFACTS = 100;
+const AUTH_ENV = { API_KEY_ENABLED: 'true', RATE_LIMIT_PER_MINUTE: '0' };
+let apiKey;
+
+/** An API key with every scope, stored where the servers will look (data dir or database). */
+function createApiKey({ dataDir, databaseUrl }) {
+  const env = childEnv({ ...AUTH_ENV, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  return execFileSync(process.execPath, [CLI, 'apikey', 'create', '--name', 'load', '--scopes', '*', '--data-dir', dataDir], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
 
 // ---------------------------------------------------------------- workload
 
@@ -94,7 +106,7 @@ async function runLoad(port, next, { rate } = {}) {
       {
         method: 'POST',
         path: '/mcp',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION },
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION, 'x-api-key': apiKey },
         setupRequest(request, context) {
           const { tool, args: toolArgs } = next();
           context.tool = tool;
@@ -181,7 +193,9 @@ async function measure(label, port, seedClient) {
 
 async function embedded() {
   const dataDir = tempDir('load-embedded');
-  const server = await startOurHttpServer({ dataDir, label: 'embedded' });
+  apiKey = createApiKey({ dataDir });
+  const server = await startOurHttpServer({ dataDir, extraEnv: AUTH_ENV, label: 'embedded' });
+  server.client.headers = { 'x-api-key': apiKey };
   try {
     return await measure('embedded', server.port, server.client);
   } finally {
@@ -198,12 +212,15 @@ async function postgres(replicas, databaseUrl, redisUrl) {
     await redis.flushdb();
     redis.disconnect();
     const servers = [];
-    const dataDirs = [];
+    const dataDirs = [tempDir('load-key')];
+    apiKey = createApiKey({ dataDir: dataDirs[0], databaseUrl: url });
     try {
       for (let i = 0; i < replicas; i++) {
         const dataDir = tempDir(`load-pg${i}`);
         dataDirs.push(dataDir);
-        servers.push(await startOurHttpServer({ dataDir, databaseUrl: url, redisUrl, label: `replica ${i + 1}` }));
+        const server = await startOurHttpServer({ dataDir, databaseUrl: url, redisUrl, extraEnv: AUTH_ENV, label: `replica ${i + 1}` });
+        server.client.headers = { 'x-api-key': apiKey };
+        servers.push(server);
       }
       const balancer = replicas > 1 ? await roundRobin(servers.map((s) => s.port)) : { port: servers[0].port, close: async () => undefined };
       try {

@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
+import type { AuditEntry } from './engines/governance/audit-log.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
 import { selectOperations } from './operations/index.js';
@@ -20,7 +21,7 @@ import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
-import { withSpan, type SpanHandle } from './platform/tracing.js';
+import { currentTraceId, withSpan, type SpanHandle } from './platform/tracing.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 import { formatIssues } from './zod-issues.js';
@@ -56,6 +57,8 @@ export interface CallContext {
   principal: Principal;
   signal?: AbortSignal;
   progress?: (progress: number, total?: number, message?: string) => Promise<void>;
+  /** W3C trace id of the caller's trace, when it sent one; kept in the audit record. */
+  traceId?: string;
 }
 
 export interface Readiness {
@@ -151,13 +154,16 @@ export class App {
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
-    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }] = await Promise.all([
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }, taxonomyModule, { PromotionEngine }] = await Promise.all([
       import('./platform/sql/migrations.js'),
       import('./engines/registry/registry-engine.js'),
       import('./engines/validation/validation-engine.js'),
       import('./engines/validation/structured-content.js'),
       import('./engines/rag/rag-engine.js'),
       import('./platform/embeddings/offline-embedder.js'),
+      import('./engines/governance/governance-engine.js'),
+      import('./engines/taxonomy/load-taxonomy.js'),
+      import('./engines/promotion/promotion-engine.js'),
     ]);
     const sql = await this.openSql();
     if (sql.poolFigures) this.metrics.observePool(sql.poolFigures);
@@ -166,7 +172,10 @@ export class App {
       const migrations = await migrate(sql);
       cache = await this.openCache();
       const validation = new ValidationEngine(sql, engineMap.engine_map.validation.settings, this.engineLog('validation'));
-      const gate: ContentGate = async (mediaType, content) => {
+      const taxonomyEnabled = engineMap.engine_map.taxonomy.enabled;
+      const taxonomy = await taxonomyModule.loadTaxonomy(taxonomyEnabled ? this.config.ontologyPath : undefined);
+      const gate: ContentGate = async (mediaType, content, labels) => {
+        if (taxonomyEnabled) taxonomyModule.checkDeclaredClasses(taxonomy, labels);
         const result = await validation.validateForMediaType(mediaType, () => parseStructuredContent(mediaType, content, 'content'));
         if (result && !result.valid) {
           const lines = result.errors.map((e) => `${e.pointer}: ${e.message}`).join('; ');
@@ -210,7 +219,9 @@ export class App {
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
       );
-      return { sql, cache, engines: { rag, registry, validation, dag, execution }, migrations };
+      const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
+      const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
+      return { sql, cache, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
     } catch (error) {
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);
@@ -302,6 +313,7 @@ export class App {
   private async runOperation<O extends AnyOperation>(operation: O, args: unknown, call: CallContext, span: SpanHandle): Promise<z.output<O['output']>> {
     const started = performance.now();
     let outcome: 'ok' | 'error' | 'denied' = 'ok';
+    let errorCode: string | undefined;
     const log = this.engineLog(operation.engine);
     try {
       const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });
@@ -312,6 +324,7 @@ export class App {
         throw new EngineError('FORBIDDEN', `${operation.name} needs the scope "${operation.scope}", which principal "${call.principal.id}" does not have`);
       }
       const { engines } = await this.services();
+      await engines.governance.enforce(operation.name, call.principal, parsed.data);
       const result = await operation.handler(parsed.data, {
         engines,
         principal: call.principal,
@@ -326,8 +339,9 @@ export class App {
       }
       return checked.data as z.output<O['output']>;
     } catch (error) {
-      if (outcome === 'ok') outcome = 'error';
       const engineError = this.toEngineError(operation, error, log);
+      errorCode = engineError.code;
+      if (outcome === 'ok') outcome = engineError.code === 'FORBIDDEN' ? 'denied' : 'error';
       span.setAttribute('error.type', engineError.code);
       throw engineError;
     } finally {
@@ -336,6 +350,18 @@ export class App {
       this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
       this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
       log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');
+      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId ?? currentTraceId(), arguments: args });
+    }
+  }
+
+  /** Every call leaves an audit record; one that cannot be written is logged, the call's own result stands. */
+  private async audit(entry: AuditEntry): Promise<void> {
+    try {
+      const { engines } = await this.services();
+      await engines.governance.audit.append(entry);
+      this.metrics.auditRecordsTotal.inc();
+    } catch (error) {
+      this.log.error({ operation: entry.operation, principal: entry.principal, err: (error as Error).message }, 'audit record could not be written');
     }
   }
 

@@ -15,6 +15,13 @@ const text = () => z.string({ error: 'expected a string' });
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
 
+export const PROMOTION_GATES = ['schema', 'policy', 'taxonomy'] as const;
+const DEFAULT_ENVIRONMENTS = [
+  { name: 'dev', approvals: 0, gates: [...PROMOTION_GATES] },
+  { name: 'staging', approvals: 1, gates: [...PROMOTION_GATES] },
+  { name: 'prod', approvals: 2, gates: [...PROMOTION_GATES] },
+];
+
 const engineBase = {
   enabled: bool().default(true),
   semantic_role: text(),
@@ -81,7 +88,24 @@ const engineMapSchema = z.strictObject({
   promotion: z.strictObject({
     ...engineBase,
     modules: z.array(text()).default([]),
-    settings: z.strictObject({ approvalRequired: bool().default(true) }).default({ approvalRequired: true }),
+    settings: z
+      .strictObject({
+        // false: no environment waits for approvals (each is promoted once its gates pass)
+        approvalRequired: bool().default(true),
+        requestTtlHours: positiveInt().default(72),
+        environments: z
+          .array(
+            z.strictObject({
+              name: text().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case name like "staging"' }),
+              approvals: nonNegativeInt(),
+              gates: z.array(oneOf(PROMOTION_GATES)).default([...PROMOTION_GATES]),
+            }),
+          )
+          .min(1, { error: 'expected at least one environment' })
+          .refine((envs) => new Set(envs.map((e) => e.name)).size === envs.length, { error: 'environment names must be unique' })
+          .default(DEFAULT_ENVIRONMENTS),
+      })
+      .default({ approvalRequired: true, requestTtlHours: 72, environments: DEFAULT_ENVIRONMENTS }),
   }),
   registry: z.strictObject({
     ...engineBase,

@@ -3,8 +3,11 @@
  */
 import type { DagEngine } from './dag/dag-engine.js';
 import type { Executor } from './execution/executor.js';
+import type { GovernanceEngine } from './governance/governance-engine.js';
+import type { PromotionEngine } from './promotion/promotion-engine.js';
 import type { RagEngine } from './rag/rag-engine.js';
 import type { RegistryEngine } from './registry/registry-engine.js';
+import type { TaxonomyEngine } from './taxonomy/taxonomy-engine.js';
 import type { ValidationEngine } from './validation/validation-engine.js';
 
 export interface Engines {
@@ -13,4 +16,7 @@ export interface Engines {
   validation: ValidationEngine;
   dag: DagEngine;
   execution: Executor;
+  governance: GovernanceEngine;
+  taxonomy: TaxonomyEngine;
+  promotion: PromotionEngine;
 }

@@ -34,3 +34,13 @@ export const labels = () =>
       z.string().max(256),
     )
     .refine((v) => Object.keys(v).length <= 64, { error: 'at most 64 labels' });
+
+/**
+ * An output list whose items are plain objects, named in the description instead of spelled
+ * out as a schema: every agent pays for tools/list in tokens.
+ */
+export const leanList = (description: string) => z.array(z.unknown()).describe(description);
+
+/** A string of at most max characters (and not empty unless optional), checked by refinement so the tool schema stays short. */
+export const boundedText = (max: number, optional = false) =>
+  z.string().refine((v) => (optional || v.length > 0) && v.length <= max, { error: `expected ${optional ? 'at most' : '1 to'} ${max} characters` });

@@ -10,6 +10,9 @@ import { EXECUTION_OPERATIONS } from './execution.js';
 import { RAG_OPERATIONS } from './rag.js';
 import { REGISTRY_OPERATIONS } from './registry.js';
 import { VALIDATION_OPERATIONS } from './validation.js';
+import { GOVERNANCE_OPERATIONS } from './governance.js';
+import { TAXONOMY_OPERATIONS } from './taxonomy.js';
+import { PROMOTION_OPERATIONS } from './promotion.js';
 
 export const TOOLSETS: Record<EngineId, { description: string }> = {
   rag: { description: 'Retrieval: ingest documents, vector, full-text, graph and hybrid queries' },
@@ -28,6 +31,9 @@ export const ALL_OPERATIONS: readonly AnyOperation[] = [
   ...VALIDATION_OPERATIONS,
   ...DAG_OPERATIONS,
   ...EXECUTION_OPERATIONS,
+  ...GOVERNANCE_OPERATIONS,
+  ...TAXONOMY_OPERATIONS,
+  ...PROMOTION_OPERATIONS,
 ] as unknown as AnyOperation[];
 
 export function parseToolsets(value: string): EngineId[] {

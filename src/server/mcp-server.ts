@@ -29,12 +29,14 @@ import { registerDagSurface } from './dag-surface.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
+import { registerPromotionSurface, registerTaxonomySurface } from './governance-surface.js';
 import { traceMcpRequests, type McpTransportKind } from './mcp-tracing.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
 rag_*: ingest documents into collections and retrieve cited passages (hybrid BM25 + vectors by default); the rag_answer prompt answers from them.
 registry_*: immutable, versioned artifacts ("namespace/name" + semver); validation_*: JSON Schema 2020-12 registry and validation.
 dag_*: durable workflows whose nodes call these tools; dag_run with wait reports progress; execution_status shows the executor.
+governance_*: CEL policies and the verifiable audit log; taxonomy_*: artifact-kind ontology; promotion_*: gated, four-eyes promotion dev → staging → prod.
 Errors come back as tool results with isError and say what to change.`;
 
 // Built once: zod schemas are costly to construct, and the factory runs per HTTP request.
@@ -100,6 +102,8 @@ export function createMcpServerFactory(
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
   const hasRag = app.operations.some((op) => op.engine === 'rag');
   const hasDag = app.operations.some((op) => op.engine === 'dag');
+  const hasTaxonomy = app.operations.some((op) => op.engine === 'taxonomy');
+  const hasPromotion = app.operations.some((op) => op.engine === 'promotion');
 
   return (requestContext) => {
     const principal = principalFor(requestContext);
@@ -210,6 +214,8 @@ export function createMcpServerFactory(
     }
     if (hasRag) registerRagSurface(app, server, principal);
     if (hasDag) registerDagSurface(app, server, principal, sessionful);
+    if (hasTaxonomy) registerTaxonomySurface(app, server, principal);
+    if (hasPromotion) registerPromotionSurface(app, server, principal);
     traceMcpRequests(server, transport, app.log);
     return server;
   };

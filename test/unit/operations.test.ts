@@ -34,7 +34,7 @@ describe('operation registry', () => {
     for (const op of ALL_OPERATIONS) {
       expect(typeof op.annotations.readOnlyHint, op.name).toBe('boolean');
       if (!op.annotations.readOnlyHint) expect(typeof op.annotations.destructiveHint, op.name).toBe('boolean');
-      expect(op.scope, op.name).toMatch(new RegExp(`^${op.engine}:(read|write|run|approve|admin)$`));
+      expect(op.scope, op.name).toMatch(new RegExp(`^${op.engine}:(read|write|run|request|approve|admin)$`));
       if (op.annotations.readOnlyHint) expect(op.scope, op.name).toMatch(/:read$/);
     }
   });

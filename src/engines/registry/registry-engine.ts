@@ -13,7 +13,7 @@ import semver from 'semver';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { Logger } from '../../platform/log.js';
-import type { SqlPort } from '../../platform/sql/sql-port.js';
+import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 
 export interface ArtifactRecord {
   name: string;
@@ -44,8 +44,8 @@ export interface PublishInput {
   metadata?: Record<string, unknown>;
 }
 
-/** Called before anything is stored; throws when the content must be refused. */
-export type ContentGate = (mediaType: string, content: Uint8Array) => Promise<void>;
+/** Called before anything is stored; throws when the content (or its labels) must be refused. */
+export type ContentGate = (mediaType: string, content: Uint8Array, labels: Record<string, string>) => Promise<void>;
 
 export interface RegistrySettings {
   maxContentBytes: number;
@@ -152,7 +152,7 @@ export class RegistryEngine {
     }
     const mediaType = input.mediaType ?? 'application/octet-stream';
     const digest = sha256Digest(input.content);
-    await this.gate(mediaType, input.content);
+    await this.gate(mediaType, input.content, input.labels ?? {});
 
     return this.sql.transaction(async (tx) => {
       const inserted = await tx.query<ArtifactRow>(
@@ -291,6 +291,27 @@ export class RegistryEngine {
     await this.cache.delete(this.cacheKey(name, version));
     this.log.info({ artifact: `${name}@${version}`, reason, principal }, 'artifact yanked');
     return { ...toRecord(row), yankedAt: new Date(row.yanked_at).toISOString() };
+  }
+
+  /**
+   * Points an environment alias at a version inside the caller's transaction (promotion owns
+   * the transaction; the registry owns the alias table). Returns the version it pointed at.
+   * Call forget() for both versions after the transaction commits.
+   */
+  async setAlias(tx: SqlExecutor, name: string, alias: string, version: string, principal: string): Promise<string | null> {
+    const before = await tx.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2 for update', [name, alias]);
+    await tx.query(
+      `insert into registry_aliases (name, alias, version, updated_by) values ($1, $2, $3, $4)
+       on conflict (name, alias) do update set version = excluded.version, updated_at = now(), updated_by = excluded.updated_by`,
+      [name, alias, version, principal],
+    );
+    this.log.info({ artifact: `${name}@${version}`, alias, previous: before.rows[0]?.version ?? null, principal }, 'alias moved');
+    return before.rows[0]?.version ?? null;
+  }
+
+  /** Drops cached reads of these versions, whose alias lists changed. */
+  async forget(name: string, versions: readonly (string | null)[]): Promise<void> {
+    for (const version of versions) if (version) await this.cache.delete(this.cacheKey(name, version));
   }
 
   /** Names starting with prefix, for completions. */

@@ -201,6 +201,123 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 5,
+    name: 'governance: policies, decisions, audit chain; promotion: requests, approvals, events',
+    up: `
+      create table governance_policies (
+        id text primary key,
+        description text not null,
+        target text not null,
+        expression text not null,
+        effect text not null check (effect in ('deny', 'warn')),
+        message text not null,
+        revision bigint not null,
+        updated_at timestamptz not null default now(),
+        updated_by text not null
+      );
+      create index governance_policies_target on governance_policies (target);
+
+      -- One row: the revision of the whole policy set, bumped by every change, so a
+      -- replica knows its compiled copy is stale with one indexed read.
+      create table governance_policy_set (
+        id integer primary key check (id = 1),
+        revision bigint not null
+      );
+      insert into governance_policy_set (id, revision) values (1, 0);
+
+      create table governance_decisions (
+        id text primary key,
+        decided_at timestamptz not null default now(),
+        target text not null,
+        principal text not null,
+        input_digest text not null,
+        allow boolean not null,
+        violations jsonb not null,
+        warnings jsonb not null,
+        policy_revision bigint not null
+      );
+      create index governance_decisions_target on governance_decisions (target, decided_at);
+
+      -- The audit chain: each record's hash covers its fields and the previous hash.
+      -- Appends serialize on the single head row (select ... for update).
+      create table governance_audit (
+        seq bigint primary key,
+        at timestamptz not null,
+        principal text not null,
+        operation text not null,
+        outcome text not null,
+        error_code text,
+        duration_ms integer not null,
+        trace_id text,
+        arguments text,
+        prev_hash text not null,
+        hash text not null
+      );
+      create index governance_audit_principal on governance_audit (principal, seq);
+      create index governance_audit_operation on governance_audit (operation, seq);
+      create index governance_audit_at on governance_audit (at);
+
+      create table governance_audit_head (
+        id integer primary key check (id = 1),
+        seq bigint not null,
+        hash text not null
+      );
+      insert into governance_audit_head (id, seq, hash) values (1, 0, repeat('0', 64));
+
+      -- Append-only: updates and deletes are refused. Tampering by a superuser who drops
+      -- this trigger is still caught by governance_audit_verify.
+      create function governance_audit_append_only() returns trigger language plpgsql as $$
+      begin
+        raise exception 'governance_audit is append-only';
+      end $$;
+      create trigger governance_audit_no_change before update or delete on governance_audit
+        for each row execute function governance_audit_append_only();
+
+      create table promotion_requests (
+        id text primary key,
+        name text not null,
+        version text not null,
+        environment text not null,
+        reason text not null,
+        requested_by text not null,
+        status text not null check (status in ('pending_approval', 'promoted', 'rejected', 'expired')),
+        approvals_required integer not null,
+        gates jsonb not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        decided_at timestamptz,
+        decided_by text,
+        comment text,
+        foreign key (name, version) references registry_artifacts (name, version)
+      );
+      create index promotion_requests_artifact on promotion_requests (name, environment, created_at);
+
+      create table promotion_approvals (
+        request_id text not null references promotion_requests (id),
+        approver text not null,
+        decision text not null check (decision in ('approve', 'reject')),
+        comment text,
+        at timestamptz not null default now(),
+        primary key (request_id, approver)
+      );
+
+      -- Every alias move by promotion or rollback. A rollback marks the promotion it undoes.
+      create table promotion_events (
+        seq integer generated always as identity primary key,
+        name text not null,
+        environment text not null,
+        action text not null check (action in ('promote', 'rollback')),
+        version text not null,
+        previous_version text,
+        request_id text references promotion_requests (id),
+        actor text not null,
+        at timestamptz not null default now(),
+        rolled_back boolean not null default false
+      );
+      create index promotion_events_alias on promotion_events (name, environment, seq);
+    `,
+  },
+  {
     version: 6,
     name: 'api keys',
     up: `

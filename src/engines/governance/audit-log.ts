@@ -1,0 +1,216 @@
+/*
+ * governance/audit-log
+ * ====================
+ * The append-only, hash-chained record of every operation call. Each record's hash is
+ * SHA-256 over the previous record's hash and the record's own fields, so changing,
+ * removing or reordering any stored record breaks the chain from that record on, and
+ * verify() names the first one that no longer matches.
+ *
+ * Appends serialize on the single row of governance_audit_head (select ... for update):
+ * replicas sharing one PostgreSQL, and concurrent calls in one process, extend one chain.
+ * PGlite has one connection, so there the transaction alone serializes them.
+ */
+import { createHash } from 'node:crypto';
+import { invalidInput } from '../../errors.js';
+import type { SqlPort } from '../../platform/sql/sql-port.js';
+
+export type AuditLevel = 'none' | 'basic' | 'full';
+
+export interface AuditEntry {
+  principal: string;
+  operation: string;
+  outcome: 'ok' | 'error' | 'denied';
+  errorCode?: string;
+  durationMs: number;
+  traceId?: string;
+  arguments: unknown;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  principal: string;
+  operation: string;
+  outcome: string;
+  errorCode: string | null;
+  durationMs: number;
+  traceId: string | null;
+  /** JSON text of the recorded arguments, or null at auditLevel none. */
+  arguments: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+interface AuditRow {
+  seq: string | number;
+  at: Date | string;
+  principal: string;
+  operation: string;
+  outcome: string;
+  error_code: string | null;
+  duration_ms: number;
+  trace_id: string | null;
+  arguments: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+const SECRET_KEY = /pass(word|wd|phrase)?$|secret|token|api[-_]?key|authori[sz]ation|credential|private[-_]?key|cookie/i;
+/** Strings longer than this are recorded as their length and digest, not their text. */
+const FULL_STRING_LIMIT = 1024;
+const BASIC_STRING_LIMIT = 128;
+const VERIFY_BATCH = 1000;
+
+function digestOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** What of the arguments is kept at each level; secrets never, whatever the level. */
+export function recordedArguments(args: unknown, level: AuditLevel): string | null {
+  if (level === 'none') return null;
+  const keep = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') {
+      const limit = level === 'full' ? FULL_STRING_LIMIT : BASIC_STRING_LIMIT;
+      return value.length <= limit ? value : `[${value.length} chars, sha256:${digestOf(value)}]`;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    if (level === 'basic' && depth > 0) return Array.isArray(value) ? `[list of ${value.length}]` : '[object]';
+    if (Array.isArray(value)) return value.map((v) => keep(v, depth + 1));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : keep(v, depth + 1)]));
+  };
+  return JSON.stringify(keep(args ?? {}, 0));
+}
+
+/** The chain hash of one record: every field that is stored, and the hash before it. */
+export function chainHash(record: Omit<AuditRecord, 'hash'>): string {
+  return digestOf(
+    JSON.stringify([
+      record.prevHash,
+      record.seq,
+      record.at,
+      record.principal,
+      record.operation,
+      record.outcome,
+      record.errorCode,
+      record.durationMs,
+      record.traceId,
+      record.arguments,
+    ]),
+  );
+}
+
+function toRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    at: new Date(row.at).toISOString(),
+    principal: row.principal,
+    operation: row.operation,
+    outcome: row.outcome,
+    errorCode: row.error_code,
+    durationMs: row.duration_ms,
+    traceId: row.trace_id,
+    arguments: row.arguments,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+interface QueryCursor {
+  seq: number;
+}
+
+function decodeCursor(cursor: string): QueryCursor {
+  const seq = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!Number.isSafeInteger(seq) || seq < 0) throw invalidInput('cursor: not a cursor this server issued; pass nextCursor from the previous page unchanged');
+  return { seq };
+}
+
+export class AuditLog {
+  constructor(
+    private readonly sql: SqlPort,
+    private readonly level: AuditLevel,
+  ) {}
+
+  async append(entry: AuditEntry): Promise<AuditRecord> {
+    const args = recordedArguments(entry.arguments, this.level);
+    return this.sql.transaction(async (tx) => {
+      const head = await tx.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1 for update');
+      const previous = head.rows[0]!;
+      const unhashed = {
+        seq: Number(previous.seq) + 1,
+        // Taken after the head lock, so time never runs backwards along the chain.
+        at: new Date().toISOString(),
+        principal: entry.principal,
+        operation: entry.operation,
+        outcome: entry.outcome,
+        errorCode: entry.errorCode ?? null,
+        durationMs: Math.round(entry.durationMs),
+        traceId: entry.traceId ?? null,
+        arguments: args,
+        prevHash: previous.hash,
+      };
+      const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
+      await tx.query(
+        `insert into governance_audit (seq, at, principal, operation, outcome, error_code, duration_ms, trace_id, arguments, prev_hash, hash)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [record.seq, record.at, record.principal, record.operation, record.outcome, record.errorCode, record.durationMs, record.traceId, record.arguments, record.prevHash, record.hash],
+      );
+      await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [record.seq, record.hash]);
+      return record;
+    });
+  }
+
+  /** Newest first, keyset-paginated on seq. */
+  async query(filter: { principal?: string; operation?: string; since?: string; until?: string; cursor?: string; limit: number }): Promise<{ records: AuditRecord[]; nextCursor?: string }> {
+    const cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+    const { rows } = await this.sql.query<AuditRow>(
+      `select * from governance_audit
+       where ($1::text is null or principal = $1)
+         and ($2::text is null or operation = $2)
+         and ($3::timestamptz is null or at >= $3)
+         and ($4::timestamptz is null or at < $4)
+         and ($5::bigint is null or seq < $5)
+       order by seq desc
+       limit $6`,
+      [filter.principal ?? null, filter.operation ?? null, filter.since ?? null, filter.until ?? null, cursor?.seq ?? null, filter.limit + 1],
+    );
+    const more = rows.length > filter.limit;
+    const page = (more ? rows.slice(0, filter.limit) : rows).map(toRecord);
+    return {
+      records: page,
+      ...(more ? { nextCursor: Buffer.from(String(page.at(-1)!.seq)).toString('base64url') } : {}),
+    };
+  }
+
+  /**
+   * Recomputes the chain from the first record. A record is broken when its hash does not
+   * match its fields, when it does not point at the record before it, or when a sequence
+   * number is missing; the head row must match the last record, so truncation shows too.
+   */
+  async verify(): Promise<{ ok: boolean; records: number; firstBroken?: { seq: number; reason: string } }> {
+    let expectedPrev = '0'.repeat(64);
+    let expectedSeq = 1;
+    let records = 0;
+    for (;;) {
+      const { rows } = await this.sql.query<AuditRow>('select * from governance_audit where seq >= $1 order by seq limit $2', [expectedSeq, VERIFY_BATCH]);
+      for (const row of rows) {
+        const record = toRecord(row);
+        const broken = (reason: string) => ({ ok: false, records, firstBroken: { seq: record.seq, reason } });
+        if (record.seq !== expectedSeq) return { ok: false, records, firstBroken: { seq: expectedSeq, reason: `record ${expectedSeq} is missing` } };
+        if (record.prevHash !== expectedPrev) return broken('its prevHash is not the hash of the record before it');
+        const { hash, ...unhashed } = record;
+        if (chainHash(unhashed) !== hash) return broken('its fields do not match its hash (the record was changed)');
+        expectedPrev = hash;
+        expectedSeq++;
+        records++;
+      }
+      if (rows.length < VERIFY_BATCH) break;
+    }
+    const head = await this.sql.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1');
+    const { seq, hash } = head.rows[0]!;
+    if (Number(seq) !== records || hash !== expectedPrev) {
+      return { ok: false, records, firstBroken: { seq: records + 1, reason: `the chain head is at record ${seq}, but the stored records end at ${records} (records were removed)` } };
+    }
+    return { ok: true, records };
+  }
+}
