@@ -21,6 +21,7 @@ import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
+import { currentTraceId, withSpan, type SpanHandle } from './platform/tracing.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 import type { GraphStore } from './platform/graph/graph-store.js';
@@ -169,6 +170,7 @@ export class App {
       import('./engines/promotion/promotion-engine.js'),
     ]);
     const sql = await this.openSql();
+    if (sql.poolFigures) this.metrics.observePool(sql.poolFigures);
     let cache: CachePort | undefined;
     let graph: GraphStore | undefined;
     try {
@@ -246,6 +248,7 @@ export class App {
     const [{ Executor }, { DagEngine }] = await Promise.all([import('./engines/execution/executor.js'), import('./engines/dag/dag-engine.js')]);
     const { engine_map: engineMap } = this.config.engineMap;
     const execution = new Executor({ maxConcurrency: engineMap.execution.settings.maxConcurrency, maxQueued: engineMap.execution.settings.maxQueued });
+    this.metrics.observeExecutor(() => execution.status());
     const actions = new Map(
       selectOperations({ enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled })
         .filter((op) => op.engine !== 'dag' && op.engine !== 'execution')
@@ -269,6 +272,7 @@ export class App {
         pollIntervalMs: settings.pollIntervalMs,
       },
       this.engineLog('dag'),
+      this.metrics,
     );
     await dag.start();
     return { dag, execution };
@@ -309,6 +313,11 @@ export class App {
   }
 
   private async openCache(): Promise<CachePort> {
+    const { countedCache } = await import('./platform/cache/counted-cache.js');
+    return countedCache(await this.openCacheBackend(), this.metrics);
+  }
+
+  private async openCacheBackend(): Promise<CachePort> {
     const { cache } = this.config.engineMap;
     const url = this.options.redisUrl ?? this.env.REDIS_URL;
     if (url && cache.redis.enabled) {
@@ -325,7 +334,13 @@ export class App {
   }
 
   /** Runs one operation for a caller; throws EngineError with a message that says what to change. */
-  async invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+  invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+    // One span per operation: the SQL, cache and HTTP spans of its work become its children.
+    const attributes = { 'mcp_level3.operation': operation.name, 'mcp_level3.engine': ENGINE_NAMES[operation.engine], 'enduser.id': call.principal.id };
+    return withSpan(`operation ${operation.name}`, attributes, (span) => this.runOperation(operation, args, call, span));
+  }
+
+  private async runOperation<O extends AnyOperation>(operation: O, args: unknown, call: CallContext, span: SpanHandle): Promise<z.output<O['output']>> {
     const started = performance.now();
     let outcome: 'ok' | 'error' | 'denied' = 'ok';
     let errorCode: string | undefined;
@@ -345,6 +360,7 @@ export class App {
         principal: call.principal,
         signal: call.signal ?? new AbortController().signal,
         log,
+        metrics: this.metrics,
         progress: call.progress ?? (async () => undefined),
         ...(call.sample ? { sample: call.sample } : {}),
       });
@@ -357,13 +373,15 @@ export class App {
       const engineError = this.toEngineError(operation, error, log);
       errorCode = engineError.code;
       if (outcome === 'ok') outcome = engineError.code === 'FORBIDDEN' ? 'denied' : 'error';
+      span.setAttribute('error.type', engineError.code);
       throw engineError;
     } finally {
       const seconds = (performance.now() - started) / 1000;
+      span.setAttribute('mcp_level3.outcome', outcome);
       this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
       this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
       log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');
-      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId, arguments: args });
+      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId ?? currentTraceId(), arguments: args });
     }
   }
 
@@ -372,6 +390,7 @@ export class App {
     try {
       const { engines } = await this.services();
       await engines.governance.audit.append(entry);
+      this.metrics.auditRecordsTotal.inc();
     } catch (error) {
       this.log.error({ operation: entry.operation, principal: entry.principal, err: (error as Error).message }, 'audit record could not be written');
     }

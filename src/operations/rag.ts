@@ -52,12 +52,14 @@ export const ragIngest = defineOperation({
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'rag:write',
-  async handler(input, { engines, signal, progress, sample }) {
-    return engines.rag.ingest(
+  async handler(input, { engines, signal, progress, sample, metrics }) {
+    const result = await engines.rag.ingest(
       input.collection,
       input.documents.map((doc) => ({ ...doc, metadata: doc.metadata ?? undefined })),
       { signal, sample, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
     );
+    metrics.ragIngestedChunks.inc(result.chunks);
+    return result;
   },
 });
 
@@ -109,8 +111,10 @@ export const ragQuery = defineOperation({
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'rag:read',
-  async handler(input, { engines }) {
+  async handler(input, { engines, metrics }) {
+    const done = metrics.ragQueryDuration.startTimer({ mode: input.mode });
     const { hits, graph } = await engines.rag.query(input);
+    done();
     return { hits, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
   },
 });

@@ -30,6 +30,7 @@ import { artifactUri, encodeContent, registryGet } from '../operations/registry.
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
 import { registerPromotionSurface, registerTaxonomySurface } from './governance-surface.js';
+import { traceMcpRequests, type McpTransportKind } from './mcp-tracing.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
 rag_*: ingest documents into collections and retrieve cited passages (hybrid BM25 + vectors by default); the rag_answer prompt answers from them.
@@ -109,7 +110,11 @@ function decodeVariable(value: string | string[] | undefined): string {
   }
 }
 
-export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactory {
+export function createMcpServerFactory(
+  app: App,
+  principalFor: (ctx: McpRequestContext) => Principal,
+  transport: McpTransportKind = 'http',
+): McpServerFactory {
   const catalog = buildCatalog(app.operations);
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
   const hasRag = app.operations.some((op) => op.engine === 'rag');
@@ -229,6 +234,7 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
     if (hasDag) registerDagSurface(app, server, principal, sessionful);
     if (hasTaxonomy) registerTaxonomySurface(app, server, principal);
     if (hasPromotion) registerPromotionSurface(app, server, principal);
+    traceMcpRequests(server, transport, app.log);
     return server;
   };
 }

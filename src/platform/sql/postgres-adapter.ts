@@ -74,5 +74,6 @@ export async function openPostgres(url: string, pool: PoolSettings, schema?: str
       await db.query('select 1');
     },
     close: () => db.end(),
+    poolFigures: () => ({ total: db.totalCount, idle: db.idleCount, waiting: db.waitingCount, max: pool.max }),
   };
 }
