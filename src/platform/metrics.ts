@@ -144,7 +144,7 @@ export function createMetrics(): Metrics {
     }),
     promotionRequestsTotal: new Counter({
       name: 'promotion_requests_total',
-      help: 'Promotion requests closed, by outcome (approved, rejected, expired, rolled_back)',
+      help: 'Promotions decided, by outcome: promoted, rejected (by a gate or an approver), rolled_back',
       labelNames: ['outcome'],
       registers,
     }),

@@ -132,6 +132,18 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('counts decided promotions by outcome', async () => {
+      const call = async (name: string, args: Record<string, unknown>) => {
+        const result = await client.callTool({ name, arguments: args });
+        expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+        return result.structuredContent as Record<string, unknown>;
+      };
+      await call('registry_publish', { name: 'metrics/promoted', version: '1.0.0', content: 'x', mediaType: 'text/plain' });
+      const before = total((await scrape()).samples, 'promotion_requests_total', { outcome: 'promoted' });
+      expect(await call('promotion_request', { name: 'metrics/promoted', version: '1.0.0', environment: 'dev', reason: 'metrics test' })).toMatchObject({ status: 'promoted' });
+      expect(total((await scrape()).samples, 'promotion_requests_total', { outcome: 'promoted' })).toBe(before + 1);
+    });
+
     it('defines every engine figure with help text, ready for the engines to count', async () => {
       const { text, samples } = await scrape();
       for (const name of [
