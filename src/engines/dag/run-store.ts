@@ -170,11 +170,13 @@ export interface FlushResult {
   runs: string[];
   /** Runs that reached their end with this flush and need their output computed. */
   finished: RunRow[];
+  /** The flush made a node of an inline action ready. */
+  inlineReady?: boolean;
 }
 
 /** Writes a batch of node results in one transaction, releasing dependents and skipping the descendants of failures. */
-export async function writeCompletions(sql: SqlPort, owner: string, completions: Completion[]): Promise<FlushResult> {
-  return sql.transaction((tx) => writeCompletionsIn(tx, owner, completions));
+export async function writeCompletions(sql: SqlPort, owner: string, completions: Completion[], inlineActions: readonly string[]): Promise<FlushResult> {
+  return sql.transaction((tx) => writeCompletionsIn(tx, owner, completions, inlineActions));
 }
 
 const pairKey = (run: string, ordinal: number) => `${run}/${ordinal}`;
@@ -246,7 +248,7 @@ export async function writeInlineCompletions(tx: SqlExecutor, completions: (Comp
  * completes them in one). A completion is accepted when its node is still running under
  * this owner's lease, or, for an inline one, still pending (the caller holds its row lock).
  */
-export async function writeCompletionsIn(tx: SqlExecutor, owner: string, completions: Completion[]): Promise<FlushResult> {
+export async function writeCompletionsIn(tx: SqlExecutor, owner: string, completions: Completion[], inlineActions: readonly string[]): Promise<FlushResult> {
   if (completions.length === 0) return { runs: [], finished: [] };
   const { rows: written } = await tx.query<{ run_id: string; ordinal: number; status: string; node_id: string; children: number[] }>(
     `update dag_nodes n
@@ -280,7 +282,7 @@ export async function writeCompletionsIn(tx: SqlExecutor, owner: string, complet
   const release = childReleases(written.filter((w) => releasing.has(pairKey(w.run_id, w.ordinal))));
   const failed = written.filter((w) => w.status === 'failed');
 
-  if (release.length > 0) await releaseChildren(tx, release);
+  const inlineReady = release.length > 0 && (await releaseChildren(tx, release)).some((r) => r.deps_remaining === 0 && inlineActions.includes(r.action));
   const skipped = failed.length > 0 ? await skipDescendants(tx, failed) : [];
 
   const perRun = new Map<string, { done: number; failed: number }>();
@@ -292,7 +294,7 @@ export async function writeCompletionsIn(tx: SqlExecutor, owner: string, complet
   };
   for (const w of written) bump(w.run_id, 1, w.status === 'failed' ? 1 : 0);
   for (const s of skipped) bump(s.run_id, s.count, 0);
-  if (perRun.size === 0) return { runs: [], finished: [] };
+  if (perRun.size === 0) return { runs: [], finished: [], inlineReady };
   const { rows: runs } = await tx.query<RunRow>(
     `update dag_runs r set remaining = r.remaining - c.done, failed = r.failed + c.failed
        from jsonb_to_recordset($1::jsonb) as c(run_id text, done integer, failed integer)
@@ -300,16 +302,18 @@ export async function writeCompletionsIn(tx: SqlExecutor, owner: string, complet
      returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}`,
     [JSON.stringify([...perRun].map(([run_id, v]) => ({ run_id, ...v }))), [...perRun.keys()]],
   );
-  return { runs: runs.map((r) => r.id), finished: runs.filter((r) => r.remaining <= 0 && (r.status === 'running' || r.status === 'queued')) };
+  return { runs: runs.map((r) => r.id), finished: runs.filter((r) => r.remaining <= 0 && (r.status === 'running' || r.status === 'queued')), inlineReady };
 }
 
 /** Decrements deps_remaining of the children of completed nodes (a child of two of them by two). */
-async function releaseChildren(tx: SqlExecutor, children: { run_id: string; ordinal: number; count: number }[]): Promise<void> {
-  await tx.query(
+async function releaseChildren(tx: SqlExecutor, children: { run_id: string; ordinal: number; count: number }[]): Promise<{ action: string; deps_remaining: number }[]> {
+  const { rows } = await tx.query<{ action: string; deps_remaining: number }>(
     `update dag_nodes n set deps_remaining = n.deps_remaining - ($3::jsonb ->> (n.run_id || '/' || n.ordinal))::integer
-      where n.run_id = any($1::text[]) and n.ordinal = any($2::integer[]) and $3::jsonb ? (n.run_id || '/' || n.ordinal)`,
+      where n.run_id = any($1::text[]) and n.ordinal = any($2::integer[]) and $3::jsonb ? (n.run_id || '/' || n.ordinal)
+     returning n.action, n.deps_remaining`,
     pairParams(children),
   );
+  return rows;
 }
 
 async function skipDescendants(tx: SqlExecutor, failed: { run_id: string; ordinal: number; node_id: string }[]): Promise<{ run_id: string; count: number }[]> {

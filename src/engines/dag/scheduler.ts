@@ -91,6 +91,12 @@ export class Scheduler {
   private beat?: NodeJS.Timeout;
   private cancelWatch?: NodeJS.Timeout;
   private watching = false;
+  /**
+   * Whether ready inline nodes may exist: set at start, by a new run, by an idle poll (other
+   * processes may have released some) and by a flush that made one ready; cleared by an
+   * inline pass that found them all. Runs without inline actions then pay no extra query.
+   */
+  private inlineDue = true;
 
   constructor(
     private readonly sql: SqlPort,
@@ -131,6 +137,7 @@ export class Scheduler {
 
   /** New work may be ready: look now instead of at the next poll. */
   poke(): void {
+    this.inlineDue = true;
     this.wake?.();
   }
 
@@ -147,7 +154,7 @@ export class Scheduler {
           await this.flush();
           worked = true;
         }
-        if (!this.stopped && (await this.runInline()) > 0) worked = true;
+        if (!this.stopped && this.inlineDue && (await this.runInline()) > 0) worked = true;
         const slots = this.executor.idleSlots();
         if (slots > 0 && !this.stopped) {
           const claimed = await claimReady(this.sql, this.owner, Math.min(slots, 500), this.settings.runConcurrency, this.settings.leaseMs, INLINE_ACTIONS);
@@ -160,7 +167,10 @@ export class Scheduler {
         continue;
       }
       // A result that arrived during the last query is written at once, not after a poll interval.
-      if (!worked && this.completions.length === 0) await this.sleep(this.settings.pollIntervalMs);
+      if (!worked && this.completions.length === 0) {
+        await this.sleep(this.settings.pollIntervalMs);
+        this.inlineDue = true;
+      }
     }
   }
 
@@ -180,7 +190,8 @@ export class Scheduler {
     const batch = this.completions;
     this.completions = [];
     try {
-      const result = await writeCompletions(this.sql, this.owner, batch);
+      const result = await writeCompletions(this.sql, this.owner, batch, INLINE_ACTIONS);
+      if (result.inlineReady) this.inlineDue = true;
       for (const run of result.finished) await this.finishRun(run);
       for (const run of result.runs) this.events.emit('run', run);
     } catch (error) {
@@ -197,16 +208,21 @@ export class Scheduler {
    */
   private async runInline(): Promise<number> {
     let done = 0;
+    this.inlineDue = false;
     const { runs, finished } = await this.sql.transaction(async (tx) => {
       const runs = new Set<string>();
       const finished = new Map<string, RunRow>();
-      for (let pass = 0; pass < INLINE_PASSES && done < INLINE_BATCH; pass++) {
+      for (let pass = 0; ; pass++) {
+        if (pass === INLINE_PASSES || done >= INLINE_BATCH) {
+          this.inlineDue = true; // more may be ready: the next loop turn goes on
+          break;
+        }
         const nodes = await lockInline(tx, INLINE_BATCH - done, INLINE_ACTIONS);
         if (nodes.length === 0) break;
         done += nodes.length;
         const completions = await Promise.all(nodes.map(async (node) => ({ ...(await this.inlineCompletion(node)), children: node.children })));
         const result = completions.some((c) => c.status === 'failed')
-          ? await writeCompletionsIn(tx, this.owner, completions)
+          ? await writeCompletionsIn(tx, this.owner, completions, INLINE_ACTIONS)
           : await writeInlineCompletions(tx, completions);
         for (const run of result.runs) runs.add(run);
         for (const run of result.finished) finished.set(run.id, run);
