@@ -1,7 +1,7 @@
 /*
  * Workflows through the built command: progress and run subscriptions over stdio, a run
  * that survives `kill -9` of the server on the embedded database, and two servers on one
- * PostgreSQL sharing a run (one of them killed half way).
+ * PostgreSQL sharing a run (one of them killed half way) or cancelling one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js';
 import { connectHttp, type McpClient } from '../helpers/clients.js';
 import { DATABASE_URL, uniqueId } from '../helpers/backends.js';
@@ -143,6 +143,13 @@ describe.skipIf(!DATABASE_URL)(`dag scale-out on PostgreSQL${DATABASE_URL ? '' :
   const url = new URL(DATABASE_URL ?? 'postgres://localhost/none');
   const admin = () => new pg.Client({ connectionString: DATABASE_URL });
   const servers: RunningServer[] = [];
+  beforeAll(async () => {
+    const client = admin();
+    await client.connect();
+    await client.query(`create database ${database}`);
+    await client.end();
+    url.pathname = `/${database}`;
+  });
   afterAll(async () => {
     for (const s of servers) await s.stop().catch(() => undefined);
     const client = admin();
@@ -152,11 +159,6 @@ describe.skipIf(!DATABASE_URL)(`dag scale-out on PostgreSQL${DATABASE_URL ? '' :
   });
 
   it('two servers share a 1,000-node run; when one is killed, the other takes its nodes and the run succeeds', async () => {
-    const client = admin();
-    await client.connect();
-    await client.query(`create database ${database}`);
-    await client.end();
-    url.pathname = `/${database}`;
     const env = cleanEnv({ DATABASE_URL: url.href, DAG_POLL_INTERVAL_MS: '50', DAG_LEASE_SECONDS: '1' });
     servers.push(await startHttpServer([], env));
     servers.push(await startHttpServer([], env));
@@ -182,6 +184,47 @@ describe.skipIf(!DATABASE_URL)(`dag scale-out on PostgreSQL${DATABASE_URL ? '' :
       const byOwner = await owners();
       expect(byOwner.map((o) => o.owner).sort()).toEqual([String(first.process.pid), String(second.process.pid)].sort());
       expect(byOwner.reduce((sum, o) => sum + o.n, 0)).toBe(1000);
+    } finally {
+      await db.end();
+      await mcp.close().catch(() => undefined);
+    }
+  }, 180_000);
+
+  it('a cancel on one server stops the other: no node starts after it, and the other server aborts its running nodes', async () => {
+    // Leases of 60 s put the heartbeat 20 s apart; the nodes take 15 s. A server that only
+    // learned of the cancel at its heartbeat would let its nodes finish and succeed.
+    // Only these two servers work on the database in this test.
+    for (const s of servers.splice(0)) await s.stop().catch(() => undefined);
+    const env = cleanEnv({ DATABASE_URL: url.href, DAG_POLL_INTERVAL_MS: '50', DAG_LEASE_SECONDS: '60' });
+    const pair = [await startHttpServer([], env), await startHttpServer([], env)] as const;
+    servers.push(...pair);
+    const mcp = await connectHttp('v2', pair[1].url);
+    const nodes = Array.from({ length: 200 }, (_, i) => ({ id: `n${i}`, action: 'delay', input: { ms: 15_000 }, retry: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 1 } }));
+    const { runId } = await tool<{ runId: string }>(mcp, 'dag_run', { definition: { name: 'e2e/cancel-shared', concurrency: 10, nodes } });
+
+    const db = new pg.Client({ connectionString: url.href });
+    await db.connect();
+    try {
+      const runningBy = async () =>
+        (await db.query<{ owner: string }>(`select distinct split_part(lease_owner, '-', 1) as owner from dag_nodes where run_id = $1 and status = 'running'`, [runId])).rows.map((r) => r.owner);
+      await until('both servers to be running nodes', async () => ((await runningBy()).length >= 2 ? true : undefined), 600, 50);
+      const cancelled = await tool<{ status: string }>(mcp, 'dag_cancel', { runId });
+      expect(cancelled.status).toBe('cancelled');
+      await until('no node of the run to be running', async () => ((await runningBy()).length === 0 ? true : undefined));
+
+      const { rows } = await db.query<{ status: string; error: string | null; owner: string; after: boolean }>(
+        `select n.status, n.error, split_part(n.lease_owner, '-', 1) as owner, n.started_at > r.finished_at as after
+           from dag_nodes n join dag_runs r on r.id = n.run_id where n.run_id = $1 and n.started_at is not null`,
+        [runId],
+      );
+      expect(rows.filter((r) => r.after)).toEqual([]);
+      expect(new Set(rows.map((r) => r.owner))).toEqual(new Set(pair.map((p) => String(p.process.pid))));
+      // Every node that had started, on either server, was aborted: none ran to its end.
+      expect(rows.filter((r) => r.status !== 'cancelled')).toEqual([]);
+      expect(new Set(rows.map((r) => r.error))).toEqual(new Set(['the run was cancelled']));
+      const state = await tool<RunState>(mcp, 'dag_status', { runId });
+      expect(state.status).toBe('cancelled');
+      expect(state.nodes.every((n) => n.status === 'cancelled')).toBe(true);
     } finally {
       await db.end();
       await mcp.close().catch(() => undefined);

@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { dagCancel, dagDefine, dagRun, dagRuns, dagStatus, dagValidate } from '../../src/operations/dag.js';
 import { executionStatus } from '../../src/operations/execution.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
-import { registryList } from '../../src/operations/registry.js';
+import { promotionHistory } from '../../src/operations/promotion.js';
+import { registryGet, registryList } from '../../src/operations/registry.js';
 import { validationRegisterSchema } from '../../src/operations/validation.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
@@ -143,7 +144,7 @@ for (const backend of appBackends()) {
       expect((await call(dagRuns, { workflow: 'demo/publish' })).runs.map((r) => r.workflow)).toEqual(['demo/publish@2', 'demo/publish@1']);
     });
 
-    it('composes engines: publish, then validate the published content against a schema', async () => {
+    it('composes engines: publish, validate the published content against a schema, then promote it to dev', async () => {
       await call(validationRegisterSchema, { id: 'dag-card/v1', schema: { type: 'object', required: ['accuracy'], properties: { accuracy: { type: 'number', maximum: 1 } } } });
       const result = await call(dagRun, {
         wait: true,
@@ -154,11 +155,25 @@ for (const backend of appBackends()) {
             { id: 'publish', action: 'registry_publish', input: { name: 'dag/card', version: '1.0.0', content: '=$string(params.card)', mediaType: 'application/json' } },
             { id: 'fetch', action: 'registry_get', dependsOn: ['publish'], input: { name: '=nodes.publish.name', version: '=nodes.publish.version' } },
             { id: 'check', action: 'validation_validate', dependsOn: ['fetch'], input: { schemaId: 'dag-card/v1', artifact: { name: '=nodes.publish.name', version: '=nodes.fetch.version' } } },
+            {
+              id: 'promote',
+              action: 'promotion_request',
+              dependsOn: ['check'],
+              when: 'nodes.check.valid',
+              input: { name: '=nodes.publish.name', version: '=nodes.publish.version', environment: 'dev', reason: 'published and validated by demo/compose' },
+            },
           ],
-          output: { valid: '=nodes.check.valid', digest: '=nodes.publish.digest' },
+          output: { valid: '=nodes.check.valid', digest: '=nodes.publish.digest', promotion: '=nodes.promote.status' },
         },
       });
-      expect(result).toMatchObject({ status: 'succeeded', output: { valid: true, digest: expect.stringMatching(/^sha256:/) } });
+      expect(result).toMatchObject({ status: 'succeeded', output: { valid: true, digest: expect.stringMatching(/^sha256:/), promotion: 'promoted' } });
+      // dev needs no approval: the gates passed and the alias moved within the run.
+      const promote = node(await status(result.runId), 'promote');
+      expect(promote).toMatchObject({ status: 'succeeded', attempts: 1, output: { status: 'promoted', requestId: expect.any(String) } });
+      expect((promote.output as { gates: { gate: string; passed: boolean }[] }).gates.every((g) => g.passed)).toBe(true);
+      expect(await call(registryGet, { name: 'dag/card', alias: 'dev', includeContent: false })).toMatchObject({ version: '1.0.0' });
+      const history = await call(promotionHistory, { name: 'dag/card', environment: 'dev' });
+      expect(history.events).toEqual([expect.objectContaining({ action: 'promote', version: '1.0.0', previousVersion: null, actor: ADMIN.principal.id })]);
     });
 
     it('refuses invalid definitions with the node ids, and unknown runs and workflows', async () => {

@@ -25,6 +25,18 @@ export class ActionFailure extends Error {
 export const BUILTIN_ACTIONS = ['noop', 'delay', 'fail', 'transform', 'http_request'] as const;
 export type BuiltinAction = (typeof BUILTIN_ACTIONS)[number];
 
+/**
+ * Builtins that only compute from their input and finish at once: the scheduler runs them
+ * in the transaction that finds them ready (no lease, no executor slot, no round trip per
+ * node), since a lease and a slot would cost far more than the action itself.
+ */
+export const INLINE_ACTIONS = ['noop', 'transform'] as const satisfies readonly BuiltinAction[];
+
+/** The output of an inline action: the evaluated input for transform, null for noop. */
+export function runInline(action: string, input: unknown): unknown {
+  return action === 'transform' ? (input ?? null) : null;
+}
+
 export function isBuiltin(name: string): name is BuiltinAction {
   return (BUILTIN_ACTIONS as readonly string[]).includes(name);
 }

@@ -65,6 +65,9 @@ export interface RunView {
   output?: unknown;
 }
 
+/** Runs at least this large refresh the planner statistics of dag_nodes on the embedded database. */
+const ANALYZE_FROM_NODES = 500;
+
 export const TERMINAL: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
@@ -286,6 +289,11 @@ export class DagEngine {
           ),
         ],
       );
+      // The embedded database has no autovacuum, so nothing else refreshes the statistics;
+      // without them the planner takes a large run for a few rows and answers each batch of
+      // the scheduler by scanning the whole run instead of probing the primary key.
+      // (On PostgreSQL autovacuum does it, and concurrent ANALYZEs of one table can fail.)
+      if (this.sql.kind === 'pglite' && plan.nodes.length >= ANALYZE_FROM_NODES) await tx.query('analyze dag_nodes');
       return { runId, status: 'queued' as RunStatus, created: true };
     });
     if (result.created) {

@@ -3,13 +3,15 @@
  * =============
  * The loop that moves runs forward in this process: it claims ready nodes from SQL (as
  * many as the executor has idle slots), evaluates their condition and input, hands them
- * to the executor, and writes their results back in batches. A heartbeat extends the
- * leases of the nodes it holds, aborts those whose run was cancelled elsewhere, and puts
- * nodes of dead replicas back in the queue. Node results are written at least once per
- * attempt and at most once per node: the write is fenced by the lease.
+ * to the executor, and writes their results back in batches. Inline builtins (noop,
+ * transform) skip the executor: they are locked, evaluated and completed in one
+ * transaction, layer after layer. A heartbeat extends the leases of the nodes it holds and
+ * puts nodes of dead replicas back in the queue; a cancellation watch aborts, within half
+ * a second, running nodes whose run another replica cancelled. Node results are written
+ * at least once per attempt and at most once per node: the write is fenced by the lease.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { isEngineError } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
@@ -17,9 +19,25 @@ import { withSpan } from '../../platform/tracing.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
 import { DEFAULT_RETRY } from '../execution/backoff.js';
 import { TaskCancelledError, TaskTimeoutError, type Executor } from '../execution/executor.js';
-import { ActionFailure } from './builtins.js';
+import { ActionFailure, INLINE_ACTIONS, runInline } from './builtins.js';
 import { condition, evaluateInput, ExpressionError, inputExpressions, references, type References } from './expressions.js';
-import { claimReady, heartbeat, recordAttempt, reclaimLapsed, releaseOwned, writeCompletions, type ClaimedNode, type Completion, type RunRow } from './run-store.js';
+import {
+  cancelledAmong,
+  claimReady,
+  heartbeat,
+  lockInline,
+  reclaimLapsed,
+  recordAttempt,
+  releaseOwned,
+  unclosedRuns,
+  writeCompletions,
+  writeCompletionsIn,
+  writeInlineCompletions,
+  type ClaimedNode,
+  type Completion,
+  type InlineNode,
+  type RunRow,
+} from './run-store.js';
 
 export interface RunPrincipal {
   id: string;
@@ -39,11 +57,17 @@ export interface SchedulerSettings {
   runConcurrency: number;
   /** Embedded database: this is the only process, so running nodes found at start are orphans. */
   soleProcess: boolean;
+  /** How often to look for cancellations made by other processes (only with several). */
+  cancelCheckMs?: number;
 }
 
 /** Errors that the same call would meet again: retrying cannot help. */
 const PERMANENT_CODES = new Set(['INVALID_INPUT', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'TOO_LARGE', 'UNAUTHENTICATED']);
 const MAX_OUTPUT_BYTES = 1024 * 1024;
+/** Inline nodes per transaction: bounds how long it holds its row locks (and PGlite's one connection). */
+const INLINE_BATCH = 1000;
+/** Ready-set look-ups per inline transaction: each completes a layer and releases the next. */
+const INLINE_PASSES = 20;
 
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ExpressionError || error instanceof TaskCancelledError) return false;
@@ -67,6 +91,14 @@ export class Scheduler {
   private stopped = false;
   private loopDone?: Promise<void>;
   private beat?: NodeJS.Timeout;
+  private cancelWatch?: NodeJS.Timeout;
+  private watching = false;
+  /**
+   * Whether ready inline nodes may exist: set at start, by a new run, by an idle poll (other
+   * processes may have released some) and by a flush that made one ready; cleared by an
+   * inline pass that found them all. Runs without inline actions then pay no extra query.
+   */
+  private inlineDue = true;
 
   constructor(
     private readonly sql: SqlPort,
@@ -82,9 +114,16 @@ export class Scheduler {
   async start(): Promise<void> {
     const reclaimed = await reclaimLapsed(this.sql, this.settings.soleProcess);
     if (reclaimed.length > 0) this.log.info({ runs: reclaimed.length }, 'resuming interrupted runs');
+    for (const run of await unclosedRuns(this.sql)) await this.finishRun(run);
     this.loopDone = this.loop();
     this.beat = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.settings.leaseMs / 3)));
     this.beat.unref();
+    // With one process, dag_cancel runs here and aborts directly; with several, the replica
+    // that cancels cannot reach the others' actions, so each looks for itself.
+    if (!this.settings.soleProcess) {
+      this.cancelWatch = setInterval(() => void this.watchCancellations(), this.settings.cancelCheckMs ?? 500);
+      this.cancelWatch.unref();
+    }
   }
 
   /** Stops claiming, aborts running nodes and gives them back to the queue. */
@@ -92,6 +131,7 @@ export class Scheduler {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.beat);
+    clearInterval(this.cancelWatch);
     this.wake?.();
     await this.loopDone;
     for (const { controller } of this.runControllers.values()) controller.abort(new TaskCancelledError('the server is shutting down'));
@@ -100,6 +140,7 @@ export class Scheduler {
 
   /** New work may be ready: look now instead of at the next poll. */
   poke(): void {
+    this.inlineDue = true;
     this.wake?.();
   }
 
@@ -116,9 +157,10 @@ export class Scheduler {
           await this.flush();
           worked = true;
         }
+        if (!this.stopped && this.inlineDue && (await this.runInline()) > 0) worked = true;
         const slots = this.executor.idleSlots();
         if (slots > 0 && !this.stopped) {
-          const claimed = await claimReady(this.sql, this.owner, Math.min(slots, 500), this.settings.runConcurrency, this.settings.leaseMs);
+          const claimed = await claimReady(this.sql, this.owner, Math.min(slots, 500), this.settings.runConcurrency, this.settings.leaseMs, INLINE_ACTIONS);
           for (const node of claimed) void this.startNode(node);
           if (claimed.length > 0) worked = true;
         }
@@ -128,7 +170,10 @@ export class Scheduler {
         continue;
       }
       // A result that arrived during the last query is written at once, not after a poll interval.
-      if (!worked && this.completions.length === 0) await this.sleep(this.settings.pollIntervalMs);
+      if (!worked && this.completions.length === 0) {
+        await this.sleep(this.settings.pollIntervalMs);
+        this.inlineDue = true;
+      }
     }
   }
 
@@ -148,13 +193,67 @@ export class Scheduler {
     const batch = this.completions;
     this.completions = [];
     try {
-      const result = await writeCompletions(this.sql, this.owner, batch);
+      const result = await writeCompletions(this.sql, this.owner, batch, INLINE_ACTIONS);
+      if (result.inlineReady) this.inlineDue = true;
       for (const run of result.finished) await this.finishRun(run);
       for (const run of result.runs) this.events.emit('run', run);
     } catch (error) {
       // Keep the results for the next flush; the leases still fence them.
       this.completions.unshift(...batch);
       throw error;
+    }
+  }
+
+  /**
+   * Completes ready inline nodes in one transaction: lock the ready ones, evaluate them,
+   * write their results (which may make the next layer ready), and again, up to
+   * INLINE_BATCH nodes. A crash rolls it all back; the nodes are then still ready.
+   */
+  private async runInline(): Promise<number> {
+    let done = 0;
+    this.inlineDue = false;
+    const { runs, finished } = await this.sql.transaction(async (tx) => {
+      const runs = new Set<string>();
+      const finished = new Map<string, RunRow>();
+      for (let pass = 0; ; pass++) {
+        if (pass === INLINE_PASSES || done >= INLINE_BATCH) {
+          this.inlineDue = true; // more may be ready: the next loop turn goes on
+          break;
+        }
+        const nodes = await lockInline(tx, INLINE_BATCH - done, INLINE_ACTIONS);
+        if (nodes.length === 0) break;
+        done += nodes.length;
+        const completions = await Promise.all(nodes.map(async (node) => ({ ...(await this.inlineCompletion(node)), children: node.children })));
+        const result = completions.some((c) => c.status === 'failed')
+          ? await writeCompletionsIn(tx, this.owner, completions, INLINE_ACTIONS)
+          : await writeInlineCompletions(tx, completions);
+        for (const run of result.runs) runs.add(run);
+        for (const run of result.finished) finished.set(run.id, run);
+      }
+      return { runs, finished };
+    });
+    for (const run of finished.values()) await this.finishRun(run);
+    for (const run of runs) this.events.emit('run', run);
+    return done;
+  }
+
+  private async inlineCompletion(node: InlineNode): Promise<Completion> {
+    const base = { run_id: node.run_id, ordinal: node.ordinal, inline: true };
+    const started = performance.now();
+    const scope = { params: node.params, nodes: node.upstream ?? {} };
+    try {
+      if (node.spec.when !== undefined && !(await condition(node.spec.when, scope))) {
+        return { ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true, notAttempted: true };
+      }
+      const output = runInline(node.action, node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope));
+      const bytes = output === null ? 4 : JSON.stringify(output).length;
+      if (bytes > MAX_OUTPUT_BYTES) throw new Error(`output is ${bytes} bytes; node outputs are limited to ${MAX_OUTPUT_BYTES}`);
+      this.executor.stats.record(node.action, true, performance.now() - started);
+      return { ...base, status: 'succeeded', output, error: null, releasesChildren: true };
+    } catch (error) {
+      // Nothing outside the process is involved: the same input fails the same way again.
+      this.executor.stats.record(node.action, false, performance.now() - started);
+      return { ...base, status: 'failed', output: null, error: describe(error, 1), releasesChildren: false };
     }
   }
 
@@ -203,6 +302,8 @@ export class Scheduler {
     let run = this.runControllers.get(node.run_id);
     if (!run) {
       run = { controller: new AbortController(), inFlight: 0 };
+      // Every running or waiting attempt of the run listens to it: 100 is normal, not a leak.
+      setMaxListeners(0, run.controller.signal);
       this.runControllers.set(node.run_id, run);
     }
     run.inFlight++;
@@ -245,6 +346,19 @@ export class Scheduler {
     } finally {
       entry.inFlight--;
       if (entry.inFlight === 0 && this.runControllers.get(node.run_id) === entry) this.runControllers.delete(node.run_id);
+    }
+  }
+
+  /** Aborts this process's running nodes of runs cancelled by another process. */
+  private async watchCancellations(): Promise<void> {
+    if (this.stopped || this.watching || this.runControllers.size === 0) return;
+    this.watching = true;
+    try {
+      for (const run of await cancelledAmong(this.sql, [...this.runControllers.keys()])) this.abortRun(run);
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'dag cancellation check failed');
+    } finally {
+      this.watching = false;
     }
   }
 

@@ -60,6 +60,8 @@ interface Entry {
   attempt: number;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** Removes the waiting-task abort listener once the task leaves the queue. */
+  detach?(): void;
 }
 
 interface Group {
@@ -155,6 +157,9 @@ export class Executor {
         entry.reject(cancellation(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // A run's signal is shared by all its tasks: without this, each task started would
+      // leave a listener (and its entry) behind for as long as the run lasts.
+      entry.detach = () => signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -178,6 +183,7 @@ export class Executor {
         const group = this.groups.get(id)!;
         if (group.inFlight >= group.limit) continue;
         picked = group.queue.shift()!;
+        picked.detach?.();
         this.queued--;
         group.inFlight++;
         if (group.queue.length === 0) {
@@ -247,7 +253,7 @@ export class Executor {
       spec.signal?.removeEventListener('abort', onAbort);
       this.retrying--;
       if (this.closed) return entry.reject(new TaskCancelledError('the server is shutting down'));
-      this.enqueue({ ...entry, attempt: entry.attempt + 1 });
+      this.enqueue({ ...entry, attempt: entry.attempt + 1, detach: undefined });
       this.dispatch();
     }, delay);
     const onAbort = () => {
