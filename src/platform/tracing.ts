@@ -137,6 +137,18 @@ export function runInContext<T>(captured: CapturedContext, fn: () => T): T {
 }
 
 /**
+ * The active context as W3C trace-context fields (`traceparent`, `tracestate`), to be stored
+ * with work that outlives the request (a DAG run) and restored with contextFromCarrier;
+ * undefined when tracing is off or no span is active.
+ */
+export function carrierFromContext(): Record<string, string> | undefined {
+  if (!api) return undefined;
+  const carrier: Record<string, string> = {};
+  api.propagation.inject(api.context.active(), carrier, { set: (c, key, value) => (c[key] = value) });
+  return typeof carrier.traceparent === 'string' ? carrier : undefined;
+}
+
+/**
  * The context carried by W3C trace-context fields (`traceparent`, `tracestate`) in a plain
  * object, such as MCP's `params._meta`; undefined when it carries none or tracing is off.
  */

@@ -99,7 +99,7 @@ describe('log correlation and secrets, with tracing on', () => {
     expect(sql[0]!.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' });
   });
 
-  it('makes each DAG node a span with the operation it runs beneath it', async () => {
+  it('makes each DAG node a span in the trace of the dag_run call, with the operation it runs beneath it', async () => {
     const run = await client.callTool({
       name: 'dag_run',
       arguments: { wait: true, definition: { name: 'traced/publish', nodes: [{ id: 'publish', action: 'registry_publish', input: { name: 'acme/dag-traced', version: '1.0.0', content: 'x' } }] } },
@@ -108,6 +108,10 @@ describe('log correlation and secrets, with tracing on', () => {
     const node = spanNamed('dag node publish')!;
     expect(node.attributes).toMatchObject({ 'dag.node.id': 'publish', 'dag.node.action': 'registry_publish', 'dag.node.attempt': 1 });
     expect(parentOf(spanNamed('operation registry_publish')!)).toBe(node.spanContext().spanId);
+    // The node ran from the scheduler's loop, yet it hangs under the call that started the run.
+    const started = spanNamed('operation dag_run')!;
+    expect(node.spanContext().traceId).toBe(started.spanContext().traceId);
+    expect(parentOf(node)).toBe(started.spanContext().spanId);
   });
 
   it("joins the client's trace when the request carries a traceparent in params._meta", async () => {

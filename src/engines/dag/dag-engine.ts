@@ -13,6 +13,7 @@ import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
+import { carrierFromContext } from '../../platform/tracing.js';
 import type { Executor } from '../execution/executor.js';
 import { BUILTIN_ACTIONS, isBuiltin, runBuiltin } from './builtins.js';
 import { DefinitionSyntaxError, parseDefinitionText, type WorkflowDefinition } from './definition.js';
@@ -224,6 +225,8 @@ export class DagEngine {
     const params = { ...definition.params, ...request.params };
     const requestDigest = digest({ workflow: definition.name, version: workflowVersion, definition: workflowVersion ? undefined : definition, params });
     const runId = randomUUID();
+    // Nodes run later, on any replica: they rejoin the caller's trace through this.
+    const traceContext = carrierFromContext();
     const result = await this.sql.transaction(async (tx) => {
       if (request.idempotencyKey) {
         const { rows } = await tx.query<{ id: string; status: RunStatus; request_digest: string }>(
@@ -245,8 +248,8 @@ export class DagEngine {
         });
       }
       const inserted = await tx.query<{ id: string }>(
-        `insert into dag_runs (id, workflow, workflow_version, status, params, output_spec, concurrency, principal_id, principal_scopes, idempotency_key, request_digest, node_count, remaining)
-         values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11)
+        `insert into dag_runs (id, workflow, workflow_version, status, params, output_spec, concurrency, principal_id, principal_scopes, idempotency_key, request_digest, node_count, remaining, trace_context)
+         values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
          on conflict (principal_id, idempotency_key) do nothing
          returning id`,
         [
@@ -261,6 +264,7 @@ export class DagEngine {
           request.idempotencyKey ?? null,
           requestDigest,
           plan.nodes.length,
+          traceContext === undefined ? null : JSON.stringify(traceContext),
         ],
       );
       if (inserted.rows.length === 0) {

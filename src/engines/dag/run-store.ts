@@ -38,6 +38,8 @@ export interface ClaimedNode {
   principal_scopes: string[];
   concurrency: number;
   run_status: RunStatus;
+  /** W3C trace context of the dag_run call, when it was traced. */
+  trace_context: Record<string, string> | null;
 }
 
 /** A ready node of an inline action, locked by the transaction that will complete it. */
@@ -123,7 +125,7 @@ export async function claimReady(sql: SqlPort, owner: string, limit: number, per
             lease_expires = now() + $4 * interval '1 millisecond', started_at = coalesce(n.started_at, now())
        from locked, dag_runs r
       where n.run_id = locked.run_id and n.ordinal = locked.ordinal and r.id = n.run_id
-     returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.attempts, r.params, r.principal_id, r.principal_scopes, r.concurrency, r.status as run_status,
+     returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.attempts, r.params, r.principal_id, r.principal_scopes, r.concurrency, r.status as run_status, r.trace_context,
        (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs) and u.status = 'succeeded') as upstream`,
     [limit, perRun, owner, leaseMs, inlineActions],
   );

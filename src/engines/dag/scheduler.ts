@@ -15,7 +15,7 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { isEngineError } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
-import { withSpan } from '../../platform/tracing.js';
+import { captureContext, contextFromCarrier, runInContext, withSpan } from '../../platform/tracing.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
 import { DEFAULT_RETRY } from '../execution/backoff.js';
 import { TaskCancelledError, TaskTimeoutError, type Executor } from '../execution/executor.js';
@@ -327,10 +327,13 @@ export class Scheduler {
           attempts = node.attempts + attempt - 1;
           if (attempt > 1) await recordAttempt(this.sql, this.owner, node.run_id, node.ordinal, attempts);
         },
-        // One span per attempt; the operation the node runs (and its SQL) nests beneath it.
+        // One span per attempt, a child of the dag_run call's span (its context is stored with
+        // the run); the operation the node runs (and its SQL) nests beneath it.
         run: (signal, attempt) =>
-          withSpan(`dag node ${node.node_id}`, { 'dag.run.id': node.run_id, 'dag.node.id': node.node_id, 'dag.node.action': node.action, 'dag.node.attempt': attempt }, () =>
-            this.actions.run(node.action, input, { principal: { id: node.principal_id, scopes: node.principal_scopes }, signal }),
+          runInContext(contextFromCarrier(node.trace_context ?? undefined) ?? captureContext(), () =>
+            withSpan(`dag node ${node.node_id}`, { 'dag.run.id': node.run_id, 'dag.node.id': node.node_id, 'dag.node.action': node.action, 'dag.node.attempt': attempt }, () =>
+              this.actions.run(node.action, input, { principal: { id: node.principal_id, scopes: node.principal_scopes }, signal }),
+            ),
           ),
       });
       const json = JSON.stringify(output ?? null);

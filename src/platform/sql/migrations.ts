@@ -374,6 +374,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'dag runs keep the trace context of the call that started them',
+    up: `
+      alter table dag_runs add column trace_context jsonb;
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
