@@ -139,6 +139,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     requireApiKeys = authConfigured = await apiKeysExist(app);
   }
   if (!loopback && !authConfigured && !values['insecure-no-auth']) {
+    await app.close(); // the key check may have opened the database; leave it cleanly
     fail(
       `refusing to bind ${host} without authentication: anyone who can reach it could call every tool.\n` +
         `  Make an API key with \`mcp-level3 apikey create\` (keys are then required), or turn on a method in\n` +

@@ -88,7 +88,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   const rateLimits: RateLimits = createRateLimits({
     requestsPerMinute: security.rate_limit.requests_per_minute,
     failedAuthPerMinute: security.rate_limit.failed_auth_per_minute,
-    // Both limits only apply to requests that need credentials; the connection opens on first use.
+    // Both limits only apply to requests that need credentials; no Redis connection for nothing.
     redisUrl: authenticator.requirement !== 'never' ? options.rateLimitRedisUrl : undefined,
     keyPrefix: options.rateLimitKeyPrefix,
     log: app.log.child({ component: 'rate-limit' }),

@@ -47,7 +47,6 @@ async function consume(limiter: RateLimiterAbstract, key: string): Promise<numbe
 
 export function createRateLimits(settings: RateLimitSettings): RateLimits {
   let redis: Redis | undefined;
-  let limiters: { failed: RateLimiterAbstract; requests?: RateLimiterAbstract } | undefined;
   const limiter = (name: string, points: number): RateLimiterAbstract => {
     const memory = new RateLimiterMemory({ keyPrefix: name, points, duration: WINDOW_SECONDS });
     if (!redis) return memory;
@@ -61,25 +60,17 @@ export function createRateLimits(settings: RateLimitSettings): RateLimits {
       insuranceLimiter: memory,
     });
   };
-  // Built on first use: a server that never needs credentials (loopback, no API key made
-  // yet) opens no Redis connection for limits it never applies.
-  const built = () => {
-    if (limiters) return limiters;
-    if (settings.redisUrl) {
-      redis = new Redis(settings.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
-      redis.on('error', (error: Error) => settings.log.debug({ err: error.message }, 'rate-limit store unreachable; limiting in process'));
-    }
-    limiters = {
-      failed: limiter('auth-fail', settings.failedAuthPerMinute),
-      ...(settings.requestsPerMinute > 0 ? { requests: limiter('principal', settings.requestsPerMinute) } : {}),
-    };
-    return limiters;
-  };
+  if (settings.redisUrl) {
+    redis = new Redis(settings.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    redis.on('error', (error: Error) => settings.log.debug({ err: error.message }, 'rate-limit store unreachable; limiting in process'));
+  }
+  const failed = limiter('auth-fail', settings.failedAuthPerMinute);
+  const requests = settings.requestsPerMinute > 0 ? limiter('principal', settings.requestsPerMinute) : undefined;
 
   return {
     async failedAuthBlock(address) {
       try {
-        const res = await built().failed.get(address);
+        const res = await failed.get(address);
         return res && res.consumedPoints >= settings.failedAuthPerMinute ? retryAfter(res) : 0;
       } catch (error) {
         // The store is unreachable: recordFailedAuth still counts through the fallback.
@@ -87,11 +78,8 @@ export function createRateLimits(settings: RateLimitSettings): RateLimits {
         return 0;
       }
     },
-    recordFailedAuth: (address) => consume(built().failed, address),
-    recordRequest: async (principalId) => {
-      const { requests } = built();
-      return requests ? consume(requests, principalId) : 0;
-    },
+    recordFailedAuth: (address) => consume(failed, address),
+    recordRequest: async (principalId) => (requests ? consume(requests, principalId) : 0),
     async close() {
       redis?.disconnect();
     },
