@@ -16,13 +16,15 @@ import type { AuditEntry } from './engines/governance/audit-log.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
 import { selectOperations } from './operations/index.js';
-import type { AnyOperation, EngineId, Principal } from './operations/operation.js';
+import type { AnyOperation, EngineId, Principal, SampleModel } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
+import { currentTraceId, withSpan, type SpanHandle } from './platform/tracing.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
+import type { GraphStore } from './platform/graph/graph-store.js';
 import { formatIssues } from './zod-issues.js';
 
 export const MEMORY_DATA_DIR = 'memory://';
@@ -48,6 +50,8 @@ export interface AppOptions {
 export interface Services {
   sql: SqlPort;
   cache: CachePort;
+  /** GraphRAG's store, when GraphRAG is among the rag modules. */
+  graph?: GraphStore;
   engines: Engines;
   migrations: MigrationStatus;
 }
@@ -58,6 +62,7 @@ export interface CallContext {
   progress?: (progress: number, total?: number, message?: string) => Promise<void>;
   /** W3C trace id of the caller's trace, when it sent one; kept in the audit record. */
   traceId?: string;
+  sample?: SampleModel;
 }
 
 export interface Readiness {
@@ -165,7 +170,9 @@ export class App {
       import('./engines/promotion/promotion-engine.js'),
     ]);
     const sql = await this.openSql();
+    if (sql.poolFigures) this.metrics.observePool(sql.poolFigures);
     let cache: CachePort | undefined;
+    let graph: GraphStore | undefined;
     try {
       const migrations = await migrate(sql);
       cache = await this.openCache();
@@ -188,6 +195,7 @@ export class App {
         this.engineLog('registry'),
       );
       const ragSettings = engineMap.engine_map.RAG_engine.settings;
+      graph = engineMap.engine_map.RAG_engine.modules.includes('GraphRAG') ? await this.openGraphStore(sql, ragSettings.graphStore) : undefined;
       const rag = new RagEngine(
         sql,
         cache,
@@ -211,6 +219,7 @@ export class App {
           cacheTtlSeconds: engineMap.cache.redis.ttl,
         },
         this.engineLog('rag'),
+        graph && { store: graph, extractor: await this.graphExtractor() },
       );
       const { dag, execution } = await this.openDag(sql);
       this.log.info(
@@ -219,8 +228,9 @@ export class App {
       );
       const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
       const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
-      return { sql, cache, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
+      return { sql, cache, graph, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
     } catch (error) {
+      await graph?.close().catch(() => undefined);
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);
       this.releaseLock?.();
@@ -238,6 +248,7 @@ export class App {
     const [{ Executor }, { DagEngine }] = await Promise.all([import('./engines/execution/executor.js'), import('./engines/dag/dag-engine.js')]);
     const { engine_map: engineMap } = this.config.engineMap;
     const execution = new Executor({ maxConcurrency: engineMap.execution.settings.maxConcurrency, maxQueued: engineMap.execution.settings.maxQueued });
+    this.metrics.observeExecutor(() => execution.status());
     const actions = new Map(
       selectOperations({ enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled })
         .filter((op) => op.engine !== 'dag' && op.engine !== 'execution')
@@ -261,6 +272,7 @@ export class App {
         pollIntervalMs: settings.pollIntervalMs,
       },
       this.engineLog('dag'),
+      this.metrics,
     );
     await dag.start();
     return { dag, execution };
@@ -278,7 +290,34 @@ export class App {
     return openPglite(join(this.dataDir, 'pgdata'));
   }
 
+  /** Neo4j when NEO4J_URI is set or graphStore says so; else tables in the SQL database. */
+  private async openGraphStore(sql: SqlPort, configured: 'postgres' | 'neo4j'): Promise<GraphStore> {
+    const uri = this.env.NEO4J_URI;
+    if (configured === 'neo4j' || uri) {
+      if (!uri) throw new Error('RAG_engine.settings.graphStore is "neo4j" but NEO4J_URI is not set; set NEO4J_URI (and NEO4J_USER, NEO4J_PASSWORD) or use graphStore "postgres"');
+      const { openNeo4jGraphStore } = await import('./platform/graph/neo4j-graph-store.js');
+      return openNeo4jGraphStore({ uri, user: this.env.NEO4J_USER || 'neo4j', password: this.env.NEO4J_PASSWORD || '' });
+    }
+    const { createSqlGraphStore } = await import('./platform/graph/sql-graph-store.js');
+    return createSqlGraphStore(sql);
+  }
+
+  /** The chat endpoint's extractor when GRAPH_EXTRACTION_URL is set. */
+  private async graphExtractor() {
+    const url = this.env.GRAPH_EXTRACTION_URL;
+    if (!url) return undefined;
+    const model = this.env.GRAPH_EXTRACTION_MODEL || 'gpt-4o-mini';
+    const [{ createOpenAiChat }, { createModelExtractor }] = await Promise.all([import('./platform/chat/openai-chat.js'), import('./engines/rag/graph/model-extractor.js')]);
+    const complete = createOpenAiChat({ url, model, apiKey: this.env.GRAPH_EXTRACTION_API_KEY || undefined, apiKeyVariable: 'GRAPH_EXTRACTION_API_KEY' });
+    return createModelExtractor({ id: `chat:${model}`, complete, log: this.engineLog('rag') });
+  }
+
   private async openCache(): Promise<CachePort> {
+    const { countedCache } = await import('./platform/cache/counted-cache.js');
+    return countedCache(await this.openCacheBackend(), this.metrics);
+  }
+
+  private async openCacheBackend(): Promise<CachePort> {
     const { cache } = this.config.engineMap;
     const url = this.options.redisUrl ?? this.env.REDIS_URL;
     if (url && cache.redis.enabled) {
@@ -295,7 +334,13 @@ export class App {
   }
 
   /** Runs one operation for a caller; throws EngineError with a message that says what to change. */
-  async invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+  invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
+    // One span per operation: the SQL, cache and HTTP spans of its work become its children.
+    const attributes = { 'mcp_level3.operation': operation.name, 'mcp_level3.engine': ENGINE_NAMES[operation.engine], 'enduser.id': call.principal.id };
+    return withSpan(`operation ${operation.name}`, attributes, (span) => this.runOperation(operation, args, call, span));
+  }
+
+  private async runOperation<O extends AnyOperation>(operation: O, args: unknown, call: CallContext, span: SpanHandle): Promise<z.output<O['output']>> {
     const started = performance.now();
     let outcome: 'ok' | 'error' | 'denied' = 'ok';
     let errorCode: string | undefined;
@@ -315,7 +360,9 @@ export class App {
         principal: call.principal,
         signal: call.signal ?? new AbortController().signal,
         log,
+        metrics: this.metrics,
         progress: call.progress ?? (async () => undefined),
+        ...(call.sample ? { sample: call.sample } : {}),
       });
       const checked = operation.output.safeParse(result);
       if (!checked.success) {
@@ -326,13 +373,15 @@ export class App {
       const engineError = this.toEngineError(operation, error, log);
       errorCode = engineError.code;
       if (outcome === 'ok') outcome = engineError.code === 'FORBIDDEN' ? 'denied' : 'error';
+      span.setAttribute('error.type', engineError.code);
       throw engineError;
     } finally {
       const seconds = (performance.now() - started) / 1000;
+      span.setAttribute('mcp_level3.outcome', outcome);
       this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
       this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
       log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');
-      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId, arguments: args });
+      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId ?? currentTraceId(), arguments: args });
     }
   }
 
@@ -341,6 +390,7 @@ export class App {
     try {
       const { engines } = await this.services();
       await engines.governance.audit.append(entry);
+      this.metrics.auditRecordsTotal.inc();
     } catch (error) {
       this.log.error({ operation: entry.operation, principal: entry.principal, err: (error as Error).message }, 'audit record could not be written');
     }
@@ -401,6 +451,7 @@ export class App {
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
+    await services?.graph?.close().catch(() => undefined);
     await services?.cache.close().catch(() => undefined);
     await services?.sql.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the database failed'));
     this.releaseLock?.();

@@ -16,6 +16,7 @@ import { parseToolsets } from './operations/index.js';
 import type { Principal } from './operations/operation.js';
 import { unknownScopesProblem } from './operations/scopes.js';
 import { VERSION } from './package-info.js';
+import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
@@ -41,7 +42,7 @@ Options:
   -h, --help            this text
   -v, --version         the version
 
-Environment: DATABASE_URL (PostgreSQL with pgvector), REDIS_URL, LOG_LEVEL; authentication:
+Environment: DATABASE_URL (PostgreSQL with pgvector), REDIS_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT (traces); authentication:
 API_KEY_ENABLED (auto: required once a key exists), JWT_ENABLED + JWT_SECRET, OAUTH_ENABLED +
 OAUTH_ISSUER (+ MCP_RESOURCE_URL); stdio's rights: MCP_STDIO_PRINCIPAL, MCP_STDIO_SCOPES;
 see .env.example and docs/security.md.`;
@@ -103,7 +104,7 @@ async function runStdio(app: App): Promise<void> {
   if (scopeProblem) fail(`configuration is invalid:\n  ${app.config.sources.auth}: stdio.scopes: ${scopeProblem}`);
   const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
   const local: Principal = { id: principal, scopes };
-  const handle = serveStdio(createMcpServerFactory(app, () => local), {
+  const handle = serveStdio(createMcpServerFactory(app, () => local, 'stdio'), {
     onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
   });
   app.start();
@@ -113,6 +114,7 @@ async function runStdio(app: App): Promise<void> {
     stopping = true;
     await handle.close().catch(() => undefined);
     await app.close();
+    await shutdownTracing().catch(() => undefined);
     process.exit(0);
   };
   process.stdin.on('end', stop);
@@ -183,6 +185,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     server.closeIdleConnections();
     await httpApp.close().catch(() => undefined);
     await app.close();
+    await shutdownTracing().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGINT', stop);
@@ -278,6 +281,16 @@ async function main(): Promise<void> {
 
   const app = createApp(values);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
+  // Before anything opens storage: the drivers must load after their instrumentations.
+  // Without an endpoint the SDK is never imported.
+  if (tracingRequested(process.env)) {
+    try {
+      const { startTracing } = await import('./platform/tracing-sdk.js');
+      await startTracing({ serviceName: 'mcp-level3', version: VERSION, log: app.log });
+    } catch (error) {
+      app.log.error({ err: error }, 'tracing could not start; serving without it');
+    }
+  }
   if (command === 'stdio') await runStdio(app);
   else if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
   else await runHttp(app, values);

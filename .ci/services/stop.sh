@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Stop the services started by postgres.sh, redis.sh and neo4j.sh (local cleanup).
+# Stop the services started by postgres.sh, redis.sh, neo4j.sh and jaeger.sh (local cleanup).
 # Pass --purge to also delete $CI_SERVICES_DIR/{postgres/data,redis,neo4j/home} (the stores;
-# the downloaded Neo4j jars stay).
+# the downloaded Neo4j jars and the built jaeger binary stay).
 set -uo pipefail
 
 log() { echo "[stop.sh] $*" >&2; }
@@ -61,6 +61,17 @@ else
   log "neo4j not running"
 fi
 rm -f "$BASE/neo4j/neo4j.pid" "$BASE/neo4j/ready"
+
+# --- jaeger (its pid file; the binary under $BASE/jaeger/bin is kept for the next run)
+JPID="$(cat "$BASE/jaeger/jaeger.pid" 2>/dev/null || true)"
+if pid_alive "$JPID" && grep -q jaeger "/proc/$JPID/cmdline" 2>/dev/null; then
+  log "stopping jaeger (pid $JPID)"
+  kill "$JPID" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do pid_alive "$JPID" || break; sleep 0.25; done
+else
+  log "jaeger not running"
+fi
+rm -f "$BASE/jaeger/jaeger.pid"
 
 if [ "${1:-}" = "--purge" ]; then
   log "deleting $DATA, $BASE/redis and $BASE/neo4j/home"

@@ -103,6 +103,16 @@ export function loadConfig(options: { configDir: string; explicit: boolean; env?
     apiRoutes: apiRoutes.value,
     auth: auth.value,
     sources: { engineMap: engineMap.source, apiRoutes: apiRoutes.source, auth: auth.source },
-    ontologyPath: isAbsolute(ontology) ? ontology : resolve(dirname(engineMap.source), ontology),
+    ontologyPath: resolveOntology(ontology, engineMap.source),
   };
+}
+
+// A relative ontology path is looked up beside engine_map.yaml, then in the bundled config,
+// as the config files themselves are: a config dir holding only engine_map.yaml (a Helm
+// ConfigMap, say) still gets the shipped ontology.
+function resolveOntology(path: string, engineMapSource: string): string {
+  if (isAbsolute(path)) return path;
+  const beside = resolve(dirname(engineMapSource), path);
+  const bundled = join(BUNDLED_CONFIG_DIR, path);
+  return existsSync(beside) || !existsSync(bundled) ? beside : bundled;
 }

@@ -21,6 +21,8 @@ const DEFAULT_ENVIRONMENTS = [
   { name: 'staging', approvals: 1, gates: [...PROMOTION_GATES] },
   { name: 'prod', approvals: 2, gates: [...PROMOTION_GATES] },
 ];
+// Measured on the license set (docs/rag.md): the heuristic graph list helps hybrid only lightly weighted.
+const GRAPH_FUSION_WEIGHT = 0.25;
 
 const engineBase = {
   enabled: bool().default(true),
@@ -42,12 +44,16 @@ const engineMapSchema = z.strictObject({
         exactScanMaxChunks: z.preprocess((v) => (v === '' ? undefined : v), nonNegativeInt().optional()),
         rrfK: positiveInt().default(60),
         fusionWeights: z
-          .strictObject({ vector: z.number({ error: 'expected a number' }).min(0).default(1), fulltext: z.number({ error: 'expected a number' }).min(0).default(1) })
-          .default({ vector: 1, fulltext: 1 }),
+          .strictObject({
+            vector: z.number({ error: 'expected a number' }).min(0).default(1),
+            fulltext: z.number({ error: 'expected a number' }).min(0).default(1),
+            graph: z.number({ error: 'expected a number' }).min(0).default(GRAPH_FUSION_WEIGHT),
+          })
+          .default({ vector: 1, fulltext: 1, graph: GRAPH_FUSION_WEIGHT }),
         maxDocumentBytes: positiveInt().default(5 * 1024 * 1024),
       })
       .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, rrfK: 60, fusionWeights: { vector: 1, fulltext: 1 }, maxDocumentBytes: 5 * 1024 * 1024 }),
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, rrfK: 60, fusionWeights: { vector: 1, fulltext: 1, graph: GRAPH_FUSION_WEIGHT }, maxDocumentBytes: 5 * 1024 * 1024 }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

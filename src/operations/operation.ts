@@ -8,6 +8,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../platform/log.js';
+import type { Metrics } from '../platform/metrics.js';
 import type { EngineId } from '../engines/engine-names.js';
 import type { Engines } from '../engines/engines.js';
 
@@ -25,9 +26,16 @@ export interface OperationContext {
   principal: Principal;
   signal: AbortSignal;
   log: Logger;
+  /** The server's metrics; each engine figure is defined in platform/metrics.ts. */
+  metrics: Metrics;
   /** Reports progress to the caller when it asked for it (MCP progress notifications). */
   progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** The caller's own language model (MCP sampling), present only when the client offers it. */
+  sample?: SampleModel;
 }
+
+/** A prompt to one model answer, e.g. through MCP sampling/createMessage. */
+export type SampleModel = (request: { system: string; prompt: string; maxTokens: number }, signal?: AbortSignal) => Promise<string>;
 
 export interface OperationAnnotations {
   readOnlyHint: boolean;

@@ -26,8 +26,9 @@ export const promotionRequest = defineOperation({
   output: z.object({ requestId: z.string().describe('Request id.'), status, gates }),
   annotations: { readOnlyHint: false, destructiveHint: false },
   scope: 'promotion:request',
-  async handler(input, { engines, principal }) {
+  async handler(input, { engines, principal, metrics }) {
     const request = await engines.promotion.request(input, principal);
+    if (request.status !== 'pending_approval') metrics.promotionRequestsTotal.inc({ outcome: request.status });
     return { requestId: request.requestId, status: request.status, gates: request.gates };
   },
 });
@@ -47,8 +48,9 @@ export const promotionApprove = defineOperation({
   output: decided,
   annotations: { readOnlyHint: false, destructiveHint: true },
   scope: 'promotion:approve',
-  async handler(input, { engines, principal }) {
+  async handler(input, { engines, principal, metrics }) {
     const request = await engines.promotion.approve(input.requestId, principal.id, input.comment);
+    if (request.status === 'promoted') metrics.promotionRequestsTotal.inc({ outcome: 'promoted' });
     return {
       status: request.status,
       approvals: request.approvals.filter((a) => a.decision === 'approve').length,
@@ -66,8 +68,9 @@ export const promotionReject = defineOperation({
   output: z.object({ status }),
   annotations: { readOnlyHint: false, destructiveHint: false },
   scope: 'promotion:approve',
-  async handler(input, { engines, principal }) {
+  async handler(input, { engines, principal, metrics }) {
     const request = await engines.promotion.reject(input.requestId, principal.id, input.comment);
+    metrics.promotionRequestsTotal.inc({ outcome: request.status });
     return { status: request.status };
   },
 });
@@ -128,8 +131,9 @@ export const promotionRollback = defineOperation({
   output: z.object({ version: z.string().describe('Now current.'), previousVersion: z.string().nullable().describe('Replaced.') }),
   annotations: { readOnlyHint: false, destructiveHint: true },
   scope: 'promotion:approve',
-  async handler(input, { engines, principal }) {
+  async handler(input, { engines, principal, metrics }) {
     const moved = await engines.promotion.rollback(input.name, input.environment, principal.id);
+    metrics.promotionRequestsTotal.inc({ outcome: 'rolled_back' });
     return { version: moved.version, previousVersion: moved.previousVersion };
   },
 });

@@ -52,12 +52,14 @@ export const ragIngest = defineOperation({
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'rag:write',
-  async handler(input, { engines, signal, progress }) {
-    return engines.rag.ingest(
+  async handler(input, { engines, signal, progress, sample, metrics }) {
+    const result = await engines.rag.ingest(
       input.collection,
       input.documents.map((doc) => ({ ...doc, metadata: doc.metadata ?? undefined })),
-      { signal, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
+      { signal, sample, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
     );
+    metrics.ragIngestedChunks.inc(result.chunks);
+    return result;
   },
 });
 
@@ -70,6 +72,7 @@ const hitSchema = z.object({
     .object({
       vector: z.number().int().optional().describe('Rank in vector retrieval.'),
       fulltext: z.number().int().optional().describe('Rank in BM25 retrieval.'),
+      graph: z.number().int().optional().describe('Rank in graph retrieval.'),
     })
     .describe('Rank of the chunk in each retriever that found it.'),
   citation: z
@@ -87,19 +90,32 @@ export const ragQuery = defineOperation({
   name: 'rag_query',
   engine: 'rag',
   title: 'Retrieve context',
-  description: 'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors fused by rank, default), vector or fulltext.',
+  description:
+    'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors + entity graph fused by rank, default), vector, fulltext or graph.',
   input: z.object({
     collection: collectionName(),
     query: z.string().max(2000).describe('What to find, in words.'),
-    mode: z.enum(RETRIEVAL_MODES).default('hybrid').describe('hybrid (default), vector or fulltext.'),
+    mode: z.enum(RETRIEVAL_MODES).default('hybrid').describe('hybrid (default), vector, fulltext or graph.'),
     topK: z.number().int().min(1, { error: 'expected 1-100' }).max(100, { error: 'expected 1-100' }).default(10).describe('How many chunks, 1-100 (default 10).'),
     filter: metadataFilter().optional(),
   }),
-  output: z.object({ hits: z.array(hitSchema).describe('Best first.') }),
+  output: z.object({
+    hits: z.array(hitSchema).describe('Best first.'),
+    graph: z
+      .object({
+        entities: z.array(z.string()).describe('Entities reached, most relevant first.'),
+        paths: z.array(z.string()).describe('Relation paths, e.g. "A –grants→ B".'),
+      })
+      .optional()
+      .describe('Graph and hybrid modes: why.'),
+  }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'rag:read',
-  async handler(input, { engines }) {
-    return { hits: await engines.rag.query(input) };
+  async handler(input, { engines, metrics }) {
+    const done = metrics.ragQueryDuration.startTimer({ mode: input.mode });
+    const { hits, graph } = await engines.rag.query(input);
+    done();
+    return { hits, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
   },
 });
 

@@ -2,11 +2,24 @@
  * Metrics
  * =======
  * One prom-client registry per server instance (tests run several in one process), with
- * the default process metrics and the HTTP and tool figures the seed's alert rules use.
+ * the default process metrics, the HTTP and tool figures the seed's alert rules use, and
+ * every engine's figures. Each metric is defined here once, with its help text, so an
+ * engine only calls it: engines get this object from App (`app.metrics`, passed to their
+ * constructor in App.open()), operation handlers get it as `ctx.metrics`.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// DAG nodes run other engines' operations, some of them long (ingest, promotion gates).
+const NODE_BUCKETS = [0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30, 60, 300, 900];
+
+/** Connection figures of a database pool, read on each scrape. */
+export interface PoolFigures {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
 
 export interface Metrics {
   registry: Registry;
@@ -14,11 +27,38 @@ export interface Metrics {
   httpRequestsTotal: Counter<'method' | 'route' | 'status'>;
   toolCallsTotal: Counter<'tool' | 'outcome'>;
   toolDuration: Histogram<'tool'>;
+  /** rag: chunks written by ingest. */
+  ragIngestedChunks: Counter;
+  /** rag: query duration by retrieval mode (hybrid, vector, fulltext, graph...). */
+  ragQueryDuration: Histogram<'mode'>;
+  /** cache: look-ups answered, by backend (memory, redis) and key space (the key's first segment). */
+  cacheHits: Counter<'backend' | 'keyspace'>;
+  cacheMisses: Counter<'backend' | 'keyspace'>;
+  /** dag: finished runs by final status (succeeded, failed, cancelled...). */
+  dagRunsTotal: Counter<'status'>;
+  /** dag: one node's execution, by the operation it ran and its status. */
+  dagNodeDuration: Histogram<'operation' | 'status'>;
+  /** execution: tasks waiting for a slot. */
+  executionQueueDepth: Gauge;
+  /** execution: tasks running now. */
+  executionInflight: Gauge;
+  /** promotion: requests by outcome (approved, rejected, expired, rolled_back...). */
+  promotionRequestsTotal: Counter<'outcome'>;
+  /** governance: audit records appended. */
+  auditRecordsTotal: Counter;
+  /** Names the pool whose figures `db_pool_*` report on each scrape (the postgres adapter's). */
+  observePool(read: () => PoolFigures): void;
+  /** Names the executor whose queue and in-flight counts the execution_* gauges report on each scrape. */
+  observeExecutor(read: () => { queued: number; inFlight: number }): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  let readPool: (() => PoolFigures) | undefined;
+  let readExecutor: (() => { queued: number; inFlight: number }) | undefined;
+  const registers = [registry];
+  registerPoolGauges(registry, () => readPool?.());
   return {
     registry,
     httpRequestDuration: new Histogram({
@@ -26,26 +66,121 @@ export function createMetrics(): Metrics {
       help: 'HTTP request duration in seconds, by method, route and status',
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
+      registers,
     }),
     httpRequestsTotal: new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests served, by method, route and status',
       labelNames: ['method', 'route', 'status'],
-      registers: [registry],
+      registers,
     }),
     toolCallsTotal: new Counter({
       name: 'mcp_tool_calls_total',
       help: 'Operation calls, by tool and outcome (ok, error, denied)',
       labelNames: ['tool', 'outcome'],
-      registers: [registry],
+      registers,
     }),
     toolDuration: new Histogram({
       name: 'mcp_tool_duration_seconds',
       help: 'Operation duration in seconds, by tool',
       labelNames: ['tool'],
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
+      registers,
     }),
+    ragIngestedChunks: new Counter({
+      name: 'rag_ingested_chunks_total',
+      help: 'Chunks written to RAG collections by ingest',
+      registers,
+    }),
+    ragQueryDuration: new Histogram({
+      name: 'rag_query_duration_seconds',
+      help: 'RAG retrieval duration in seconds, by mode (hybrid, vector, fulltext, ...)',
+      labelNames: ['mode'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    cacheHits: new Counter({
+      name: 'cache_hits_total',
+      help: 'Cache look-ups that found a value, by backend (memory, redis, memory+redis) and key space (rag, registry, emb, ...)',
+      labelNames: ['backend', 'keyspace'],
+      registers,
+    }),
+    cacheMisses: new Counter({
+      name: 'cache_misses_total',
+      help: 'Cache look-ups that found nothing (a Redis failure counts as a miss), by backend and key space',
+      labelNames: ['backend', 'keyspace'],
+      registers,
+    }),
+    dagRunsTotal: new Counter({
+      name: 'dag_runs_total',
+      help: 'DAG runs finished, by final status (succeeded, failed, cancelled)',
+      labelNames: ['status'],
+      registers,
+    }),
+    dagNodeDuration: new Histogram({
+      name: 'dag_node_duration_seconds',
+      help: 'DAG node execution duration in seconds, by the operation it ran and its status',
+      labelNames: ['operation', 'status'],
+      buckets: NODE_BUCKETS,
+      registers,
+    }),
+    executionQueueDepth: new Gauge({
+      name: 'execution_queue_depth',
+      help: 'Execution tasks waiting for a slot (back-pressure when it stays high)',
+      registers,
+      collect() {
+        const status = readExecutor?.();
+        if (status) this.set(status.queued);
+      },
+    }),
+    executionInflight: new Gauge({
+      name: 'execution_inflight',
+      help: 'Execution tasks running now (at most execution.maxConcurrency)',
+      registers,
+      collect() {
+        const status = readExecutor?.();
+        if (status) this.set(status.inFlight);
+      },
+    }),
+    promotionRequestsTotal: new Counter({
+      name: 'promotion_requests_total',
+      help: 'Promotions decided, by outcome: promoted, rejected (by a gate or an approver), rolled_back',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    auditRecordsTotal: new Counter({
+      name: 'audit_records_total',
+      help: 'Audit records appended to the hash-chained audit log',
+      registers,
+    }),
+    observePool(read) {
+      readPool = read;
+    },
+    observeExecutor(read) {
+      readExecutor = read;
+    },
   };
+}
+
+// Read on each scrape (prom-client calls collect()), so the figures are never stale and
+// nothing polls the pool between scrapes. With no pool (PGlite) they report no series.
+function registerPoolGauges(registry: Registry, read: () => PoolFigures | undefined): void {
+  const gauge = (name: string, help: string, extraLabels: string[], set: (gauge: Gauge, figures: PoolFigures) => void) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool', ...extraLabels],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const figures = read();
+        if (figures) set(this, figures);
+      },
+    });
+  gauge('db_pool_connections', 'Database pool connections by state: idle, or used (checked out)', ['state'], (g, f) => {
+    g.set({ pool: 'postgres', state: 'idle' }, f.idle);
+    g.set({ pool: 'postgres', state: 'used' }, f.total - f.idle);
+  });
+  gauge('db_pool_pending_requests', 'Queries waiting for a database pool connection', [], (g, f) => g.set({ pool: 'postgres' }, f.waiting));
+  gauge('db_pool_max_connections', 'Most connections the database pool opens (database.pool.max)', [], (g, f) => g.set({ pool: 'postgres' }, f.max));
 }

@@ -9,7 +9,9 @@
  * and JSON nesting limits before it reaches an operation. Everything else goes through
  * express: /health, /ready, /metrics, the API reference at /api/docs and the RFC 9728
  * metadata. Security headers on every response; CORS only for configured origins. Errors
- * are JSON in one shape and never carry stack traces or paths.
+ * are JSON in one shape and never carry stack traces or paths. Every request has an id
+ * (X-Request-Id, honoured or generated, echoed back) that the log lines its work writes
+ * carry; each request is logged at debug level.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createMcpHandler, validateHostHeader, validateOriginHeader, type McpHttpHandler } from '@modelcontextprotocol/server';
@@ -20,6 +22,7 @@ import helmet from 'helmet';
 import type { App } from '../app.js';
 import { EngineError } from '../errors.js';
 import type { Principal } from '../operations/operation.js';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '../platform/request-context.js';
 import { VERSION } from '../package-info.js';
 import { DOCS_PATH, OPENAPI_PATH, docsFiles, type StaticFile } from './api/docs-page.js';
 import { invalidRequest, JsonRpcEndpoint, parseError } from './api/json-rpc.js';
@@ -127,7 +130,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   const mcpHostGuard = checkHosts ? hostHeaderValidation(options.allowedHosts) : () => true;
   const mcpOriginGuard = checkHosts ? originValidation(originHosts) : () => true;
   const corsHandler = corsOrigins.length > 0
-    ? cors({ origin: corsOrigins, allowedHeaders: ['content-type', 'authorization', auth.authentication.api_key.header, 'mcp-protocol-version', 'mcp-session-id', 'last-event-id'], exposedHeaders: ['www-authenticate', 'retry-after', 'mcp-session-id'], maxAge: 600 })
+    ? cors({ origin: corsOrigins, allowedHeaders: ['content-type', 'authorization', auth.authentication.api_key.header, 'mcp-protocol-version', 'mcp-session-id', 'last-event-id', 'x-request-id'], exposedHeaders: ['www-authenticate', 'retry-after', 'mcp-session-id', 'x-request-id'], maxAge: 600 })
     : undefined;
   const headers = helmet({
     // The API reference loads its own scripts and styles only; Swagger UI sets inline styles.
@@ -136,13 +139,18 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   });
 
   const knownRoutes = new Set(['/mcp', '/health', '/ready', '/metrics', rpcPath, DOCS_PATH, OPENAPI_PATH, METADATA_PATH, `${METADATA_PATH}/mcp`, ...routes.keys()]);
-  const track = (req: IncomingMessage, res: ServerResponse, path: string) => {
+  const track = (req: IncomingMessage, res: ServerResponse, path: string, requestId: string) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const labels = { method: req.method ?? 'GET', route: knownRoutes.has(path) ? path : 'other', status: String(res.statusCode) };
-      app.metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      app.metrics.httpRequestDuration.observe(labels, seconds);
       app.metrics.httpRequestsTotal.inc(labels);
+      // Headers as sent (log.ts redacts credentials); the path without its query string.
+      // The level check spares building the line on every request when debug is off.
+      if (app.log.isLevelEnabled('debug')) app.log.debug({ request_id: requestId, req: { method: req.method, path, headers: req.headers }, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'http request');
     });
+    res.setHeader('X-Request-Id', requestId);
   };
 
   const clientAddress = (req: IncomingMessage) => {
@@ -324,11 +332,14 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     authenticator,
     handle(req, res) {
       const path = pathOf(req.url);
-      track(req, res, path);
-      headers(req, res, () => {
-        if (corsHandler && isProtected(path)) corsHandler(req, res, () => dispatch(req, res, path));
-        else dispatch(req, res, path);
-      });
+      const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+      track(req, res, path, requestId);
+      runWithRequestId(requestId, () =>
+        headers(req, res, () => {
+          if (corsHandler && isProtected(path)) corsHandler(req, res, () => dispatch(req, res, path));
+          else dispatch(req, res, path);
+        }),
+      );
     },
     async close() {
       await mcp.close().catch(() => undefined);

@@ -23,13 +23,14 @@ import {
 import { z } from 'zod';
 import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
-import type { AnyOperation, Principal } from '../operations/operation.js';
+import type { AnyOperation, Principal, SampleModel } from '../operations/operation.js';
 import { ragQuery } from '../operations/rag.js';
 import { registerDagSurface } from './dag-surface.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
 import { registerPromotionSurface, registerTaxonomySurface } from './governance-surface.js';
+import { traceMcpRequests, type McpTransportKind } from './mcp-tracing.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
 rag_*: ingest documents into collections and retrieve cited passages (hybrid BM25 + vectors by default); the rag_answer prompt answers from them.
@@ -83,6 +84,23 @@ function progressReporter(ctx: ServerContext) {
   };
 }
 
+/**
+ * The client's model through sampling/createMessage, when it declared sampling. Only
+ * 2025-era connections have server-to-client requests; a 2026-07-28 request (it carries a
+ * per-request envelope) gets none.
+ */
+function sampler(server: McpServer, ctx: ServerContext): SampleModel | undefined {
+  if (ctx.mcpReq.envelope || !server.server.getClientCapabilities()?.sampling) return undefined;
+  return async ({ system, prompt, maxTokens }, signal) => {
+    const result = await ctx.mcpReq.requestSampling(
+      { systemPrompt: system, messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens, includeContext: 'none', temperature: 0 },
+      { signal: signal ?? ctx.mcpReq.signal },
+    );
+    const blocks = Array.isArray(result.content) ? result.content : [result.content];
+    return blocks.map((block) => (block.type === 'text' ? block.text : '')).join('');
+  };
+}
+
 function decodeVariable(value: string | string[] | undefined): string {
   const raw = Array.isArray(value) ? value.join('/') : (value ?? '');
   try {
@@ -92,7 +110,11 @@ function decodeVariable(value: string | string[] | undefined): string {
   }
 }
 
-export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactory {
+export function createMcpServerFactory(
+  app: App,
+  principalFor: (ctx: McpRequestContext) => Principal,
+  transport: McpTransportKind = 'http',
+): McpServerFactory {
   const catalog = buildCatalog(app.operations);
   const hasRegistry = app.operations.some((op) => op.engine === 'registry');
   const hasRag = app.operations.some((op) => op.engine === 'rag');
@@ -122,6 +144,7 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
           principal,
           signal: ctx.mcpReq.signal,
           progress: progressReporter(ctx as ServerContext),
+          sample: sampler(server, ctx as ServerContext),
         })) as Record<string, unknown>;
         result = { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
       } catch (error) {
@@ -211,6 +234,7 @@ export function createMcpServerFactory(app: App, principalFor: (ctx: McpRequestC
     if (hasDag) registerDagSurface(app, server, principal, sessionful);
     if (hasTaxonomy) registerTaxonomySurface(app, server, principal);
     if (hasPromotion) registerPromotionSurface(app, server, principal);
+    traceMcpRequests(server, transport, app.log);
     return server;
   };
 }
@@ -241,6 +265,19 @@ function registerRagSurface(app: App, server: McpServer, principal: Principal): 
       const found = (await (await rag()).collections()).find((c) => c.name === name);
       if (!found) throw new EngineError('NOT_FOUND', `no collection "${name}"`);
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(found) }] };
+    },
+  );
+
+  server.registerResource(
+    'rag-communities',
+    new ResourceTemplate('rag://collections/{name}/communities', { list: undefined, complete: { name: (value) => collectionNames(value) } }),
+    {
+      title: 'RAG graph communities',
+      description: "GraphRAG's global view: Louvain communities of a collection's entity graph, with central entities and an extractive summary.",
+    },
+    async (uri, variables) => {
+      const communities = await (await rag()).communities(decodeVariable(variables.name));
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify({ communities }) }] };
     },
   );
 

@@ -19,6 +19,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   const env = { ...process.env };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
+  // A shared Neo4j would carry graphs between these servers' throw-away databases.
+  delete env.NEO4J_URI;
   delete env.MCP_DATA_DIR;
   return { ...env, LOG_LEVEL: 'info', ...extra };
 }

@@ -11,6 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
+import type { Metrics } from '../../platform/metrics.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
 import type { Executor } from '../execution/executor.js';
 import { BUILTIN_ACTIONS, isBuiltin, runBuiltin } from './builtins.js';
@@ -103,6 +104,7 @@ export class DagEngine {
     operations: ActionPort,
     private readonly settings: DagSettings,
     private readonly log: Logger,
+    metrics?: Pick<Metrics, 'dagRunsTotal' | 'dagNodeDuration'>,
   ) {
     this.actionPort = {
       has: (name) => isBuiltin(name) || operations.has(name),
@@ -116,6 +118,7 @@ export class DagEngine {
       this.actionPort,
       { leaseMs: settings.leaseMs, pollIntervalMs: settings.pollIntervalMs, runConcurrency: settings.runConcurrency, soleProcess: sql.kind === 'pglite' },
       log,
+      metrics,
     );
   }
 

@@ -12,6 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isEngineError } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
+import type { Metrics } from '../../platform/metrics.js';
+import { withSpan } from '../../platform/tracing.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
 import { DEFAULT_RETRY } from '../execution/backoff.js';
 import { TaskCancelledError, TaskTimeoutError, type Executor } from '../execution/executor.js';
@@ -72,6 +74,7 @@ export class Scheduler {
     private readonly actions: ActionPort,
     private readonly settings: SchedulerSettings,
     private readonly log: Logger,
+    private readonly metrics?: Pick<Metrics, 'dagRunsTotal' | 'dagNodeDuration'>,
   ) {
     this.events.setMaxListeners(0);
   }
@@ -177,6 +180,7 @@ export class Scheduler {
       [run.id, status, JSON.stringify(output), error],
     );
     this.log.info({ run: run.id, workflow: run.workflow, status, nodes: run.node_count, failed: run.failed }, 'run finished');
+    this.metrics?.dagRunsTotal.inc({ status });
   }
 
   private complete(completion: Completion): void {
@@ -185,11 +189,16 @@ export class Scheduler {
   }
 
   private async startNode(node: ClaimedNode): Promise<void> {
+    const started = performance.now();
+    const done = (completion: Completion): void => {
+      if (!completion.notAttempted) this.metrics?.dagNodeDuration.observe({ operation: node.action, status: completion.status }, (performance.now() - started) / 1000);
+      this.complete(completion);
+    };
     const policy = node.spec.retry ?? DEFAULT_RETRY;
     const base = { run_id: node.run_id, ordinal: node.ordinal };
     if (node.attempts > policy.maxAttempts) {
       // Claimed again after its replica died, with no attempt left.
-      return this.complete({ ...base, status: 'failed', output: null, error: `interrupted: the process running it stopped, and all ${policy.maxAttempts} attempts are used`, releasesChildren: false });
+      return done({ ...base, status: 'failed', output: null, error: `interrupted: the process running it stopped, and all ${policy.maxAttempts} attempts are used`, releasesChildren: false });
     }
     let run = this.runControllers.get(node.run_id);
     if (!run) {
@@ -202,7 +211,7 @@ export class Scheduler {
     try {
       const scope = { params: node.params, nodes: node.upstream ?? {} };
       if (node.spec.when !== undefined && !(await condition(node.spec.when, scope))) {
-        return this.complete({ ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true, notAttempted: true });
+        return done({ ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true, notAttempted: true });
       }
       const input = node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope);
       const output = await this.executor.submit({
@@ -217,18 +226,22 @@ export class Scheduler {
           attempts = node.attempts + attempt - 1;
           if (attempt > 1) await recordAttempt(this.sql, this.owner, node.run_id, node.ordinal, attempts);
         },
-        run: (signal) => this.actions.run(node.action, input, { principal: { id: node.principal_id, scopes: node.principal_scopes }, signal }),
+        // One span per attempt; the operation the node runs (and its SQL) nests beneath it.
+        run: (signal, attempt) =>
+          withSpan(`dag node ${node.node_id}`, { 'dag.run.id': node.run_id, 'dag.node.id': node.node_id, 'dag.node.action': node.action, 'dag.node.attempt': attempt }, () =>
+            this.actions.run(node.action, input, { principal: { id: node.principal_id, scopes: node.principal_scopes }, signal }),
+          ),
       });
       const json = JSON.stringify(output ?? null);
       if (json.length > MAX_OUTPUT_BYTES) {
-        return this.complete({ ...base, status: 'failed', output: null, error: `output is ${json.length} bytes; node outputs are limited to ${MAX_OUTPUT_BYTES}`, releasesChildren: false });
+        return done({ ...base, status: 'failed', output: null, error: `output is ${json.length} bytes; node outputs are limited to ${MAX_OUTPUT_BYTES}`, releasesChildren: false });
       }
-      this.complete({ ...base, status: 'succeeded', output: output ?? null, error: null, releasesChildren: true });
+      done({ ...base, status: 'succeeded', output: output ?? null, error: null, releasesChildren: true });
     } catch (error) {
       const cancelled = error instanceof TaskCancelledError;
       if (cancelled && this.stopped) return; // given back to the queue by stop()
       const message = describe(error instanceof TaskTimeoutError ? new Error(`timed out after ${error.timeoutMs} ms (timeoutMs)`) : error, cancelled ? 0 : attempts);
-      this.complete({ ...base, status: cancelled ? 'cancelled' : 'failed', output: null, error: message, releasesChildren: false });
+      done({ ...base, status: cancelled ? 'cancelled' : 'failed', output: null, error: message, releasesChildren: false });
     } finally {
       entry.inFlight--;
       if (entry.inFlight === 0 && this.runControllers.get(node.run_id) === entry) this.runControllers.delete(node.run_id);

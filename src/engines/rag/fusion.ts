@@ -8,7 +8,7 @@
  */
 
 export interface RankedList {
-  retriever: 'vector' | 'fulltext';
+  retriever: 'vector' | 'fulltext' | 'graph';
   weight: number;
   items: { id: number; score: number }[];
 }

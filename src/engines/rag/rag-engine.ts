@@ -6,7 +6,9 @@
  * ranking is real BM25 and identical on PGlite and PostgreSQL). Queries run either
  * retriever or both fused by reciprocal rank. Documents are written in groups, one
  * transaction per group and one savepoint per document, so a failure leaves none of its
- * chunks behind; an unchanged document is skipped by hash.
+ * chunks behind; an unchanged document is skipped by hash. With GraphRAG on, each chunk's
+ * entities and relations are extracted and written to the graph store in the same
+ * transaction, and a third retriever ranks chunks through the graph (graph/).
  */
 import { createHash } from 'node:crypto';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
@@ -19,13 +21,26 @@ import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import { chunkDocument, type Chunk, type ChunkSettings, type SupportedMimeType } from './chunk.js';
 import { fuseByRank, type RankedList } from './fusion.js';
 import { terms, termFrequencies } from './tokenize.js';
+import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
+import type { ChunkExtraction, EntityExtractor } from './graph/extraction.js';
+import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';
+import { createModelExtractor, type Complete } from './graph/model-extractor.js';
+import { retrieveByGraph } from './graph/graph-retriever.js';
+import { detectCommunities, type Community } from './graph/communities.js';
 
-export const RETRIEVAL_MODES = ['hybrid', 'vector', 'fulltext'] as const;
+export const RETRIEVAL_MODES = ['hybrid', 'vector', 'fulltext', 'graph'] as const;
 export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
-type Retriever = 'vector' | 'fulltext';
+type Retriever = 'vector' | 'fulltext' | 'graph';
+
+/** GraphRAG's parts: where the graph is kept, and the extractor configured on the server. */
+export interface RagGraph {
+  store: GraphStore;
+  /** A chat endpoint's extractor (GRAPH_EXTRACTION_URL); absent: sampling, else heuristic. */
+  extractor?: EntityExtractor;
+}
 
 export interface RagSettings extends ChunkSettings {
-  /** Weight of each retriever in hybrid fusion. */
+  /** Weight of each retriever in hybrid fusion (graph: only when the collection has a graph). */
   weights: Record<Retriever, number>;
   /** The k of reciprocal-rank fusion. */
   rrfK: number;
@@ -60,6 +75,12 @@ export interface Hit {
   score: number;
   retrievers: Partial<Record<Retriever, number>>;
   citation: { documentId: string; title: string | null; uri: string | null; start: number; end: number };
+}
+
+export interface QueryResult {
+  hits: Hit[];
+  /** Graph and hybrid modes on a collection with a graph: the entities reached and why. */
+  graph?: { entities: { name: string; score: number }[]; paths: string[] };
 }
 
 interface CollectionRow {
@@ -112,6 +133,8 @@ interface PreparedDocument {
   chunks: Chunk[];
   embeddings: Float32Array[];
   frequencies: Map<string, number>[];
+  /** Per chunk, when GraphRAG is on. */
+  extractions?: ChunkExtraction[];
 }
 
 /** One document's chunk rows, ready to store. */
@@ -147,7 +170,15 @@ export class RagEngine {
     private readonly embedder: EmbeddingsPort,
     private readonly settings: RagSettings,
     private readonly log: Logger,
+    private readonly graph?: RagGraph,
   ) {}
+
+  /** The configured endpoint first, then the client's model, else the offline heuristic. */
+  private extractorFor(sample?: Complete): EntityExtractor {
+    if (this.graph?.extractor) return this.graph.extractor;
+    if (sample) return createModelExtractor({ id: 'sampling', complete: sample, log: this.log });
+    return HEURISTIC_EXTRACTOR;
+  }
 
   private get exactScanMaxChunks(): number {
     return this.settings.exactScanMaxChunks ?? EXACT_SCAN_MAX_CHUNKS[this.sql.kind];
@@ -217,9 +248,10 @@ export class RagEngine {
   async ingest(
     collectionName: string,
     documents: readonly IngestDocument[],
-    options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void> } = {},
+    options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete } = {},
   ): Promise<IngestResult> {
     await this.ensureCollection(collectionName);
+    const extractor = this.graph ? this.extractorFor(options.sample) : undefined;
     const result: IngestResult = { ingested: 0, skipped: 0, chunks: 0, errors: [] };
     const { rows } = await this.sql.query<{ id: string; content_hash: string }>('select id, content_hash from rag_documents where collection = $1 and id = any($2::text[])', [
       collectionName,
@@ -243,7 +275,7 @@ export class RagEngine {
       const prepared: PreparedDocument[] = [];
       for (const doc of group) {
         try {
-          const ready = await this.prepare(doc, storedHashes);
+          const ready = await this.prepare(doc, storedHashes, extractor, options.signal);
           if (ready) prepared.push(ready);
           else result.skipped++;
         } catch (error) {
@@ -256,10 +288,13 @@ export class RagEngine {
       try {
         await this.sql.transaction(async (tx) => {
           const postings: Posting[] = [];
+          const graphs: DocumentGraph[] = [];
           for (const doc of prepared) {
             await tx.query('savepoint rag_document');
             try {
-              postings.push(...(await this.write(tx, collectionName, doc)));
+              const stored = await this.write(tx, collectionName, doc);
+              postings.push(...stored.postings);
+              if (stored.graph) graphs.push(stored.graph);
               await tx.query('release savepoint rag_document');
               written.push(doc);
             } catch (error) {
@@ -270,6 +305,7 @@ export class RagEngine {
           // Postings and document frequencies of the whole group in one statement each:
           // written per document they were most of the ingest time.
           await this.writePostings(tx, collectionName, postings);
+          if (this.graph && graphs.length > 0) await this.graph.store.addDocuments(collectionName, graphs, tx);
           const df = new Map<string, number>();
           for (const doc of written) for (const f of doc.frequencies) for (const term of f.keys()) df.set(term, (df.get(term) ?? 0) + 1);
           if (df.size > 0) {
@@ -296,14 +332,15 @@ export class RagEngine {
   }
 
   /** Chunks, embeds and analyzes a document; undefined when it is unchanged. */
-  private async prepare(doc: IngestDocument, storedHashes: Map<string, string>): Promise<PreparedDocument | undefined> {
+  private async prepare(doc: IngestDocument, storedHashes: Map<string, string>, extractor?: EntityExtractor, signal?: AbortSignal): Promise<PreparedDocument | undefined> {
     const bytes = Buffer.byteLength(doc.text, 'utf8');
     if (bytes > this.settings.maxDocumentBytes) {
       const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
       throw invalidInput(`text is ${mib(bytes)} MiB, over the ${mib(this.settings.maxDocumentBytes)} MiB limit (RAG_engine.settings.maxDocumentBytes); split it into several documents`);
     }
     const hash = createHash('sha256')
-      .update(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text]))
+      // With GraphRAG on the hash differs, so documents ingested without a graph get one.
+      .update(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text, ...(this.graph ? ['graph'] : [])]))
       .digest('hex');
     const previous = storedHashes.get(doc.id);
     if (previous === hash) return undefined;
@@ -312,7 +349,8 @@ export class RagEngine {
     const prefix = doc.title ? `${doc.title}\n` : '';
     const embeddings = await this.embedder.embed(chunks.map((c) => prefix + c.text));
     const frequencies = chunks.map((c) => termFrequencies(prefix + c.text));
-    return { doc, hash, replaces: previous !== undefined, chunks, embeddings, frequencies };
+    const extractions = extractor ? await extractor.extract(chunks.map((c) => prefix + c.text), signal) : undefined;
+    return { doc, hash, replaces: previous !== undefined, chunks, embeddings, frequencies, extractions };
   }
 
   private async writePostings(tx: SqlExecutor, collection: string, postings: Posting[]): Promise<void> {
@@ -333,8 +371,8 @@ export class RagEngine {
    * Writes a document and its chunks and returns its postings (chunk ids exist only now);
    * the caller writes the group's postings and document frequencies.
    */
-  private async write(tx: SqlExecutor, collection: string, prepared: PreparedDocument): Promise<Posting[]> {
-    const { doc, hash, chunks, embeddings, frequencies } = prepared;
+  private async write(tx: SqlExecutor, collection: string, prepared: PreparedDocument): Promise<{ postings: Posting[]; graph?: DocumentGraph }> {
+    const { doc, hash, chunks, embeddings, frequencies, extractions } = prepared;
     const tokenCounts = frequencies.map((f) => [...f.values()].reduce((a, b) => a + b, 0));
     const metadata = JSON.stringify(doc.metadata ?? {});
     if (prepared.replaces) await this.removeDocuments(tx, collection, [doc.id]);
@@ -354,7 +392,11 @@ export class RagEngine {
       `update rag_collections set document_count = document_count + 1, chunk_count = chunk_count + $2, token_total = token_total + $3, generation = generation + 1 where name = $1`,
       [collection, chunks.length, tokenCounts.reduce((a, b) => a + b, 0)],
     );
-    return postings;
+    const graph = extractions && {
+      documentId: doc.id,
+      chunks: chunks.map((chunk, index) => ({ chunkId: idByOrdinal.get(chunk.ordinal)!, ...extractions[index]! })),
+    };
+    return { postings, graph };
   }
 
   /** Chunk rows through binary COPY (PGlite: no vector text to parse); returns ids by ordinal. */
@@ -413,6 +455,7 @@ export class RagEngine {
       'select count(*)::int as chunks, coalesce(sum(token_count), 0)::int as tokens from rag_chunks where collection = $1 and document_id = any($2::text[])',
       [collection, ids],
     );
+    await this.graph?.store.removeDocuments(collection, ids, tx);
     const deleted = await tx.query('delete from rag_documents where collection = $1 and id = any($2::text[])', [collection, ids]);
     await tx.query(
       `update rag_collections set document_count = document_count - $2, chunk_count = chunk_count - $3, token_total = token_total - $4, generation = generation + 1 where name = $1`,
@@ -486,7 +529,7 @@ export class RagEngine {
     return rows.map((r) => r.id);
   }
 
-  async query(input: { collection: string; query: string; mode: RetrievalMode; topK: number; filter?: Record<string, unknown> }): Promise<Hit[]> {
+  async query(input: { collection: string; query: string; mode: RetrievalMode; topK: number; filter?: Record<string, unknown> }): Promise<QueryResult> {
     const collection = await this.requireCollection(input.collection);
     this.assertEmbedder(collection);
     if (!input.query.trim()) throw invalidInput('query: is empty; ask in words, e.g. "which licenses require source disclosure"');
@@ -494,23 +537,74 @@ export class RagEngine {
 
     const cacheKey = `rag:query:${collection.name}:${new Date(collection.created_at).getTime()}.${collection.generation}:${createHash('sha256').update(JSON.stringify([input.query, input.mode, input.topK, input.filter ?? null])).digest('base64url')}`;
     const cached = await this.cache.get(cacheKey);
-    if (cached) return JSON.parse(cached) as Hit[];
+    if (cached) return JSON.parse(cached) as QueryResult;
 
-    const depth = input.mode === 'hybrid' ? Math.max(50, input.topK * 5) : input.topK;
+    const { mode } = input;
+    const hybrid = mode === 'hybrid';
+    const useGraph = mode === 'graph' || (hybrid && this.graph !== undefined && this.settings.weights.graph > 0);
+    if (mode === 'graph') await this.assertGraph(collection);
+    const depth = hybrid ? Math.max(50, input.topK * 5) : input.topK;
+    const queryTerms = terms(input.query);
     // One look-up of the query terms' statistics serves BM25 and the query embedding.
-    const stats = await this.termStats(collection, [...new Set(terms(input.query))]);
-    // Both retrievers at once: on PostgreSQL they run on two pooled connections.
-    const [fulltext, vector] = await Promise.all([
-      input.mode === 'vector' ? undefined : this.fulltext(collection, stats, depth, input.filter),
-      input.mode === 'fulltext' ? undefined : this.vector(collection, input.query, stats.idf, depth, input.filter),
+    const stats = mode === 'graph' ? undefined : await this.termStats(collection, [...new Set(queryTerms)]);
+    // The retrievers at once: on PostgreSQL they run on pooled connections of their own.
+    const [fulltext, vector, graph] = await Promise.all([
+      mode === 'fulltext' || hybrid ? this.fulltext(collection, stats!, depth, input.filter) : undefined,
+      mode === 'vector' || hybrid ? this.vector(collection, input.query, stats!.idf, depth, input.filter) : undefined,
+      useGraph ? this.graphRetrieval(collection, queryTerms, depth, input.filter) : undefined,
     ]);
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
     if (vector) lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: vector });
-    const fused = input.mode === 'hybrid' ? fuseByRank(lists, this.settings.rrfK).slice(0, input.topK) : fuseByRank(lists, this.settings.rrfK, { keepScores: true }).slice(0, input.topK);
-    const hits = await this.hydrate(fused);
-    await this.cache.set(cacheKey, JSON.stringify(hits), this.settings.cacheTtlSeconds);
-    return hits;
+    if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
+    const fused = hybrid ? fuseByRank(lists, this.settings.rrfK).slice(0, input.topK) : fuseByRank(lists, this.settings.rrfK, { keepScores: true }).slice(0, input.topK);
+    // A collection without a graph contributes nothing to hybrid and says nothing about it.
+    const withGraph = graph && (mode === 'graph' || graph.entities.length > 0 || (await this.hasGraph(collection.name)));
+    const result: QueryResult = { hits: await this.hydrate(fused), ...(withGraph ? { graph: { entities: graph.entities, paths: graph.paths } } : {}) };
+    await this.cache.set(cacheKey, JSON.stringify(result), this.settings.cacheTtlSeconds);
+    return result;
+  }
+
+  private async hasGraph(collection: string): Promise<boolean> {
+    return this.graph !== undefined && (await this.graph.store.counts(collection)).entities > 0;
+  }
+
+  private async assertGraph(collection: CollectionRow): Promise<void> {
+    if (!this.graph) {
+      throw invalidInput('mode: "graph" needs GraphRAG, which this server has turned off; add GraphRAG to RAG_engine.modules in config/engine_map.yaml, restart, and ingest the documents again');
+    }
+    if (!(await this.hasGraph(collection.name))) {
+      throw invalidInput(
+        `mode: collection "${collection.name}" has no graph yet (its documents were ingested without entity extraction, or none had any entities); ingest its documents again with rag_ingest to build one, or use mode "hybrid", "fulltext" or "vector"`,
+      );
+    }
+  }
+
+  private async graphRetrieval(collection: CollectionRow, queryTerms: string[], depth: number, filter?: Record<string, unknown>) {
+    // Filtered queries look deeper, since the filter drops some of the graph's chunks.
+    const found = await retrieveByGraph(this.graph!.store, collection.name, queryTerms, collection.chunk_count, filter ? depth * 4 : depth);
+    if (!filter || found.chunks.length === 0) return found;
+    const { rows } = await this.sql.query<{ id: number }>('select id from rag_chunks where id = any($1::int[]) and metadata @> $2::jsonb', [
+      found.chunks.map((c) => c.id),
+      JSON.stringify(filter),
+    ]);
+    const kept = new Set(rows.map((r) => r.id));
+    return { ...found, chunks: found.chunks.filter((c) => kept.has(c.id)).slice(0, depth) };
+  }
+
+  /** Communities of the collection's graph with extractive summaries (cached per generation). */
+  async communities(collectionName: string): Promise<Community[]> {
+    const collection = await this.requireCollection(collectionName);
+    await this.assertGraph(collection);
+    const cacheKey = `rag:communities:${collection.name}:${new Date(collection.created_at).getTime()}.${collection.generation}`;
+    const cached = await this.cache.get(cacheKey);
+    if (cached) return JSON.parse(cached) as Community[];
+    const communities = await detectCommunities(this.graph!.store, collection.name, async (ids) => {
+      const { rows } = await this.sql.query<{ id: number; document_id: string; text: string }>('select id, document_id, text from rag_chunks where id = any($1::int[])', [ids]);
+      return rows.map((r) => ({ id: r.id, documentId: r.document_id, text: r.text }));
+    });
+    await this.cache.set(cacheKey, JSON.stringify(communities), this.settings.cacheTtlSeconds);
+    return communities;
   }
 
   private async fulltext(collection: CollectionRow, { df, idf }: TermStats, limit: number, filter?: Record<string, unknown>) {

@@ -19,6 +19,10 @@ const STOP_WORDS = new Set(
 const WORD = /[\p{L}\p{N}]+/gu;
 const MAX_TOKEN_LENGTH = 40;
 
+export function isStopWord(word: string): boolean {
+  return STOP_WORDS.has(word);
+}
+
 /** Words of the text, lower-cased, in order (no stop-word removal, no stemming). */
 export function words(text: string): string[] {
   return text.toLowerCase().match(WORD) ?? [];

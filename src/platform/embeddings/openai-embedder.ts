@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { EngineError } from '../../errors.js';
 import type { CachePort } from '../cache/cache-port.js';
+import { backoff, sleep } from '../retry.js';
 import type { EmbeddingsPort } from './embeddings-port.js';
 
 export interface OpenAiEmbedderOptions {
@@ -36,15 +37,6 @@ function normalize(values: number[]): Float32Array {
   if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i]! /= norm;
   return vector;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
 
 export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): EmbeddingsPort {
   const url = endpoint(options.url);
@@ -84,7 +76,6 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embeddings
     }
   };
 
-  const backoff = (attempt: number) => Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
   const cacheKey = (text: string) => `emb:${options.model}:${createHash('sha256').update(text).digest('base64url')}`;
 
   const port: EmbeddingsPort = {

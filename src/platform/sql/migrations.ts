@@ -133,6 +133,46 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'rag graph: entities, mentions, relations',
+    up: `
+      -- An entity is its key (analyzer terms of its name) within a collection; documents
+      -- share it. No foreign keys, like postings: the engine removes rows with documents.
+      create table rag_entities (
+        collection text not null,
+        key text not null,
+        name text not null,
+        type text not null,
+        primary key (collection, key)
+      );
+      -- query linking: entities whose terms are all in the query
+      create index rag_entities_terms on rag_entities using gin (string_to_array(key, ' '));
+
+      create table rag_mentions (
+        collection text not null,
+        entity text not null,
+        chunk_id integer not null,
+        document_id text not null,
+        count integer not null,
+        primary key (collection, entity, chunk_id)
+      );
+      create index rag_mentions_document on rag_mentions (collection, document_id);
+
+      create table rag_relations (
+        collection text not null,
+        source text not null,
+        target text not null,
+        label text not null,
+        document_id text not null,
+        chunk_id integer not null,
+        weight integer not null
+      );
+      create index rag_relations_source on rag_relations (collection, source);
+      create index rag_relations_target on rag_relations (collection, target);
+      create index rag_relations_document on rag_relations (collection, document_id);
+    `,
+  },
+  {
     version: 4,
     name: 'dag: workflows, runs and their nodes (the nodes table is also the work queue)',
     up: `

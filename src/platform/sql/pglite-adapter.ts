@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tracingEnabled, withSpan } from '../tracing.js';
 import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
 
 interface PGliteQueryable {
@@ -21,19 +22,36 @@ interface PGliteLike extends PGliteQueryable {
   close(): Promise<void>;
 }
 
+// pg's instrumentation traces the PostgreSQL adapter; PGlite is in-process, so its spans
+// are made here, with the same attributes. Only inside a trace (an operation, a request):
+// statements run at start-up are not traces of their own. Values are never recorded.
+function traced<T>(text: string, fn: () => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return fn();
+  const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'SQL';
+  return withSpan(`pglite.query:${operation}`, { 'db.system.name': 'postgresql', 'db.operation.name': operation, 'db.query.text': text }, fn, {
+    kind: 'client',
+    requireParent: true,
+  });
+}
+
 function wrap(db: PGliteQueryable): SqlExecutor {
   return {
-    async query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
-      const result = await db.query<R>(text, values ? [...values] : undefined);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
+      return traced(text, async () => {
+        const result = await db.query<R>(text, values ? [...values] : undefined);
+        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      });
     },
-    async exec(text: string) {
-      await db.exec(text);
+    exec(text: string) {
+      return traced(text, async () => {
+        await db.exec(text);
+      });
     },
     async copyBinary(table, columns, data) {
       // Identifiers come from engine code, never from input; the check keeps it that way.
       for (const name of [table, ...columns]) assertIdentifier(name, 'copy identifier');
-      await db.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob' with (format binary)`, [], { blob: new Blob([data]) });
+      const text = `copy ${table} (${columns.join(', ')}) from '/dev/blob' with (format binary)`;
+      await traced(text, () => db.query(text, [], { blob: new Blob([data]) }));
     },
   };
 }

@@ -36,6 +36,10 @@ export async function openPostgres(url: string, pool: PoolSettings, schema?: str
     await setup.connect();
     try {
       await setup.query(`create schema if not exists ${schema}`);
+    } catch (error) {
+      // Two replicas creating the schema at once: "if not exists" is not atomic in PostgreSQL,
+      // and the loser gets a unique violation on pg_namespace. The schema is there either way.
+      if ((error as { code?: string }).code !== '23505') throw error;
     } finally {
       await setup.end();
     }
@@ -74,5 +78,6 @@ export async function openPostgres(url: string, pool: PoolSettings, schema?: str
       await db.query('select 1');
     },
     close: () => db.end(),
+    poolFigures: () => ({ total: db.totalCount, idle: db.idleCount, waiting: db.waitingCount, max: pool.max }),
   };
 }

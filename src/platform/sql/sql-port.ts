@@ -30,6 +30,8 @@ export interface SqlPort extends SqlExecutor {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connection figures, where there is a pool (PostgreSQL): read by the metrics scrape. */
+  poolFigures?(): { total: number; idle: number; waiting: number; max: number };
 }
 
 /** Identifiers interpolated into SQL (schema names) must pass this check first. */
