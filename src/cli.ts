@@ -14,6 +14,7 @@ import { App, type AppOptions } from './app.js';
 import { ConfigError } from './config/load-config.js';
 import { parseToolsets } from './operations/index.js';
 import type { Principal } from './operations/operation.js';
+import { unknownScopesProblem } from './operations/scopes.js';
 import { VERSION } from './package-info.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
@@ -42,7 +43,8 @@ Options:
   -v, --version         the version
 
 Environment: DATABASE_URL (PostgreSQL with pgvector), REDIS_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT (traces); authentication:
-API_KEY_ENABLED, JWT_ENABLED + JWT_SECRET, OAUTH_ENABLED + OAUTH_ISSUER (+ MCP_RESOURCE_URL);
+API_KEY_ENABLED (auto: required once a key exists), JWT_ENABLED + JWT_SECRET, OAUTH_ENABLED +
+OAUTH_ISSUER (+ MCP_RESOURCE_URL); stdio's rights: MCP_STDIO_PRINCIPAL, MCP_STDIO_SCOPES;
 see .env.example and docs/security.md.`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -96,8 +98,12 @@ function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
 }
 
 async function runStdio(app: App): Promise<void> {
+  // The local user's own server runs as one principal with the scopes auth-config.yaml gives it.
+  const { principal, scopes } = app.config.auth.stdio;
+  const scopeProblem = unknownScopesProblem(scopes);
+  if (scopeProblem) fail(`configuration is invalid:\n  ${app.config.sources.auth}: stdio.scopes: ${scopeProblem}`);
   const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
-  const local: Principal = { id: 'local', scopes: ['*'] };
+  const local: Principal = { id: principal, scopes };
   const handle = serveStdio(createMcpServerFactory(app, () => local, 'stdio'), {
     onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
   });
@@ -115,7 +121,7 @@ async function runStdio(app: App): Promise<void> {
   process.stdin.on('close', stop);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  app.log.info({ transport: 'stdio', tools: app.operations.length }, 'mcp-level3 serving on stdio');
+  app.log.info({ transport: 'stdio', tools: app.operations.length, principal, scopes }, 'mcp-level3 serving on stdio');
 }
 
 async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
@@ -126,11 +132,20 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
 
   const loopback = LOOPBACK.has(host);
   const { authentication, security } = app.config.auth;
-  const authConfigured = authentication.api_key.enabled || authentication.jwt.enabled || authentication.oauth2.enabled;
+  let authConfigured = authentication.api_key.enabled === true || authentication.jwt.enabled || authentication.oauth2.enabled;
+  // api_key.enabled auto on a shared address: API keys count as configured once one exists,
+  // and then stay required even if every key is revoked (requireApiKeys), so the server
+  // never opens up on its own.
+  let requireApiKeys = false;
+  if (!loopback && !authConfigured && authentication.api_key.enabled === 'auto' && !values['insecure-no-auth']) {
+    requireApiKeys = authConfigured = await apiKeysExist(app);
+  }
   if (!loopback && !authConfigured && !values['insecure-no-auth']) {
+    await app.close(); // the key check may have opened the database; leave it cleanly
     fail(
       `refusing to bind ${host} without authentication: anyone who can reach it could call every tool.\n` +
-        `  Turn on a method in config/auth-config.yaml, e.g. API_KEY_ENABLED=true and \`mcp-level3 apikey create\`,\n` +
+        `  Make an API key with \`mcp-level3 apikey create\` (keys are then required), or turn on a method in\n` +
+        `  config/auth-config.yaml, e.g. API_KEY_ENABLED=true with \`mcp-level3 apikey create\`,\n` +
         `  JWT_ENABLED=true with JWT_SECRET, or OAUTH_ENABLED=true with OAUTH_ISSUER and MCP_RESOURCE_URL (docs/security.md).\n` +
         `  Or bind 127.0.0.1 (the default) behind an authenticating proxy, or pass --insecure-no-auth\n` +
         `  if this network is trusted (for example inside a pod behind an authenticating ingress).`,
@@ -138,7 +153,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   }
   const extra = (values['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const allowedHosts = loopback ? ['localhost', '127.0.0.1', '[::1]', ...extra] : extra.length > 0 ? [host, ...extra].filter((h) => h !== '0.0.0.0' && h !== '::') : [];
-  if (!loopback && !authConfigured) app.log.warn({ host }, 'INSECURE: serving without authentication on a non-loopback address (--insecure-no-auth)');
+  if (!loopback && !authConfigured) app.log.warn({ host }, 'INSECURE: serving a non-loopback address without a required authentication method (--insecure-no-auth); with api_key.enabled auto, keys are required only once one exists');
   if (!loopback && allowedHosts.length === 0) app.log.warn('Host and Origin headers are not checked; pass --allowed-hosts to enable DNS-rebinding protection');
 
   // Large enough for the largest artifact registry_publish accepts, base64-encoded.
@@ -146,7 +161,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   const maxBodyBytes = security.max_body_bytes ?? Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
   const redisUrl = process.env.REDIS_URL && app.config.engineMap.cache.redis.enabled ? process.env.REDIS_URL : undefined;
   const { createHttpApp } = await import('./server/http-app.js');
-  const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl });
+  const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl, requireApiKeys });
   const { handle } = httpApp;
   const server = createServer(handle);
   server.keepAliveTimeout = 65_000;
@@ -177,6 +192,17 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   process.on('SIGTERM', stop);
 }
 
+/** Whether any unrevoked API key exists; opens the database, so only asked when it decides something. */
+async function apiKeysExist(app: App): Promise<boolean> {
+  const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
+  try {
+    return await new ApiKeyStore((await app.services()).sql).anyUnrevoked();
+  } catch (error) {
+    await app.close();
+    fail(`cannot tell whether API keys exist (api_key.enabled is auto): ${(error as Error).message}`, 1);
+  }
+}
+
 async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['values'], args: string[]): Promise<void> {
   const [action, ...rest] = args;
   const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
@@ -190,6 +216,8 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
     if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
     const name = values.name ?? fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
     const scopes = (values.scopes ?? fail('apikey create: give --scopes, e.g. --scopes registry:read,registry:write ("*" grants all)')).split(',').map((s) => s.trim()).filter(Boolean);
+    const scopeProblem = unknownScopesProblem(scopes);
+    if (scopeProblem) fail(`apikey create: --scopes: ${scopeProblem}`);
     let expiresInSeconds: number | undefined;
     if (values.expires !== undefined) {
       try {

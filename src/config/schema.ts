@@ -187,11 +187,27 @@ const authenticationSchema = z
       .default({ enabled: false, secret: '', expiry: '24h' }),
     api_key: z
       .strictObject({
-        enabled: bool().default(false),
+        // auto: required once any unrevoked key exists (see docs/security.md)
+        enabled: z.union([z.boolean(), z.literal('auto')], { error: 'expected true, false or "auto"' }).default('auto'),
         header: text().regex(/^[A-Za-z0-9-]+$/, { error: 'expected an HTTP header name like "X-API-Key"' }).default('X-API-Key'),
       })
-      .default({ enabled: false, header: 'X-API-Key' }),
+      .default({ enabled: 'auto', header: 'X-API-Key' }),
   });
+
+const SCOPE = /^(\*|[a-z]+:[a-z]+)$/;
+
+// stdio is the local user's own server; these are the rights its one principal has. A
+// comma-separated string is accepted too, so one environment variable can set them.
+const stdioSchema = z
+  .strictObject({
+    principal: text().regex(/^[A-Za-z0-9][A-Za-z0-9:._@-]{0,99}$/, { error: 'expected a principal id like "local" or "alice@example.com"' }).default('local'),
+    scopes: z
+      .union([z.array(text()), text().transform((value) => value.split(','))], { error: 'expected a list of scopes, or a comma-separated string' })
+      .transform((scopes) => scopes.map((scope) => scope.trim()).filter(Boolean))
+      .pipe(z.array(text().regex(SCOPE, { error: 'expected scopes like "registry:read" or "*"' })))
+      .default(['*']),
+  })
+  .default({ principal: 'local', scopes: ['*'] });
 
 const securitySchema = z
   .strictObject({
@@ -218,7 +234,7 @@ const securitySchema = z
   .default({ resource_url: '', max_body_bytes: undefined, max_json_depth: 64, rate_limit: { requests_per_minute: 1200, failed_auth_per_minute: 10 }, trust_proxy: false, cors: { allowed_origins: [] } });
 
 export const authConfigFileSchema = z
-  .strictObject({ authentication: authenticationSchema, security: securitySchema })
+  .strictObject({ authentication: authenticationSchema, security: securitySchema, stdio: stdioSchema })
   .superRefine((file, ctx) => {
     const { jwt, oauth2 } = file.authentication;
     if (jwt.enabled && jwt.secret.length < 32) {

@@ -29,7 +29,7 @@ import { invalidRequest, JsonRpcEndpoint, parseError } from './api/json-rpc.js';
 import { buildOpenApiDocument } from './api/openapi.js';
 import { requestSignal, restRoutes, serveRest } from './api/rest.js';
 import { ApiKeyStore } from './auth/api-key-store.js';
-import { AuthenticationError, createAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { AuthenticationError, createAuthenticator, LOCAL_PRINCIPAL, type Authenticator } from './auth/authenticator.js';
 import { challenges, METADATA_PATH, protectedResourceMetadata, resourceUrl } from './auth/protected-resource.js';
 import { createRateLimits, type RateLimits } from './auth/rate-limits.js';
 import { JsonSyntaxError, parseJson, readBody } from './http/body.js';
@@ -43,6 +43,11 @@ export interface HttpAppOptions {
   allowedHosts: string[];
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /**
+   * `api_key.enabled: auto` means `true`: keys are required even while none exists (the CLI
+   * sets this on a non-loopback bind).
+   */
+  requireApiKeys?: boolean;
   /** Rate-limit counters in this Redis (shared by replicas); absent: process memory. */
   rateLimitRedisUrl?: string;
   rateLimitKeyPrefix?: string;
@@ -81,12 +86,13 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   let apiKeyStore: Promise<ApiKeyStore> | undefined;
   const authenticator = createAuthenticator(auth, {
     apiKeys: () => (apiKeyStore ??= app.services().then((services) => new ApiKeyStore(services.sql))),
+    requireApiKeys: options.requireApiKeys,
   });
   const rateLimits: RateLimits = createRateLimits({
     requestsPerMinute: security.rate_limit.requests_per_minute,
     failedAuthPerMinute: security.rate_limit.failed_auth_per_minute,
-    // Both limits only apply once authentication is on; no Redis connection for nothing.
-    redisUrl: authenticator.required ? options.rateLimitRedisUrl : undefined,
+    // Both limits only apply to requests that need credentials; no Redis connection for nothing.
+    redisUrl: authenticator.requirement !== 'never' ? options.rateLimitRedisUrl : undefined,
     keyPrefix: options.rateLimitKeyPrefix,
     log: app.log.child({ component: 'rate-limit' }),
   });
@@ -97,7 +103,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     rest: restEnabled,
     jsonRpc: rpcEnabled,
     version: VERSION,
-    auth: { ...authenticator.methods, required: authenticator.required },
+    auth: { ...authenticator.methods, requirement: authenticator.requirement },
   });
   let docs: Map<string, StaticFile> | undefined;
 
@@ -153,9 +159,12 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   };
   const resourceFor = (req: IncomingMessage) => resourceUrl(security.resource_url, req.headers.host, firstHeader(req.headers['x-forwarded-proto']) === 'https' && security.trust_proxy);
 
-  /** The caller's principal, or undefined once a refusal (401, 429, 503) has been sent. */
-  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Principal | undefined> {
-    if (!authenticator.required) return authenticator.authenticate(req.headers);
+  /**
+   * The caller's principal (and whether it proved one with credentials), or undefined once a
+   * refusal (401, 429, 503) has been sent. Without a method in force it is the local principal.
+   */
+  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<{ principal: Principal; credentials: boolean } | undefined> {
+    if (!(await authenticator.required())) return { principal: LOCAL_PRINCIPAL, credentials: false };
     const address = clientAddress(req);
     const blocked = await rateLimits.failedAuthBlock(address);
     if (blocked > 0) {
@@ -163,7 +172,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
       return undefined;
     }
     try {
-      return await authenticator.authenticate(req.headers);
+      return { principal: await authenticator.authenticate(req.headers), credentials: true };
     } catch (error) {
       if (!(error instanceof AuthenticationError)) {
         sendError(res, error);
@@ -239,9 +248,10 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   async function serveProtected(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const isMcp = path === '/mcp';
     if (isMcp ? !mcpHostGuard(req, res) || !mcpOriginGuard(req, res) : !checkApiHostAndOrigin(req, res)) return;
-    const principal = await authenticate(req, res);
-    if (!principal) return;
-    if (authenticator.required) {
+    const caller = await authenticate(req, res);
+    if (!caller) return;
+    const { principal, credentials } = caller;
+    if (credentials) {
       const wait = await rateLimits.recordRequest(principal.id);
       if (wait > 0) return sendError(res, new EngineError('BUSY', `principal "${principal.id}" sent more than ${security.rate_limit.requests_per_minute} requests this minute; wait ${wait} s`), { 'retry-after': String(wait) });
     }
@@ -249,7 +259,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     try {
       await serveApi(req, res, path, principal);
     } catch (error) {
-      if (error instanceof EngineError && error.code === 'FORBIDDEN' && authenticator.required) {
+      if (error instanceof EngineError && error.code === 'FORBIDDEN' && credentials) {
         const scope = routes.get(path)?.operation.scope;
         return sendError(res, error, { 'www-authenticate': challenges(authenticator.methods, resourceFor(req), { error: 'insufficient_scope', description: error.message, scope }) });
       }

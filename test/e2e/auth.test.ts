@@ -287,14 +287,108 @@ describe('rate limits', () => {
   }
 });
 
+/** Polls until check() holds: for changes that reach every replica within a cache TTL. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not happen within 15 s`);
+}
+
+describe('api_key.enabled auto (the default)', () => {
+  for (const backend of appBackends()) {
+    describe.skipIf(backend.skip)(`on ${title(backend)}`, () => {
+      let s: ApiServer;
+      let store: ApiKeyStore;
+      beforeAll(async () => {
+        // The polling below sends many refused requests from one address.
+        s = await startApiServer(backend, { env: { RATE_LIMIT_FAILED_AUTH_PER_MINUTE: '1000' } });
+        store = new ApiKeyStore((await s.app.services()).sql);
+      });
+      afterAll(async () => s?.close());
+
+      it('serves a loopback caller without credentials while no key exists, as the local principal', async () => {
+        expect((await publish(s, {}, 'auto/open')).status).toBe(200);
+        const got = await raw(`${s.origin}/api/v1/registry/get?name=auto/open&version=1.0.0&includeContent=false`);
+        expect(got.json.createdBy).toBe('local');
+        const document = (await raw(`${s.origin}/api/docs/openapi.json`)).json;
+        expect(document.paths['/api/v1/registry/list'].get.security).toEqual([{ apiKey: [] }, {}]);
+      });
+
+      it('requires a key on the next request once one is made, and opens again once every key is revoked', async () => {
+        const made = await store.create({ name: 'first', scopes: ['registry:read'] });
+        const refused = await list(s, {});
+        expect(refused.status).toBe(401);
+        expect(refused.json.error.message).toContain('send an API key in X-API-Key');
+        expect(String(refused.headers['www-authenticate'])).toContain('ApiKey header="X-API-Key"');
+        expect((await list(s, { 'x-api-key': made.key })).status).toBe(200);
+        const denied = await publish(s, { 'x-api-key': made.key }, 'auto/closed');
+        expect(denied.status).toBe(403);
+        expect(denied.json.error.message).toContain('"registry:write"');
+
+        await store.revoke(made.id);
+        await eventually(async () => (await list(s, {})).status === 200, 'serving without credentials after the last key was revoked');
+      });
+
+      it('keeps requiring a key when an unrevoked one has expired', async () => {
+        const expiring = await store.create({ name: 'expiring', scopes: ['registry:read'], expiresInSeconds: 3600 });
+        await (await s.app.services()).sql.query("update api_keys set expires_at = now() - interval '1 minute' where id = $1", [expiring.id]);
+        expect((await list(s, {})).status).toBe(401);
+        expect((await list(s, { 'x-api-key': expiring.key })).status).toBe(401);
+        await store.revoke(expiring.id);
+      });
+    });
+  }
+
+  it('refuses every request without a key when the CLI made keys required (a non-loopback bind), even with none', async () => {
+    const [embedded] = appBackends();
+    const s = await startApiServer(embedded!, {}, undefined, { requireApiKeys: true });
+    try {
+      const refused = await list(s, {});
+      expect(refused.status).toBe(401);
+      expect(refused.json.error.message).toContain('X-API-Key');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses to make a key with a scope no operation declares, listing the valid ones', async () => {
+    const [embedded] = appBackends();
+    const s = await startApiServer(embedded!);
+    try {
+      const error = await new ApiKeyStore((await s.app.services()).sql).create({ name: 'typo', scopes: ['registry:read', 'registry:admin'] }).catch((e: Error) => e);
+      expect((error as Error).message).toMatch(/"registry:admin" is not a scope; valid scopes are .*promotion:approve.*registry:write/);
+      expect((await list(s, {})).status).toBe(200); // no key was made
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('the apikey command', () => {
+  it('refuses a scope no operation declares before opening the database, listing the valid ones', async () => {
+    const { runCli } = await import('../helpers/cli.js');
+    const result = await runCli(['apikey', 'create', '--name', 'ci', '--scopes', 'registry:read,promotion:aprove', '--data-dir', '/nonexistent/never-opened']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('apikey create: --scopes: "promotion:aprove" is not a scope; valid scopes are ');
+    for (const scope of ['dag:run', 'governance:admin', 'promotion:approve', 'promotion:request', 'rag:read', 'registry:write']) expect(result.stderr).toContain(scope);
+    expect(result.stderr).toContain('or "*" for all');
+  });
+
   it('creates a key that the server accepts, lists it without the secret, and revokes it', async () => {
     const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const { cleanEnv, runCli, startHttpServer } = await import('../helpers/cli.js');
     const dir = mkdtempSync(join(tmpdir(), 'mcp-keys-'));
-    const env = cleanEnv({ API_KEY_ENABLED: 'true' });
+    // API_KEY_ENABLED unset: auto, so the key made below is what turns authentication on.
+    const env = cleanEnv();
+
+    const refusedBind = await runCli(['http', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(refusedBind.code).toBe(2);
+    expect(refusedBind.stderr).toContain('refusing to bind 0.0.0.0 without authentication');
+    expect(refusedBind.stderr).toContain('mcp-level3 apikey create');
 
     const missing = await runCli(['apikey', 'create', '--name', 'ci', '--data-dir', dir], env, { timeoutMs: 60_000 });
     expect(missing.code).not.toBe(0);
@@ -306,10 +400,12 @@ describe('the apikey command', () => {
     expect(key).toMatch(/^ml3_[0-9a-f]{12}_/);
     expect(created.stderr).toContain('printed once');
 
-    const server = await startHttpServer(['--data-dir', dir], env);
+    // A key exists, so binding a shared address is allowed, and every request needs a key.
+    const server = await startHttpServer(['--host', '0.0.0.0', '--data-dir', dir], env);
     try {
-      expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
-      expect((await fetch(`${server.origin}/api/v1/registry/list`)).status).toBe(401);
+      const origin = server.origin.replace('0.0.0.0', '127.0.0.1');
+      expect((await fetch(`${origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
+      expect((await fetch(`${origin}/api/v1/registry/list`)).status).toBe(401);
     } finally {
       await server.stop();
     }
@@ -328,11 +424,15 @@ describe('the apikey command', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('apikey list');
 
-    const again = await startHttpServer(['--data-dir', dir], env);
+    const again = await startHttpServer(['--data-dir', dir], cleanEnv({ API_KEY_ENABLED: 'true' }));
     try {
       expect((await fetch(`${again.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(401);
     } finally {
       await again.stop();
     }
-  }, 120_000);
+    // Its only key revoked, the directory has no key in force: a shared bind is refused again.
+    const refusedAgain = await runCli(['http', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(refusedAgain.code).toBe(2);
+    expect(refusedAgain.stderr).toContain('refusing to bind 0.0.0.0 without authentication');
+  }, 180_000);
 });

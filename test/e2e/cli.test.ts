@@ -49,7 +49,8 @@ describe('mcp-level3 command', () => {
   });
 
   it('refuses to bind a non-loopback address without authentication, saying how to proceed', async () => {
-    const result = await runCli(['http', '--host', '0.0.0.0', '--port', '0']);
+    // No key in this (empty) database, so api_key.enabled auto does not count as configured.
+    const result = await runCli(['http', '--host', '0.0.0.0', '--port', '0', '--data-dir', 'memory://'], cleanEnv(), { timeoutMs: 60_000 });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('refusing to bind 0.0.0.0 without authentication');
     expect(result.stderr).toContain('--insecure-no-auth');

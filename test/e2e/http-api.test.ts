@@ -245,7 +245,7 @@ describe('HTTP API with CORS configured', () => {
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'mcp-cors-'));
-    for (const file of ['engine_map.yaml', 'api-routes.yaml']) copyFileSync(join('config', file), join(dir, file));
+    for (const file of ['engine_map.yaml', 'api-routes.yaml', 'ontology.owl']) copyFileSync(join('config', file), join(dir, file));
     writeFileSync(join(dir, 'auth-config.yaml'), 'authentication: {}\nsecurity:\n  cors:\n    allowed_origins: ["https://console.example.com"]\n');
     s = await startApiServer(embedded!, { configDir: dir, configExplicit: true });
   });

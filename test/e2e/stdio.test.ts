@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS, connectStdio, type McpClient } from '../helpers/clients.js';
-import { CLI, cleanEnv, stopProcess } from '../helpers/cli.js';
+import { CLI, cleanEnv, runCli, stopProcess } from '../helpers/cli.js';
 
 for (const kind of CLIENT_KINDS) {
   describe(`stdio with the ${kind} client`, () => {
@@ -76,5 +76,29 @@ describe('stdio protocol hygiene', () => {
     const logs = stderr.split('\n').filter((l) => l.startsWith('{'));
     expect(logs.length).toBeGreaterThan(0);
     expect(logs.map((l) => JSON.parse(l).engine)).toContain('registry');
+  });
+});
+
+describe('the stdio principal', () => {
+  it('runs as the principal and scopes set in config: a read-only agent reads, and is refused a write naming the scope', async () => {
+    const client = await connectStdio('v2', ['--data-dir', 'memory://'], { MCP_STDIO_PRINCIPAL: 'reader-agent', MCP_STDIO_SCOPES: 'registry:read,governance:read' });
+    try {
+      const listed = await client.callTool({ name: 'registry_list', arguments: {} });
+      expect(listed.isError).toBeFalsy();
+      const refused = await client.callTool({ name: 'registry_publish', arguments: { name: 'stdio/one', version: '1.0.0', content: 'x' } });
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain('registry_publish needs the scope \\"registry:write\\", which principal \\"reader-agent\\" does not have');
+      const audit = await client.callTool({ name: 'governance_audit_query', arguments: { operation: 'registry_publish' } });
+      expect(audit.structuredContent).toMatchObject({ records: [{ principal: 'reader-agent', outcome: 'denied' }] });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('stops at start-up on a scope no operation declares, listing the valid ones', async () => {
+    const result = await runCli(['--data-dir', 'memory://'], cleanEnv({ MCP_STDIO_SCOPES: 'registry:reed' }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/auth-config\.yaml: stdio\.scopes: "registry:reed" is not a scope; valid scopes are .*registry:read/);
+    expect(result.stdout).toBe('');
   });
 });

@@ -4,7 +4,7 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppOptions } from '../../src/app.js';
-import { createHttpApp, type HttpApp } from '../../src/server/http-app.js';
+import { createHttpApp, type HttpApp, type HttpAppOptions } from '../../src/server/http-app.js';
 import { startTestApp, uniqueId, type Backend, type TestApp } from './backends.js';
 
 export interface ApiServer extends TestApp {
@@ -13,13 +13,14 @@ export interface ApiServer extends TestApp {
   close(): Promise<void>;
 }
 
-export async function startApiServer(backend: Backend, overrides: Partial<AppOptions> = {}, maxBodyBytes = 256 * 1024): Promise<ApiServer> {
+export async function startApiServer(backend: Backend, overrides: Partial<AppOptions> = {}, maxBodyBytes = 256 * 1024, httpOptions: Partial<HttpAppOptions> = {}): Promise<ApiServer> {
   const t = await startTestApp(backend, overrides);
   const http = createHttpApp(t.app, {
     allowedHosts: ['localhost', '127.0.0.1'],
     maxBodyBytes,
     rateLimitRedisUrl: backend.redisUrl,
     rateLimitKeyPrefix: `${uniqueId('rl')}:`,
+    ...httpOptions,
   });
   const server: Server = createServer(http.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

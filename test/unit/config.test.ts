@@ -59,6 +59,18 @@ describe('configuration', () => {
     expect(config.engineMap.engine_map.governance.settings.auditLevel).toBe('basic');
   });
 
+  it('requires API keys once one exists by default (auto), and runs stdio as local with every scope unless told otherwise', () => {
+    const shipped = loadConfig({ configDir: 'config', explicit: true, env: {} }).auth;
+    expect(shipped.authentication.api_key.enabled).toBe('auto');
+    expect(shipped.stdio).toEqual({ principal: 'local', scopes: ['*'] });
+    const set = loadConfig({ configDir: 'config', explicit: true, env: { API_KEY_ENABLED: 'true', MCP_STDIO_PRINCIPAL: 'ci-agent', MCP_STDIO_SCOPES: 'registry:read, rag:read' } }).auth;
+    expect(set.authentication.api_key.enabled).toBe(true);
+    expect(set.stdio).toEqual({ principal: 'ci-agent', scopes: ['registry:read', 'rag:read'] });
+    expect(problems(() => loadConfig({ configDir: 'config', explicit: true, env: { API_KEY_ENABLED: 'sometimes' } }))).toEqual([
+      expect.stringContaining('authentication.api_key.enabled: expected true, false or "auto"'),
+    ]);
+  });
+
   it('names file, key path, expectation and the value found', () => {
     const dir = configDir({ 'engine_map.yaml': ENGINE_MAP('      maxNodes: ten') });
     expect(problems(() => loadConfig({ configDir: dir, explicit: true, env: {} }))).toEqual([

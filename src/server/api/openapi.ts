@@ -10,7 +10,7 @@
 import { ERROR_CODES } from '../../errors.js';
 import { operationJsonSchemas } from '../../operations/json-schema.js';
 import type { AnyOperation } from '../../operations/operation.js';
-import type { Authenticator } from '../auth/authenticator.js';
+import type { Authenticator, AuthRequirement } from '../auth/authenticator.js';
 import { restMethod, restPath } from './rest.js';
 
 type Json = Record<string, unknown>;
@@ -21,7 +21,7 @@ export interface OpenApiOptions {
   rest: boolean;
   jsonRpc: boolean;
   version: string;
-  auth: Authenticator['methods'] & { required: boolean };
+  auth: Authenticator['methods'] & { requirement: AuthRequirement };
 }
 
 const ERROR_STATUSES: Record<string, string> = {
@@ -105,8 +105,11 @@ export function buildOpenApiDocument(options: OpenApiOptions): Json {
   if (auth.jwt || auth.oauth2) {
     securitySchemes.bearer = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An HS256 JWT or an OAuth2 access token; scopes in the "scope" claim.' };
   }
-  const security = auth.required ? Object.keys(securitySchemes).map((name) => ({ [name]: [] })) : undefined;
-  const authStatuses = auth.required ? ['401', '403', '429'] : ['403'];
+  // `when-keys-exist`: credentials are optional (the empty requirement) until a key is made.
+  const schemes = Object.keys(securitySchemes).map((name) => ({ [name]: [] }));
+  const security = auth.requirement === 'always' ? schemes : auth.requirement === 'when-keys-exist' ? [...schemes, {}] : undefined;
+  const mayRefuse = auth.requirement !== 'never';
+  const authStatuses = mayRefuse ? ['401', '403', '429'] : ['403'];
 
   const paths: Json = {};
   if (options.rest) {
@@ -203,7 +206,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Json {
             description: 'Not JSON (-32700), or not a JSON-RPC request or batch (-32600).',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/JsonRpcResponse' } } },
           },
-          ...errorResponses([...(auth.required ? ['401', '429'] : []), '403', '405', '413', '415', '500']),
+          ...errorResponses([...(mayRefuse ? ['401', '429'] : []), '403', '405', '413', '415', '500']),
         },
       },
     };

@@ -8,11 +8,11 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidInput, notFound } from '../../errors.js';
+import { unknownScopesProblem } from '../../operations/scopes.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
 
 export const API_KEY_PREFIX = 'ml3_';
 const KEY_PATTERN = /^ml3_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-const SCOPE_PATTERN = /^(\*|[a-z]+:[a-z]+)$/;
 
 export interface ApiKeyRecord {
   id: string;
@@ -57,8 +57,8 @@ export class ApiKeyStore {
     const name = input.name.trim();
     if (!name || name.length > 100) throw invalidInput('name: give a name of 1-100 characters that says who or what uses the key, e.g. "ci-publisher"');
     if (input.scopes.length === 0) throw invalidInput('scopes: give at least one scope, e.g. "registry:read,registry:write" ("*" grants all)');
-    const badScope = input.scopes.find((scope) => !SCOPE_PATTERN.test(scope));
-    if (badScope !== undefined) throw invalidInput(`scopes: ${JSON.stringify(badScope)} is not a scope; scopes look like "registry:read" or "*"`);
+    const scopeProblem = unknownScopesProblem(input.scopes);
+    if (scopeProblem) throw invalidInput(`scopes: ${scopeProblem}`);
     if (input.expiresInSeconds !== undefined && !(input.expiresInSeconds > 0)) throw invalidInput('expires: give a positive duration like "90d"');
 
     const id = randomBytes(6).toString('hex');
@@ -81,6 +81,15 @@ export class ApiKeyStore {
     const { rows } = await this.sql.query<Row>('update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning *', [id]);
     if (rows.length === 0) throw notFound(`no API key with id ${JSON.stringify(id)}; \`mcp-level3 apikey list\` shows the ids`);
     return toRecord(rows[0]!);
+  }
+
+  /**
+   * Whether any key that has not been revoked exists. Expired keys count: a key running out
+   * must not turn `api_key.enabled: auto` off and open the server; revoking it does.
+   */
+  async anyUnrevoked(): Promise<boolean> {
+    const { rows } = await this.sql.query<{ found: boolean }>('select exists (select 1 from api_keys where revoked_at is null) as found');
+    return rows[0]?.found === true;
   }
 
   /** The key's identity when it is well-formed, known, unrevoked and unexpired; otherwise undefined. */

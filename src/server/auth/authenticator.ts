@@ -4,8 +4,9 @@
  * Turns a request's credentials into the one identity every surface uses, a Principal
  * {id, scopes}: an API key (X-API-Key), a JWT signed with the shared HS256 secret, or an
  * OAuth2 access token verified against the issuer's JWKS (issuer, audience = this
- * server, expiry with clock skew). With no method enabled every caller is the local
- * principal with all scopes, which the CLI only allows on a loopback address.
+ * server, expiry with clock skew). With `api_key.enabled: auto` (the default) API keys are
+ * required once any unrevoked key exists; with no method in force every caller is the
+ * local principal with all scopes, which the CLI only allows on a loopback address.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -31,18 +32,50 @@ export const LOCAL_PRINCIPAL: Principal = { id: 'local', scopes: ['*'] };
 // public key as the secret (algorithm confusion).
 const OAUTH_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
+/**
+ * When requests need credentials: `always` (a method is enabled), `never` (none is), or
+ * `when-keys-exist` (`api_key.enabled: auto` and no other method: while at least one
+ * unrevoked API key exists).
+ */
+export type AuthRequirement = 'always' | 'never' | 'when-keys-exist';
+
 export interface Authenticator {
-  /** true when at least one method is enabled: requests without credentials are refused. */
-  readonly required: boolean;
+  readonly requirement: AuthRequirement;
   readonly methods: { apiKey?: { header: string }; jwt: boolean; oauth2?: { issuer: string; audience: string } };
+  /** Whether this request must carry credentials; `when-keys-exist` asks the key store. */
+  required(): Promise<boolean>;
+  /** The principal the request's credentials prove; throws AuthenticationError without valid ones. */
   authenticate(headers: IncomingHttpHeaders): Promise<Principal>;
 }
 
 export interface AuthenticatorOptions {
   /** The API key store, opened with the database on first use. */
   apiKeys: () => Promise<ApiKeyStore>;
+  /**
+   * Treat `api_key.enabled: auto` as `true`: keys are required even while none exists. The
+   * CLI sets it on a non-loopback bind, so revoking the last key never opens the server.
+   */
+  requireApiKeys?: boolean;
+  /** How long "some key exists" is believed before the store is asked again (default 5 s). */
+  keyPresenceTtlMs?: number;
   /** Replaces fetch for discovery (tests). */
   fetch?: typeof fetch;
+}
+
+/**
+ * Whether any unrevoked API key exists, for `when-keys-exist`. Only "yes" is cached, and
+ * briefly: a key made by `apikey create` (another process, maybe another replica) takes
+ * effect on the next request, because "no" is always asked of the shared database; revoking
+ * the last key opens the server again at most one TTL later, which errs on the safe side.
+ */
+function keyPresence(apiKeys: () => Promise<ApiKeyStore>, ttlMs: number): () => Promise<boolean> {
+  let knownUntil = 0;
+  return async () => {
+    if (Date.now() < knownUntil) return true;
+    const exists = await (await apiKeys()).anyUnrevoked();
+    knownUntil = exists ? Date.now() + ttlMs : 0;
+    return exists;
+  };
 }
 
 function scopesOf(payload: JWTPayload): string[] {
@@ -108,7 +141,9 @@ async function discoverJwksUri(issuer: string, fetchFn: typeof fetch): Promise<s
 export function createAuthenticator(config: AuthConfigFile, options: AuthenticatorOptions): Authenticator {
   const { api_key: apiKey, jwt, oauth2 } = config.authentication;
   const audience = oauth2.audience || config.security.resource_url;
-  const required = apiKey.enabled || jwt.enabled || oauth2.enabled;
+  const apiKeysOn = apiKey.enabled === true || (apiKey.enabled === 'auto' && options.requireApiKeys === true);
+  const requirement: AuthRequirement = apiKeysOn || jwt.enabled || oauth2.enabled ? 'always' : apiKey.enabled === 'auto' ? 'when-keys-exist' : 'never';
+  const keysExist = keyPresence(options.apiKeys, options.keyPresenceTtlMs ?? 5000);
   const jwtSecret = new TextEncoder().encode(jwt.secret);
   const jwtMaxAge = durationSeconds(jwt.expiry);
   const clockTolerance = durationSeconds(oauth2.clock_skew);
@@ -127,7 +162,7 @@ export function createAuthenticator(config: AuthConfigFile, options: Authenticat
   };
 
   async function fromApiKey(key: string): Promise<Principal> {
-    if (!apiKey.enabled) throw new AuthenticationError(`API keys are not enabled on this server; send an Authorization: Bearer token instead`);
+    if (apiKey.enabled === false) throw new AuthenticationError(`API keys are not enabled on this server; send an Authorization: Bearer token instead`);
     const verified = await (await options.apiKeys()).verify(key.trim());
     if (!verified) throw new AuthenticationError(`the API key in ${apiKey.header} is unknown, revoked or expired`);
     return { id: `apikey:${verified.id}`, scopes: verified.scopes };
@@ -166,19 +201,22 @@ export function createAuthenticator(config: AuthConfigFile, options: Authenticat
   }
 
   return {
-    required,
+    requirement,
     methods: {
-      ...(apiKey.enabled ? { apiKey: { header: apiKey.header } } : {}),
+      ...(apiKey.enabled !== false ? { apiKey: { header: apiKey.header } } : {}),
       jwt: jwt.enabled,
       ...(oauth2.enabled ? { oauth2: { issuer: oauth2.issuer, audience } } : {}),
     },
+    async required() {
+      if (requirement === 'when-keys-exist') return keysExist();
+      return requirement === 'always';
+    },
     async authenticate(headers) {
-      if (!required) return LOCAL_PRINCIPAL;
       const key = headerValue(headers, apiKey.header);
       if (key !== undefined) return fromApiKey(key);
       const authorization = headerValue(headers, 'authorization');
       if (authorization === undefined) {
-        throw new AuthenticationError(`this server needs credentials: send ${[apiKey.enabled ? `an API key in ${apiKey.header}` : '', jwt.enabled || oauth2.enabled ? 'Authorization: Bearer <token>' : ''].filter(Boolean).join(' or ')}`);
+        throw new AuthenticationError(`this server needs credentials: send ${[apiKey.enabled !== false ? `an API key in ${apiKey.header}` : '', jwt.enabled || oauth2.enabled ? 'Authorization: Bearer <token>' : ''].filter(Boolean).join(' or ')}`);
       }
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"', 'invalid_request');
