@@ -58,11 +58,13 @@ IMG="$LAYOUT/image.json"
 q() { node -e 'const i=require(process.argv[1]); const v=eval("i."+process.argv[2]); console.log(Array.isArray(v)?v.join("\n"):typeof v==="object"?JSON.stringify(v):v)' "$IMG" "$1"; }
 RT="$(q root)"
 
-# Production dependencies only: no dev dependency of package.json is in node_modules.
+# Production dependencies only: no package the lockfile marks dev-only is in node_modules (a
+# devDependency that a production dependency also needs, such as @types/pg, is not dev-only).
 dev_found="$(node -e '
-  const [pkg, nm] = process.argv.slice(1); const fs = require("node:fs");
-  console.log(Object.keys(require(pkg).devDependencies ?? {}).filter((d) => fs.existsSync(nm + "/" + d)).join(" "))' \
-  "$ROOT/package.json" "$RT/app/node_modules")"
+  const [lock, nm] = process.argv.slice(1); const fs = require("node:fs");
+  const devOnly = Object.entries(require(lock).packages ?? {}).filter(([path, p]) => path.startsWith("node_modules/") && p.dev).map(([path]) => path.slice("node_modules/".length));
+  console.log(devOnly.filter((d) => fs.existsSync(nm + "/" + d)).join(" "))' \
+  "$ROOT/package-lock.json" "$RT/app/node_modules")"
 [ -z "$dev_found" ] && [ -f "$RT/app/node_modules/pg/package.json" ] && [ -f "$RT/app/dist/src/cli.js" ] && [ ! -d "$RT/app/src" ]
 check production-deps-only $? "${dev_found:+dev dependencies present: $dev_found}"
 

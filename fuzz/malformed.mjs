@@ -36,7 +36,7 @@ function random() {
 const pick = (items) => items[Math.floor(random() * items.length)];
 const int = (max) => Math.floor(random() * max);
 
-function send(path, { method = 'POST', body, headers = {} } = {}) {
+function send(path, { method = 'POST', body, headers = {}, whole = false } = {}) {
   return new Promise((resolve) => {
     const started = Date.now();
     const req = request(
@@ -51,7 +51,7 @@ function send(path, { method = 'POST', body, headers = {} } = {}) {
         let text = '';
         res.on('data', (chunk) => {
           size += chunk.length;
-          if (text.length < 4096) text += chunk;
+          if (whole || text.length < 4096) text += chunk;
         });
         res.on('end', () => resolve({ status: res.statusCode, ms: Date.now() - started, size, text }));
       },
@@ -166,7 +166,7 @@ async function main() {
     console.error(`fuzz: ${origin}/health answered ${health.status || health.error}; is the server running?`);
     process.exit(2);
   }
-  const doc = JSON.parse((await send('/api/docs/openapi.json', { method: 'GET' })).text);
+  const doc = JSON.parse((await send('/api/docs/openapi.json', { method: 'GET', whole: true })).text);
   const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, entry]) => ({ path, method: method.toUpperCase(), id: entry.operationId })));
   const operations = routes.filter((r) => r.id !== 'jsonrpc');
   const methods = operations.map((r) => r.id);

@@ -36,6 +36,7 @@ ST="$(bash "$ROOT/.ci/services/schemathesis.sh" | tail -n 1 | sed 's/^SCHEMATHES
 [ -f "$ROOT/dist/src/cli.js" ] || (cd "$ROOT" && npm run build >&2) || die "npm run build failed"
 
 rm -rf "$OUT" && mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"  # the steps below run from other directories
 SERVER_LOG="$OUT/server.log"
 (cd "$ROOT" && exec "$NODE" dist/src/cli.js http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
 SERVER_PID=$!
