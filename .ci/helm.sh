@@ -10,6 +10,7 @@
 #     ConfigMaps loaded by the server's own loadConfig (dist/);
 #   - negative cases that must fail: a value the server rejects, one the values schema
 #     rejects, a misspelt manifest field that kubeconform must catch;
+#   - the docs' blue-green green release renders next to blue with no object name in common;
 #   - promtool check rules and promtool test rules on the PrometheusRule;
 #   - deploy/observability/: promtool check rules and test rules on alerting-rules.yaml (and a
 #     mutated copy the tests must reject), promtool check config on prometheus-static.yaml,
@@ -127,6 +128,27 @@ check "values.schema.json rejects a misspelt key (engines.rag.vectorStor)" $?
 sed 's/containerPort: 8080/containerPortt: 8080/' "$OUT/default.yaml" >"$OUT/bad-manifest.yaml"
 ! kubeconform "$OUT/bad-manifest.yaml" >/dev/null 2>&1
 check "kubeconform rejects a misspelt field (containerPortt)" $?
+
+# ---------------------------------------------------------------- blue-green (docs/deployment.md)
+# The green release of the docs' blue-green steps, next to the production-like blue one in the
+# same namespace: no object may share a kind and name with blue's.
+"$HELM" template mcp-green "$CHART" --namespace mcp-level3 --kube-version "$KUBE_VERSION" -f "$CHART/ci/production-values.yaml" \
+  --set image.tag=1.1.0,controlPlane.name=mcp-control-plane-green \
+  --set configMaps.engineMap.name=engine-map-green,configMaps.apiRoutes.name=api-routes-green \
+  --set ingress.enabled=false,service.type=ClusterIP,canary.enabled=false \
+  --set observability.metrics.prometheusRule.enabled=false >"$OUT/green.yaml" 2>"$OUT/green.log"
+t=$?
+node -e '
+  const { parseAllDocuments } = require("yaml"); const fs = require("node:fs");
+  const names = (f) => parseAllDocuments(fs.readFileSync(f, "utf8")).map((d) => d.toJS()).filter(Boolean).map((d) => `${d.kind}/${d.metadata.name}`);
+  const blue = new Set(names(process.argv[1])); const green = names(process.argv[2]);
+  const common = green.filter((n) => blue.has(n));
+  const pods = parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS()).find((d) => d?.kind === "Deployment");
+  if (green.length === 0 || common.length > 0 || pods.spec.template.metadata.labels["app.kubernetes.io/instance"] !== "mcp-green") { console.error("in common:", common.join(", ") || "-", "green:", green.length); process.exit(1); }' \
+  "$OUT/production.yaml" "$OUT/green.yaml" 2>"$OUT/green-check.log"
+c=$?
+[ "$t" -eq 0 ] && [ "$c" -eq 0 ]
+check "blue-green: the docs' green release shares no object name with blue" $? "$(cat "$OUT/green.log" "$OUT/green-check.log" | grep -v 'symbolic link')"
 
 # ---------------------------------------------------------------- alert rules
 mkdir -p "$OUT/rules"

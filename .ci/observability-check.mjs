@@ -7,11 +7,18 @@
 //   - prometheus-config.yaml's relabelling, applied to the pods the chart renders (Prometheus'
 //     relabel semantics: source labels joined by ";", anchored regex), keeps the server's pods
 //     at <pod IP>:8080 /metrics with job, namespace and pod labels, and drops PostgreSQL and Redis;
-//   - the chart's files/alerting-rules.yaml is a link to deploy/observability/alerting-rules.yaml.
+//   - the chart's files/alerting-rules.yaml is a link to deploy/observability/alerting-rules.yaml;
+//   - live: the built server (memory://) scraped by a real Prometheus (Debian's `prometheus`)
+//     with prometheus-static.yaml (target and intervals changed only): the target is up with
+//     job="mcp-level3", every rule loads healthy, every dashboard query is accepted and the
+//     panels' main series have data.
 // Usage: node .ci/observability-check.mjs RENDERED_DEFAULT_MANIFEST
 // Prints {"passed": N, "failed": M} on stdout; details on stderr.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
@@ -149,6 +156,71 @@ await check('prometheus-config.yaml, applied to the chart\'s pods, scrapes the s
   expect(server.__metrics_path__ === '/metrics', `path ${server.__metrics_path__}`);
   expect(server.namespace === 'mcp-level3' && server.pod === 'mcp-control-plane-0' && server.job === 'mcp-level3', `labels ${JSON.stringify(server)}`);
 });
+
+// ---------------------------------------------------------------- live
+const freePort = () => new Promise((ok) => { const srv = createServer().listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => ok(port)); }); });
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const waitFor = async (what, fn, ms = 60000) => {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(500)) {
+    try { const v = await fn(); if (v) return v; } catch { /* not yet */ }
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+const children = [];
+const dir = mkdtempSync(join(tmpdir(), 'obs-live-'));
+try {
+  const serverPort = await freePort();
+  const promPort = await freePort();
+  children.push(spawn(process.execPath, ['dist/src/cli.js', 'http', '--port', String(serverPort), '--data-dir', 'memory://'], { stdio: 'ignore' }));
+  copyFileSync(`${OBS}/alerting-rules.yaml`, join(dir, 'alerting-rules.yaml'));
+  const config = readFileSync(`${OBS}/prometheus-static.yaml`, 'utf8').replace('127.0.0.1:8080', `127.0.0.1:${serverPort}`).replace(/(scrape|evaluation)_interval: 30s/g, '$1_interval: 1s');
+  writeFileSync(join(dir, 'prometheus-static.yaml'), config);
+  const prometheus = spawn('prometheus', ['--config.file=prometheus-static.yaml', `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`], { cwd: dir, stdio: 'ignore' });
+  children.push(prometheus);
+  const spawned = new Promise((ok) => { prometheus.on('spawn', () => ok(true)); prometheus.on('error', () => ok(false)); });
+  const api = async (path) => (await fetch(`http://127.0.0.1:${promPort}/api/v1/${path}`)).json();
+  const serve = (path, init) => fetch(`http://127.0.0.1:${serverPort}${path}`, init);
+  await check('live: Prometheus with prometheus-static.yaml scrapes the server (up, job="mcp-level3") and loads every rule healthy', async () => {
+    expect(await spawned, 'prometheus is not installed (Debian package prometheus)');
+    await waitFor('the server to be ready', async () => (await serve('/ready')).ok);
+    // a few real calls, so the request, tool, registry and audit series exist
+    const publish = await serve('/api/v1/registry/publish', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'acme/live', version: '1.0.0', content: 'hi' }) });
+    expect(publish.ok, `registry publish ${publish.status}`);
+    expect((await (await serve('/api/v1/governance/audit_verify')).json()).ok === true, 'audit verify');
+    const up = await waitFor('the target to be up', async () => (await api('query?query=up')).data.result.find((r) => r.value[1] === '1'));
+    expect(up.metric.job === 'mcp-level3', `job ${up.metric.job}`);
+    await waitFor('the calls to be scraped', async () => (await api(`query?query=${encodeURIComponent('audit_chain_verifications_total{result="ok"} > 0')}`)).data.result.length > 0);
+    // evaluated once at least (health is "unknown" before)
+    const loaded = await waitFor('the rules to be evaluated', async () => {
+      const all = (await api('rules')).data.groups.flatMap((g) => g.rules);
+      return all.every((r) => r.health !== 'unknown') && all;
+    });
+    expect(loaded.length === rules.length && loaded.every((r) => r.health === 'ok'), `rules ${loaded.map((r) => `${r.name}:${r.health}`)}`);
+    expect(loaded.every((r) => r.state === 'inactive'), `a rule fires on a healthy server: ${loaded.filter((r) => r.state !== 'inactive').map((r) => r.name)}`);
+  });
+  await check('live: Prometheus accepts every dashboard query, and the overview panels have data', async () => {
+    // rate() needs two samples after the calls
+    await waitFor('a request rate', async () => (await api(`query?query=${encodeURIComponent('sum(rate(http_requests_total{job="mcp-level3"}[1m])) > 0')}`)).data.result.length > 0);
+    const errors = [];
+    const empty = [];
+    for (const panel of dashboard.panels) {
+      for (const target of panel.targets ?? []) {
+        const expr = target.expr.replaceAll('$__rate_interval', '1m').replaceAll('$namespace', '.*').replaceAll('$pod', '.*');
+        const result = await api(`query?query=${encodeURIComponent(expr)}`);
+        if (result.status !== 'success') errors.push(`${panel.title}: ${result.error}`);
+        else if (result.data.result.length === 0) empty.push(panel.title);
+      }
+    }
+    expect(errors.length === 0, errors.join('; '));
+    for (const title of ['HTTP request rate by route', 'HTTP p95 latency', 'Tool calls by engine', 'execution: queue depth and bound', 'governance: audit chain verifications', 'Memory (RSS) and heap']) {
+      expect(!empty.includes(title), `no data for ${title}`);
+    }
+  });
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  await sleep(500);
+  rmSync(dir, { recursive: true, force: true });
+}
 
 console.log(JSON.stringify({ passed, failed }));
 process.exit(failed > 0 ? 1 : 0);
