@@ -8,6 +8,9 @@
 //     relabel semantics: source labels joined by ";", anchored regex), keeps the server's pods
 //     at <pod IP>:8080 /metrics with job, namespace and pod labels, and drops PostgreSQL and Redis;
 //   - the chart's files/alerting-rules.yaml is a link to deploy/observability/alerting-rules.yaml;
+//   - docs/deployment.md and deployment.zh-TW.md: the same code blocks in the same order;
+//     every repository path they name exists, every `npm run` script is in package.json,
+//     every option given to mcp-level3 / cli.js is one src/cli.ts's usage lists;
 //   - live: the built server (memory://) scraped by a real Prometheus (Debian's `prometheus`)
 //     with prometheus-static.yaml (target and intervals changed only): the target is up with
 //     job="mcp-level3", every rule loads healthy, every dashboard query is accepted and the
@@ -15,7 +18,7 @@
 // Usage: node .ci/observability-check.mjs RENDERED_DEFAULT_MANIFEST
 // Prints {"passed": N, "failed": M} on stdout; details on stderr.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +158,50 @@ await check('prometheus-config.yaml, applied to the chart\'s pods, scrapes the s
   expect(server.__address__ === `10.0.0.${index}:8080`, `address ${server.__address__}`);
   expect(server.__metrics_path__ === '/metrics', `path ${server.__metrics_path__}`);
   expect(server.namespace === 'mcp-level3' && server.pod === 'mcp-control-plane-0' && server.job === 'mcp-level3', `labels ${JSON.stringify(server)}`);
+});
+
+// ---------------------------------------------------------------- docs
+const DOCS = ['docs/deployment.md', 'docs/deployment.zh-TW.md'];
+const texts = Object.fromEntries(DOCS.map((d) => [d, readFileSync(d, 'utf8')]));
+const fenced = (text) => text.match(/```[a-z]*\n[\s\S]*?```/g) ?? [];
+await check('deployment.zh-TW.md has the code blocks of deployment.md, identical and in order', () => {
+  const [en, zh] = DOCS.map((d) => fenced(texts[d]));
+  expect(en.length > 10, `${en.length} code blocks`);
+  const differ = en.findIndex((block, i) => block !== zh[i]);
+  expect(en.length === zh.length && differ === -1, `block ${differ}: ${JSON.stringify((zh[differ] ?? '(missing)').slice(0, 120))} vs ${JSON.stringify((en[differ] ?? '').slice(0, 120))}`);
+});
+/** Code: fenced blocks and `inline code`. */
+const codeOf = (text) => [...fenced(text), ...(text.replace(/```[\s\S]*?```/g, '').match(/`[^`\n]+`/g) ?? [])];
+await check('the deployment docs name only repository paths that exist', () => {
+  const missing = new Set();
+  for (const text of Object.values(texts)) {
+    for (const code of codeOf(text)) {
+      for (const m of code.matchAll(/(?<![\w/.$-])((?:deploy|config|docs|src|bench|test|fuzz|\.ci)\/[\w./-]*|\.env\.example|Dockerfile|\.dockerignore|package\.json)/g)) {
+        const path = m[1].replace(/[.,]+$/, '');
+        if (!existsSync(path)) missing.add(path);
+      }
+    }
+  }
+  expect(missing.size === 0, [...missing].join(', '));
+});
+await check('every `npm run` script and mcp-level3 option in the deployment docs exists', () => {
+  const scripts = JSON.parse(readFileSync('package.json', 'utf8')).scripts;
+  const usage = /const USAGE = `([\s\S]*?)`;/.exec(readFileSync('src/cli.ts', 'utf8'))[1];
+  const options = new Set(usage.match(/--[a-z-]+/g));
+  const wrong = new Set();
+  let seen = 0;
+  for (const text of Object.values(texts)) {
+    for (const code of codeOf(text)) {
+      for (const m of code.matchAll(/npm run ([\w:-]+)/g)) { seen++; if (!scripts[m[1]]) wrong.add(`npm run ${m[1]}`); }
+      for (const line of code.split('\n')) {
+        const at = line.search(/(?:mcp-level3(?::\S+)? (?:stdio|http|apikey)\b|cli\.js\b)/);
+        if (at < 0) continue;
+        for (const option of line.slice(at).replace(/#.*$/, '').match(/--[a-z-]+/g) ?? []) { seen++; if (!options.has(option)) wrong.add(option); }
+      }
+    }
+  }
+  expect(seen > 5, `only ${seen} commands found`);
+  expect(wrong.size === 0, [...wrong].join(', '));
 });
 
 // ---------------------------------------------------------------- live
