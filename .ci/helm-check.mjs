@@ -131,9 +131,21 @@ if (variant === 'production') {
     expect(container.args.includes('--allowed-hosts') && container.args.includes('mcp.example.com'), 'allowed hosts');
   });
   check('ServiceMonitor, PrometheusRule and Flagger Canary', () => {
-    expect(find('ServiceMonitor')?.spec.endpoints[0].path === '/metrics', 'ServiceMonitor');
-    const alerts = find('PrometheusRule')?.spec.groups[0].rules.map((r) => r.alert);
-    expect(alerts?.includes('HighLatency') && alerts.includes('HighErrorRate'), `alerts ${alerts}`);
+    const endpoint = find('ServiceMonitor')?.spec.endpoints[0];
+    expect(endpoint?.path === '/metrics', 'ServiceMonitor');
+    // the job the shared rules and the dashboard select
+    expect(endpoint?.relabelings?.some((r) => r.targetLabel === 'job' && r.replacement === 'mcp-level3'), 'ServiceMonitor does not set job="mcp-level3"');
+    // the PrometheusRule is deploy/observability/alerting-rules.yaml, every selector narrowed to the release's namespace
+    const shared = parseAllDocuments(readFileSync('deploy/observability/alerting-rules.yaml', 'utf8'))[0].toJS().groups.flatMap((g) => g.rules.map((r) => r.alert));
+    const rules = find('PrometheusRule')?.spec.groups.flatMap((g) => g.rules) ?? [];
+    const alerts = rules.map((r) => r.alert);
+    expect(alerts.includes('HighLatency') && alerts.includes('HighErrorRate'), `alerts ${alerts}`);
+    expect(JSON.stringify(alerts) === JSON.stringify(shared), `PrometheusRule alerts ${alerts} are not alerting-rules.yaml's ${shared}`);
+    for (const rule of rules) {
+      for (const selector of rule.expr.match(/\{[^}]*\}/g) ?? []) {
+        expect(selector.includes('namespace="mcp-level3"'), `${rule.alert}: ${selector} is not narrowed to the release's namespace`);
+      }
+    }
     const canary = find('Canary');
     expect(canary?.spec.targetRef.name === 'mcp-control-plane' && canary.spec.autoscalerRef?.name === 'mcp-control-plane', 'Canary');
   });

@@ -10,7 +10,13 @@
 #     ConfigMaps loaded by the server's own loadConfig (dist/);
 #   - negative cases that must fail: a value the server rejects, one the values schema
 #     rejects, a misspelt manifest field that kubeconform must catch;
-#   - promtool check rules and promtool test rules on the PrometheusRule.
+#   - the docs' blue-green green release renders next to blue with no object name in common;
+#   - promtool check rules and promtool test rules on the PrometheusRule;
+#   - deploy/observability/: promtool check rules and test rules on alerting-rules.yaml (and a
+#     mutated copy the tests must reject), promtool check config on prometheus-static.yaml,
+#     and .ci/observability-check.mjs (the dashboard is what dashboard.mjs prints and queries
+#     only metrics src/platform/metrics.ts registers; the rules likewise; the Kubernetes scrape
+#     config applied to the rendered pods; the chart links the same rules file).
 # Tools are built or fetched once into $CI_SERVICES_DIR/helm: helm and kubeconform with
 # `go install`, the Kubernetes OpenAPI with `go mod download`, promtool from Debian's
 # `prometheus` package (apt-get). ServiceMonitor, PrometheusRule and Canary are custom
@@ -123,6 +129,27 @@ sed 's/containerPort: 8080/containerPortt: 8080/' "$OUT/default.yaml" >"$OUT/bad
 ! kubeconform "$OUT/bad-manifest.yaml" >/dev/null 2>&1
 check "kubeconform rejects a misspelt field (containerPortt)" $?
 
+# ---------------------------------------------------------------- blue-green (docs/deployment.md)
+# The green release of the docs' blue-green steps, next to the production-like blue one in the
+# same namespace: no object may share a kind and name with blue's.
+"$HELM" template mcp-green "$CHART" --namespace mcp-level3 --kube-version "$KUBE_VERSION" -f "$CHART/ci/production-values.yaml" \
+  --set image.tag=1.1.0,controlPlane.name=mcp-control-plane-green \
+  --set configMaps.engineMap.name=engine-map-green,configMaps.apiRoutes.name=api-routes-green \
+  --set ingress.enabled=false,service.type=ClusterIP,canary.enabled=false \
+  --set observability.metrics.prometheusRule.enabled=false >"$OUT/green.yaml" 2>"$OUT/green.log"
+t=$?
+node -e '
+  const { parseAllDocuments } = require("yaml"); const fs = require("node:fs");
+  const names = (f) => parseAllDocuments(fs.readFileSync(f, "utf8")).map((d) => d.toJS()).filter(Boolean).map((d) => `${d.kind}/${d.metadata.name}`);
+  const blue = new Set(names(process.argv[1])); const green = names(process.argv[2]);
+  const common = green.filter((n) => blue.has(n));
+  const pods = parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS()).find((d) => d?.kind === "Deployment");
+  if (green.length === 0 || common.length > 0 || pods.spec.template.metadata.labels["app.kubernetes.io/instance"] !== "mcp-green") { console.error("in common:", common.join(", ") || "-", "green:", green.length); process.exit(1); }' \
+  "$OUT/production.yaml" "$OUT/green.yaml" 2>"$OUT/green-check.log"
+c=$?
+[ "$t" -eq 0 ] && [ "$c" -eq 0 ]
+check "blue-green: the docs' green release shares no object name with blue" $? "$(cat "$OUT/green.log" "$OUT/green-check.log" | grep -v 'symbolic link')"
+
 # ---------------------------------------------------------------- alert rules
 mkdir -p "$OUT/rules"
 node -e '
@@ -135,6 +162,29 @@ promtool check rules "$OUT/rules/rules.yaml" >"$OUT/promtool-check.log" 2>&1
 check "promtool check rules" $? "$(cat "$OUT/promtool-check.log")"
 cp "$CHART/ci/rules-test.yaml" "$OUT/rules/"
 (cd "$OUT/rules" && promtool test rules rules-test.yaml) >"$OUT/promtool-test.log" 2>&1
-check "promtool test rules (HighLatency, HighErrorRate fire and stay quiet as they should)" $? "$(cat "$OUT/promtool-test.log")"
+check "promtool test rules on the chart's PrometheusRule (narrowed to the release's namespace)" $? "$(cat "$OUT/promtool-test.log")"
+
+# ---------------------------------------------------------------- deploy/observability
+OBS="$ROOT/deploy/observability"
+promtool check rules "$OBS/alerting-rules.yaml" >"$OUT/obs-check.log" 2>&1
+check "promtool check rules deploy/observability/alerting-rules.yaml" $? "$(cat "$OUT/obs-check.log")"
+(cd "$OBS" && promtool test rules alerting-rules.test.yaml) >"$OUT/obs-test.log" 2>&1
+check "promtool test rules deploy/observability/alerting-rules.test.yaml (each alert fires and stays quiet as it should)" $? "$(cat "$OUT/obs-test.log")"
+# The tests must bite: with HighErrorRate's threshold at 50% or DagRunFailureRate without its
+# minimum of 5 runs, they fail.
+mkdir -p "$OUT/obs-mutant"; cp "$OBS/alerting-rules.test.yaml" "$OUT/obs-mutant/"
+sed 's/\[5m\])) > 0.05$/[5m])) > 0.5/' "$OBS/alerting-rules.yaml" >"$OUT/obs-mutant/alerting-rules.yaml"
+! cmp -s "$OBS/alerting-rules.yaml" "$OUT/obs-mutant/alerting-rules.yaml" && ! (cd "$OUT/obs-mutant" && promtool test rules alerting-rules.test.yaml) >/dev/null 2>&1
+check "promtool test rules rejects HighErrorRate at 50%" $?
+sed 's/ >= 5$/ >= 0/' "$OBS/alerting-rules.yaml" >"$OUT/obs-mutant/alerting-rules.yaml"
+! cmp -s "$OBS/alerting-rules.yaml" "$OUT/obs-mutant/alerting-rules.yaml" && ! (cd "$OUT/obs-mutant" && promtool test rules alerting-rules.test.yaml) >/dev/null 2>&1
+check "promtool test rules rejects DagRunFailureRate without its minimum of runs" $?
+promtool check config "$OBS/prometheus-static.yaml" >"$OUT/obs-config.log" 2>&1
+check "promtool check config deploy/observability/prometheus-static.yaml" $? "$(cat "$OUT/obs-config.log")"
+json="$(cd "$ROOT" && node .ci/observability-check.mjs "$OUT/default.yaml" 2>"$OUT/observability-check.log")"
+cat "$OUT/observability-check.log" >&2
+p="$(node -e 'console.log(JSON.parse(process.argv[1]).passed)' "$json" 2>/dev/null || echo 0)"
+f="$(node -e 'console.log(JSON.parse(process.argv[1]).failed)' "$json" 2>/dev/null || echo 1)"
+passed=$((passed + p)); failed=$((failed + f))
 
 finish

@@ -135,8 +135,10 @@ export const governanceAuditVerify = defineOperation({
   }),
   annotations: { readOnlyHint: true },
   scope: 'governance:read',
-  async handler(_input, { engines }) {
-    return engines.governance.audit.verify();
+  async handler(_input, { engines, metrics }) {
+    const result = await engines.governance.audit.verify();
+    metrics.auditChainVerifications.inc({ result: result.ok ? 'ok' : 'broken' });
+    return result;
   },
 });
 

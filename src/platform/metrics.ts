@@ -21,6 +21,14 @@ export interface PoolFigures {
   max: number;
 }
 
+/** The executor's queue and slots, read on each scrape. */
+export interface ExecutorFigures {
+  queued: number;
+  inFlight: number;
+  maxConcurrency: number;
+  maxQueued: number;
+}
+
 export interface Metrics {
   registry: Registry;
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
@@ -46,19 +54,24 @@ export interface Metrics {
   promotionRequestsTotal: Counter<'outcome'>;
   /** governance: audit records appended. */
   auditRecordsTotal: Counter;
+  /** governance: audit chain verifications by result (ok, broken); both series exist from start-up at 0. */
+  auditChainVerifications: Counter<'result'>;
   /** Names the pool whose figures `db_pool_*` report on each scrape (the postgres adapter's). */
   observePool(read: () => PoolFigures): void;
   /** Names the executor whose queue and in-flight counts the execution_* gauges report on each scrape. */
-  observeExecutor(read: () => { queued: number; inFlight: number }): void;
+  observeExecutor(read: () => ExecutorFigures): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let readPool: (() => PoolFigures) | undefined;
-  let readExecutor: (() => { queued: number; inFlight: number }) | undefined;
+  let readExecutor: (() => ExecutorFigures) | undefined;
   const registers = [registry];
   registerPoolGauges(registry, () => readPool?.());
+  // The bounds execution_queue_depth and execution_inflight are measured against
+  // (execution.settings), so an alert compares them without copying the configuration.
+  registerExecutorBounds(registry, () => readExecutor?.());
   return {
     registry,
     httpRequestDuration: new Histogram({
@@ -153,6 +166,15 @@ export function createMetrics(): Metrics {
       help: 'Audit records appended to the hash-chained audit log',
       registers,
     }),
+    auditChainVerifications: initialised(
+      new Counter({
+        name: 'audit_chain_verifications_total',
+        help: 'Audit hash-chain verifications (governance_audit_verify), by result: ok, or broken (a record altered, missing or removed)',
+        labelNames: ['result'],
+        registers,
+      }),
+      [{ result: 'ok' }, { result: 'broken' }],
+    ),
     observePool(read) {
       readPool = read;
     },
@@ -183,4 +205,30 @@ function registerPoolGauges(registry: Registry, read: () => PoolFigures | undefi
   });
   gauge('db_pool_pending_requests', 'Queries waiting for a database pool connection', [], (g, f) => g.set({ pool: 'postgres' }, f.waiting));
   gauge('db_pool_max_connections', 'Most connections the database pool opens (database.pool.max)', [], (g, f) => g.set({ pool: 'postgres' }, f.max));
+}
+
+// A labelled counter has no series until its first inc(), and Prometheus' increase() cannot
+// see that first step (there is no earlier sample); starting the series at 0 lets an alert
+// on increase(...{result="broken"}) fire on the very first broken verification.
+function initialised<T extends string>(counter: Counter<T>, labelSets: Array<Partial<Record<T, string>>>): Counter<T> {
+  for (const labels of labelSets) counter.inc(labels, 0);
+  return counter;
+}
+
+function registerExecutorBounds(registry: Registry, read: () => ExecutorFigures | undefined): void {
+  for (const [name, help, pick] of [
+    ['execution_max_concurrency', 'Execution slots (execution.settings.maxConcurrency); execution_inflight is at most this', (f: ExecutorFigures) => f.maxConcurrency],
+    ['execution_max_queued', 'Tasks the executor queues before refusing submissions as busy (execution.settings.maxQueued)', (f: ExecutorFigures) => f.maxQueued],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const figures = read();
+        if (figures) this.set(pick(figures));
+      },
+    });
+  }
 }

@@ -153,6 +153,9 @@ for (const backend of appBackends()) {
         'execution_inflight',
         'promotion_requests_total',
         'audit_records_total',
+        'audit_chain_verifications_total',
+        'execution_max_concurrency',
+        'execution_max_queued',
         'cache_hits_total',
         'cache_misses_total',
         'rag_ingested_chunks_total',
@@ -161,6 +164,12 @@ for (const backend of appBackends()) {
         expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'));
       }
       expect(total(samples, 'execution_queue_depth')).toBe(0);
+      // the bounds the alert rules compare the executor gauges with, as configured
+      const execution = t.app.config.engineMap.engine_map.execution.settings;
+      expect(total(samples, 'execution_max_concurrency')).toBe(execution.maxConcurrency);
+      expect(total(samples, 'execution_max_queued')).toBe(execution.maxQueued);
+      // both results exist before any verification, so increase() sees the first broken one
+      expect(samples.filter((s) => s.name === 'audit_chain_verifications_total').map((s) => s.labels.result).sort()).toEqual(['broken', 'ok']);
     });
   });
 }

@@ -26,6 +26,8 @@ for (const backend of appBackends()) {
     afterAll(async () => t?.close());
 
     /** Runs SQL on the app's own database (the PGlite instance, or the test's PostgreSQL schema). */
+    const verifications = async (result: 'ok' | 'broken') =>
+      (await t.app.metrics.auditChainVerifications.get()).values.find((v) => v.labels.result === result)?.value;
     const rawSql = async (text: string, values: unknown[] = []) => (await t.app.services()).sql.query(text, values);
 
     it('refuses an expression that does not parse, with line and column', async () => {
@@ -149,7 +151,11 @@ for (const backend of appBackends()) {
 
     it('keeps one unbroken chain under concurrent calls', async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => call(governanceCheck, { target: `concurrent-${i % 3}`, input: {} })));
+      const okBefore = await verifications('ok');
       const verified = await call(governanceAuditVerify, {});
+      // audit_chain_verifications_total counts the result; the broken series is there at 0
+      expect(await verifications('ok')).toBe(okBefore! + 1);
+      expect(await verifications('broken')).toBe(0);
       expect(verified.ok).toBe(true);
       expect(verified.firstBroken).toBeUndefined();
       expect(verified.records).toBeGreaterThan(20);
@@ -164,6 +170,7 @@ for (const backend of appBackends()) {
         await tx.exec('alter table governance_audit enable trigger governance_audit_no_change');
       });
       const verified = await call(governanceAuditVerify, {});
+      expect(await verifications('broken')).toBe(1);
       expect(verified.ok).toBe(false);
       expect(verified.firstBroken).toMatchObject({ seq: target });
       expect((verified.firstBroken as { reason: string }).reason).toContain('changed');
