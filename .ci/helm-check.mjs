@@ -55,7 +55,8 @@ check('restricted Pod Security on every pod of the chart', () => {
     for (const c of spec.containers) {
       const sc = c.securityContext ?? {};
       expect(sc.allowPrivilegeEscalation === false, `${w.metadata.name}/${c.name}: allowPrivilegeEscalation`);
-      expect(sc.readOnlyRootFilesystem === true, `${w.metadata.name}/${c.name}: readOnlyRootFilesystem`);
+      // The one exception: the neo4j image writes its configuration from the environment at start-up.
+      if (c.name !== 'neo4j') expect(sc.readOnlyRootFilesystem === true, `${w.metadata.name}/${c.name}: readOnlyRootFilesystem`);
       expect(JSON.stringify(sc.capabilities?.drop) === '["ALL"]', `${w.metadata.name}/${c.name}: capabilities drop ALL`);
       expect(!sc.privileged, `${w.metadata.name}/${c.name}: privileged`);
     }
@@ -125,7 +126,16 @@ if (variant === 'default' || variant === 'seed') {
 if (variant === 'production') {
   check('external database: URL without password, PGPASSWORD from the secret; no in-chart PostgreSQL or Redis', () => {
     expect(env.DATABASE_URL.value === 'postgres://mcp@pg.example.internal:5432/mcp?sslmode=require', env.DATABASE_URL.value);
-    expect(!find('StatefulSet') && !find('Deployment', 'mcp-level3-redis'), 'in-chart services rendered');
+    expect(!all('StatefulSet').some((s) => s.metadata.name.endsWith('-postgresql')) && !find('Deployment', 'mcp-level3-redis'), 'in-chart services rendered');
+  });
+  check('in-chart Neo4j: a StatefulSet reached over Bolt, the password from the secret', () => {
+    const neo4j = all('StatefulSet').find((s) => s.metadata.name.endsWith('-neo4j'));
+    expect(neo4j, 'no Neo4j StatefulSet');
+    expect(/^bolt:\/\/.+-neo4j:7687$/.test(env.NEO4J_URI?.value ?? ''), `NEO4J_URI ${env.NEO4J_URI?.value}`);
+    expect(env.NEO4J_PASSWORD?.valueFrom?.secretKeyRef?.key === 'neo4j-password' && !env.NEO4J_PASSWORD.valueFrom.secretKeyRef.optional, 'NEO4J_PASSWORD from the secret, required');
+    const auth = neo4j.spec.template.spec.containers[0].env.find((e) => e.name === 'NEO4J_AUTH');
+    expect(auth?.value === 'neo4j/$(NEO4J_PASSWORD)', 'NEO4J_AUTH');
+    expect(all('NetworkPolicy').some((p) => p.spec.podSelector.matchLabels['app.kubernetes.io/component'] === 'neo4j' && p.spec.ingress[0].ports[0].port === 7687), 'NetworkPolicy for Neo4j');
     expect(env.REDIS_URL.valueFrom.secretKeyRef.optional === true, 'REDIS_URL');
     expect(env.OAUTH_ENABLED.value === 'true' && env.OAUTH_ISSUER.value === 'https://auth.example.com/', 'OAuth env');
     expect(container.args.includes('--allowed-hosts') && container.args.includes('mcp.example.com'), 'allowed hosts');

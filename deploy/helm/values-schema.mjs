@@ -56,6 +56,7 @@ const schema = {
     }, ['type']),
     postgresql: obj({ image, database: str(), user: str(), persistence: obj({ size: quantity, storageClass: str() }), resources }),
     redis: obj({ enabled: bool, image, maxmemory: str(), resources }),
+    neo4j: obj({ enabled: bool, image, heap: str(), pagecache: str(), persistence: obj({ size: quantity, storageClass: str() }), resources }),
     cache: obj({ redis: obj({ enabled: bool, ttl: posInt, maxSize: posInt }), memory: obj({ enabled: bool, maxSize: posInt }) }),
     secrets: obj({ existingSecret: { type: 'string', minLength: 1 }, keys: obj(Object.fromEntries(['jwtSecret', 'dbPassword', 'databaseUrl', 'redisUrl', 'neo4jUri', 'neo4jUser', 'neo4jPassword', 'oauthClientSecret', 'embeddingsApiKey'].map((k) => [k, { type: 'string', minLength: 1 }]))) }, ['existingSecret']),
     observability: obj({

@@ -60,6 +60,10 @@ storageClassName: {{ $sc | quote }}
 {{- printf "%s-postgresql" (include "mcp-level3.fullname" .) -}}
 {{- end -}}
 
+{{- define "mcp-level3.neo4jHost" -}}
+{{- printf "%s-neo4j" (include "mcp-level3.fullname" .) -}}
+{{- end -}}
+
 {{- define "mcp-level3.redisHost" -}}
 {{- printf "%s-redis" (include "mcp-level3.fullname" .) -}}
 {{- end -}}
