@@ -98,10 +98,11 @@ describe('dag durability on the embedded database', () => {
   });
 
   it('resumes a 200-node run after kill -9: completed nodes are not run again and every node succeeds once', async () => {
-    // 100 chains-of-delays feeding 100 registry publishes, 10 at a time: a few seconds of work.
+    // 10 chains of 10 delays, each feeding a registry publish, 10 at a time: at least 4 s of
+    // work, so the kill lands mid-run even when the status calls are slow.
     const nodes = [];
     for (let i = 0; i < 100; i++) {
-      nodes.push({ id: `d${i}`, action: 'delay', input: { ms: 120 }, ...(i >= 10 ? { dependsOn: [`d${i - 10}`] } : {}) });
+      nodes.push({ id: `d${i}`, action: 'delay', input: { ms: 400 }, ...(i >= 10 ? { dependsOn: [`d${i - 10}`] } : {}) });
       nodes.push({ id: `p${i}`, action: 'registry_publish', dependsOn: [`d${i}`], input: { name: 'crash/pub', version: `1.0.${i}`, content: `=$string(params.seed) & "-${i}"` } });
     }
     const env = cleanEnv({ DAG_POLL_INTERVAL_MS: '50' });

@@ -248,13 +248,20 @@ export class Scheduler {
       const output = runInline(node.action, node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope));
       const bytes = output === null ? 4 : JSON.stringify(output).length;
       if (bytes > MAX_OUTPUT_BYTES) throw new Error(`output is ${bytes} bytes; node outputs are limited to ${MAX_OUTPUT_BYTES}`);
-      this.executor.stats.record(node.action, true, performance.now() - started);
+      this.recordInline(node.action, 'succeeded', started);
       return { ...base, status: 'succeeded', output, error: null, releasesChildren: true };
     } catch (error) {
       // Nothing outside the process is involved: the same input fails the same way again.
-      this.executor.stats.record(node.action, false, performance.now() - started);
+      this.recordInline(node.action, 'failed', started);
       return { ...base, status: 'failed', output: null, error: describe(error, 1), releasesChildren: false };
     }
+  }
+
+  // Inline nodes bypass the executor; they are counted like the nodes it runs.
+  private recordInline(action: string, status: 'succeeded' | 'failed', started: number): void {
+    const ms = performance.now() - started;
+    this.executor.stats.record(action, status === 'succeeded', ms);
+    this.metrics?.dagNodeDuration.observe({ operation: action, status }, ms / 1000);
   }
 
   private async finishRun(run: RunRow): Promise<void> {
