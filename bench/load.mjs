@@ -168,10 +168,34 @@ async function seed(client) {
   return { hasDag: tools.includes('dag_run') };
 }
 
+/** Each operation of the mix alone, 30 calls one after another: where the mixed latency comes from. */
+async function sequentialByOperation(client, hasDag) {
+  const makers = {
+    rag_query: () => ({ collection: 'load', query: pick(queries), topK: 10 }),
+    registry_get: () => ({ name: `load/a${Math.floor(Math.random() * ARTIFACTS)}`, version: '1.0.0' }),
+    registry_publish: () => ({ name: 'load/sequential', version: `2.0.${sequence++}`, content: 'x', mediaType: 'text/plain' }),
+    rag_ingest: () => ({ collection: 'load-writes', documents: [{ id: `s${sequence++}`, text: pick(corpus).text.slice(0, 600) }] }),
+    ...(hasDag ? { dag_run: () => ({ definition: { name: 'load', nodes: [{ id: 'a', action: 'noop' }, { id: 'b', action: 'noop', dependsOn: ['a'] }] } }) } : {}),
+  };
+  const result = {};
+  for (const [tool, makeArgs] of Object.entries(makers)) {
+    const ms = [];
+    for (let i = 0; i < 30; i++) {
+      const started = performance.now();
+      await client.callTool(tool, makeArgs());
+      ms.push(performance.now() - started);
+    }
+    result[tool] = { p50: round(percentile(ms, 50), 1), p95: round(percentile(ms, 95), 1) };
+  }
+  return result;
+}
+
 async function measure(label, port, seedClient) {
   log(`load: ${label}: seeding ${corpus.length} documents and ${ARTIFACTS} artifacts`);
   const { hasDag } = await seed(seedClient);
   const next = workload(hasDag);
+  const perOperation = await sequentialByOperation(seedClient, hasDag);
+  log(`load: ${label}: one call at a time, by operation ${JSON.stringify(perOperation)}`);
   log(`load: ${label}: warm-up`);
   await runLoad(port, next).catch(() => undefined);
   log(`load: ${label}: closed loop, ${connections} connections, ${durationS} s`);
@@ -179,7 +203,7 @@ async function measure(label, port, seedClient) {
   log(`load: ${label}: max ${JSON.stringify(max)}`);
   const steps = [];
   let sustained = null;
-  for (const fraction of [0.3, 0.5, 0.7, 0.85, 1]) {
+  for (const fraction of [0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1]) {
     const rate = Math.max(1, Math.floor(max.throughput * fraction));
     const step = await runLoad(port, next, { rate });
     log(`load: ${label}: ${rate}/s → ${JSON.stringify(step)}`);
@@ -188,7 +212,7 @@ async function measure(label, port, seedClient) {
     if (!ok) break;
     sustained = rate;
   }
-  return { workload: hasDag ? 'reads 70, writes 20, dag 10' : 'reads 80, writes 20 (no dag toolset)', max, steps, sustainedRateP95Under100ms: sustained };
+  return { perOperation, workload: hasDag ? 'reads 70, writes 20, dag 10' : 'reads 80, writes 20 (no dag toolset)', max, steps, sustainedRateP95Under100ms: sustained };
 }
 
 async function embedded() {
