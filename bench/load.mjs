@@ -61,7 +61,7 @@ function workload(hasDag) {
   const mix = [
     [0.35 + (hasDag ? 0 : 0.05), 'rag_query', () => ({ collection: 'load', query: pick(queries), topK: 10 })],
     [0.35 + (hasDag ? 0 : 0.05), 'registry_get', () => ({ name: `load/a${Math.floor(Math.random() * ARTIFACTS)}`, version: '1.0.0' })],
-    [0.1, 'registry_publish', () => ({ name: 'load/writes', version: `1.0.${process.pid}${sequence++}`, content: `written ${Date.now()}`, mediaType: 'text/plain' })],
+    [0.1, 'registry_publish', () => ({ name: 'load/writes', version: `1.0.${sequence++}`, content: `written ${Date.now()}`, mediaType: 'text/plain' })],
     [0.1, 'rag_ingest', () => ({ collection: 'load-writes', documents: [{ id: `d${process.pid}-${sequence++}`, text: pick(corpus).text.slice(0, 600) }] })],
   ];
   if (hasDag) {

@@ -405,6 +405,10 @@ export class App {
     if (isUnstorableText(error)) {
       return invalidInput(`${operation.name}: the input holds a character the database cannot store (the NUL character, \\u0000); remove it`);
     }
+    if ((error as { code?: unknown }).code === '22003') {
+      // numeric_value_out_of_range: a number from the input is larger than its column takes.
+      return invalidInput(`${operation.name}: a number in the input is too large to store (${(error as Error).message}); use a smaller value`);
+    }
     const reference = randomUUID();
     log.error({ operation: operation.name, reference, err: error }, 'operation failed unexpectedly');
     return new EngineError('INTERNAL', `${operation.name} failed unexpectedly (reference ${reference}); the server log has the details`);

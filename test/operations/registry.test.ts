@@ -55,6 +55,9 @@ for (const backend of appBackends()) {
       expect(badName.message).toMatch(/^name: expected "namespace\/name"/);
       const badVersion = await failure(call(registryPublish, { name: 'acme/x', version: 'v1', content: 'x' }));
       expect(badVersion.message).toBe('version: expected a semantic version like "1.2.0" or "2.0.0-rc.1", got "v1"');
+      const hugeVersion = await failure(call(registryPublish, { name: 'acme/x', version: '1.0.2276010015', content: 'x' }));
+      expect(hugeVersion.code).toBe('INVALID_INPUT');
+      expect(hugeVersion.message).toMatch(/^version: the patch number of "1\.0\.2276010015" is over 2147483647/);
       const page = await call(registryList, { prefix: 'acme/x' });
       expect(page.artifacts).toEqual([]);
     });

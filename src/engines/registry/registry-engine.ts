@@ -70,6 +70,8 @@ interface ArtifactRow {
 }
 
 const RECORD_COLUMNS = 'name, version, digest, size, media_type, labels, metadata, created_at, created_by, yanked, yank_reason, seq';
+const MAX_VERSION_NUMBER = 2_147_483_647;
+
 /** Highest semver first; a release before the pre-releases of the same numbers. */
 const SEMVER_ORDER = 'major desc, minor desc, patch desc, (prerelease is null) desc, prerelease desc';
 /** What "latest" means: the highest release; the highest pre-release only when there is no release. */
@@ -143,6 +145,11 @@ export class RegistryEngine {
     const parsed = semver.parse(input.version);
     if (!parsed || parsed.raw !== input.version) {
       throw invalidInput(`version: expected a semantic version like "1.2.0", got ${JSON.stringify(input.version)}`);
+    }
+    // Version numbers are stored as 32-bit integers so that ordering is numeric in SQL.
+    const tooBig = (['major', 'minor', 'patch'] as const).find((part) => parsed[part] > MAX_VERSION_NUMBER);
+    if (tooBig) {
+      throw invalidInput(`version: the ${tooBig} number of ${JSON.stringify(input.version)} is over ${MAX_VERSION_NUMBER}; use smaller version numbers`);
     }
     if (input.content.byteLength > this.settings.maxContentBytes) {
       throw new EngineError(
