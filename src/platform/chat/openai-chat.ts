@@ -6,7 +6,7 @@
  * with backoff (honouring Retry-After); returns the first choice's text.
  */
 import { EngineError } from '../../errors.js';
-import { backoff, sleep } from '../retry.js';
+import { postJsonWithRetries } from '../retry.js';
 
 export interface ChatRequest {
   system: string;
@@ -36,42 +36,25 @@ export function createOpenAiChat(options: OpenAiChatOptions): ChatCompletion {
   const url = endpoint(options.url);
   const maxAttempts = options.maxAttempts ?? 3;
   return async (request, signal) => {
-    for (let attempt = 1; ; attempt++) {
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
-          body: JSON.stringify({
-            model: options.model,
-            temperature: 0,
-            max_tokens: request.maxTokens,
-            messages: [
-              { role: 'system', content: request.system },
-              { role: 'user', content: request.prompt },
-            ],
-          }),
-          signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 60_000), ...(signal ? [signal] : [])]),
-        });
-      } catch (error) {
-        if (signal?.aborted || attempt >= maxAttempts) throw new EngineError('UNAVAILABLE', `chat endpoint ${url} is unreachable: ${(error as Error).message}`);
-        await sleep(backoff(attempt), signal);
-        continue;
-      }
-      if (response.ok) {
-        const body = (await response.json().catch(() => undefined)) as { choices?: { message?: { content?: unknown } }[] } | undefined;
-        const content = body?.choices?.[0]?.message?.content;
-        if (typeof content !== 'string') throw new EngineError('UNAVAILABLE', `chat endpoint ${url} answered without choices[0].message.content`);
-        return content;
-      }
-      const retryable = response.status === 429 || response.status >= 500;
-      const detail = (await response.text().catch(() => '')).slice(0, 300);
-      if (!retryable || attempt >= maxAttempts) {
-        const hint = response.status === 401 ? ` (check ${options.apiKeyVariable ?? 'the API key'})` : '';
-        throw new EngineError('UNAVAILABLE', `chat endpoint ${url} answered ${response.status}${detail ? `: ${detail}` : ''}${hint}`);
-      }
-      const retryAfter = Number(response.headers.get('retry-after'));
-      await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff(attempt), signal);
-    }
+    const payload = {
+      model: options.model,
+      temperature: 0,
+      max_tokens: request.maxTokens,
+      messages: [
+        { role: 'system', content: request.system },
+        { role: 'user', content: request.prompt },
+      ],
+    };
+    const body = (await postJsonWithRetries(url, payload, {
+      what: 'chat',
+      apiKey: options.apiKey,
+      apiKeyVariable: options.apiKeyVariable,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      maxAttempts,
+      signal,
+    })) as { choices?: { message?: { content?: unknown } }[] } | undefined;
+    const content = body?.choices?.[0]?.message?.content;
+    if (typeof content !== 'string') throw new EngineError('UNAVAILABLE', `chat endpoint ${url} answered without choices[0].message.content`);
+    return content;
   };
 }

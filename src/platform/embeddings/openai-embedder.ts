@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { EngineError } from '../../errors.js';
 import type { CachePort } from '../cache/cache-port.js';
-import { backoff, sleep } from '../retry.js';
+import { postJsonWithRetries } from '../retry.js';
 import type { EmbeddingsPort } from './embeddings-port.js';
 
 export interface OpenAiEmbedderOptions {
@@ -45,35 +45,15 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embeddings
   let dimensions = 0;
 
   const request = async (input: string[], signal?: AbortSignal): Promise<number[][]> => {
-    for (let attempt = 1; ; attempt++) {
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
-          body: JSON.stringify({ model: options.model, input }),
-          signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(signal ? [signal] : [])]),
-        });
-      } catch (error) {
-        if (signal?.aborted || attempt >= maxAttempts) throw new EngineError('UNAVAILABLE', `embeddings endpoint ${url} is unreachable: ${(error as Error).message}`);
-        await sleep(backoff(attempt), signal);
-        continue;
-      }
-      if (response.ok) {
-        const body = (await response.json()) as { data?: { embedding: number[]; index: number }[] };
-        if (!Array.isArray(body.data) || body.data.length !== input.length) {
-          throw new EngineError('UNAVAILABLE', `embeddings endpoint ${url} returned ${body.data?.length ?? 'no'} embeddings for ${input.length} inputs`);
-        }
-        return [...body.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
-      }
-      const retryable = response.status === 429 || response.status >= 500;
-      const detail = (await response.text().catch(() => '')).slice(0, 300);
-      if (!retryable || attempt >= maxAttempts) {
-        throw new EngineError('UNAVAILABLE', `embeddings endpoint ${url} answered ${response.status}${detail ? `: ${detail}` : ''}${response.status === 401 ? ' (check EMBEDDINGS_API_KEY)' : ''}`);
-      }
-      const retryAfter = Number(response.headers.get('retry-after'));
-      await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff(attempt), signal);
+    const body = (await postJsonWithRetries(
+      url,
+      { model: options.model, input },
+      { what: 'embeddings', apiKey: options.apiKey, apiKeyVariable: 'EMBEDDINGS_API_KEY', timeoutMs: options.timeoutMs ?? 30_000, maxAttempts, signal },
+    )) as { data?: { embedding: number[]; index: number }[] } | undefined;
+    if (!Array.isArray(body?.data) || body.data.length !== input.length) {
+      throw new EngineError('UNAVAILABLE', `embeddings endpoint ${url} returned ${body?.data?.length ?? 'no'} embeddings for ${input.length} inputs`);
     }
+    return [...body.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
   };
 
   const cacheKey = (text: string) => `emb:${options.model}:${createHash('sha256').update(text).digest('base64url')}`;
