@@ -9,29 +9,17 @@
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
+import { decodeVariable, enginesFor } from './resource-access.js';
 import { dagStatus } from '../operations/dag.js';
 import type { Principal } from '../operations/operation.js';
 
 const RUN_URI = /^dag:\/\/runs\/([^/]+)$/;
 
-function decode(value: string | string[] | undefined): string {
-  const raw = Array.isArray(value) ? value.join('/') : (value ?? '');
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 export const runUri = (id: string) => `dag://runs/${encodeURIComponent(id)}`;
 
 export function registerDagSurface(app: App, server: McpServer, principal: Principal, sessionful: boolean): void {
-  const dag = async () => {
-    if (!hasScope(principal, dagStatus.scope)) {
-      throw new EngineError('FORBIDDEN', `reading workflows and runs needs the scope "${dagStatus.scope}", which principal "${principal.id}" does not have`);
-    }
-    return (await app.services()).engines.dag;
-  };
+  const dag = async () => (await enginesFor(app, principal, dagStatus.scope, 'workflows and runs')).dag;
 
   server.registerResource(
     'dag-workflow',
@@ -41,11 +29,11 @@ export function registerDagSurface(app: App, server: McpServer, principal: Princ
           ? (await (await dag()).workflowNames('', 100)).map((name) => ({ uri: `dag://workflows/${encodeURIComponent(name)}`, name, mimeType: 'application/json' }))
           : [],
       }),
-      complete: { name: async (value) => (await (await dag()).workflowNames(decode(value))).map(encodeURIComponent) },
+      complete: { name: async (value) => (await (await dag()).workflowNames(decodeVariable(value))).map(encodeURIComponent) },
     }),
     { title: 'Workflow', description: 'Latest version of a defined workflow; name is URL-encoded ("release%2Fpublish").' },
     async (uri, variables) => {
-      const record = await (await dag()).workflow(decode(variables.name));
+      const record = await (await dag()).workflow(decodeVariable(variables.name));
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(record) }] };
     },
   );
@@ -61,7 +49,7 @@ export function registerDagSurface(app: App, server: McpServer, principal: Princ
     }),
     { title: 'Workflow run', description: 'A run and its nodes; subscribe (stdio) to be told of every change.' },
     async (uri, variables) => {
-      const status = await app.invoke(dagStatus, { runId: decode(variables.id) }, { principal });
+      const status = await app.invoke(dagStatus, { runId: decodeVariable(variables.id) }, { principal });
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(status) }] };
     },
   );
@@ -78,7 +66,7 @@ export function registerDagSurface(app: App, server: McpServer, principal: Princ
     const match = RUN_URI.exec(uri);
     if (!match) throw new EngineError('INVALID_INPUT', `only runs can be subscribed to (dag://runs/{id}); got ${JSON.stringify(uri)}`);
     const engine = await dag();
-    const runId = decode(match[1]);
+    const runId = decodeVariable(match[1]);
     await engine.run(runId);
     if (!subscribed.has(uri)) {
       const listener = (changed: string) => {

@@ -8,7 +8,7 @@
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasScope, type App } from '../app.js';
-import { EngineError } from '../errors.js';
+import { decodeVariable, enginesFor } from './resource-access.js';
 import type { Principal } from '../operations/operation.js';
 import { promotionHistory, promotionStatus } from '../operations/promotion.js';
 import { registryGet } from '../operations/registry.js';
@@ -16,22 +16,9 @@ import { taxonomyLookup } from '../operations/taxonomy.js';
 
 const REVIEW_ARGS = z.object({ requestId: z.string().describe('Promotion request id.') });
 
-function decode(value: string | string[] | undefined): string {
-  const raw = Array.isArray(value) ? value.join('/') : (value ?? '');
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 export function registerTaxonomySurface(app: App, server: McpServer, principal: Principal): void {
-  const taxonomy = async () => {
-    if (!hasScope(principal, taxonomyLookup.scope)) {
-      throw new EngineError('FORBIDDEN', `reading concepts needs the scope "${taxonomyLookup.scope}", which principal "${principal.id}" does not have`);
-    }
-    return (await app.services()).engines.taxonomy;
-  };
+  const taxonomy = async () => (await enginesFor(app, principal, taxonomyLookup.scope, 'concepts')).taxonomy;
   server.registerResource(
     'taxonomy-concept',
     new ResourceTemplate('taxonomy://concepts/{id}', {
@@ -41,13 +28,13 @@ export function registerTaxonomySurface(app: App, server: McpServer, principal: 
           : [],
       }),
       complete: {
-        id: async (value) => (await taxonomy()).concepts.map((c) => c.id).filter((id) => id.toLowerCase().startsWith(decode(value).toLowerCase())).slice(0, 50),
+        id: async (value) => (await taxonomy()).concepts.map((c) => c.id).filter((id) => id.toLowerCase().startsWith(decodeVariable(value).toLowerCase())).slice(0, 50),
       },
     }),
     { title: 'Taxonomy concept', description: 'One ontology concept: labels, definition, parents, children and ancestors.' },
     async (uri, variables) => {
       const engine = await taxonomy();
-      const concept = engine.get(decode(variables.id));
+      const concept = engine.get(decodeVariable(variables.id));
       const ancestors: string[] = [];
       const queue = [...concept.parents];
       while (queue.length > 0) {

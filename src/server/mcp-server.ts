@@ -26,6 +26,7 @@ import { EngineError } from '../errors.js';
 import type { AnyOperation, Principal, SampleModel } from '../operations/operation.js';
 import { ragQuery } from '../operations/rag.js';
 import { registerDagSurface } from './dag-surface.js';
+import { decodeVariable, enginesFor } from './resource-access.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
 import { operationJsonSchemas } from '../operations/json-schema.js';
@@ -101,15 +102,6 @@ function sampler(server: McpServer, ctx: ServerContext): SampleModel | undefined
   };
 }
 
-function decodeVariable(value: string | string[] | undefined): string {
-  const raw = Array.isArray(value) ? value.join('/') : (value ?? '');
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
 export function createMcpServerFactory(
   app: App,
   principalFor: (ctx: McpRequestContext) => Principal,
@@ -154,12 +146,8 @@ export function createMcpServerFactory(
     });
 
     if (hasRegistry) {
-      const readArtifact = async (name: string, version: string) => {
-        if (!hasScope(principal, registryGet.scope)) {
-          throw new EngineError('FORBIDDEN', `reading artifacts needs the scope "${registryGet.scope}", which principal "${principal.id}" does not have`);
-        }
-        return (await app.services()).engines.registry.getVersion(name, version);
-      };
+      const readArtifact = async (name: string, version: string) =>
+        (await enginesFor(app, principal, registryGet.scope, 'artifacts')).registry.getVersion(name, version);
 
       server.registerResource(
         'registry-artifact',
@@ -240,12 +228,7 @@ export function createMcpServerFactory(
 }
 
 function registerRagSurface(app: App, server: McpServer, principal: Principal): void {
-  const rag = async () => {
-    if (!hasScope(principal, ragQuery.scope)) {
-      throw new EngineError('FORBIDDEN', `reading collections needs the scope "${ragQuery.scope}", which principal "${principal.id}" does not have`);
-    }
-    return (await app.services()).engines.rag;
-  };
+  const rag = async () => (await enginesFor(app, principal, ragQuery.scope, 'collections')).rag;
   const collectionNames = async (prefix: string) =>
     (await (await rag()).collections()).map((c) => c.name).filter((name) => name.startsWith(prefix));
 
