@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
-import type { SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp, type SqlPort } from '../../platform/sql/sql-port.js';
 import { carrierFromContext } from '../../platform/tracing.js';
 import type { Executor } from '../execution/executor.js';
 import { BUILTIN_ACTIONS, isBuiltin, runBuiltin } from './builtins.js';
@@ -71,16 +71,15 @@ const ANALYZE_FROM_NODES = 500;
 
 export const TERMINAL: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 
-const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
 
 function toRunView(row: RunRow): RunView {
   return {
     runId: row.id,
     workflow: row.workflow_version ? `${row.workflow}@${row.workflow_version}` : row.workflow,
     status: row.status,
-    createdAt: iso(row.created_at)!,
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
+    createdAt: isoTimestamp(row.created_at)!,
+    startedAt: isoTimestamp(row.started_at),
+    finishedAt: isoTimestamp(row.finished_at),
     nodeCount: row.node_count,
     done: row.status === 'cancelled' ? row.node_count - Math.max(0, row.remaining) : row.node_count - row.remaining,
     ...(row.error ? { error: row.error } : {}),
@@ -197,7 +196,7 @@ export class DagEngine {
     );
     const row = rows[0];
     if (!row) throw notFound(`no workflow ${JSON.stringify(ref)}; define it with dag_define first (dag://workflows lists the defined ones)`);
-    return { name: row.name, version: row.version, definition: { ...row.definition, version: row.version }, nodeCount: row.node_count, createdAt: iso(row.created_at)!, createdBy: row.created_by };
+    return { name: row.name, version: row.version, definition: { ...row.definition, version: row.version }, nodeCount: row.node_count, createdAt: isoTimestamp(row.created_at)!, createdBy: row.created_by };
   }
 
   async workflowNames(prefix: string, limit = 50): Promise<string[]> {
@@ -324,8 +323,8 @@ export class DagEngine {
       action: r.action,
       status: r.status,
       attempts: r.attempts,
-      startedAt: iso(r.started_at),
-      finishedAt: iso(r.finished_at),
+      startedAt: isoTimestamp(r.started_at),
+      finishedAt: isoTimestamp(r.finished_at),
       ...(r.error ? { error: r.error } : {}),
       ...(r.output !== null && r.output !== undefined ? { output: r.output } : {}),
     }));

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
-import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp, type SqlExecutor, type SqlPort } from '../../platform/sql/sql-port.js';
 import type { GovernanceEngine } from '../governance/governance-engine.js';
 import type { Artifact, RegistryEngine } from '../registry/registry-engine.js';
 import { TAXONOMY_LABEL, type TaxonomyEngine } from '../taxonomy/taxonomy-engine.js';
@@ -100,7 +100,6 @@ interface EventRow {
   at: Date | string;
 }
 
-const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
 
 function toEvent(row: EventRow): PromotionEvent {
   return {
@@ -111,7 +110,7 @@ function toEvent(row: EventRow): PromotionEvent {
     previousVersion: row.previous_version,
     requestId: row.request_id,
     actor: row.actor,
-    at: iso(row.at)!,
+    at: isoTimestamp(row.at)!,
   };
 }
 
@@ -217,11 +216,11 @@ export class PromotionEngine {
       requestedBy: row.requested_by,
       status: row.status,
       approvalsRequired: row.approvals_required,
-      approvals: approvals.map((a) => ({ by: a.approver, decision: a.decision, comment: a.comment, at: iso(a.at)! })),
+      approvals: approvals.map((a) => ({ by: a.approver, decision: a.decision, comment: a.comment, at: isoTimestamp(a.at)! })),
       gates: row.gates,
-      createdAt: iso(row.created_at)!,
-      expiresAt: iso(row.expires_at)!,
-      decidedAt: iso(row.decided_at),
+      createdAt: isoTimestamp(row.created_at)!,
+      expiresAt: isoTimestamp(row.expires_at)!,
+      decidedAt: isoTimestamp(row.decided_at),
       decidedBy: row.decided_by,
       comment: row.comment,
     };
@@ -241,7 +240,7 @@ export class PromotionEngine {
   /** Requests of an artifact, newest first (for the review prompt). */
   async requests(name: string, limit: number): Promise<{ requestId: string; version: string; environment: string; status: RequestStatus; requestedBy: string; createdAt: string }[]> {
     const { rows } = await this.sql.query<RequestRow>('select * from promotion_requests where name = $1 order by created_at desc limit $2', [name, limit]);
-    return rows.map((r) => ({ requestId: r.id, version: r.version, environment: r.environment, status: r.status, requestedBy: r.requested_by, createdAt: iso(r.created_at)! }));
+    return rows.map((r) => ({ requestId: r.id, version: r.version, environment: r.environment, status: r.status, requestedBy: r.requested_by, createdAt: isoTimestamp(r.created_at)! }));
   }
 
   /** Moves the alias back to the version promoted before the current one, undoing that promotion. */
@@ -281,7 +280,7 @@ export class PromotionEngine {
     const request = rows[0];
     if (!request) throw notFound(`no promotion request ${requestId} (promotion_history lists an artifact's requests)`);
     if (request.status !== 'pending_approval') {
-      const when = request.status === 'expired' ? ` at ${iso(request.expires_at)}; request the promotion again` : '';
+      const when = request.status === 'expired' ? ` at ${isoTimestamp(request.expires_at)}; request the promotion again` : '';
       throw conflict(`request ${requestId} is ${request.status.replace('_', ' ')}${when}; only pending requests can be decided`);
     }
     if (request.requested_by === principal) {

@@ -41,3 +41,8 @@ export function assertIdentifier(name: string, what: string): string {
   }
   return name;
 }
+
+/** A timestamp column as ISO 8601 UTC (pg gives Date, PGlite may give text); null stays null. */
+export function isoTimestamp(value: Date | string | null): string | null {
+  return value === null ? null : new Date(value).toISOString();
+}

@@ -9,7 +9,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidInput, notFound } from '../../errors.js';
 import { unknownScopesProblem } from '../../operations/scopes.js';
-import type { SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp, type SqlPort } from '../../platform/sql/sql-port.js';
 
 export const API_KEY_PREFIX = 'ml3_';
 const KEY_PATTERN = /^ml3_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -39,14 +39,13 @@ interface Row {
   revoked_at: Date | string | null;
 }
 
-const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
 
 function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
 function toRecord(row: Row): ApiKeyRecord {
-  return { id: row.id, name: row.name, scopes: row.scopes, createdAt: iso(row.created_at)!, expiresAt: iso(row.expires_at), revokedAt: iso(row.revoked_at) };
+  return { id: row.id, name: row.name, scopes: row.scopes, createdAt: isoTimestamp(row.created_at)!, expiresAt: isoTimestamp(row.expires_at), revokedAt: isoTimestamp(row.revoked_at) };
 }
 
 export class ApiKeyStore {
