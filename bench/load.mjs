@@ -20,13 +20,9 @@
  * Options: --duration S (per step, default 15), --connections N (default 16),
  *          --targets embedded,postgres-1,postgres-3 (default: all that can run).
  */
-import autocannon from 'autocannon';
-import { readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
-import { childEnv, CLI, databaseUrlFromEnv, freePort, log, percentile, redactUrl, removeDir, round, ROOT, startOurHttpServer, stopChild, tempDir, withFreshDatabase, PROTOCOL_VERSION } from './lib.mjs';
+import { databaseUrlFromEnv, log, percentile, redactUrl, removeDir, round, startOurHttpServer, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
+import { ARTIFACTS, AUTH_ENV, corpus, createApiKey, operations, roundRobin, runLoad as runMixedLoad, seed, workload } from './mixed-workload.mjs';
 
 const P95_THRESHOLD_MS = 100;
 const { values: args } = parseArgs({
@@ -38,145 +34,13 @@ const { values: args } = parseArgs({
 });
 const durationS = Number(args.duration);
 const connections = Number(args.connections);
-
-const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
-const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-const queries = readFileSync(join(fixture, 'queries.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).text);
-const ARTIFACTS = 100;
-const AUTH_ENV = { API_KEY_ENABLED: 'true', RATE_LIMIT_PER_MINUTE: '0' };
 let apiKey;
 
-/** An API key with every scope, stored where the servers will look (data dir or database). */
-function createApiKey({ dataDir, databaseUrl }) {
-  const env = childEnv({ ...AUTH_ENV, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
-  return execFileSync(process.execPath, [CLI, 'apikey', 'create', '--name', 'load', '--scopes', '*', '--data-dir', dataDir], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
-
-// ---------------------------------------------------------------- workload
-
-let sequence = 0;
-const pick = (list) => list[Math.floor(Math.random() * list.length)];
-
-function workload(hasDag) {
-  const mix = [
-    [0.35 + (hasDag ? 0 : 0.05), 'rag_query', () => ({ collection: 'load', query: pick(queries), topK: 10 })],
-    [0.35 + (hasDag ? 0 : 0.05), 'registry_get', () => ({ name: `load/a${Math.floor(Math.random() * ARTIFACTS)}`, version: '1.0.0' })],
-    [0.1, 'registry_publish', () => ({ name: 'load/writes', version: `1.0.${sequence++}`, content: `written ${Date.now()}`, mediaType: 'text/plain' })],
-    [0.1, 'rag_ingest', () => ({ collection: 'load-writes', documents: [{ id: `d${process.pid}-${sequence++}`, text: pick(corpus).text.slice(0, 600) }] })],
-  ];
-  if (hasDag) {
-    mix.push([0.1, 'dag_run', () => ({ definition: { name: 'load', nodes: [{ id: 'a', action: 'noop' }, { id: 'b', action: 'noop', dependsOn: ['a'] }] } })]);
-  }
-  return () => {
-    let r = Math.random();
-    for (const [weight, tool, makeArgs] of mix) {
-      if ((r -= weight) < 0) return { tool, args: makeArgs() };
-    }
-    const [, tool, makeArgs] = mix[0];
-    return { tool, args: makeArgs() };
-  };
-}
-
-function rpcBody(tool, toolArgs) {
-  return JSON.stringify({ jsonrpc: '2.0', id: sequence++, method: 'tools/call', params: { name: tool, arguments: toolArgs } });
-}
-
-/** A JSON-RPC error or an isError tool result in a /mcp response body (JSON or SSE). */
-function failureIn(body) {
-  const text = body.includes('data:') ? body.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('') : body;
-  try {
-    const message = JSON.parse(text);
-    if (message.error) return message.error.message ?? 'JSON-RPC error';
-    if (message.result?.isError) return message.result.content?.[0]?.text ?? 'tool error';
-    return undefined;
-  } catch {
-    return `unparseable response: ${text.slice(0, 120)}`;
-  }
-}
-
-async function runLoad(port, next, { rate } = {}) {
-  const latencies = [];
-  const errors = {};
-  const instance = autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections,
-    duration: durationS,
-    ...(rate ? { overallRate: rate } : {}),
-    requests: [
-      {
-        method: 'POST',
-        path: '/mcp',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION, 'x-api-key': apiKey },
-        setupRequest(request, context) {
-          const { tool, args: toolArgs } = next();
-          context.tool = tool;
-          return { ...request, body: rpcBody(tool, toolArgs) };
-        },
-        onResponse(status, body, context) {
-          const failure = status !== 200 ? `HTTP ${status}` : failureIn(body);
-          if (failure) {
-            const key = `${context.tool}: ${failure.slice(0, 100)}`;
-            errors[key] = (errors[key] ?? 0) + 1;
-          }
-        },
-      },
-    ],
-  });
-  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
-  const result = await instance;
-  const errorCount = Object.values(errors).reduce((a, b) => a + b, 0) + result.errors + result.timeouts;
-  return {
-    offeredRate: rate ?? null,
-    requests: latencies.length,
-    throughput: round(latencies.length / durationS, 1),
-    p50: round(percentile(latencies, 50), 1),
-    p95: round(percentile(latencies, 95), 1),
-    p99: round(percentile(latencies, 99), 1),
-    errors: errorCount,
-    ...(errorCount ? { errorKinds: errors, socketErrors: result.errors, timeouts: result.timeouts } : {}),
-  };
-}
-
-// ---------------------------------------------------------------- targets
-
-/** Spreads connections over the replicas in turn, as a Service does. */
-async function roundRobin(ports) {
-  const port = await freePort();
-  let turn = 0;
-  const server = createServer((socket) => {
-    const upstream = connect(ports[turn++ % ports.length], '127.0.0.1');
-    socket.pipe(upstream).pipe(socket);
-    const close = () => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    socket.on('error', close);
-    upstream.on('error', close);
-  });
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { port, close: () => new Promise((resolve) => server.close(resolve)) };
-}
-
-async function seed(client) {
-  const tools = (await client.rpc('tools/list', {})).result.tools.map((t) => t.name);
-  for (let i = 0; i < corpus.length; i += 50) {
-    await client.callTool('rag_ingest', { collection: 'load', documents: corpus.slice(i, i + 50).map((d) => ({ id: d._id, title: d.title, text: d.text })) });
-  }
-  for (let i = 0; i < ARTIFACTS; i++) {
-    await client.callTool('registry_publish', { name: `load/a${i}`, version: '1.0.0', content: `artifact ${i}`, mediaType: 'text/plain' });
-  }
-  return { hasDag: tools.includes('dag_run') };
-}
+const runLoad = (port, next, { rate } = {}) => runMixedLoad({ port, next, apiKey, connections, durationS, rate });
 
 /** Each operation of the mix alone, 30 calls one after another: where the mixed latency comes from. */
 async function sequentialByOperation(client, hasDag) {
-  const makers = {
-    rag_query: () => ({ collection: 'load', query: pick(queries), topK: 10 }),
-    registry_get: () => ({ name: `load/a${Math.floor(Math.random() * ARTIFACTS)}`, version: '1.0.0' }),
-    registry_publish: () => ({ name: 'load/sequential', version: `2.0.${sequence++}`, content: 'x', mediaType: 'text/plain' }),
-    rag_ingest: () => ({ collection: 'load-writes', documents: [{ id: `s${sequence++}`, text: pick(corpus).text.slice(0, 600) }] }),
-    ...(hasDag ? { dag_run: () => ({ definition: { name: 'load', nodes: [{ id: 'a', action: 'noop' }, { id: 'b', action: 'noop', dependsOn: ['a'] }] } }) } : {}),
-  };
+  const makers = operations(hasDag, 'load-sequential');
   const result = {};
   for (const [tool, makeArgs] of Object.entries(makers)) {
     const ms = [];

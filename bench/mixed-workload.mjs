@@ -1,0 +1,159 @@
+/*
+ * The mixed MCP workload shared by `npm run load` and `npm run soak`
+ * ==================================================================
+ * Over MCP streamable HTTP (tools/call, stateless), authenticated with an API key, picked at
+ * random per request: 35% rag_query hybrid (the license set's queries), 35% registry_get,
+ * 10% registry_publish (a new version each time), 10% small rag_ingest, 10% small dag_run
+ * (when the server has the dag toolset; its share goes to the reads otherwise).
+ */
+import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { childEnv, CLI, freePort, percentile, round, ROOT, PROTOCOL_VERSION } from './lib.mjs';
+
+const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
+export const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+export const queries = readFileSync(join(fixture, 'queries.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).text);
+export const ARTIFACTS = 100;
+/** One key carries the whole load, so the per-principal rate limit is lifted. */
+export const AUTH_ENV = { API_KEY_ENABLED: 'true', RATE_LIMIT_PER_MINUTE: '0' };
+
+/** An API key with every scope, stored where the servers will look (data dir or database). */
+export function createApiKey({ dataDir, databaseUrl }) {
+  const env = childEnv({ ...AUTH_ENV, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  return execFileSync(process.execPath, [CLI, 'apikey', 'create', '--name', 'load', '--scopes', '*', '--data-dir', dataDir], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+let sequence = 0;
+export const nextSequence = () => sequence++;
+export const pick = (list) => list[Math.floor(Math.random() * list.length)];
+
+/** The argument makers of each operation of the mix; `prefix` keeps written names apart. */
+export function operations(hasDag, prefix = 'load') {
+  return {
+    rag_query: () => ({ collection: 'load', query: pick(queries), topK: 10 }),
+    registry_get: () => ({ name: `load/a${Math.floor(Math.random() * ARTIFACTS)}`, version: '1.0.0' }),
+    registry_publish: () => ({ name: `${prefix}/writes`, version: `1.0.${sequence++}`, content: `written ${Date.now()}`, mediaType: 'text/plain' }),
+    rag_ingest: () => ({ collection: `${prefix}-writes`, documents: [{ id: `d${process.pid}-${sequence++}`, text: pick(corpus).text.slice(0, 600) }] }),
+    ...(hasDag ? { dag_run: () => ({ definition: { name: 'load', nodes: [{ id: 'a', action: 'noop' }, { id: 'b', action: 'noop', dependsOn: ['a'] }] } }) } : {}),
+  };
+}
+
+/** A picker of {tool, args} in the proportions above. */
+export function workload(hasDag) {
+  const make = operations(hasDag);
+  const readShare = 0.35 + (hasDag ? 0 : 0.05);
+  const mix = [
+    [readShare, 'rag_query'],
+    [readShare, 'registry_get'],
+    [0.1, 'registry_publish'],
+    [0.1, 'rag_ingest'],
+    ...(hasDag ? [[0.1, 'dag_run']] : []),
+  ];
+  return () => {
+    let r = Math.random();
+    for (const [weight, tool] of mix) {
+      if ((r -= weight) < 0) return { tool, args: make[tool]() };
+    }
+    return { tool: 'rag_query', args: make.rag_query() };
+  };
+}
+
+function rpcBody(tool, toolArgs) {
+  return JSON.stringify({ jsonrpc: '2.0', id: sequence++, method: 'tools/call', params: { name: tool, arguments: toolArgs } });
+}
+
+/** A JSON-RPC error or an isError tool result in a /mcp response body (JSON or SSE). */
+function failureIn(body) {
+  const text = body.includes('data:') ? body.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('') : body;
+  try {
+    const message = JSON.parse(text);
+    if (message.error) return message.error.message ?? 'JSON-RPC error';
+    if (message.result?.isError) return message.result.content?.[0]?.text ?? 'tool error';
+    return undefined;
+  } catch {
+    return `unparseable response: ${text.slice(0, 120)}`;
+  }
+}
+
+/**
+ * autocannon against POST /mcp: closed loop with `connections` in flight, or open loop at
+ * `rate` calls/s. `onLatency` (optional) sees each response time in ms as it comes.
+ */
+export async function runLoad({ port, next, apiKey, connections, durationS, rate, onLatency }) {
+  const latencies = [];
+  const errors = {};
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration: durationS,
+    ...(rate ? { overallRate: rate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        path: '/mcp',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION, 'x-api-key': apiKey },
+        setupRequest(request, context) {
+          const { tool, args: toolArgs } = next();
+          context.tool = tool;
+          return { ...request, body: rpcBody(tool, toolArgs) };
+        },
+        onResponse(status, body, context) {
+          const failure = status !== 200 ? `HTTP ${status}` : failureIn(body);
+          if (failure) {
+            const key = `${context.tool}: ${failure.slice(0, 100)}`;
+            errors[key] = (errors[key] ?? 0) + 1;
+          }
+        },
+      },
+    ],
+  });
+  instance.on('response', (_client, _status, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    onLatency?.(responseTime);
+  });
+  const result = await instance;
+  const errorCount = Object.values(errors).reduce((a, b) => a + b, 0) + result.errors + result.timeouts;
+  return {
+    offeredRate: rate ?? null,
+    requests: latencies.length,
+    throughput: round(latencies.length / durationS, 1),
+    p50: round(percentile(latencies, 50), 1),
+    p95: round(percentile(latencies, 95), 1),
+    p99: round(percentile(latencies, 99), 1),
+    errors: errorCount,
+    ...(errorCount ? { errorKinds: errors, socketErrors: result.errors, timeouts: result.timeouts } : {}),
+  };
+}
+
+/** Spreads connections over the replicas in turn, as a Kubernetes Service does. */
+export async function roundRobin(ports) {
+  const port = await freePort();
+  let turn = 0;
+  const server = createServer((socket) => {
+    const upstream = connect(ports[turn++ % ports.length], '127.0.0.1');
+    socket.pipe(upstream).pipe(socket);
+    const close = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    socket.on('error', close);
+    upstream.on('error', close);
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { port, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/** The license corpus in collection "load" and ARTIFACTS artifacts; says whether dag_run exists. */
+export async function seed(client) {
+  const tools = (await client.rpc('tools/list', {})).result.tools.map((t) => t.name);
+  for (let i = 0; i < corpus.length; i += 50) {
+    await client.callTool('rag_ingest', { collection: 'load', documents: corpus.slice(i, i + 50).map((d) => ({ id: d._id, title: d.title, text: d.text })) });
+  }
+  for (let i = 0; i < ARTIFACTS; i++) {
+    await client.callTool('registry_publish', { name: `load/a${i}`, version: '1.0.0', content: `artifact ${i}`, mediaType: 'text/plain' });
+  }
+  return { hasDag: tools.includes('dag_run') };
+}
