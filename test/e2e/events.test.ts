@@ -81,6 +81,11 @@ const slowRun = (name: string, firstMs: number) => ({
   definition: { name, nodes: [{ id: 'wait', action: 'delay', input: { ms: firstMs } }, { id: 'one', action: 'noop', dependsOn: ['wait'] }, { id: 'two', action: 'delay', input: { ms: 50 }, dependsOn: ['one'] }] },
 });
 
+/** A replica takes traffic once /ready says so (storage, and with it the Redis relay, is open). */
+async function ready(server: RunningServer): Promise<void> {
+  await until(`${server.url} to be ready`, async () => ((await fetch(new URL('/ready', server.url))).ok ? true : undefined));
+}
+
 const skipReason = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_URL ? 'set REDIS_URL to a Redis server' : undefined;
 
 describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
@@ -96,6 +101,7 @@ describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skip
     // of a run started through B is run by B.
     env = cleanEnv({ DATABASE_URL: database.url, REDIS_URL: REDIS_URL!, DAG_POLL_INTERVAL_MS: '50' });
     [a, b] = await Promise.all([startHttpServer([], { ...env, DAG_POLL_INTERVAL_MS: '600000' }), startHttpServer([], env)]);
+    await Promise.all([a, b].map(ready));
   }, 60_000);
   afterAll(async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -115,10 +121,11 @@ describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skip
     const { ResourceUpdatedNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
     const heardOnStdio: string[] = [];
     (stdio as unknown as { setNotificationHandler(s: unknown, h: (n: { params: { uri: string } }) => void): void }).setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void heardOnStdio.push(n.params.uri));
+    await tool(stdio, 'dag_runs', { limit: 1 }); // its storage (and relay) is open
 
     const onB = await modernClient(b.url);
     closers.push(() => onB.close());
-    const { runId } = await tool<{ runId: string }>(onB, 'dag_run', slowRun('events/across', 1500));
+    const { runId } = await tool<{ runId: string }>(onB, 'dag_run', slowRun('events/across', 2500));
     const uri = `dag://runs/${runId}`;
     const subscription = await onA.listen({ resourceSubscriptions: [uri], resourcesListChanged: true });
     expect(subscription.honoredFilter).toEqual({ resourceSubscriptions: [uri], resourcesListChanged: true });
@@ -218,6 +225,7 @@ describe.skipIf(downSkip)(`change events while Redis is down${downSkip ? ` (skip
     const env = cleanEnv({ DATABASE_URL: database.url, REDIS_URL: `redis://127.0.0.1:${port}`, DAG_POLL_INTERVAL_MS: '50' });
     const [a, b] = await Promise.all([startHttpServer([], { ...env, DAG_POLL_INTERVAL_MS: '600000' }), startHttpServer([], env)]);
     servers.push(a, b);
+    await Promise.all([a, b].map(ready));
     const onA = await modernClient(a.url);
     const onB = await modernClient(b.url);
     try {

@@ -6,7 +6,7 @@
  * authenticated with an API key); replica 1 is killed half way. Then: every write that was
  * acknowledged is there, every acknowledged run succeeds (the survivors take the dead
  * replica's nodes once their leases lapse: DAG_LEASE_SECONDS=2), and the only failed
- * requests were on connections to the killed replica, sent before it was gone.
+ * requests were on connections to the killed replica, sent while it died.
  */
 import http from 'node:http';
 import pg from 'pg';
@@ -146,7 +146,8 @@ describe.skipIf(skipReason)(`kill -9 of one of three replicas under load${skipRe
             (w + i) % 2 === 0
               ? await callTool(agent, balancer!.port, apiKey, balancer!, 'registry_publish', { name: artifact, version: `1.0.${n}`, content: `written ${n}`, mediaType: 'text/plain' })
               : await callTool(agent, balancer!.port, apiKey, balancer!, 'dag_run', {
-                  definition: { name: 'faults/kill', nodes: [{ id: 'work', action: 'delay', input: { ms: 300 } }, { id: 'after', action: 'noop', dependsOn: ['work'] }] },
+                  // Long enough that every replica holds running nodes at any moment.
+                  definition: { name: 'faults/kill', nodes: [{ id: 'work', action: 'delay', input: { ms: 1500 } }, { id: 'after', action: 'noop', dependsOn: ['work'] }] },
                   params: { n },
                 });
           calls.push(call);
@@ -176,9 +177,11 @@ describe.skipIf(skipReason)(`kill -9 of one of three replicas under load${skipRe
     // The load reached every replica, the killed one included, and went on after the kill.
     expect(new Set(acknowledged.filter((c) => c.ended < goneAt).map((c) => c.upstream))).toEqual(new Set([0, 1, 2]));
     expect(acknowledged.filter((c) => c.started > goneAt).length).toBeGreaterThan(10);
-    // Failures: only on connections to the killed replica, only for requests sent before it was gone.
+    // Failures: only on connections to the killed replica, for requests sent before it was gone
+    // (or just after: this process may see the exit before the connection's close, and send
+    // one more request on it).
     for (const call of failed) {
-      expect({ upstream: call.upstream, sentBeforeGone: call.started < goneAt, error: call.error }).toMatchObject({ upstream: KILLED, sentBeforeGone: true });
+      expect({ upstream: call.upstream, sentWhileItDied: call.started < goneAt + 250, error: call.error }).toMatchObject({ upstream: KILLED, sentWhileItDied: true });
     }
     expect(failed.length).toBeLessThanOrEqual(WORKERS);
 
@@ -208,15 +211,15 @@ describe.skipIf(skipReason)(`kill -9 of one of three replicas under load${skipRe
       }
       expect(statuses).toHaveLength(runIds.length);
       expect(statuses.filter((r) => r.status !== 'succeeded')).toEqual([]);
-      const byVictim = await db.query<{ n: number }>(`select count(*)::integer as n from dag_nodes where run_id = any($1) and split_part(lease_owner, '-', 1) = $2`, [runIds, String(victim.process.pid)]);
+      // The killed replica was running some of them: the survivors claimed those again.
       const taken = await db.query<{ n: number }>(`select count(*)::integer as n from dag_nodes where run_id = any($1) and attempts > 1`, [runIds]);
+      expect(taken.rows[0]!.n).toBeGreaterThan(0);
       console.error(
         JSON.stringify({
           calls: calls.length,
           acknowledged: acknowledged.length,
           failed: failed.map((c) => ({ tool: c.tool, upstream: c.upstream, error: c.error })),
           runs: runIds.length,
-          nodesFinishedByKilledReplica: byVictim.rows[0]!.n,
           nodesAttemptedTwice: taken.rows[0]!.n,
         }),
       );
