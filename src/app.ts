@@ -15,10 +15,12 @@ import type { Engines } from './engines/engines.js';
 import type { AuditEntry } from './engines/governance/audit-log.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
+import { runUri, workflowUri } from './operations/dag.js';
 import { selectOperations } from './operations/index.js';
 import type { AnyOperation, EngineId, Principal, SampleModel } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
+import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 import { currentTraceId, withSpan, type SpanHandle } from './platform/tracing.js';
@@ -70,6 +72,8 @@ export interface Readiness {
   checks: {
     database: { ok: boolean; backend: string; schemaVersion?: number; error?: string };
     cache: { ok: boolean; backend: string; error?: string };
+    /** Change events (subscriptions): `redis` with replicas; not ok while other replicas' events are missed. */
+    events: { ok: boolean; backend: string };
   };
 }
 
@@ -100,6 +104,12 @@ export class App {
   readonly metrics = createMetrics();
   readonly operations: AnyOperation[];
   readonly dataDir: string;
+  /**
+   * MCP change events (resource updates, list changes) of every replica: what
+   * `subscriptions/listen` streams and stdio subscribers hear. Open from the start, so
+   * transports can subscribe before storage is; Redis joins it when storage opens.
+   */
+  readonly events: EventHub;
   /** The environment config and URLs are read from (tests pass their own). */
   private readonly env: Record<string, string | undefined>;
   private opening?: Promise<Services>;
@@ -117,6 +127,7 @@ export class App {
       readOnly: options.readOnly,
       enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled,
     });
+    this.events = new EventHub((error) => this.log.warn({ err: error.message }, 'change-event listener failed'));
     const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
     this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
   }
@@ -222,6 +233,8 @@ export class App {
         graph && { store: graph, extractor: await this.graphExtractor() },
       );
       const { dag, execution } = await this.openDag(sql);
+      this.announceChanges(rag, dag);
+      await this.openEventRelay(dag);
       this.log.info(
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
@@ -230,6 +243,7 @@ export class App {
       const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
       return { sql, cache, graph, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
     } catch (error) {
+      await this.events.detach().catch(() => undefined);
       await graph?.close().catch(() => undefined);
       await cache?.close().catch(() => undefined);
       await sql.close().catch(() => undefined);
@@ -276,6 +290,48 @@ export class App {
     );
     await dag.start();
     return { dag, execution };
+  }
+
+  /**
+   * What the engines change becomes MCP change events: every state change of a run is an
+   * update of dag://runs/{id}; a new workflow version updates dag://workflows/{name}, and a
+   * new workflow name or collection changes the resource list. New runs and artifact
+   * versions are not announced as list changes: under load they come many times a second,
+   * and each would send every listening client to re-list (runs are followed by URI).
+   */
+  private announceChanges(rag: Engines['rag'], dag: Engines['dag']): void {
+    dag.scheduler.events.on('run', (id: string) => this.events.publish({ kind: 'resource_updated', uri: runUri(id) }));
+    dag.scheduler.events.on('workflow', (name: string, version: number) => {
+      this.events.publish({ kind: 'resource_updated', uri: workflowUri(name) });
+      if (version === 1) this.events.publish({ kind: 'resources_list_changed' });
+    });
+    rag.events.on('collection', () => this.events.publish({ kind: 'resources_list_changed' }));
+  }
+
+  /**
+   * With REDIS_URL, change events travel between replicas on Redis pub/sub. After an outage
+   * of the channel, the runs that may have changed meanwhile (not over, or ended since it
+   * was lost) are announced again to this replica's listeners, with a list change.
+   */
+  private async openEventRelay(dag: Engines['dag']): Promise<void> {
+    const url = this.options.redisUrl ?? this.env.REDIS_URL;
+    if (!url) return;
+    const { attachRedisEventRelay } = await import('./platform/events/redis-event-relay.js');
+    const log = this.log.child({ component: 'events' });
+    await attachRedisEventRelay(this.events, url, {
+      keyPrefix: this.options.cacheKeyPrefix,
+      log,
+      onResync: (lostAt) => {
+        // A little before the loss: replica and database clocks differ.
+        dag.runsChangedSince(new Date(lostAt.getTime() - 5000)).then(
+          (runs) => {
+            for (const id of runs) this.events.deliver({ kind: 'resource_updated', uri: runUri(id) });
+            this.events.deliver({ kind: 'resources_list_changed' });
+          },
+          (error: unknown) => log.warn({ err: (error as Error).message }, 'could not look up the runs that changed during the outage'),
+        );
+      },
+    });
   }
 
   private async openSql(): Promise<SqlPort> {
@@ -427,7 +483,7 @@ export class App {
         error = (e as Error).message;
       }
       if (!this.opened) {
-        return { ready: false, checks: { database: { ok: false, backend: dbBackend, error }, cache: { ok: false, backend: cacheBackend, error } } };
+        return { ready: false, checks: { database: { ok: false, backend: dbBackend, error }, cache: { ok: false, backend: cacheBackend, error }, events: { ok: false, backend: this.events.kind } } };
       }
     }
     const { sql, cache, migrations } = this.opened!;
@@ -440,12 +496,14 @@ export class App {
       }
     };
     const [dbError, cacheError] = await Promise.all([probe(() => sql.ping()), probe(() => cache.ping())]);
+    const events = { ok: this.events.connected, backend: this.events.kind };
     // The cache is an optimisation: a replica without Redis serves (slower), so it stays ready.
     return {
       ready: !dbError,
       checks: {
         database: { ok: !dbError, backend: sql.kind, schemaVersion: migrations.current, ...(dbError ? { error: dbError } : {}) },
         cache: { ok: !cacheError, backend: cache.kind, ...(cacheError ? { error: cacheError } : {}) },
+        events,
       },
     };
   }
@@ -455,6 +513,7 @@ export class App {
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
+    await this.events.detach().catch(() => undefined);
     await services?.graph?.close().catch(() => undefined);
     await services?.cache.close().catch(() => undefined);
     await services?.sql.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the database failed'));

@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { defineOperation } from './operation.js';
 
+/** The MCP resources of a run and of a workflow's latest version. */
+export const runUri = (id: string) => `dag://runs/${encodeURIComponent(id)}`;
+export const workflowUri = (name: string) => `dag://workflows/${encodeURIComponent(name)}`;
+
 const RUN_STATUS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 const NODE_STATUS = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 

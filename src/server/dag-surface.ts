@@ -2,23 +2,19 @@
  * DAG resources
  * =============
  * `dag://workflows/{name}` (the latest version's definition; name URL-encoded) and
- * `dag://runs/{id}` (the run and its nodes, as dag_status shows them). Where the
- * connection lasts (stdio, 2025-era handshake), a client may subscribe to a run and is
- * sent notifications/resources/updated on every state change this process sees.
+ * `dag://runs/{id}` (the run and its nodes, as dag_status shows them). Both change, and
+ * their changes are announced on app.events (change-notifications.ts delivers them).
  */
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
 import { decodeVariable, enginesFor } from './resource-access.js';
-import { dagStatus } from '../operations/dag.js';
+import { dagStatus, runUri, workflowUri } from '../operations/dag.js';
 import type { Principal } from '../operations/operation.js';
 
-const RUN_URI = /^dag:\/\/runs\/([^/]+)$/;
+const SUBSCRIBABLE = /^dag:\/\/(runs|workflows)\/([^/]+)$/;
 
-
-export const runUri = (id: string) => `dag://runs/${encodeURIComponent(id)}`;
-
-export function registerDagSurface(app: App, server: McpServer, principal: Principal, sessionful: boolean): void {
+export function registerDagSurface(app: App, server: McpServer, principal: Principal): void {
   const dag = async () => (await enginesFor(app, principal, dagStatus.scope, 'workflows and runs')).dag;
 
   server.registerResource(
@@ -26,7 +22,7 @@ export function registerDagSurface(app: App, server: McpServer, principal: Princ
     new ResourceTemplate('dag://workflows/{name}', {
       list: async () => ({
         resources: hasScope(principal, dagStatus.scope)
-          ? (await (await dag()).workflowNames('', 100)).map((name) => ({ uri: `dag://workflows/${encodeURIComponent(name)}`, name, mimeType: 'application/json' }))
+          ? (await (await dag()).workflowNames('', 100)).map((name) => ({ uri: workflowUri(name), name, mimeType: 'application/json' }))
           : [],
       }),
       complete: { name: async (value) => (await (await dag()).workflowNames(decodeVariable(value))).map(encodeURIComponent) },
@@ -47,47 +43,23 @@ export function registerDagSurface(app: App, server: McpServer, principal: Princ
           : [],
       }),
     }),
-    { title: 'Workflow run', description: 'A run and its nodes; subscribe (stdio) to be told of every change.' },
+    { title: 'Workflow run', description: 'A run and its nodes; subscribe to be told of every change.' },
     async (uri, variables) => {
       const status = await app.invoke(dagStatus, { runId: decodeVariable(variables.id) }, { principal });
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(status) }] };
     },
   );
+}
 
-  if (!sessionful) return;
-  const subscribed = new Map<string, (runId: string) => void>();
-  const stop = async () => {
-    const { engines } = await app.services();
-    for (const listener of subscribed.values()) engines.dag.scheduler.events.off('run', listener);
-    subscribed.clear();
-  };
-  server.server.setRequestHandler('resources/subscribe', async (request) => {
-    const uri = request.params.uri;
-    const match = RUN_URI.exec(uri);
-    if (!match) throw new EngineError('INVALID_INPUT', `only runs can be subscribed to (dag://runs/{id}); got ${JSON.stringify(uri)}`);
-    const engine = await dag();
-    const runId = decodeVariable(match[1]);
-    await engine.run(runId);
-    if (!subscribed.has(uri)) {
-      const listener = (changed: string) => {
-        if (changed === runId) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-      };
-      subscribed.set(uri, listener);
-      engine.scheduler.events.on('run', listener);
-    }
-    return {};
-  });
-  server.server.setRequestHandler('resources/unsubscribe', async (request) => {
-    const listener = subscribed.get(request.params.uri);
-    if (listener) {
-      (await app.services()).engines.dag.scheduler.events.off('run', listener);
-      subscribed.delete(request.params.uri);
-    }
-    return {};
-  });
-  const previous = server.server.onclose;
-  server.server.onclose = () => {
-    previous?.();
-    void stop().catch(() => undefined);
-  };
+/**
+ * Refuses a resources/subscribe the server will never send updates for: only runs and
+ * workflows change, and the principal must be able to read them.
+ */
+export async function assertSubscribable(app: App, principal: Principal, uri: string): Promise<void> {
+  const match = SUBSCRIBABLE.exec(uri);
+  if (!match) throw new EngineError('INVALID_INPUT', `only runs and workflows can be subscribed to (dag://runs/{id}, dag://workflows/{name}); got ${JSON.stringify(uri)}`);
+  const dag = (await enginesFor(app, principal, dagStatus.scope, 'workflows and runs')).dag;
+  const key = decodeVariable(match[2]);
+  if (match[1] === 'runs') await dag.run(key);
+  else await dag.workflow(key);
 }

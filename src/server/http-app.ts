@@ -110,7 +110,12 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   // No principal from the transport means no rights: the listener always sets one.
   const mcp = createMcpHandler(
     createMcpServerFactory(app, (ctx) => (ctx.authInfo ? { id: ctx.authInfo.clientId, scopes: ctx.authInfo.scopes } : { id: 'unauthenticated', scopes: [] })),
-    { maxRequestBodySize: options.maxBodyBytes, onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected') },
+    {
+      maxRequestBodySize: options.maxBodyBytes,
+      // subscriptions/listen streams hear every replica's changes (Redis pub/sub when configured).
+      bus: app.events,
+      onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected'),
+    },
   );
   const serveMcp = toNodeHandler(mcp, {
     maxRequestBodySize: options.maxBodyBytes,

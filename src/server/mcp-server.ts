@@ -25,7 +25,9 @@ import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
 import type { AnyOperation, Principal, SampleModel } from '../operations/operation.js';
 import { ragQuery } from '../operations/rag.js';
-import { registerDagSurface } from './dag-surface.js';
+import { deliverChanges } from './change-notifications.js';
+import { assertSubscribable, registerDagSurface } from './dag-surface.js';
+import { dagStatus } from '../operations/dag.js';
 import { decodeVariable, enginesFor } from './resource-access.js';
 import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
 import { VERSION } from '../package-info.js';
@@ -116,12 +118,22 @@ export function createMcpServerFactory(
 
   return (requestContext) => {
     const principal = principalFor(requestContext);
-    // Only a lasting connection (stdio, 2025 handshake) can be sent resource updates later.
-    const sessionful = hasDag && !requestContext.requestInfo && requestContext.era === 'legacy';
+    const { era } = requestContext;
+    // Changes reach a 2026-07-28 client through subscriptions/listen (HTTP or stdio) and a
+    // 2025 client only on stdio: 2025 HTTP is served stateless, with nothing to send them on.
+    const stdio = transport === 'stdio';
+    const notifies = era === 'modern' || stdio;
+    const subscribe = notifies && hasDag && hasScope(principal, dagStatus.scope);
     const server = new McpServer(
       { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
       {
-        capabilities: { logging: {}, tools: { listChanged: false }, resources: sessionful ? { subscribe: true } : {}, prompts: {}, completions: {} },
+        capabilities: {
+          logging: {},
+          tools: { listChanged: false },
+          resources: { subscribe, listChanged: notifies },
+          prompts: { listChanged: false },
+          completions: {},
+        },
         instructions: INSTRUCTIONS,
       },
     );
@@ -219,7 +231,8 @@ export function createMcpServerFactory(
       );
     }
     if (hasRag) registerRagSurface(app, server, principal);
-    if (hasDag) registerDagSurface(app, server, principal, sessionful);
+    if (hasDag) registerDagSurface(app, server, principal);
+    if (stdio) deliverChanges(app, server, era, subscribe ? (uri) => assertSubscribable(app, principal, uri) : undefined);
     if (hasTaxonomy) registerTaxonomySurface(app, server, principal);
     if (hasPromotion) registerPromotionSurface(app, server, principal);
     traceMcpRequests(server, transport, app.log);

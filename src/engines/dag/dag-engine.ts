@@ -162,7 +162,7 @@ export class DagEngine {
     const plan = this.plan(definition);
     const { version: requested, ...body } = plan.definition;
     const hash = digest(body);
-    return this.sql.transaction(async (tx) => {
+    const result = await this.sql.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`dag_workflows:${body.name}`]);
       const { rows } = await tx.query<{ version: number; digest: string }>('select version, digest from dag_workflows where name = $1 order by version desc', [body.name]);
       const same = rows.find((r) => r.digest === hash && (requested === undefined || r.version === requested));
@@ -182,6 +182,8 @@ export class DagEngine {
       this.log.info({ workflow: body.name, version, nodes: body.nodes.length, principal }, 'workflow defined');
       return { name: body.name, version, created: true };
     });
+    if (result.created) this.scheduler.events.emit('workflow', result.name, result.version);
+    return result;
   }
 
   /** "name" (latest version) or "name@version". */
@@ -311,6 +313,15 @@ export class DagEngine {
     const { rows } = await this.sql.query<RunRow>(`select ${RUN_COLUMNS} from dag_runs where id = $1`, [runId]);
     if (!rows[0]) throw notFound(`no run ${JSON.stringify(runId)} (dag_runs lists runs)`);
     return toRunView(rows[0]);
+  }
+
+  /** Runs that are not over, or ended at or after `since` (at most `limit`, newest first). */
+  async runsChangedSince(since: Date, limit = 1000): Promise<string[]> {
+    const { rows } = await this.sql.query<{ id: string }>(
+      `select id from dag_runs where status in ('queued', 'running') or finished_at >= $1 order by seq desc limit $2`,
+      [since, limit],
+    );
+    return rows.map((r) => r.id);
   }
 
   async nodes(runId: string, status?: NodeStatus): Promise<NodeView[]> {

@@ -82,7 +82,10 @@ function describe(error: unknown, attempts: number): string {
 }
 
 export class Scheduler {
-  /** Emits 'run' with a run id whenever that run's state changed in this process. */
+  /**
+   * The DAG engine's events: 'run' with a run id whenever that run's state changed in this
+   * process; 'workflow' with a name and version when this process defined a new version.
+   */
   readonly events = new EventEmitter();
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private completions: Completion[] = [];
@@ -162,7 +165,10 @@ export class Scheduler {
         if (slots > 0 && !this.stopped) {
           const claimed = await claimReady(this.sql, this.owner, Math.min(slots, 500), this.settings.runConcurrency, this.settings.leaseMs, INLINE_ACTIONS);
           for (const node of claimed) void this.startNode(node);
-          if (claimed.length > 0) worked = true;
+          if (claimed.length > 0) {
+            worked = true;
+            for (const run of new Set(claimed.map((node) => node.run_id))) this.events.emit('run', run);
+          }
         }
       } catch (error) {
         this.log.warn({ err: (error as Error).message }, 'dag scheduler: storage call failed; retrying');
@@ -380,6 +386,7 @@ export class Scheduler {
       const reclaimed = await reclaimLapsed(this.sql, false);
       if (reclaimed.length > 0) {
         this.log.warn({ runs: reclaimed }, 'took back nodes whose replica stopped heartbeating');
+        for (const run of reclaimed) this.events.emit('run', run);
         this.poke();
       }
     } catch (error) {

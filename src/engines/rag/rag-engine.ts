@@ -11,6 +11,7 @@
  * transaction, and a third retriever ranks chunks through the graph (graph/).
  */
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
@@ -164,6 +165,9 @@ interface Posting {
 }
 
 export class RagEngine {
+  /** Emits 'collection' with its name when this process creates a collection. */
+  readonly events = new EventEmitter();
+
   constructor(
     private readonly sql: SqlPort,
     private readonly cache: CachePort,
@@ -205,7 +209,7 @@ export class RagEngine {
       this.assertEmbedder(existing);
       return existing;
     }
-    await this.sql.query('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing', [
+    const inserted = await this.sql.query('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing returning name', [
       name,
       this.embedder.id,
       await this.embedder.dimensions(),
@@ -213,7 +217,10 @@ export class RagEngine {
     const created = (await this.collection(name))!;
     this.assertEmbedder(created);
     if (this.sql.kind === 'postgres') await this.createVectorIndex(created);
-    this.log.info({ collection: name, embedder: created.embedder }, 'collection created');
+    if (inserted.rows.length > 0) {
+      this.log.info({ collection: name, embedder: created.embedder }, 'collection created');
+      this.events.emit('collection', name);
+    }
     return created;
   }
 
