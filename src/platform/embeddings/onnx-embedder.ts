@@ -21,7 +21,7 @@ import type { EmbeddingsPort } from './embeddings-port.js';
 /** Bump when tokenization or pooling changes: collections record the id. */
 const PIPELINE_VERSION = 1;
 export const DEFAULT_ONNX_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'all-MiniLM-L6-v2');
-const FETCH_HINT = 'run `npm run model:fetch` (or set EMBEDDINGS_MODEL_DIR to where it put the model)';
+const FETCH_HINT = 'run `npm run model:fetch` (the container image: build it with --build-arg ONNX_MODEL=full), or set EMBEDDINGS_MODEL_DIR to where the model is';
 
 export interface OnnxModel {
   dir: string;
