@@ -78,6 +78,9 @@ export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Idle intra-op threads would otherwise spin between batches, taking CPU from the
+    // database (in-process with PGlite) and the request handlers.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const output = session.outputNames[0]!;
   const wantsTokenTypes = session.inputNames.includes('token_type_ids');
