@@ -4,6 +4,7 @@
 # ==========================
 #   docker build -t mcp-level3:1.0.0 .
 #   docker run --rm -p 8080:8080 -v mcp-data:/data mcp-level3:1.0.0 http --insecure-no-auth
+#   docker build --build-arg ONNX_MODEL=full -t mcp-level3:1.0.0-onnx .    # all-MiniLM-L6-v2 baked in
 #
 # Three stages on Node 24 LTS: `build` compiles TypeScript with the dev dependencies,
 # `deps` installs the production dependencies only, `runtime` copies the two results and
@@ -13,6 +14,10 @@
 # without a Docker engine and runs it read-only; docs/deployment.md has the details.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
+# Empty: no embedding model in the image (the offline embedder is the default). full or
+# quantized: `npm run model:fetch -- --variant <it>` runs in the build stage, the model lands
+# in /app/models and onnxruntime-node in node_modules; run with EMBEDDINGS_PROVIDER=onnx.
+ARG ONNX_MODEL=
 
 # ---------------------------------------------------------------- build: tsc
 FROM ${NODE_IMAGE} AS build
@@ -21,13 +26,20 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # --ignore-scripts: `prepare` would run tsc before the sources are copied in.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY src ./src
+COPY scripts ./scripts
 RUN npx tsc -p tsconfig.build.json
+ARG ONNX_MODEL
+RUN mkdir -p models && if [ -n "${ONNX_MODEL}" ]; then node scripts/fetch-model.mjs --variant "${ONNX_MODEL}"; fi
 
 # ---------------------------------------------------------------- deps: production only
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+ARG ONNX_MODEL
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+# onnxruntime-node is optional and bundles binaries for every platform (~290 MB): installed
+# only with a model, and then without its macOS and Windows binaries.
+RUN if [ -z "${ONNX_MODEL}" ]; then npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts; \
+    else npm ci --omit=dev --no-audit --no-fund --ignore-scripts && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32; fi
 
 # ---------------------------------------------------------------- runtime
 FROM ${NODE_IMAGE} AS runtime
@@ -43,6 +55,7 @@ COPY package.json ./
 COPY config ./config
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/models ./models
 # /data is the only place the server writes; owned by the runtime user so an empty volume works.
 RUN mkdir -p /data && chown 1000:1000 /data
 VOLUME ["/data"]

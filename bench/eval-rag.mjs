@@ -7,21 +7,19 @@
  * qrels.tsv (query-id, corpus-id, score; header line). The corpus is ingested into a fresh
  * collection on the embedded database (or on DATABASE_URL, in a throw-away schema), every
  * query runs in each mode, and the last stdout line is one JSON object:
- *   {docs, queries, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms}}, ingest: {chunks, seconds, chunksPerSecond, cpuSeconds}}
+ *   {docs, queries, backend, embedder, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms}}, ingest: {chunks, seconds, chunksPerSecond, cpuSeconds}}
  * (graph mode needs GraphRAG in RAG_engine.modules, the default; RAG_GRAPH_WEIGHT sets its weight in hybrid).
  * cpuSeconds is the process's CPU time during ingest: PGlite runs in-process, so it measures
  * the ingest's work even when other processes share the machine.
  * Metrics are per document: a document's rank is that of its best chunk. Progress → stderr.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
-import { ragIngest, ragQuery } from '../dist/src/operations/rag.js';
+import { ragCollections, ragQuery } from '../dist/src/operations/rag.js';
+import { ingestCorpus, readBeir, scoreRanking } from './beir.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -40,41 +38,7 @@ const log = (message) => process.stderr.write(`[eval-rag] ${message}\n`);
 const K = Number(values['top-k']);
 const modes = values.modes.split(',').map((m) => m.trim());
 
-async function readJsonl(path) {
-  const out = [];
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const line of lines) if (line.trim()) out.push(JSON.parse(line));
-  return out;
-}
-
-async function readQrels(path) {
-  const qrels = new Map();
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  let first = true;
-  for await (const line of lines) {
-    if (first) {
-      first = false;
-      if (/query/i.test(line)) continue;
-    }
-    const [queryId, docId, score] = line.split('\t');
-    if (!queryId || !docId) continue;
-    if (!qrels.has(queryId)) qrels.set(queryId, new Map());
-    qrels.get(queryId).set(docId, Number(score));
-  }
-  return qrels;
-}
-
-for (const file of ['corpus.jsonl', 'queries.jsonl', 'qrels.tsv']) {
-  if (!existsSync(join(values.data, file))) {
-    process.stderr.write(`eval-rag: ${join(values.data, file)} is missing\n`);
-    process.exit(2);
-  }
-}
-
-const corpus = await readJsonl(join(values.data, 'corpus.jsonl'));
-const qrels = await readQrels(join(values.data, 'qrels.tsv'));
-let queries = (await readJsonl(join(values.data, 'queries.jsonl'))).filter((q) => qrels.has(String(q._id)));
-if (values['limit-queries']) queries = queries.slice(0, Number(values['limit-queries']));
+const { corpus, queries, qrels } = await readBeir(values.data, values['limit-queries']);
 log(`${corpus.length} documents, ${queries.length} judged queries, modes ${modes.join(', ')}`);
 
 const databaseUrl = process.env.DATABASE_URL || undefined;
@@ -85,25 +49,10 @@ const collection = 'eval';
 
 try {
   await app.services();
-  const batchSize = Number(values['batch-size']);
-  let chunks = 0;
-  const cpuStart = process.cpuUsage();
-  const started = performance.now();
-  for (let i = 0; i < corpus.length; i += batchSize) {
-    const documents = corpus.slice(i, i + batchSize).map((doc) => ({
-      id: String(doc._id),
-      text: doc.text || doc.title || '(empty)',
-      ...(doc.title ? { title: String(doc.title) } : {}),
-      ...(doc.metadata ? { metadata: doc.metadata } : {}),
-    }));
-    const result = await app.invoke(ragIngest, { collection, documents }, principal);
-    chunks += result.chunks;
-    for (const error of result.errors) log(`document ${error.id} not ingested: ${error.message}`);
-    if ((i / batchSize) % 10 === 0) log(`ingested ${Math.min(i + batchSize, corpus.length)} / ${corpus.length} documents (${chunks} chunks)`);
-  }
-  const ingestSeconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuStart);
-  log(`ingest: ${chunks} chunks in ${ingestSeconds.toFixed(1)} s`);
+  const ingest = await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
+  const { chunks } = ingest;
+  log(`ingest: ${chunks} chunks in ${ingest.seconds.toFixed(1)} s`);
+  const { embedder } = (await app.invoke(ragCollections, {}, principal)).collections.find((c) => c.name === collection);
 
   const report = {};
   for (const mode of modes) {
@@ -117,24 +66,13 @@ try {
       const t0 = performance.now();
       const { hits } = await app.invoke(ragQuery, { collection, query: String(query.text), mode, topK: Math.min(100, K * 3) }, principal);
       latencies.push(performance.now() - t0);
-      const ranked = [];
-      for (const hit of hits) if (!ranked.includes(hit.documentId)) ranked.push(hit.documentId);
-      const top = ranked.slice(0, K);
-      let dcg = 0;
-      top.forEach((id, index) => {
-        const gain = judged.get(id) ?? 0;
-        if (gain > 0) dcg += (2 ** gain - 1) / Math.log2(index + 2);
-      });
-      const ideal = [...judged.values()].filter((g) => g > 0).sort((a, b) => b - a).slice(0, K);
-      const idcg = ideal.reduce((sum, gain, index) => sum + (2 ** gain - 1) / Math.log2(index + 2), 0);
-      const queryNdcg = idcg > 0 ? dcg / idcg : 0;
+      const scored = scoreRanking(hits.map((h) => h.documentId), judged, K);
+      const queryNdcg = scored.ndcg;
       ndcg += queryNdcg;
       const group = query.metadata?.difficulty;
       if (group) byGroup.set(group, [...(byGroup.get(group) ?? []), queryNdcg]);
-      const relevant = [...judged.entries()].filter(([, g]) => g > 0).map(([id]) => id);
-      recall += relevant.length ? top.filter((id) => relevant.includes(id)).length / relevant.length : 0;
-      const first = top.findIndex((id) => (judged.get(id) ?? 0) > 0);
-      mrr += first === -1 ? 0 : 1 / (first + 1);
+      recall += scored.recall;
+      mrr += scored.rr;
     }
     latencies.sort((a, b) => a - b);
     const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
@@ -156,8 +94,9 @@ try {
       docs: corpus.length,
       queries: queries.length,
       backend: databaseUrl ? 'postgres' : 'pglite',
+      embedder,
       modes: report,
-      ingest: { chunks, seconds: Number(ingestSeconds.toFixed(2)), chunksPerSecond: Number((chunks / ingestSeconds).toFixed(1)), cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)) },
+      ingest: { chunks, seconds: Number(ingest.seconds.toFixed(2)), chunksPerSecond: Number((chunks / ingest.seconds).toFixed(1)), cpuSeconds: Number(ingest.cpuSeconds.toFixed(2)) },
     })}\n`,
   );
 } finally {

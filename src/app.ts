@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import { ConfigError, loadConfig, type LoadedConfig } from './config/load-config.js';
 import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
 import type { AuditEntry } from './engines/governance/audit-log.js';
@@ -19,6 +19,8 @@ import { runUri, workflowUri } from './operations/dag.js';
 import { selectOperations } from './operations/index.js';
 import type { AnyOperation, EngineId, Principal, SampleModel } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
+import type { EmbeddingsPort } from './platform/embeddings/embeddings-port.js';
+import { DEFAULT_ONNX_MODEL_DIR, findOnnxModel } from './platform/embeddings/onnx-embedder.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
@@ -94,6 +96,39 @@ function isUnstorableText(error: unknown): boolean {
   return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
 }
 
+type EmbedderChoice = { provider: 'offline' } | { provider: 'openai'; url: string } | { provider: 'onnx'; modelDir: string; threads?: number };
+
+/**
+ * EMBEDDINGS_PROVIDER picks the embedder: `offline` (the default), `openai` (the default
+ * when EMBEDDINGS_URL is set) or `onnx` (EMBEDDINGS_MODEL_DIR, EMBEDDINGS_THREADS). Checked
+ * at start-up, so a missing model stops the server with the command that fetches it.
+ */
+function chooseEmbedder(env: Record<string, string | undefined>): EmbedderChoice {
+  const provider = env.EMBEDDINGS_PROVIDER || (env.EMBEDDINGS_URL ? 'openai' : 'offline');
+  switch (provider) {
+    case 'offline':
+      return { provider };
+    case 'openai':
+      if (!env.EMBEDDINGS_URL) throw new ConfigError(['EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_URL (the OpenAI-compatible endpoint)']);
+      return { provider, url: env.EMBEDDINGS_URL };
+    case 'onnx': {
+      const threads = env.EMBEDDINGS_THREADS ? Number(env.EMBEDDINGS_THREADS) : undefined;
+      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
+        throw new ConfigError([`EMBEDDINGS_THREADS: expected a positive integer, got "${env.EMBEDDINGS_THREADS}"`]);
+      }
+      const modelDir = env.EMBEDDINGS_MODEL_DIR || DEFAULT_ONNX_MODEL_DIR;
+      try {
+        findOnnxModel(modelDir);
+      } catch (error) {
+        throw new ConfigError([`EMBEDDINGS_PROVIDER=onnx: ${(error as Error).message}`]);
+      }
+      return { provider, modelDir, threads };
+    }
+    default:
+      throw new ConfigError([`EMBEDDINGS_PROVIDER: expected offline, openai or onnx, got "${provider}"`]);
+  }
+}
+
 export function hasScope(principal: Principal, scope: string): boolean {
   return principal.scopes.includes('*') || principal.scopes.includes(scope);
 }
@@ -112,6 +147,7 @@ export class App {
   readonly events: EventHub;
   /** The environment config and URLs are read from (tests pass their own). */
   private readonly env: Record<string, string | undefined>;
+  private readonly embedderChoice: EmbedderChoice;
   private opening?: Promise<Services>;
   private opened?: Services;
   private releaseLock?: () => void;
@@ -128,6 +164,7 @@ export class App {
       enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled,
     });
     this.events = new EventHub((error) => this.log.warn({ err: error.message }, 'change-event listener failed'));
+    this.embedderChoice = chooseEmbedder(env);
     const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
     this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
   }
@@ -169,13 +206,12 @@ export class App {
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
-    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { createOfflineEmbedder }, { GovernanceEngine }, taxonomyModule, { PromotionEngine }] = await Promise.all([
+    const [{ migrate }, { RegistryEngine }, { ValidationEngine }, { parseStructuredContent }, { RagEngine }, { GovernanceEngine }, taxonomyModule, { PromotionEngine }] = await Promise.all([
       import('./platform/sql/migrations.js'),
       import('./engines/registry/registry-engine.js'),
       import('./engines/validation/validation-engine.js'),
       import('./engines/validation/structured-content.js'),
       import('./engines/rag/rag-engine.js'),
-      import('./platform/embeddings/offline-embedder.js'),
       import('./engines/governance/governance-engine.js'),
       import('./engines/taxonomy/load-taxonomy.js'),
       import('./engines/promotion/promotion-engine.js'),
@@ -210,15 +246,7 @@ export class App {
       const rag = new RagEngine(
         sql,
         cache,
-        this.env.EMBEDDINGS_URL
-          ? (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
-              url: this.env.EMBEDDINGS_URL,
-              model: this.env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
-              apiKey: this.env.EMBEDDINGS_API_KEY || undefined,
-              cache,
-              cacheTtlSeconds: engineMap.cache.redis.ttl,
-            })
-          : createOfflineEmbedder(),
+        await this.openEmbedder(cache),
         {
           chunkSize: ragSettings.chunkSize,
           chunkOverlap: ragSettings.chunkOverlap,
@@ -344,6 +372,28 @@ export class App {
     if (this.dataDir === MEMORY_DATA_DIR) return openPglite(undefined);
     this.releaseLock = lockDataDir(this.dataDir);
     return openPglite(join(this.dataDir, 'pgdata'));
+  }
+
+  private async openEmbedder(cache: CachePort): Promise<EmbeddingsPort> {
+    const choice = this.embedderChoice;
+    switch (choice.provider) {
+      case 'openai':
+        return (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
+          url: choice.url,
+          model: this.env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
+          apiKey: this.env.EMBEDDINGS_API_KEY || undefined,
+          cache,
+          cacheTtlSeconds: this.config.engineMap.cache.redis.ttl,
+        });
+      case 'onnx': {
+        const started = performance.now();
+        const embedder = await (await import('./platform/embeddings/onnx-embedder.js')).createOnnxEmbedder({ modelDir: choice.modelDir, threads: choice.threads });
+        this.log.info({ embedder: embedder.id, modelDir: choice.modelDir, ms: Math.round(performance.now() - started) }, 'embedding model loaded');
+        return embedder;
+      }
+      case 'offline':
+        return (await import('./platform/embeddings/offline-embedder.js')).createOfflineEmbedder();
+    }
   }
 
   /** Neo4j when NEO4J_URI is set or graphStore says so; else tables in the SQL database. */

@@ -1,6 +1,8 @@
 /*
- * One contract for the embeddings port: the offline embedder, and the OpenAI-compatible
- * adapter against a local server that speaks the /v1/embeddings protocol.
+ * One contract for the embeddings port: the offline embedder, the OpenAI-compatible
+ * adapter against a local server that speaks the /v1/embeddings protocol, and the ONNX
+ * embedder with the model `npm run model:fetch` puts in EMBEDDINGS_MODEL_DIR (skipped when
+ * it is not there; .ci/run fetches it).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
 import type { EmbeddingsPort } from '../../src/platform/embeddings/embeddings-port.js';
 import { createOfflineEmbedder } from '../../src/platform/embeddings/offline-embedder.js';
+import { createOnnxEmbedder } from '../../src/platform/embeddings/onnx-embedder.js';
 import { createOpenAiEmbedder } from '../../src/platform/embeddings/openai-embedder.js';
+import { ONNX_MODEL_DIR, onnxModelMissing } from '../helpers/onnx-model.js';
+
+const onnxSkip = onnxModelMissing ? ` (skipped: ${onnxModelMissing})` : '';
 
 /** An OpenAI-compatible endpoint whose vectors come from the offline embedder (un-normalized ×3). */
 class EmbeddingsServer {
@@ -49,17 +55,20 @@ afterAll(() => endpoint.stop());
 const openai = (overrides: Partial<Parameters<typeof createOpenAiEmbedder>[0]> = {}) =>
   createOpenAiEmbedder({ url: endpoint.url, model: 'test-model', apiKey: 'sk-test', batchSize: 4, cache: createMemoryCache({ maxSize: 100, ttlSeconds: 60 }), cacheTtlSeconds: 60, ...overrides });
 
-const ports: { name: string; create: () => EmbeddingsPort }[] = [
+const onnx = (batchSize?: number) => createOnnxEmbedder({ modelDir: ONNX_MODEL_DIR, threads: 1, batchSize });
+
+const ports: { name: string; create: () => EmbeddingsPort | Promise<EmbeddingsPort>; skip?: boolean }[] = [
   { name: 'offline', create: () => createOfflineEmbedder() },
   { name: 'openai-compatible', create: () => openai() },
+  { name: `onnx${onnxSkip}`, create: () => onnx(4), skip: onnxModelMissing !== undefined },
 ];
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
 
-for (const { name, create } of ports) {
-  describe(`embeddings port contract on ${name}`, () => {
+for (const { name, create, skip } of ports) {
+  describe.skipIf(skip)(`embeddings port contract on ${name}`, () => {
     it('returns one unit-length vector per text, in order, of the advertised dimension', async () => {
-      const port = create();
+      const port = await create();
       const vectors = await port.embed(['granite weathers slowly', 'an unrelated sentence about taxes', 'granite weathering']);
       expect(vectors).toHaveLength(3);
       const dimensions = await port.dimensions();
@@ -71,13 +80,55 @@ for (const { name, create } of ports) {
     });
 
     it('is deterministic', async () => {
-      const port = create();
+      const port = await create();
       const [a] = await port.embed(['same text']);
-      const [b] = await create().embed(['same text']);
+      const [b] = await (await create()).embed(['same text']);
       expect(Array.from(a!)).toEqual(Array.from(b!));
+    });
+
+    it('gives a text the same vector in a batch as alone', async () => {
+      const port = await create();
+      const texts = ['short', 'a somewhat longer sentence about licences and their terms', 'x', 'The licensee may redistribute the work.', 'two words', 'granite', 'The quick brown fox jumps over the lazy dog near the river bank.'];
+      const batched = await port.embed(texts);
+      for (const [i, text] of texts.entries()) {
+        const [alone] = await port.embed([text]);
+        expect(cosine(alone!, batched[i]!)).toBeGreaterThan(1 - 1e-5);
+      }
     });
   });
 }
+
+describe.skipIf(onnxModelMissing !== undefined)(`ONNX embedder (all-MiniLM-L6-v2)${onnxSkip}`, () => {
+  it('places a paraphrase that shares no word closer than an unrelated sentence', async () => {
+    const port = await onnx();
+    expect(port.id).toMatch(/^onnx:all-MiniLM-L6-v2(-q)?@1$/);
+    expect(await port.dimensions()).toBe(384);
+    const [text, paraphrase, unrelated] = await port.embed(['You may not sell copies of this program.', 'Commercial redistribution of the software is prohibited.', 'The recipe needs two eggs and a cup of flour.']);
+    expect(cosine(text!, paraphrase!)).toBeGreaterThan(cosine(text!, unrelated!) + 0.2);
+  });
+
+  it("truncates a text to the model's 256 tokens", async () => {
+    const port = await onnx();
+    const long = Array.from({ length: 300 }, (_, i) => `word${i % 7}`).join(' ');
+    const [a, b] = await port.embed([long, `${long} and an ending that lies beyond the limit`]);
+    expect(Array.from(a!)).toEqual(Array.from(b!));
+    const [shorter] = await port.embed([Array.from({ length: 60 }, (_, i) => `word${i % 7}`).join(' ')]);
+    expect(Array.from(shorter!)).not.toEqual(Array.from(a!));
+  });
+
+  it('stops between batches when the signal aborts', async () => {
+    const port = await onnx(2);
+    const controller = new AbortController();
+    controller.abort(new Error('cancelled by the test'));
+    await expect(port.embed(['one', 'two', 'three'], controller.signal)).rejects.toThrow('cancelled by the test');
+  });
+});
+
+describe('ONNX embedder without its model', () => {
+  it('says to run npm run model:fetch', async () => {
+    await expect(createOnnxEmbedder({ modelDir: '/nonexistent/model' })).rejects.toThrow(/no embedding model in \/nonexistent\/model.*npm run model:fetch/);
+  });
+});
 
 describe('OpenAI-compatible adapter', () => {
   it('batches, authenticates and caches', async () => {

@@ -197,7 +197,7 @@ export class RagEngine {
     if (collection.embedder !== this.embedder.id) {
       throw new EngineError(
         'CONFLICT',
-        `collection "${collection.name}" was embedded with ${collection.embedder}, but this server embeds with ${this.embedder.id}; configure the same embedder (EMBEDDINGS_URL / EMBEDDINGS_MODEL) or use another collection`,
+        `collection "${collection.name}" was embedded with ${collection.embedder}, but this server embeds with ${this.embedder.id}; configure the same embedder (EMBEDDINGS_PROVIDER, EMBEDDINGS_URL / EMBEDDINGS_MODEL, EMBEDDINGS_MODEL_DIR) or use another collection`,
       );
     }
   }
@@ -286,7 +286,8 @@ export class RagEngine {
           if (ready) prepared.push(ready);
           else result.skipped++;
         } catch (error) {
-          fail(doc.id, error);
+          if (options.signal?.aborted) result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
+          else fail(doc.id, error);
         }
       }
       // One transaction per group, one savepoint per document: a document that fails leaves
@@ -354,7 +355,7 @@ export class RagEngine {
     const chunks = await chunkDocument(doc.text, doc.mimeType, this.settings);
     if (chunks.length === 0) throw invalidInput('text: the document has no indexable text');
     const prefix = doc.title ? `${doc.title}\n` : '';
-    const embeddings = await this.embedder.embed(chunks.map((c) => prefix + c.text));
+    const embeddings = await this.embedder.embed(chunks.map((c) => prefix + c.text), signal);
     const frequencies = chunks.map((c) => termFrequencies(prefix + c.text));
     const extractions = extractor ? await extractor.extract(chunks.map((c) => prefix + c.text), signal) : undefined;
     return { doc, hash, replaces: previous !== undefined, chunks, embeddings, frequencies, extractions };

@@ -66,7 +66,11 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embeddings
       await Promise.all(
         texts.map(async (text, i) => {
           const hit = await options.cache.get(cacheKey(text));
-          if (hit) out[i] = new Float32Array(Buffer.from(hit, 'base64').buffer.slice(0));
+          if (hit) {
+            // A small Buffer is a view into Node's shared pool: copy exactly its bytes.
+            const bytes = Buffer.from(hit, 'base64');
+            out[i] = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+          }
           else missing.push(i);
         }),
       );

@@ -1,0 +1,97 @@
+/*
+ * The ONNX embedder through the rag operations, on each backend: a 384-dimension
+ * collection next to a 768-dimension one in the same chunks table (each collection records
+ * its embedder and dimension; PostgreSQL gets an HNSW index per collection, cast to its
+ * dimension), vector queries through that index, and a server with the other embedder
+ * refusing the collection it did not fill.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
+import { ragCollections, ragIngest, ragQuery } from '../../src/operations/rag.js';
+import { createPglite } from '../../src/platform/sql/pglite-adapter.js';
+import { ADMIN, appBackends, dropSchema, silentLogger, title, uniqueId } from '../helpers/backends.js';
+import { failure } from '../helpers/failures.js';
+import { ONNX_MODEL_DIR, onnxModelMissing } from '../helpers/onnx-model.js';
+
+const DOCS = [
+  { id: 'sell', text: 'You may not sell copies of this program or charge a fee for it.' },
+  { id: 'patent', text: 'Each contributor grants you a royalty-free patent licence for its contributions.' },
+  { id: 'warranty', text: 'The work is provided as is, without warranty of any kind, express or implied.' },
+  { id: 'recipe', text: 'Whisk two eggs with a cup of flour and bake for twenty minutes.' },
+];
+const ONNX_ENV = { EMBEDDINGS_PROVIDER: 'onnx', EMBEDDINGS_MODEL_DIR: ONNX_MODEL_DIR, EMBEDDINGS_THREADS: '1', RAG_EXACT_SCAN_MAX_CHUNKS: '0' };
+
+for (const backend of appBackends()) {
+  const skip = onnxModelMissing ?? backend.skip;
+  describe.skipIf(skip)(`rag with the ONNX embedder on ${title({ name: backend.name, skip })}`, () => {
+    const schema = backend.databaseUrl ? uniqueId('t') : undefined;
+    const dataDir = mkdtempSync(join(tmpdir(), 'mcp-rag-onnx-'));
+    const open = (env: Record<string, string>) =>
+      new App({ dataDir, databaseUrl: backend.databaseUrl, redisUrl: backend.redisUrl, databaseSchema: schema, cacheKeyPrefix: `${uniqueId('test')}:`, logger: silentLogger, env });
+    afterAll(async () => {
+      if (schema && backend.databaseUrl) await dropSchema(backend.databaseUrl, schema);
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('keeps 384- and 768-dimension collections side by side, each queried with its own embedder', async () => {
+      // Created here: the server would create it in a child process running the built
+      // module, which a test of the sources should not depend on.
+      if (!backend.databaseUrl) await (await createPglite(join(dataDir, 'pgdata'))).close();
+      const hashed = open({ RAG_EXACT_SCAN_MAX_CHUNKS: '0' });
+      try {
+        await hashed.invoke(ragIngest, { collection: 'hashed', documents: DOCS }, ADMIN);
+      } finally {
+        await hashed.close();
+      }
+
+      const neural = open(ONNX_ENV);
+      try {
+        expect(await neural.invoke(ragIngest, { collection: 'neural', documents: DOCS }, ADMIN)).toMatchObject({ ingested: 4, errors: [] });
+        const { collections } = await neural.invoke(ragCollections, {}, ADMIN);
+        expect(collections.map((c) => [c.name, c.embedder])).toEqual([
+          ['hashed', 'offline-hash-768@2'],
+          ['neural', 'onnx:all-MiniLM-L6-v2@1'],
+        ]);
+        // No word in common with the document it should find.
+        const { hits } = await neural.invoke(ragQuery, { collection: 'neural', query: 'commercial redistribution is forbidden', mode: 'vector', topK: 2 }, ADMIN);
+        expect(hits[0]!.documentId).toBe('sell');
+        const refused = await failure(neural.invoke(ragQuery, { collection: 'hashed', query: 'patent', mode: 'vector' }, ADMIN));
+        expect(refused.message).toMatch(/embedded with offline-hash-768@2, but this server embeds with onnx:all-MiniLM-L6-v2@1.*EMBEDDINGS_PROVIDER/);
+      } finally {
+        await neural.close();
+      }
+
+      const again = open({ RAG_EXACT_SCAN_MAX_CHUNKS: '0' });
+      try {
+        const { hits } = await again.invoke(ragQuery, { collection: 'hashed', query: 'patent licence of contributors', mode: 'vector', topK: 1 }, ADMIN);
+        expect(hits[0]!.documentId).toBe('patent');
+      } finally {
+        await again.close();
+      }
+    });
+  });
+}
+
+describe('choosing the embedder', () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      new App({ dataDir: 'memory://', logger: silentLogger, env });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('expected the configuration to be refused');
+  };
+
+  it('refuses EMBEDDINGS_PROVIDER=onnx without a model, saying how to get one', () => {
+    expect(problems({ EMBEDDINGS_PROVIDER: 'onnx', EMBEDDINGS_MODEL_DIR: '/nonexistent/minilm' })).toMatch(/EMBEDDINGS_PROVIDER=onnx: no embedding model in \/nonexistent\/minilm.*npm run model:fetch/);
+  });
+
+  it('names the providers and the variables that are wrong', () => {
+    expect(problems({ EMBEDDINGS_PROVIDER: 'bert' })).toMatch(/EMBEDDINGS_PROVIDER: expected offline, openai or onnx, got "bert"/);
+    expect(problems({ EMBEDDINGS_PROVIDER: 'openai' })).toMatch(/needs EMBEDDINGS_URL/);
+    expect(problems({ EMBEDDINGS_PROVIDER: 'onnx', EMBEDDINGS_THREADS: 'two' })).toMatch(/EMBEDDINGS_THREADS: expected a positive integer, got "two"/);
+  });
+});
