@@ -100,6 +100,8 @@ const BM25_B = 0.75;
 /** Terms in more than this share of chunks are scored last, on the best candidates only. */
 const FREQUENT_TERM_SHARE = 0.05;
 const FREQUENT_TERM_CANDIDATES = 1000;
+/** Hybrid's BM25 list is proven exact only up to this many frequent-term postings (see fulltext). */
+const FUSED_EXACT_MAX_POSTINGS = 10_000;
 /**
  * Default exactScanMaxChunks. PGlite runs pgvector without SIMD: keeping an HNSW index
  * current there costs about 6 ms per inserted 384-d vector (150 rows/s, measured), while an
@@ -665,11 +667,13 @@ export class RagEngine {
   }
 
   /**
-   * BM25's best `limit` chunks. With `fusedFor` (hybrid's topK) the list is a fusion input:
-   * when the query has rarer terms, it ranks exactly the chunks holding at least one of them
-   * and only falls back to every posting when those are fewer than topK, since proving the
-   * exact order down to the 50th place made most hybrid queries read every posting of their
-   * frequent terms (measured at 20,000 chunks: 36 of 60 queries).
+   * BM25's best `limit` chunks. With `fusedFor` (hybrid's topK) the list is a fusion input,
+   * and when proving its order would read more than FUSED_EXACT_MAX_POSTINGS postings of
+   * frequent terms, it ranks exactly the chunks holding at least one rarer query term and
+   * leaves out chunks with frequent terms only (unless that leaves fewer than topK): proving
+   * the order down to the 50th place made most hybrid queries on a 20,000-chunk collection
+   * read every posting of their frequent terms (36 of 60 measured). Small collections stay
+   * exact: on the 2,850-chunk license set no query reaches the budget.
    */
   private async fulltext(collection: CollectionRow, { df, idf }: TermStats, limit: number, filter?: Record<string, unknown>, fusedFor?: number) {
     if (df.size === 0) return [];
@@ -693,7 +697,8 @@ export class RagEngine {
     const bound = leftOutRare + frequent.reduce((sum, term) => sum + (idf.get(term) ?? 0) * (BM25_K1 + 1), 0);
     const top = combined.slice(0, limit);
     if (top.length === limit && top.at(-1)!.score >= bound) return top;
-    if (fusedFor !== undefined && top.length >= fusedFor) return top;
+    const frequentPostings = frequent.reduce((sum, term) => sum + df.get(term)!, 0);
+    if (fusedFor !== undefined && top.length >= fusedFor && frequentPostings > FUSED_EXACT_MAX_POSTINGS) return top;
     return this.bm25(collection, [...idf.keys()], idf, limit, filter);
   }
 
