@@ -107,6 +107,23 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('stores the rest of a group when one document fails on write, and leaves nothing of it', async () => {
+      // 20 documents are written in groups of 2; the second "twice" breaks the documents' key
+      // inside the first group, which is written at once.
+      const documents = [
+        { id: 'twice', text: 'marmalade clauses first' },
+        { id: 'twice', text: 'quince clauses again' },
+        ...Array.from({ length: 18 }, (_, i) => ({ id: `other-${i}`, text: `marmalade clauses number ${i}` })),
+      ];
+      const result = await call(ragIngest, { collection: 'groups', documents });
+      expect(result).toMatchObject({ ingested: 19, chunks: 19, errors: [{ id: 'twice', message: expect.stringContaining('could not be stored') }] });
+      const { hits } = await call(ragQuery, { collection: 'groups', query: 'marmalade quince first', mode: 'fulltext', topK: 30 });
+      expect(hits).toHaveLength(19);
+      expect(hits[0]!.text).toBe('marmalade clauses first');
+      expect(hits.some((h) => h.text.includes('quince'))).toBe(false);
+      expect((await call(ragCollections, {})).collections.find((c) => c.name === 'groups')).toMatchObject({ documents: 19, chunks: 19 });
+    });
+
     it('uses the HNSW index for collections over the exact-scan size, with filters', async () => {
       const indexed = await startTestApp(backend, { env: { RAG_EXACT_SCAN_MAX_CHUNKS: '0' } });
       try {

@@ -230,8 +230,8 @@ export class RagEngine {
   }
 
   /**
-   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so tables are vacuumed and
-   * analyzed when a collection grew by more than a tenth (stale estimates of one row led the
+   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so tables are analyzed
+   * when a collection grew by more than a tenth (stale estimates of one row led the
    * planner into nested loops); and the HNSW index is built once the collection is large.
    */
   private async afterIngest(name: string, chunksWritten: number): Promise<void> {
@@ -239,9 +239,9 @@ export class RagEngine {
     const collection = await this.collection(name);
     if (!collection) return;
     if (chunksWritten * 10 > collection.chunk_count) {
-      // vacuum also marks pages all-visible, which lets BM25 use index-only scans
-      await this.sql.exec('vacuum analyze rag_postings');
-      await this.sql.exec('analyze rag_term_stats; analyze rag_chunks');
+      // Statistics only: BM25 reads tf and dl from the heap (the key does not cover them), so
+      // the all-visible pages a vacuum would mark buy no index-only scans.
+      await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks (id, collection, document_id, metadata)');
     }
     if (collection.chunk_count < this.exactScanMaxChunks) return;
     const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
