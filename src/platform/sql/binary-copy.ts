@@ -19,6 +19,8 @@ const TEXT_OID = 25;
  */
 class CopyWriter {
   buffer = Buffer.allocUnsafe(64 * 1024);
+  /** Floats through DataView: Buffer.writeFloatBE cost 100 ns a call (768 per vector). */
+  view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   length = 0;
 
   reserve(bytes: number): void {
@@ -26,6 +28,7 @@ class CopyWriter {
     const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
     this.buffer.copy(grown, 0, 0, this.length);
     this.buffer = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
   }
 
   int16(value: number): void {
@@ -81,7 +84,7 @@ class CopyWriter {
         let offset = this.buffer.writeInt32BE(4 + 4 * vector.length, this.length);
         offset = this.buffer.writeInt16BE(vector.length, offset);
         offset = this.buffer.writeInt16BE(0, offset);
-        for (let i = 0; i < vector.length; i++) offset = this.buffer.writeFloatBE(vector[i]!, offset);
+        for (let i = 0; i < vector.length; i++, offset += 4) this.view.setFloat32(offset, vector[i]!);
         this.length = offset;
         return;
       }
