@@ -4,6 +4,7 @@
  * ==========================
  *   DATABASE_URL=postgres://… node bench/rag-scale.mjs [--chunks 100000] [--queries 200]
  *        [--recall-queries 100] [--ef-sweep 40,100,200,400] [--batch-size 500] [--seed 1] [--keep]
+ *        [--schema S]
  * (after `npm run build`). Without DATABASE_URL it prints {"skipped": "set DATABASE_URL"}.
  *
  * 1. Ingest: a synthetic, deterministic (seeded PRNG) corpus of about --chunks documents of
@@ -25,6 +26,9 @@
  *    --ef-sweep repeats the HNSW side with other RAG_EF_SEARCH values.
  * Stdout: one JSON document; progress on stderr. REDIS_URL and EMBEDDINGS_URL are blanked for
  * the Apps (in-process cache, offline embedder). --keep leaves the schema for EXPLAIN.
+ * --schema S reuses a schema kept by an earlier run with the same --chunks and --seed: no
+ * ingest (ingest is then null), only steps 2 and 3, and the schema is kept; use it to measure
+ * a query-side change at 100,000 chunks without the half hour of ingest.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,6 +53,7 @@ const { values } = parseArgs({
     'batch-size': { type: 'string', default: '500' },
     seed: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    schema: { type: 'string' },
   },
 });
 
@@ -176,7 +181,13 @@ function summary(latencies) {
   return { n: s.length, p50: round(pct(s, 50)), p95: round(pct(s, 95)), p99: round(pct(s, 99)), max: round(s.at(-1) ?? 0), mean: round(s.reduce((a, b) => a + b, 0) / (s.length || 1)) };
 }
 
-const schema = `ragscale_${randomBytes(5).toString('hex')}`;
+const reused = values.schema;
+if (reused !== undefined && !/^ragscale_[0-9a-f]{10}$/.test(reused)) {
+  process.stderr.write(`rag-scale: --schema expects a schema an earlier --keep run printed, e.g. ragscale_3fa6e3b713; got ${reused}\n`);
+  process.exit(2);
+}
+const keep = values.keep || reused !== undefined;
+const schema = reused ?? `ragscale_${randomBytes(5).toString('hex')}`;
 const apps = [];
 function makeApp(overrides = {}) {
   const app = new App({
@@ -228,39 +239,48 @@ try {
   const settings = main.config.engineMap.engine_map.RAG_engine.settings;
   log(`schema ${schema}; ${TARGET_CHUNKS} documents (${TOPICS} topics), batches of ${BATCH}; efSearch ${settings.efSearch}, exactScanMaxChunks ${settings.exactScanMaxChunks}`);
 
-  // 1. ingest
+  // 1. ingest (unless reusing a kept schema)
   let chunks = 0;
-  let documents = 0;
-  let errors = 0;
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
-  let lastLog = started;
-  for (let i = 0; i < TARGET_CHUNKS; i += BATCH) {
-    const batch = [];
-    for (let j = i; j < Math.min(i + BATCH, TARGET_CHUNKS); j++) batch.push(makeDocument(j));
-    const result = await main.invoke(ragIngest, { collection, documents: batch }, principal);
-    chunks += result.chunks;
-    documents += result.ingested;
-    errors += result.errors.length;
-    for (const error of result.errors.slice(0, 3)) log(`document ${error.id} not ingested: ${error.message}`);
-    const now = performance.now();
-    if (now - lastLog > 15_000 || i + BATCH >= TARGET_CHUNKS) {
-      lastLog = now;
-      const seconds = (now - started) / 1000;
-      log(`ingested ${documents} documents, ${chunks} chunks, ${seconds.toFixed(0)} s, ${(chunks / seconds).toFixed(0)} chunks/s`);
+  let ingest = null;
+  if (reused) {
+    const { rows } = await admin.query(`select chunk_count from ${schema}.rag_collections where name = $1`, [collection]);
+    if (!rows[0]) throw new Error(`schema ${schema} holds no "${collection}" collection`);
+    chunks = rows[0].chunk_count;
+    if (chunks !== TARGET_CHUNKS) throw new Error(`schema ${schema} holds ${chunks} chunks; run with --chunks ${chunks}`);
+    log(`reusing ${schema}: ${chunks} chunks, no ingest`);
+  } else {
+    let documents = 0;
+    let errors = 0;
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    let lastLog = started;
+    for (let i = 0; i < TARGET_CHUNKS; i += BATCH) {
+      const batch = [];
+      for (let j = i; j < Math.min(i + BATCH, TARGET_CHUNKS); j++) batch.push(makeDocument(j));
+      const result = await main.invoke(ragIngest, { collection, documents: batch }, principal);
+      chunks += result.chunks;
+      documents += result.ingested;
+      errors += result.errors.length;
+      for (const error of result.errors.slice(0, 3)) log(`document ${error.id} not ingested: ${error.message}`);
+      const now = performance.now();
+      if (now - lastLog > 15_000 || i + BATCH >= TARGET_CHUNKS) {
+        lastLog = now;
+        const seconds = (now - started) / 1000;
+        log(`ingested ${documents} documents, ${chunks} chunks, ${seconds.toFixed(0)} s, ${(chunks / seconds).toFixed(0)} chunks/s`);
+      }
     }
+    const ingestSeconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    ingest = {
+      documents,
+      errors,
+      seconds: round(ingestSeconds, 1),
+      chunksPerSecond: round(chunks / ingestSeconds, 1),
+      // Node's own CPU (chunking, embedding, encoding); the rest of the wall time is mostly the database.
+      clientCpuSeconds: round((cpu.user + cpu.system) / 1e6, 1),
+    };
+    await admin.query(`analyze ${schema}.rag_chunks, ${schema}.rag_postings, ${schema}.rag_term_stats, ${schema}.rag_documents`);
   }
-  const ingestSeconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const ingest = {
-    documents,
-    errors,
-    seconds: round(ingestSeconds, 1),
-    chunksPerSecond: round(chunks / ingestSeconds, 1),
-    // Node's own CPU (chunking, embedding, encoding); the rest of the wall time is mostly the database.
-    clientCpuSeconds: round((cpu.user + cpu.system) / 1e6, 1),
-  };
-  await admin.query(`analyze ${schema}.rag_chunks, ${schema}.rag_postings, ${schema}.rag_term_stats, ${schema}.rag_documents`);
 
   // 2. latency per mode, default settings
   const latency = {};
@@ -373,7 +393,7 @@ try {
       recallPass: hnsw.recallAt10 >= TARGETS.recallAt10,
       pass: latency.hybrid.p95 <= TARGETS.hybridP95Ms && hnsw.recallAt10 >= TARGETS.recallAt10,
     },
-    ...(values.keep ? { keptSchema: schema } : {}),
+    ...(keep ? { keptSchema: schema } : {}),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } catch (error) {
@@ -381,7 +401,7 @@ try {
   exitCode = 1;
 } finally {
   for (const app of apps) await app.close().catch(() => undefined);
-  if (values.keep) log(`kept schema ${schema} (drop schema ${schema} cascade)`);
+  if (keep) log(`kept schema ${schema} (drop schema ${schema} cascade)`);
   else await admin.query(`drop schema if exists ${schema} cascade`).catch((e) => log(`drop schema failed: ${e.message}`));
   await admin.end();
 }

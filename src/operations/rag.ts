@@ -98,6 +98,12 @@ export const ragQuery = defineOperation({
     mode: z.enum(RETRIEVAL_MODES).default('hybrid').describe('hybrid (default), vector, fulltext or graph.'),
     topK: z.number().int().min(1, { error: 'expected 1-100' }).max(100, { error: 'expected 1-100' }).default(10).describe('How many chunks, 1-100 (default 10).'),
     filter: metadataFilter().optional(),
+    diversity: z
+      .number()
+      .min(0, { error: 'expected 0-1 (0 off)' })
+      .max(1, { error: 'expected 0-1 (0 off)' })
+      .optional()
+      .describe('0-1: spread out near-duplicates (MMR); default 0, off.'),
   }),
   output: z.object({
     hits: z.array(hitSchema).describe('Best first.'),

@@ -107,6 +107,23 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('stores the rest of a group when one document fails on write, and leaves nothing of it', async () => {
+      // 20 documents are written in groups of 2; the second "twice" breaks the documents' key
+      // inside the first group, which is written at once.
+      const documents = [
+        { id: 'twice', text: 'marmalade clauses first' },
+        { id: 'twice', text: 'quince clauses again' },
+        ...Array.from({ length: 18 }, (_, i) => ({ id: `other-${i}`, text: `marmalade clauses number ${i}` })),
+      ];
+      const result = await call(ragIngest, { collection: 'groups', documents });
+      expect(result).toMatchObject({ ingested: 19, chunks: 19, errors: [{ id: 'twice', message: expect.stringContaining('could not be stored') }] });
+      const { hits } = await call(ragQuery, { collection: 'groups', query: 'marmalade quince first', mode: 'fulltext', topK: 30 });
+      expect(hits).toHaveLength(19);
+      expect(hits[0]!.text).toBe('marmalade clauses first');
+      expect(hits.some((h) => h.text.includes('quince'))).toBe(false);
+      expect((await call(ragCollections, {})).collections.find((c) => c.name === 'groups')).toMatchObject({ documents: 19, chunks: 19 });
+    });
+
     it('uses the HNSW index for collections over the exact-scan size, with filters', async () => {
       const indexed = await startTestApp(backend, { env: { RAG_EXACT_SCAN_MAX_CHUNKS: '0' } });
       try {
@@ -150,6 +167,32 @@ for (const backend of appBackends()) {
       );
       const { hits } = await call(ragQuery, { collection: 'bm25', query, mode: 'fulltext', topK: 10 });
       expect(hits.map((h) => h.documentId)).toEqual(rows.map((r) => r.document_id));
+    });
+
+    it('spreads near-duplicates out of the top k with diversity (MMR), and ranks as before without it', async () => {
+      const clause = 'If You institute patent litigation against any entity, the patent licenses granted to You under this License terminate';
+      const documents = [
+        ...['2019', '2020', '2021', '2022'].map((year) => ({ id: `copy-${year}`, text: `${clause} as of ${year}.` })),
+        { id: 'grant', text: 'Each Contributor grants You a patent license to make, use and sell the Work; litigation ends it.' },
+        { id: 'notice', text: 'You must retain all copyright, patent and trademark notices in the Source form of the Work.' },
+        { id: 'warranty', text: 'The Work is provided without warranty; no Contributor is liable for damages from litigation.' },
+      ];
+      await call(ragIngest, { collection: 'dupes', documents });
+      const query = 'patent litigation terminates the license';
+      for (const mode of ['hybrid', 'vector', 'fulltext'] as const) {
+        const plain = (await call(ragQuery, { collection: 'dupes', query, mode, topK: 3 })).hits.map((h) => h.documentId);
+        expect(plain.every((id) => id.startsWith('copy-'))).toBe(true);
+        expect((await call(ragQuery, { collection: 'dupes', query, mode, topK: 3, diversity: 0 })).hits.map((h) => h.documentId)).toEqual(plain);
+        // The best passage stays first; its copies give way to other passages.
+        const spread = (await call(ragQuery, { collection: 'dupes', query, mode, topK: 3, diversity: 0.8 })).hits.map((h) => h.documentId);
+        expect(spread[0]).toBe(plain[0]);
+        expect(spread.filter((id) => id.startsWith('copy-'))).toEqual([plain[0]]);
+        expect(new Set(spread).size).toBe(3);
+      }
+      for (const diversity of [1.5, -0.1]) {
+        expect((await failure(call(ragQuery, { collection: 'dupes', query, diversity }))).message).toContain('diversity: expected 0-1 (0 off)');
+      }
+      expect((await failure(call(ragQuery, { collection: 'dupes', query, diversity: 'high' }))).message).toContain('diversity');
     });
 
     it('stops at a cancelled request and reports the documents it did not ingest', async () => {

@@ -71,29 +71,133 @@ export interface WeightedQueryEmbedder extends EmbeddingsPort {
   embedQuery(text: string, termWeight: (term: string) => number): Float32Array;
 }
 
+/**
+ * A stem's features, hashed once: stems repeat (Zipf), and rehashing every character n-gram
+ * of every occurrence was most of the embedder's time.
+ */
+interface StemFeatures {
+  word: number;
+  /** FNV state of the bigram hash after "stem ": the next stem's characters continue it. */
+  bigramPrefix: number;
+  grams: Uint32Array;
+  /** WEIGHT_CHARGRAMS / (n-grams of that length), per gram. */
+  gramWeights: Float64Array;
+  prior: number;
+}
+
+const STEM_CACHE_SIZE = 50_000;
+const stemCache = new Map<string, StemFeatures>();
+
+function featuresOf(stem: string): StemFeatures {
+  let features = stemCache.get(stem);
+  if (features) return features;
+  const padded = `<${stem}>`;
+  const grams: number[] = [];
+  const weights: number[] = [];
+  for (let n = 3; n <= 5; n++) {
+    const count = padded.length - n + 1;
+    for (let j = 0; j < count; j++) {
+      grams.push(hashRange(KIND_CHARGRAM + n, padded, j, j + n));
+      weights.push(WEIGHT_CHARGRAMS / count);
+    }
+  }
+  let bigramPrefix = (FNV_OFFSET ^ KIND_BIGRAM) >>> 0;
+  for (let i = 0; i < stem.length; i++) bigramPrefix = Math.imul(bigramPrefix ^ stem.charCodeAt(i), FNV_PRIME);
+  bigramPrefix = Math.imul(bigramPrefix ^ 0x20, FNV_PRIME);
+  features = { word: hashRange(KIND_WORD, stem, 0, stem.length), bigramPrefix, grams: Uint32Array.from(grams), gramWeights: Float64Array.from(weights), prior: NaN };
+  if (stemCache.size >= STEM_CACHE_SIZE) stemCache.clear();
+  stemCache.set(stem, features);
+  return features;
+}
+
+/**
+ * Summed weight per feature hash, in first-seen order (the order the vector is summed in,
+ * so vectors stay bit-identical to the Map this replaces); open addressing, reused.
+ */
+class FeatureCounts {
+  private keys = new Uint32Array(4096);
+  private weights = new Float64Array(4096);
+  /** Hash table: slot → index into keys and weights, which hold features in first-seen order. */
+  private slots = new Int32Array(4096).fill(-1);
+  size = 0;
+
+  add(hash: number, weight: number): void {
+    let mask = this.slots.length - 1;
+    let slot = Math.imul(hash, 0x9e3779b1) >>> 0 & mask;
+    for (;;) {
+      const at = this.slots[slot]!;
+      if (at === -1) break;
+      if (this.keys[at] === hash) {
+        this.weights[at]! += weight;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+    if ((this.size + 1) * 2 > this.slots.length) {
+      this.grow();
+      mask = this.slots.length - 1;
+      slot = Math.imul(hash, 0x9e3779b1) >>> 0 & mask;
+      while (this.slots[slot] !== -1) slot = (slot + 1) & mask;
+    }
+    const index = this.size++;
+    this.keys[index] = hash;
+    this.weights[index] = weight;
+    this.slots[slot] = index;
+  }
+
+  private grow(): void {
+    const capacity = this.slots.length * 2;
+    const keys = new Uint32Array(capacity);
+    keys.set(this.keys);
+    const weights = new Float64Array(capacity);
+    weights.set(this.weights);
+    this.keys = keys;
+    this.weights = weights;
+    this.slots = new Int32Array(capacity).fill(-1);
+    const mask = capacity - 1;
+    for (let index = 0; index < this.size; index++) {
+      let slot = Math.imul(this.keys[index]!, 0x9e3779b1) >>> 0 & mask;
+      while (this.slots[slot] !== -1) slot = (slot + 1) & mask;
+      this.slots[slot] = index;
+    }
+  }
+
+  /** Adds each feature's signed, sublinear weight to its dimension, then empties. */
+  drainInto(vector: Float32Array): void {
+    const dimensions = vector.length;
+    for (let index = 0; index < this.size; index++) {
+      const hash = this.keys[index]!;
+      vector[hash % dimensions]! += (mix(hash) & 1 ? 1 : -1) * Math.log1p(this.weights[index]!);
+    }
+    this.slots.fill(-1);
+    this.size = 0;
+  }
+}
+
 export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
-  const embedOne = (text: string, weightOf: (term: string) => number): Float32Array => {
-    const counts = new Map<number, number>();
-    const bump = (hash: number, weight: number) => counts.set(hash, (counts.get(hash) ?? 0) + weight);
+  const counts = new FeatureCounts();
+  const embedOne = (text: string, weightOf: ((term: string) => number) | 'prior'): Float32Array => {
     const stems = terms(text);
+    const features = stems.map(featuresOf);
     for (let i = 0; i < stems.length; i++) {
       const stem = stems[i]!;
-      const idf = weightOf(stem);
-      bump(hashRange(KIND_WORD, stem, 0, stem.length), idf);
+      const f = features[i]!;
+      let idf: number;
+      if (weightOf === 'prior') {
+        if (Number.isNaN(f.prior)) f.prior = prior()(stem);
+        idf = f.prior;
+      } else idf = weightOf(stem);
+      counts.add(f.word, idf);
       if (i + 1 < stems.length) {
-        const pair = `${stem} ${stems[i + 1]}`;
-        bump(hashRange(KIND_BIGRAM, pair, 0, pair.length), WEIGHT_BIGRAM * idf);
+        const next = stems[i + 1]!;
+        let hash = f.bigramPrefix;
+        for (let j = 0; j < next.length; j++) hash = Math.imul(hash ^ next.charCodeAt(j), FNV_PRIME);
+        counts.add(hash >>> 0, WEIGHT_BIGRAM * idf);
       }
-      const padded = `<${stem}>`;
-      for (let n = 3; n <= 5; n++) {
-        const grams = padded.length - n + 1;
-        for (let j = 0; j < grams; j++) bump(hashRange(KIND_CHARGRAM + n, padded, j, j + n), (WEIGHT_CHARGRAMS / grams) * idf);
-      }
+      for (let g = 0; g < f.grams.length; g++) counts.add(f.grams[g]!, f.gramWeights[g]! * idf);
     }
     const vector = new Float32Array(dimensions);
-    for (const [hash, weight] of counts) {
-      vector[hash % dimensions]! += (mix(hash) & 1 ? 1 : -1) * Math.log1p(weight);
-    }
+    counts.drainInto(vector);
     let norm = 0;
     for (let i = 0; i < dimensions; i++) norm += vector[i]! * vector[i]!;
     norm = Math.sqrt(norm);
@@ -105,8 +209,7 @@ export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
     id: `offline-hash-${dimensions}@${VERSION}`,
     dimensions: async () => dimensions,
     async embed(texts) {
-      const weightOf = prior();
-      return texts.map((text) => embedOne(text, weightOf));
+      return texts.map((text) => embedOne(text, 'prior'));
     },
     embedQuery: (text, termWeight) => embedOne(text, termWeight),
   };
