@@ -170,6 +170,8 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     fail(`cannot listen on ${host}:${port}: ${error.message}`, 1);
   });
   app.start();
+  // Counts taken in process while Redis connects would not carry over to it.
+  await httpApp.ready();
   server.listen(port, host, () => {
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;

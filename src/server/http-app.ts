@@ -58,6 +58,8 @@ export interface HttpApp {
   handle(req: IncomingMessage, res: ServerResponse): void;
   mcp: McpHttpHandler;
   authenticator: Authenticator;
+  /** Resolves when the rate-limit store is connected (or `timeoutMs` passed): listen after it. */
+  ready(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -346,6 +348,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
         }),
       );
     },
+    ready: (timeoutMs = 3000) => rateLimits.ready(timeoutMs),
     async close() {
       await mcp.close().catch(() => undefined);
       await rateLimits.close();

@@ -22,6 +22,7 @@ export async function startApiServer(backend: Backend, overrides: Partial<AppOpt
     rateLimitKeyPrefix: `${uniqueId('rl')}:`,
     ...httpOptions,
   });
+  await http.ready();
   const server: Server = createServer(http.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -28,6 +28,11 @@ export interface RateLimits {
   recordFailedAuth(address: string): Promise<number>;
   /** Counts one request by the principal; the seconds to wait when over the limit, else 0. */
   recordRequest(principalId: string): Promise<number>;
+  /**
+   * Resolves once the shared store is connected, or after `timeoutMs`. Until then requests
+   * are counted in process, and those counts do not carry over to Redis.
+   */
+  ready(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,6 +85,18 @@ export function createRateLimits(settings: RateLimitSettings): RateLimits {
     },
     recordFailedAuth: (address) => consume(failed, address),
     recordRequest: async (principalId) => (requests ? consume(requests, principalId) : 0),
+    async ready(timeoutMs) {
+      if (!redis || redis.status === 'ready') return;
+      let timer: NodeJS.Timeout | undefined;
+      let onReady: (() => void) | undefined;
+      await new Promise<void>((resolve) => {
+        onReady = resolve;
+        redis!.once('ready', onReady);
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+      redis.off('ready', onReady!);
+    },
     async close() {
       redis?.disconnect();
     },
