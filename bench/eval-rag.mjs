@@ -2,18 +2,24 @@
 /*
  * Retrieval evaluation on a BEIR-format set
  * =========================================
- *   npm run eval:rag -- --data DIR [--modes fulltext,vector,graph,hybrid] [--top-k 10] [--limit-queries N]
+ *   npm run eval:rag -- --data DIR [--modes fulltext,vector,graph,hybrid] [--top-k 10]
+ *     [--sample-queries N [--seed S]] [--limit-queries N] [--batch-size 200]
  * DIR holds corpus.jsonl ({_id, title, text, metadata?}), queries.jsonl ({_id, text}) and
  * qrels.tsv (query-id, corpus-id, score; header line). The corpus is ingested into a fresh
  * collection on the embedded database (or on DATABASE_URL, in a throw-away schema), every
  * query runs in each mode, and the last stdout line is one JSON object:
- *   {docs, queries, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms}}, ingest: {chunks, seconds, chunksPerSecond, cpuSeconds}}
+ *   {docs, queries, queriesJudged, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms}},
+ *    ingest: {chunks, seconds, chunksPerSecond, cpuSeconds}, seconds, maxRssMb}
+ * The corpus is streamed and ingested in batches, so its size is not bounded by memory. A set
+ * with thousands of queries can be sampled: --sample-queries N runs the N judged queries with
+ * the smallest sha256(seed:id), the same ones on every run and backend; `queries` is how many
+ * ran, `queriesJudged` how many the set has. `seconds` is the whole run's wall time.
  * (graph mode needs GraphRAG in RAG_engine.modules, the default; RAG_GRAPH_WEIGHT sets its weight in hybrid).
  * cpuSeconds is the process's CPU time during ingest: PGlite runs in-process, so it measures
  * the ingest's work even when other processes share the machine.
  * Metrics are per document: a document's rank is that of its best chunk. Progress → stderr.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +35,8 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'fulltext,vector,graph,hybrid' },
     'top-k': { type: 'string', default: '10' },
     'limit-queries': { type: 'string' },
+    'sample-queries': { type: 'string' },
+    seed: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '200' },
   },
 });
@@ -36,14 +44,30 @@ if (!values.data) {
   process.stderr.write('eval-rag: --data DIR is required (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)\n');
   process.exit(2);
 }
-const log = (message) => process.stderr.write(`[eval-rag] ${message}\n`);
+const runStarted = performance.now();
+const elapsed = () => `${((performance.now() - runStarted) / 1000).toFixed(0)} s`;
+const log = (message) => process.stderr.write(`[eval-rag ${elapsed()}] ${message}\n`);
 const K = Number(values['top-k']);
 const modes = values.modes.split(',').map((m) => m.trim());
 
+/** One parsed object per non-empty line; a line that is not JSON is an error naming it. */
+async function* jsonLines(path) {
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (!line.trim()) continue;
+    try {
+      yield JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${path}:${number} is not JSON (${error.message}); each line must be one object`, { cause: error });
+    }
+  }
+}
+
 async function readJsonl(path) {
   const out = [];
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const line of lines) if (line.trim()) out.push(JSON.parse(line));
+  for await (const item of jsonLines(path)) out.push(item);
   return out;
 }
 
@@ -71,11 +95,26 @@ for (const file of ['corpus.jsonl', 'queries.jsonl', 'qrels.tsv']) {
   }
 }
 
-const corpus = await readJsonl(join(values.data, 'corpus.jsonl'));
+for (const option of ['top-k', 'batch-size', 'limit-queries', 'sample-queries']) {
+  if (values[option] !== undefined && !(Number.isInteger(Number(values[option])) && Number(values[option]) > 0)) {
+    process.stderr.write(`eval-rag: --${option} must be a positive integer, got ${JSON.stringify(values[option])}\n`);
+    process.exit(2);
+  }
+}
+
 const qrels = await readQrels(join(values.data, 'qrels.tsv'));
 let queries = (await readJsonl(join(values.data, 'queries.jsonl'))).filter((q) => qrels.has(String(q._id)));
+const queriesJudged = queries.length;
+if (values['sample-queries']) {
+  const rank = (q) => createHash('sha256').update(`${values.seed}:${q._id}`).digest('hex');
+  queries = queries
+    .map((q) => ({ q, rank: rank(q) }))
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
+    .slice(0, Number(values['sample-queries']))
+    .map(({ q }) => q);
+}
 if (values['limit-queries']) queries = queries.slice(0, Number(values['limit-queries']));
-log(`${corpus.length} documents, ${queries.length} judged queries, modes ${modes.join(', ')}`);
+log(`${queries.length} of ${queriesJudged} judged queries, modes ${modes.join(', ')}; streaming ${join(values.data, 'corpus.jsonl')}`);
 
 const databaseUrl = process.env.DATABASE_URL || undefined;
 const schema = databaseUrl ? `eval_${randomBytes(5).toString('hex')}` : undefined;
@@ -87,10 +126,12 @@ try {
   await app.services();
   const batchSize = Number(values['batch-size']);
   let chunks = 0;
+  let docs = 0;
+  let batches = 0;
   const cpuStart = process.cpuUsage();
   const started = performance.now();
-  for (let i = 0; i < corpus.length; i += batchSize) {
-    const documents = corpus.slice(i, i + batchSize).map((doc) => ({
+  const ingestBatch = async (batch) => {
+    const documents = batch.map((doc) => ({
       id: String(doc._id),
       text: doc.text || doc.title || '(empty)',
       ...(doc.title ? { title: String(doc.title) } : {}),
@@ -98,9 +139,22 @@ try {
     }));
     const result = await app.invoke(ragIngest, { collection, documents }, principal);
     chunks += result.chunks;
+    docs += batch.length;
     for (const error of result.errors) log(`document ${error.id} not ingested: ${error.message}`);
-    if ((i / batchSize) % 10 === 0) log(`ingested ${Math.min(i + batchSize, corpus.length)} / ${corpus.length} documents (${chunks} chunks)`);
+    if (++batches % 10 === 0) {
+      const seconds = (performance.now() - started) / 1000;
+      log(`ingested ${docs} documents, ${chunks} chunks (${(chunks / seconds).toFixed(0)} chunks/s, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB)`);
+    }
+  };
+  let batch = [];
+  for await (const doc of jsonLines(join(values.data, 'corpus.jsonl'))) {
+    batch.push(doc);
+    if (batch.length >= batchSize) {
+      await ingestBatch(batch);
+      batch = [];
+    }
   }
+  if (batch.length) await ingestBatch(batch);
   const ingestSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   log(`ingest: ${chunks} chunks in ${ingestSeconds.toFixed(1)} s`);
@@ -112,7 +166,8 @@ try {
     let mrr = 0;
     const latencies = [];
     const byGroup = new Map(); // queries' metadata.difficulty, when the set has it
-    for (const query of queries) {
+    for (const [done, query] of queries.entries()) {
+      if (done > 0 && done % 250 === 0) log(`${mode}: ${done} / ${queries.length} queries`);
       const judged = qrels.get(String(query._id));
       const t0 = performance.now();
       const { hits } = await app.invoke(ragQuery, { collection, query: String(query.text), mode, topK: Math.min(100, K * 3) }, principal);
@@ -153,11 +208,14 @@ try {
   }
   process.stdout.write(
     `${JSON.stringify({
-      docs: corpus.length,
+      docs,
       queries: queries.length,
+      queriesJudged,
       backend: databaseUrl ? 'postgres' : 'pglite',
       modes: report,
       ingest: { chunks, seconds: Number(ingestSeconds.toFixed(2)), chunksPerSecond: Number((chunks / ingestSeconds).toFixed(1)), cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)) },
+      seconds: Number(((performance.now() - runStarted) / 1000).toFixed(1)),
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     })}\n`,
   );
 } finally {
