@@ -118,7 +118,8 @@ log(`${queries.length} of ${queriesJudged} judged queries, modes ${modes.join(',
 
 const databaseUrl = process.env.DATABASE_URL || undefined;
 const schema = databaseUrl ? `eval_${randomBytes(5).toString('hex')}` : undefined;
-const app = new App({ dataDir: 'memory://', databaseUrl, databaseSchema: schema, cacheKeyPrefix: `eval-${randomBytes(4).toString('hex')}:`, logger: pino({ level: 'warn' }), env: process.env });
+const dataDir = process.env.EVAL_DATA_DIR || 'memory://';
+const app = new App({ dataDir, databaseUrl, databaseSchema: schema, cacheKeyPrefix: `eval-${randomBytes(4).toString('hex')}:`, logger: pino({ level: 'warn' }), env: process.env });
 const principal = { principal: { id: 'eval', scopes: ['*'] } };
 const collection = 'eval';
 
