@@ -3,15 +3,30 @@
  * corpus.jsonl, queries.jsonl and qrels.tsv, ingesting the corpus, and scoring a ranking.
  * Metrics are per document: a document's rank is that of its best chunk.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ragIngest } from '../dist/src/operations/rag.js';
 
+/** One parsed object per non-empty line, streamed; a line that is not JSON is an error naming it. */
+export async function* jsonLines(path) {
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (!line.trim()) continue;
+    try {
+      yield JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${path}:${number} is not JSON (${error.message}); each line must be one object`, { cause: error });
+    }
+  }
+}
+
 async function readJsonl(path) {
   const out = [];
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const line of lines) if (line.trim()) out.push(JSON.parse(line));
+  for await (const item of jsonLines(path)) out.push(item);
   return out;
 }
 
@@ -32,28 +47,42 @@ async function readQrels(path) {
   return qrels;
 }
 
-/** {corpus, queries (judged only, at most limit), qrels}; exits 2 naming a missing file. */
-export async function readBeir(dir, limit) {
+/**
+ * {corpus (streamed: an async iterable of documents), queries, queriesJudged, qrels}; exits 2
+ * naming a missing file. Queries are the judged ones; `sample` keeps the N with the smallest
+ * sha256(seed:id), the same ones on every run and backend; then at most `limit`.
+ */
+export async function readBeir(dir, { limit, sample, seed = '1' } = {}) {
   for (const file of ['corpus.jsonl', 'queries.jsonl', 'qrels.tsv']) {
     if (!existsSync(join(dir, file))) {
       process.stderr.write(`${join(dir, file)} is missing (a BEIR folder has corpus.jsonl, queries.jsonl, qrels.tsv)\n`);
       process.exit(2);
     }
   }
-  const corpus = await readJsonl(join(dir, 'corpus.jsonl'));
   const qrels = await readQrels(join(dir, 'qrels.tsv'));
   let queries = (await readJsonl(join(dir, 'queries.jsonl'))).filter((q) => qrels.has(String(q._id)));
+  const queriesJudged = queries.length;
+  if (sample) {
+    const rank = (q) => createHash('sha256').update(`${seed}:${q._id}`).digest('hex');
+    queries = queries
+      .map((q) => ({ q, rank: rank(q) }))
+      .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
+      .slice(0, Number(sample))
+      .map(({ q }) => q);
+  }
   if (limit) queries = queries.slice(0, Number(limit));
-  return { corpus, queries, qrels };
+  return { corpus: jsonLines(join(dir, 'corpus.jsonl')), queries, queriesJudged, qrels };
 }
 
-/** Ingests the corpus in batches; returns {chunks, seconds, cpuSeconds}. */
+/** Ingests documents (any iterable, e.g. a streamed corpus) in batches; returns {docs, chunks, seconds, cpuSeconds}. */
 export async function ingestCorpus(app, principal, collection, corpus, batchSize, log) {
   let chunks = 0;
+  let docs = 0;
+  let batches = 0;
   const cpuStart = process.cpuUsage();
   const started = performance.now();
-  for (let i = 0; i < corpus.length; i += batchSize) {
-    const documents = corpus.slice(i, i + batchSize).map((doc) => ({
+  const ingestBatch = async (batch) => {
+    const documents = batch.map((doc) => ({
       id: String(doc._id),
       text: doc.text || doc.title || '(empty)',
       ...(doc.title ? { title: String(doc.title) } : {}),
@@ -61,11 +90,24 @@ export async function ingestCorpus(app, principal, collection, corpus, batchSize
     }));
     const result = await app.invoke(ragIngest, { collection, documents }, principal);
     chunks += result.chunks;
+    docs += batch.length;
     for (const error of result.errors) log(`document ${error.id} not ingested: ${error.message}`);
-    if ((i / batchSize) % 10 === 0) log(`ingested ${Math.min(i + batchSize, corpus.length)} / ${corpus.length} documents (${chunks} chunks)`);
+    if (++batches % 10 === 0) {
+      const seconds = (performance.now() - started) / 1000;
+      log(`ingested ${docs} documents, ${chunks} chunks (${(chunks / seconds).toFixed(0)} chunks/s, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB)`);
+    }
+  };
+  let batch = [];
+  for await (const doc of corpus) {
+    batch.push(doc);
+    if (batch.length >= batchSize) {
+      await ingestBatch(batch);
+      batch = [];
+    }
   }
+  if (batch.length) await ingestBatch(batch);
   const cpu = process.cpuUsage(cpuStart);
-  return { chunks, seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { docs, chunks, seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** nDCG@K, recall@K and reciprocal rank of a ranking of document ids (best chunk first). */

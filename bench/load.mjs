@@ -67,7 +67,7 @@ async function measure(label, port, seedClient) {
   log(`load: ${label}: max ${JSON.stringify(max)}`);
   const steps = [];
   let sustained = null;
-  for (const fraction of [0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1]) {
+  for (const fraction of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1]) {
     const rate = Math.max(1, Math.floor(max.throughput * fraction));
     const step = await runLoad(port, next, { rate });
     log(`load: ${label}: ${rate}/s → ${JSON.stringify(step)}`);

@@ -53,7 +53,7 @@ const round = (x) => Number(x.toFixed(4));
 
 try {
   const { engines } = await app.services();
-  await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
+  const { docs } = await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
   const { embedder } = (await app.invoke(ragCollections, {}, principal)).collections.find((c) => c.name === collection);
   const documentOf = new Map();
   const runs = [];
@@ -107,7 +107,7 @@ try {
       log(`k ${k} weights ${weights.vector}:${weights.fulltext}:${weights.graph} → nDCG@10 ${result.ndcg10}`);
     }
   }
-  process.stdout.write(`${JSON.stringify({ docs: corpus.length, queries: queries.length, backend: databaseUrl ? 'postgres' : 'pglite', embedder, single, fused })}\n`);
+  process.stdout.write(`${JSON.stringify({ docs, queries: queries.length, backend: databaseUrl ? 'postgres' : 'pglite', embedder, single, fused })}\n`);
 } finally {
   await app.close();
   if (schema) {

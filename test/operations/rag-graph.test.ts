@@ -112,6 +112,21 @@ for (const backend of appBackends()) {
       expect(communities.find((c) => c.entities.includes('Maritime Archive'))!.sources[0]!.documentId).toBe('b');
     });
 
+    it('handles entities named like Object.prototype properties ("Constructor")', async () => {
+      // graphology keeps neighbours in plain objects: an unprefixed node "constructor" broke every edge to it
+      const { engines } = await t.app.services();
+      await call(ragIngest, {
+        collection: 'api',
+        documents: [{ id: 'c', text: 'The Widget Factory calls the Constructor of the Gadget Class. The Gadget Class inherits the Constructor from the Object Base.' }],
+      });
+      const { hits, graph } = await call(ragQuery, { collection: 'api', query: 'Constructor', mode: 'graph' });
+      expect(hits.map((h) => h.documentId)).toEqual(['c']);
+      expect(graph!.entities).toContain('Constructor');
+      expect(graph!.paths.join(' ')).toContain('Constructor');
+      const communities = await engines.rag.communities('api');
+      expect(communities.flatMap((c) => c.entities)).toContain('Constructor');
+    });
+
     it('says how to get a graph when a collection has none', async () => {
       await call(ragIngest, { collection: 'plain', documents: [{ id: 'p', text: 'nothing in this text is capitalized or quoted.' }] });
       const error = await failure(call(ragQuery, { collection: 'plain', query: 'capitalized', mode: 'graph' }));

@@ -6,10 +6,10 @@
  * summarized extractively by the sentences of its chunks that mention most of its central
  * entities (weighted degree inside the community). No model is needed, so it works offline.
  */
-import { UndirectedGraph } from 'graphology';
 import louvainModule from 'graphology-communities-louvain';
 import type { GraphStore } from '../../../platform/graph/graph-store.js';
 import { terms } from '../tokenize.js';
+import { entityGraph, entityOf } from './entity-graph.js';
 
 export interface Community {
   id: number;
@@ -49,13 +49,7 @@ export async function detectCommunities(
   collection: string,
   loadChunks: (ids: number[]) => Promise<{ id: number; documentId: string; text: string }[]>,
 ): Promise<Community[]> {
-  const graph = new UndirectedGraph();
-  for (const edge of await store.edges(collection, MAX_EDGES)) {
-    if (edge.source === edge.target) continue;
-    graph.mergeNode(edge.source);
-    graph.mergeNode(edge.target);
-    graph.updateUndirectedEdge(edge.source, edge.target, (a: { weight?: number }) => ({ weight: (a.weight ?? 0) + edge.weight }));
-  }
+  const graph = entityGraph(await store.edges(collection, MAX_EDGES));
   if (graph.order === 0) return [];
   const membership = louvain(graph, { getEdgeWeight: 'weight', rng: seeded(42) });
 
@@ -74,7 +68,11 @@ export async function detectCommunities(
         });
         return total;
       };
-      const central = nodes.map((node) => ({ node, degree: degree(node) })).sort((a, b) => b.degree - a.degree || (a.node < b.node ? -1 : 1)).slice(0, CENTRAL_ENTITIES);
+      const central = nodes
+        .map((node) => ({ node, degree: degree(node) }))
+        .sort((a, b) => b.degree - a.degree || (a.node < b.node ? -1 : 1))
+        .slice(0, CENTRAL_ENTITIES)
+        .map(({ node, degree }) => ({ node: entityOf(node), degree }));
       return { size: nodes.length, central };
     });
   if (groups.length === 0) return [];

@@ -7,9 +7,10 @@
  * rank and specificity of the top entities they mention. Relation paths from a seed to
  * each top entity explain why it was reached.
  */
-import { UndirectedGraph } from 'graphology';
+import type { UndirectedGraph } from 'graphology';
 import { bidirectional } from 'graphology-shortest-path/unweighted.js';
 import type { GraphEdge, GraphEntity, GraphStore } from '../../../platform/graph/graph-store.js';
+import { entityGraph, entityOf, nodeOf } from './entity-graph.js';
 import { personalizedPageRank } from './personalized-pagerank.js';
 
 export interface GraphRetrieval {
@@ -44,22 +45,20 @@ export async function retrieveByGraph(store: GraphStore, collection: string, que
   const hubs = [...neighbourWeight].sort((a, b) => b[1] - a[1]).slice(0, SECOND_HOP_SOURCES).map(([key]) => key);
   const secondHop = await store.edgesAround(collection, hubs, SECOND_HOP_EDGES);
 
-  const graph = new UndirectedGraph();
+  const graph = entityGraph([...firstHop, ...secondHop], seedWeights.keys());
   const labels = new Map<string, GraphEdge>();
-  for (const key of seedWeights.keys()) graph.mergeNode(key);
   for (const edge of [...firstHop, ...secondHop]) {
     if (edge.source === edge.target) continue;
-    graph.mergeNode(edge.source);
-    graph.mergeNode(edge.target);
-    graph.updateUndirectedEdge(edge.source, edge.target, (attributes: { weight?: number }) => ({ weight: (attributes.weight ?? 0) + edge.weight }));
     // The heaviest relation between two entities names their edge in paths.
     const pair = [edge.source, edge.target].sort().join('\u0000');
     const known = labels.get(pair);
     if (!known || edge.weight > known.weight || (known.label === 'co-occurs' && edge.label !== 'co-occurs')) labels.set(pair, edge);
   }
 
-  const rank = personalizedPageRank(graph, seedWeights);
-  const candidates = [...rank].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_ENTITIES * 3);
+  const rank = personalizedPageRank(graph, new Map([...seedWeights].map(([key, weight]) => [nodeOf(key), weight])));
+  const candidates = [...rank]
+    .map(([node, score]) => [entityOf(node), score] as const)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_ENTITIES * 3);
   const details = new Map((await store.entities(collection, candidates.map(([key]) => key))).map((e) => [e.key, e]));
   // Rank times specificity: PageRank alone favours hubs ("License", "Software").
   const top = candidates
@@ -96,13 +95,13 @@ function shortestPaths(graph: UndirectedGraph, seeds: string[], top: string[]): 
   const paths: string[][] = [];
   for (const key of top) {
     if (paths.length >= MAX_PATHS) break;
-    if (!graph.hasNode(key) || seeds.includes(key)) continue;
+    if (!graph.hasNode(nodeOf(key)) || seeds.includes(key)) continue;
     let best: string[] | null = null;
     for (const seed of seeds) {
-      const path = bidirectional(graph, seed, key);
+      const path = bidirectional(graph, nodeOf(seed), nodeOf(key));
       if (path && (!best || path.length < best.length)) best = path;
     }
-    if (best) paths.push(best);
+    if (best) paths.push(best.map(entityOf));
   }
   return paths;
 }
