@@ -22,7 +22,7 @@
  */
 import { parseArgs } from 'node:util';
 import { databaseUrlFromEnv, log, percentile, redactUrl, removeDir, round, startOurHttpServer, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
-import { ARTIFACTS, AUTH_ENV, corpus, createApiKey, operations, roundRobin, runLoad as runMixedLoad, seed, workload } from './mixed-workload.mjs';
+import { ARTIFACTS, AUTH_ENV, corpus, createApiKey, operations, runLoad as runMixedLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
 
 const P95_THRESHOLD_MS = 100;
 const { values: args } = parseArgs({
@@ -99,29 +99,14 @@ async function postgres(replicas, databaseUrl, redisUrl) {
     const redis = new Redis(redisUrl);
     await redis.flushdb();
     redis.disconnect();
-    const servers = [];
-    const dataDirs = [tempDir('load-key')];
-    apiKey = createApiKey({ dataDir: dataDirs[0], databaseUrl: url });
+    const keyDir = tempDir('load-key');
+    apiKey = createApiKey({ dataDir: keyDir, databaseUrl: url });
+    const target = await startReplicas({ replicas, databaseUrl: url, redisUrl, apiKey });
     try {
-      for (let i = 0; i < replicas; i++) {
-        const dataDir = tempDir(`load-pg${i}`);
-        dataDirs.push(dataDir);
-        const server = await startOurHttpServer({ dataDir, databaseUrl: url, redisUrl, extraEnv: AUTH_ENV, label: `replica ${i + 1}` });
-        server.client.headers = { 'x-api-key': apiKey };
-        servers.push(server);
-      }
-      const balancer = replicas > 1 ? await roundRobin(servers.map((s) => s.port)) : { port: servers[0].port, close: async () => undefined };
-      try {
-        return await measure(`postgres x${replicas}`, balancer.port, servers[0].client);
-      } finally {
-        await balancer.close();
-      }
+      return await measure(`postgres x${replicas}`, target.port, target.servers[0].client);
     } finally {
-      for (const s of servers) {
-        s.client.close();
-        await stopChild(s.child);
-      }
-      dataDirs.forEach(removeDir);
+      await target.close();
+      removeDir(keyDir);
     }
   });
 }

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { childEnv, CLI, freePort, percentile, round, ROOT, PROTOCOL_VERSION } from './lib.mjs';
+import { childEnv, CLI, freePort, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
 
 const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
 export const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
@@ -156,4 +156,41 @@ export async function seed(client) {
     await client.callTool('registry_publish', { name: `load/a${i}`, version: '1.0.0', content: `artifact ${i}`, mediaType: 'text/plain' });
   }
   return { hasDag: tools.includes('dag_run') };
+}
+
+/**
+ * `replicas` HTTP servers on one database and Redis, each client sending the API key, behind
+ * the round-robin balancer when there are several. `close()` stops them and removes their dirs.
+ */
+export async function startReplicas({ replicas, databaseUrl, redisUrl, apiKey }) {
+  const servers = [];
+  const dataDirs = [];
+  const close = async () => {
+    for (const s of servers) {
+      s.client.close();
+      await stopChild(s.child);
+    }
+    dataDirs.forEach(removeDir);
+  };
+  try {
+    for (let i = 0; i < replicas; i++) {
+      const dataDir = tempDir(`replica${i}`);
+      dataDirs.push(dataDir);
+      const server = await startOurHttpServer({ dataDir, databaseUrl, redisUrl, extraEnv: AUTH_ENV, label: `replica ${i + 1}` });
+      server.client.headers = { 'x-api-key': apiKey };
+      servers.push(server);
+    }
+    const balancer = replicas > 1 ? await roundRobin(servers.map((s) => s.port)) : { port: servers[0].port, close: async () => undefined };
+    return {
+      servers,
+      port: balancer.port,
+      async close() {
+        await balancer.close();
+        await close();
+      },
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

@@ -21,7 +21,7 @@
  */
 import { parseArgs } from 'node:util';
 import { databaseUrlFromEnv, log, median, percentile, redactUrl, removeDir, round, rssMb, sleep, startOurHttpServer, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
-import { AUTH_ENV, createApiKey, roundRobin, runLoad, seed, workload } from './mixed-workload.mjs';
+import { AUTH_ENV, createApiKey, runLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
 
 const RSS_GROWTH_LIMIT = 0.1;
 const { values: args } = parseArgs({
@@ -169,9 +169,8 @@ async function postgres(replicas, databaseUrl, redisUrl) {
     await redis.flushdb();
     const db = new pg.default.Client({ connectionString: url });
     await db.connect();
-    const dataDirs = [tempDir('soak-key')];
-    const servers = [];
-    const apiKey = createApiKey({ dataDir: dataDirs[0], databaseUrl: url });
+    const keyDir = tempDir('soak-key');
+    const apiKey = createApiKey({ dataDir: keyDir, databaseUrl: url });
     const database = new URL(url).pathname.slice(1);
     const shared = async () => {
       const { rows } = await db.query('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [database]);
@@ -180,27 +179,16 @@ async function postgres(replicas, databaseUrl, redisUrl) {
       return { dbConnections: rows[0].n, redisClients: clients.length - 1 };
     };
     try {
-      for (let i = 0; i < replicas; i++) {
-        const dataDir = tempDir(`soak-pg${i}`);
-        dataDirs.push(dataDir);
-        const server = await startOurHttpServer({ dataDir, databaseUrl: url, redisUrl, extraEnv: AUTH_ENV, label: `replica ${i + 1}` });
-        server.client.headers = { 'x-api-key': apiKey };
-        servers.push(server);
-      }
-      const balancer = replicas > 1 ? await roundRobin(servers.map((s) => s.port)) : { port: servers[0].port, close: async () => undefined };
+      const target = await startReplicas({ replicas, databaseUrl: url, redisUrl, apiKey });
       try {
-        return await run({ servers, port: balancer.port, apiKey, shared });
+        return await run({ servers: target.servers, port: target.port, apiKey, shared });
       } finally {
-        await balancer.close();
+        await target.close();
       }
     } finally {
-      for (const s of servers) {
-        s.client.close();
-        await stopChild(s.child);
-      }
       await db.end();
       redis.disconnect();
-      dataDirs.forEach(removeDir);
+      removeDir(keyDir);
     }
   });
 }

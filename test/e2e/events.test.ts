@@ -6,8 +6,7 @@
  * serving and its listeners miss only other replicas' events; once Redis is back, the runs
  * that changed meanwhile are announced again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +14,8 @@ import { cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js
 import { connectStdio, type McpClient } from '../helpers/clients.js';
 import { DATABASE_URL, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
+import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';
 
-const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
@@ -181,29 +180,6 @@ describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skip
   }, 60_000);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER_BIN!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(-500)}`)));
-  });
-  return child;
-}
 
 const downSkip = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_SERVER_BIN ? 'set REDIS_SERVER_BIN to a redis-server binary' : undefined;
 

@@ -3,39 +3,15 @@
  * down, and recovers from both by itself. The tests start and kill servers of their own
  * (the shared ones serve other suites).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registryGet, registryPublish } from '../../src/operations/registry.js';
 import { startTestApp, type TestApp } from '../helpers/backends.js';
 import { POSTGRES_BIN_DIR, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
+import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';
 
-const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN;
 const admin = { id: 'faults', scopes: ['*'] };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER_BIN!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(-500)}`)));
-  });
-  return child;
-}
 
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 150; i++) {
