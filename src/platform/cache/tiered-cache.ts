@@ -8,9 +8,8 @@
  * because invalidations sent meanwhile are lost. An LRU entry never outlives the Redis
  * entry it was read from (its TTL is the remaining Redis TTL).
  */
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import { createRedisBroadcast } from '../redis-broadcast.js';
 import type { CachePort } from './cache-port.js';
 import { createMemoryCache } from './memory-cache.js';
 import { openRedisCache } from './redis-cache.js';
@@ -23,7 +22,6 @@ export interface TieredCacheOptions {
 }
 
 interface Invalidation {
-  origin: string;
   key: string;
 }
 
@@ -31,51 +29,27 @@ export async function openTieredCache(url: string, options: TieredCacheOptions):
   const keyPrefix = options.keyPrefix ?? 'mcp-level3:';
   const remote = await openRedisCache(url, { ttlSeconds: options.ttlSeconds, keyPrefix, log: options.log });
   const local = createMemoryCache({ maxSize: options.memoryMaxSize, ttlSeconds: options.ttlSeconds });
-  const origin = randomUUID();
-  const channel = `${keyPrefix}cache-invalidate`;
   // Bumped on every invalidation received: a Redis read that raced with one is not kept locally.
   let invalidations = 0;
-  let listening = false;
-
-  const publisher = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 });
-  const subscriber = new Redis(url, { lazyConnect: true, connectTimeout: 5000, retryStrategy: (attempt) => Math.min(attempt * 200, 2000) });
-  publisher.on('error', () => undefined); // failures surface (and are logged) through `remote`
-  subscriber.on('error', () => undefined);
-  const stopListening = (): void => {
-    if (listening) options.log.warn('cache invalidation channel lost; in-process cache bypassed until it is back');
-    listening = false;
-    invalidations++;
-    local.clear();
-  };
-  subscriber.on('close', stopListening);
-  subscriber.on('message', (_channel: string, message: string) => {
-    let invalidation: Invalidation;
-    try {
-      invalidation = JSON.parse(message) as Invalidation;
-    } catch {
-      return;
-    }
-    if (invalidation.origin === origin) return;
-    invalidations++;
-    void local.delete(invalidation.key);
+  const channel = createRedisBroadcast<Invalidation>(url, `${keyPrefix}cache-invalidate`, {
+    onMessage(invalidation) {
+      invalidations++;
+      void local.delete(invalidation.key);
+    },
+    onLost(wasListening) {
+      if (wasListening) options.log.warn('cache invalidation channel lost; in-process cache bypassed until it is back');
+      invalidations++;
+      local.clear();
+    },
+    // Invalidations sent meanwhile were missed: the LRU starts empty.
+    onListening: () => local.clear(),
   });
-  // ioredis re-subscribes after a reconnect; the LRU is trusted again once that is confirmed.
-  subscriber.on('ready', () => {
-    subscriber.subscribe(channel).then(
-      () => {
-        local.clear();
-        listening = true;
-      },
-      () => undefined,
-    );
-  });
-  await Promise.all([publisher.connect(), subscriber.connect()]);
-  await subscriber.subscribe(channel);
-  listening = true;
+  await channel.start();
+  const listening = () => channel.listening;
 
   const announce = async (key: string): Promise<void> => {
     try {
-      await publisher.publish(channel, JSON.stringify({ origin, key } satisfies Invalidation));
+      await channel.publish({ key });
     } catch {
       // Redis is down: the other replicas lost their channel too and bypass their LRU.
     }
@@ -84,19 +58,19 @@ export async function openTieredCache(url: string, options: TieredCacheOptions):
   return {
     kind: 'memory+redis',
     async get(key) {
-      if (listening) {
+      if (listening()) {
         const hit = await local.get(key);
         if (hit !== undefined) return hit;
       }
       const seen = invalidations;
       const found = await remote.getWithTtl(key);
       if (!found) return undefined;
-      if (listening && seen === invalidations) await local.set(key, found.value, found.ttlMs / 1000);
+      if (listening() && seen === invalidations) await local.set(key, found.value, found.ttlMs / 1000);
       return found.value;
     },
     async set(key, value, ttlSeconds) {
       await remote.set(key, value, ttlSeconds);
-      if (listening) await local.set(key, value, ttlSeconds);
+      if (listening()) await local.set(key, value, ttlSeconds);
       else await local.delete(key);
       await announce(key);
     },
@@ -107,9 +81,7 @@ export async function openTieredCache(url: string, options: TieredCacheOptions):
     },
     ping: () => remote.ping(),
     async close() {
-      subscriber.removeAllListeners('close');
-      subscriber.disconnect();
-      publisher.disconnect();
+      channel.close();
       await remote.close();
       await local.close();
     },
