@@ -307,13 +307,10 @@ export class RagEngine {
         await this.sql.transaction(async (tx) => {
           const postings: Posting[] = [];
           const graphs: DocumentGraph[] = [];
-          // The group's postings form one block per term (migration 8).
-          const { rows: blocks } = await tx.query<{ block: number }>("select nextval('rag_posting_blocks')::int as block");
-          const block = blocks[0]!.block;
           const attempt = async (docs: PreparedDocument[]): Promise<unknown> => {
             await tx.query('savepoint rag_write');
             try {
-              const stored = await this.write(tx, collectionName, block, docs);
+              const stored = await this.write(tx, collectionName, docs);
               postings.push(...stored.postings);
               graphs.push(...stored.graphs);
               await tx.query('release savepoint rag_write');
@@ -332,7 +329,7 @@ export class RagEngine {
           }
           // Postings and document frequencies of the whole group in one statement each:
           // written per document they were most of the ingest time.
-          await this.writePostings(tx, collectionName, block, postings);
+          await this.writePostings(tx, collectionName, postings);
           if (this.graph && graphs.length > 0) await this.graph.store.addDocuments(collectionName, graphs, tx);
           const df = new Map<string, number>();
           for (const doc of written) for (const f of doc.frequencies) for (const term of f.keys()) df.set(term, (df.get(term) ?? 0) + 1);
@@ -381,28 +378,16 @@ export class RagEngine {
     return { doc, hash, replaces: previous !== undefined, chunks, embeddings, frequencies, extractions };
   }
 
-  /** A group's postings as one block row per term, chunk ids ascending (they are assigned in order). */
-  private async writePostings(tx: SqlExecutor, collection: string, block: number, postings: readonly Posting[]): Promise<void> {
+  private async writePostings(tx: SqlExecutor, collection: string, postings: Posting[]): Promise<void> {
     if (postings.length === 0) return;
-    const byTerm = new Map<string, { chunkIds: number[]; tfs: number[]; dls: number[] }>();
-    for (const p of [...postings].sort((a, b) => a.chunkId - b.chunkId)) {
-      let list = byTerm.get(p.term);
-      if (!list) byTerm.set(p.term, (list = { chunkIds: [], tfs: [], dls: [] }));
-      list.chunkIds.push(p.chunkId);
-      list.tfs.push(p.tf);
-      list.dls.push(p.dl);
-    }
     if (tx.copyBinary) {
-      const rows = [...byTerm].map(([term, l]) => [collection, term, block, l.chunkIds, l.tfs, l.dls]);
-      await tx.copyBinary('rag_postings', ['collection', 'term', 'block', 'chunk_ids', 'tfs', 'dls'], encodeCopyBinary(['text', 'text', 'int4', 'int4[]', 'int4[]', 'int4[]'], rows));
+      const rows = postings.map((p) => [collection, p.term, p.chunkId, p.tf, p.dl]);
+      await tx.copyBinary('rag_postings', ['collection', 'term', 'chunk_id', 'tf', 'dl'], encodeCopyBinary(['text', 'text', 'int4', 'int4', 'int4'], rows));
     } else {
-      // One array literal per row: unnest cannot take an array of arrays of different lengths.
-      const literal = (values: number[]) => `{${values.join(',')}}`;
-      const lists = [...byTerm.values()];
       await tx.query(
-        `insert into rag_postings (collection, term, block, chunk_ids, tfs, dls)
-         select $1, u.term, $2, u.chunk_ids::int[], u.tfs::int[], u.dls::int[] from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as u(term, chunk_ids, tfs, dls)`,
-        [collection, block, [...byTerm.keys()], lists.map((l) => literal(l.chunkIds)), lists.map((l) => literal(l.tfs)), lists.map((l) => literal(l.dls))],
+        `insert into rag_postings (collection, term, chunk_id, tf, dl)
+         select $1, u.term, u.chunk_id, u.tf, u.dl from unnest($2::text[], $3::int[], $4::int[], $5::int[]) as u(term, chunk_id, tf, dl)`,
+        [collection, postings.map((p) => p.term), postings.map((p) => p.chunkId), postings.map((p) => p.tf), postings.map((p) => p.dl)],
       );
     }
   }
@@ -411,7 +396,7 @@ export class RagEngine {
    * Writes documents and their chunks and returns their postings (chunk ids exist only now);
    * the caller writes the group's postings and document frequencies.
    */
-  private async write(tx: SqlExecutor, collection: string, block: number, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
+  private async write(tx: SqlExecutor, collection: string, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
     const replaced = docs.filter((d) => d.replaces).map((d) => d.doc.id);
     if (replaced.length > 0) await this.removeDocuments(tx, collection, replaced);
     await tx.query(
@@ -439,7 +424,7 @@ export class RagEngine {
         return { documentId: d.doc.id, chunk, tokens, frequencies, metadata, embedding: d.embeddings[i]! };
       });
     });
-    const ids = tx.copyBinary ? await this.copyChunks(tx, collection, block, rows) : await this.insertChunks(tx, collection, block, rows);
+    const ids = tx.copyBinary ? await this.copyChunks(tx, collection, rows) : await this.insertChunks(tx, collection, rows);
     const postings: Posting[] = [];
     rows.forEach((row, i) => {
       for (const [term, tf] of row.frequencies) postings.push({ term, chunkId: ids[i]!, tf, dl: row.tokens });
@@ -461,25 +446,25 @@ export class RagEngine {
    * Chunk rows through binary COPY (PGlite: no vector text to parse), with ids taken from the
    * identity's sequence first (COPY writes given identity values); returns ids in row order.
    */
-  private async copyChunks(tx: SqlExecutor, collection: string, block: number, rows: readonly ChunkRow[]): Promise<number[]> {
+  private async copyChunks(tx: SqlExecutor, collection: string, rows: readonly ChunkRow[]): Promise<number[]> {
     const { rows: reserved } = await tx.query<{ id: number }>("select nextval(pg_get_serial_sequence('rag_chunks', 'id'))::int as id from generate_series(1, $1)", [rows.length]);
     const ids = reserved.map((r) => r.id);
     await tx.copyBinary!(
       'rag_chunks',
-      ['id', 'collection', 'document_id', 'ordinal', 'text', 'start_offset', 'end_offset', 'token_count', 'terms', 'metadata', 'embedding', 'posting_block'],
+      ['id', 'collection', 'document_id', 'ordinal', 'text', 'start_offset', 'end_offset', 'token_count', 'terms', 'metadata', 'embedding'],
       encodeCopyBinary(
-        ['int4', 'text', 'text', 'int4', 'text', 'int4', 'int4', 'int4', 'text[]', 'jsonb', 'vector', 'int4'],
-        rows.map((r, i) => [ids[i], collection, r.documentId, r.chunk.ordinal, r.chunk.text, r.chunk.start, r.chunk.end, r.tokens, [...r.frequencies.keys()], r.metadata, r.embedding, block]),
+        ['int4', 'text', 'text', 'int4', 'text', 'int4', 'int4', 'int4', 'text[]', 'jsonb', 'vector'],
+        rows.map((r, i) => [ids[i], collection, r.documentId, r.chunk.ordinal, r.chunk.text, r.chunk.start, r.chunk.end, r.tokens, [...r.frequencies.keys()], r.metadata, r.embedding]),
       ),
     );
     return ids;
   }
 
   /** Chunk rows through one parameterized insert (PostgreSQL parses the vectors natively); ids in row order. */
-  private async insertChunks(tx: SqlExecutor, collection: string, block: number, rows: readonly ChunkRow[]): Promise<number[]> {
+  private async insertChunks(tx: SqlExecutor, collection: string, rows: readonly ChunkRow[]): Promise<number[]> {
     const { rows: inserted } = await tx.query<{ id: number; document_id: string; ordinal: number }>(
-      `insert into rag_chunks (collection, document_id, ordinal, text, start_offset, end_offset, token_count, terms, metadata, embedding, posting_block)
-       select $1, u.document_id, u.ordinal, u.text, u.start_offset, u.end_offset, u.token_count, string_to_array(u.terms, ' '), u.metadata::jsonb, u.embedding::vector, $11
+      `insert into rag_chunks (collection, document_id, ordinal, text, start_offset, end_offset, token_count, terms, metadata, embedding)
+       select $1, u.document_id, u.ordinal, u.text, u.start_offset, u.end_offset, u.token_count, string_to_array(u.terms, ' '), u.metadata::jsonb, u.embedding::vector
        from unnest($2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::int[], $8::text[], $9::text[], $10::text[]) as u(document_id, ordinal, text, start_offset, end_offset, token_count, embedding, terms, metadata)
        returning id, document_id, ordinal`,
       [
@@ -495,7 +480,6 @@ export class RagEngine {
         // string is an unambiguous, cheap way to pass a text[] per row through unnest
         rows.map((r) => [...r.frequencies.keys()].join(' ')),
         rows.map((r) => r.metadata),
-        block,
       ],
     );
     const idOf = new Map(inserted.map((r) => [`${r.document_id}\u0000${r.ordinal}`, r.id]));
@@ -504,9 +488,9 @@ export class RagEngine {
 
   /** Removes documents with their chunks, postings and term statistics, inside tx. */
   private async removeDocuments(tx: SqlExecutor, collection: string, ids: readonly string[]): Promise<number> {
-    await tx.exec('create temporary table if not exists rag_removed (chunk_id integer, block integer, term text) on commit drop; delete from rag_removed');
+    await tx.exec('create temporary table if not exists rag_removed (chunk_id integer, term text) on commit drop; delete from rag_removed');
     await tx.query(
-      `insert into rag_removed select c.id, c.posting_block, unnest(c.terms) from rag_chunks c where c.collection = $1 and c.document_id = any($2::text[])`,
+      `insert into rag_removed select c.id, unnest(c.terms) from rag_chunks c where c.collection = $1 and c.document_id = any($2::text[])`,
       [collection, ids],
     );
     await tx.query(
@@ -516,23 +500,7 @@ export class RagEngine {
       [collection],
     );
     await tx.query('delete from rag_term_stats where collection = $1 and df <= 0', [collection]);
-    // Each chunk knows its block, so only those rows are touched: blocks left empty go, the
-    // others are rewritten without the removed chunks.
-    const removedPerBlock = 'select term, block, array_agg(chunk_id) as chunk_ids from rag_removed group by term, block';
-    await tx.query(
-      `delete from rag_postings p using (${removedPerBlock}) r
-       where p.collection = $1 and p.term = r.term and p.block = r.block and p.chunk_ids <@ r.chunk_ids`,
-      [collection],
-    );
-    await tx.query(
-      `update rag_postings p set (chunk_ids, tfs, dls) = (
-         select array_agg(u.chunk_id order by u.n), array_agg(u.tf order by u.n), array_agg(u.dl order by u.n)
-         from unnest(p.chunk_ids, p.tfs, p.dls) with ordinality as u(chunk_id, tf, dl, n)
-         where u.chunk_id <> all(r.chunk_ids))
-       from (${removedPerBlock}) r
-       where p.collection = $1 and p.term = r.term and p.block = r.block`,
-      [collection],
-    );
+    await tx.query('delete from rag_postings p using rag_removed r where p.collection = $1 and p.term = r.term and p.chunk_id = r.chunk_id', [collection]);
     const totals = await tx.query<{ chunks: number; tokens: number }>(
       'select count(*)::int as chunks, coalesce(sum(token_count), 0)::int as tokens from rag_chunks where collection = $1 and document_id = any($2::text[])',
       [collection, ids],
@@ -760,17 +728,15 @@ export class RagEngine {
     if (queryTerms.length === 0) return [];
     const n = collection.chunk_count;
     const avgdl = n > 0 ? Number(collection.token_total) / n : 1;
-    // Without a filter BM25 reads the terms' posting blocks alone; a filter joins the
-    // chunks' metadata; candidates (MaxScore's second pass) are hash-joined.
+    // Without a filter BM25 reads postings alone; a filter joins the chunks' metadata.
     const { rows } = await this.sql.query<{ chunk_id: number; score: number }>(
-      `select u.chunk_id, sum(q.idf * u.tf * ($4::float8 + 1) / (u.tf + $4::float8 * (1 - $5::float8 + $5::float8 * u.dl / $3::float8)))::float8 as score
+      `select p.chunk_id, sum(q.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.dl / $3::float8)))::float8 as score
        from unnest($2::text[], $6::float8[]) as q(term, idf)
        join rag_postings p on p.collection = $1 and p.term = q.term
-       cross join lateral unnest(p.chunk_ids, p.tfs, p.dls) as u(chunk_id, tf, dl)
-       ${onlyChunks ? 'join unnest($8::int[]) as o(chunk_id) on o.chunk_id = u.chunk_id' : ''}
-       ${filter ? `join rag_chunks c on c.id = u.chunk_id and c.metadata @> $${onlyChunks ? 9 : 8}::jsonb` : ''}
-       group by u.chunk_id
-       order by score desc, u.chunk_id
+       ${filter ? 'join rag_chunks c on c.id = p.chunk_id and c.metadata @> $9::jsonb' : ''}
+       where ($8::int[] is null or p.chunk_id = any($8::int[]))
+       group by p.chunk_id
+       order by score desc, p.chunk_id
        limit $7`,
       [
         collection.name,
@@ -780,7 +746,7 @@ export class RagEngine {
         BM25_B,
         queryTerms.map((t) => idf.get(t) ?? 0),
         limit,
-        ...(onlyChunks ? [onlyChunks] : []),
+        onlyChunks ?? null,
         ...(filter ? [JSON.stringify(filter)] : []),
       ],
     );

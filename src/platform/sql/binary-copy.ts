@@ -8,11 +8,10 @@
  * 2,850 rows, measured), because nothing has to be parsed from text.
  */
 
-export type CopyColumnType = 'text' | 'int4' | 'jsonb' | 'text[]' | 'int4[]' | 'vector';
+export type CopyColumnType = 'text' | 'int4' | 'jsonb' | 'text[]' | 'vector';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const TEXT_OID = 25;
-const INT4_OID = 23;
 
 /**
  * One growing buffer written in place: a Buffer per field plus a concat cost more than
@@ -77,26 +76,6 @@ class CopyWriter {
           for (const item of items) this.text(item);
         }
         this.buffer.writeInt32BE(this.length - at - 4, at);
-        return;
-      }
-      case 'int4[]': {
-        const items = value as ArrayLike<number>;
-        const dimensions = items.length ? 1 : 0;
-        const bytes = 12 + dimensions * 8 + items.length * 8;
-        this.reserve(4 + bytes);
-        let offset = this.buffer.writeInt32BE(bytes, this.length);
-        offset = this.buffer.writeInt32BE(dimensions, offset);
-        offset = this.buffer.writeInt32BE(0, offset); // no nulls
-        offset = this.buffer.writeInt32BE(INT4_OID, offset);
-        if (dimensions) {
-          offset = this.buffer.writeInt32BE(items.length, offset);
-          offset = this.buffer.writeInt32BE(1, offset); // lower bound
-          for (let i = 0; i < items.length; i++) {
-            offset = this.buffer.writeInt32BE(4, offset);
-            offset = this.buffer.writeInt32BE(items[i]!, offset);
-          }
-        }
-        this.length = offset;
         return;
       }
       case 'vector': {

@@ -381,42 +381,6 @@ export const MIGRATIONS: readonly Migration[] = [
       alter table dag_runs add column trace_context jsonb;
     `,
   },
-  {
-    version: 8,
-    name: 'rag postings in blocks',
-    up: `
-      -- A row per term and ingest group instead of per term and chunk: BM25 reads a frequent
-      -- term's postings as a few hundred arrays instead of tens of thousands of heap tuples
-      -- (about 8 µs each on PostgreSQL at 100,000 chunks), and ingest maintains a primary key
-      -- over far fewer rows. A chunk records its block, so removing it rewrites only the
-      -- blocks that hold it. Existing postings are regrouped by ranges of 256 chunk ids.
-      alter table rag_postings rename to rag_postings_by_chunk;
-      alter table rag_postings_by_chunk rename constraint rag_postings_pkey to rag_postings_by_chunk_pkey;
-      create sequence rag_posting_blocks as integer;
-      alter table rag_chunks add column posting_block integer;
-      update rag_chunks set posting_block = id / 256 + 1;
-      alter table rag_chunks alter column posting_block set not null;
-
-      create table rag_postings (
-        collection text not null,
-        term text not null,
-        block integer not null,
-        -- parallel arrays in chunk id order; dl is the chunk's length in terms
-        chunk_ids integer[] not null,
-        tfs integer[] not null,
-        dls integer[] not null,
-        primary key (collection, term, block)
-      );
-      -- compressed in line rather than moved to TOAST: a block is read whole, and a TOAST
-      -- fetch per array would cost what the blocks save
-      alter table rag_postings alter column chunk_ids set storage main, alter column tfs set storage main, alter column dls set storage main;
-      insert into rag_postings (collection, term, block, chunk_ids, tfs, dls)
-        select collection, term, chunk_id / 256 + 1, array_agg(chunk_id order by chunk_id), array_agg(tf order by chunk_id), array_agg(dl order by chunk_id)
-        from rag_postings_by_chunk group by collection, term, chunk_id / 256 + 1;
-      drop table rag_postings_by_chunk;
-      select setval('rag_posting_blocks', coalesce((select max(posting_block) from rag_chunks), 0) + 1, false);
-    `,
-  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
