@@ -118,6 +118,15 @@ for (const backend of backends) {
       expect(second).toEqual({ applied: [], current: MIGRATIONS.at(-1)!.version });
     });
 
+    it('keeps tf and dl in the postings key on PostgreSQL only, and records that migration on both', async () => {
+      const { rows } = await sql.query<{ indexdef: string }>("select indexdef from pg_indexes where schemaname = current_schema() and tablename = 'rag_postings' and indexname = 'rag_postings_pkey'");
+      expect(rows).toHaveLength(1);
+      if (backend.name === 'postgres') expect(rows[0]!.indexdef).toMatch(/INCLUDE \(tf, dl\)/);
+      else expect(rows[0]!.indexdef).not.toMatch(/INCLUDE/);
+      const { rows: recorded } = await sql.query('select 1 from schema_migrations where version = 8');
+      expect(recorded).toHaveLength(1);
+    });
+
     it('refuses a database migrated by a newer build', async () => {
       await sql.query('insert into schema_migrations (version, name) values ($1, $2)', [999, 'from the future']);
       await expect(migrate(sql)).rejects.toThrow(/schema version 999, newer than this build knows/);

@@ -169,6 +169,26 @@ for (const backend of appBackends()) {
       expect(hits.map((h) => h.documentId)).toEqual(rows.map((r) => r.document_id));
     });
 
+    it('scores as a fresh ingest would after documents of one batch are replaced and deleted', async () => {
+      const text = (i: number, v = 0) => `alpha ${'beta '.repeat(i % 3)} gamma${i % 5} delta${v} ${'filler '.repeat(i % 4)}`;
+      const batch = Array.from({ length: 12 }, (_, i) => ({ id: `d${i}`, text: text(i) }));
+      await call(ragIngest, { collection: 'edited', documents: batch });
+      await call(ragIngest, { collection: 'edited', documents: [{ id: 'd3', text: text(3, 1) }, { id: 'd7', text: text(7, 1) }] });
+      // Groups of two documents here: d4 and d5 are a whole group, d0 and d6 half of one.
+      await call(ragDelete, { collection: 'edited', documentIds: ['d0', 'd4', 'd5', 'd6'] });
+      const remaining = batch.filter((d) => !['d0', 'd4', 'd5', 'd6'].includes(d.id)).map((d) => (['d3', 'd7'].includes(d.id) ? { ...d, text: text(Number(d.id.slice(1)), 1) } : d));
+      await call(ragIngest, { collection: 'fresh', documents: remaining });
+      for (const query of ['alpha beta delta1', 'gamma2 filler', 'delta0 beta']) {
+        for (const topK of [3, 20]) {
+          const scores = async (collection: string) =>
+            (await call(ragQuery, { collection, query, mode: 'fulltext', topK })).hits.map((h) => [h.documentId, h.score.toFixed(9)]);
+          const edited = await scores('edited');
+          expect(edited.length).toBeGreaterThan(0);
+          expect(edited).toEqual(await scores('fresh'));
+        }
+      }
+    });
+
     it('spreads near-duplicates out of the top k with diversity (MMR), and ranks as before without it', async () => {
       const clause = 'If You institute patent litigation against any entity, the patent licenses granted to You under this License terminate';
       const documents = [
