@@ -11,7 +11,6 @@
  * (vitest, tsx) it is the .ts file, loaded through tsx's loader, a development dependency.
  */
 import { Worker } from 'node:worker_threads';
-import type { ChunkSettings } from './chunk.js';
 import { abortError, type DocumentPreparer, type Preparation } from './document-preparer.js';
 import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';
 import type { PreparationRequest, PreparationResponse, PreparationWorkerSetup } from './preparation-worker.js';
