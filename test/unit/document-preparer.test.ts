@@ -24,6 +24,8 @@ describe('document preparation on a worker thread', () => {
   afterAll(() => worker.close());
 
   it('gives exactly what in-process preparation gives: chunks, vectors, term counts and entities', async () => {
+    // Until the worker has started, one request at a time is prepared in process: wait, so the worker answers.
+    await worker.whenReady();
     const [threaded, local] = await Promise.all([worker.prepare(licenses, { extractor: HEURISTIC_EXTRACTOR }), inProcess.prepare(licenses, { extractor: HEURISTIC_EXTRACTOR })]);
     expect(threaded.every((p) => p.content !== undefined)).toBe(true);
     expect(threaded.reduce((sum, p) => sum + p.content!.chunks.length, 0)).toBeGreaterThan(licenses.length);
@@ -54,9 +56,13 @@ describe('document preparation on a worker thread', () => {
     expect(next!.content!.chunks.length).toBeGreaterThan(0);
   });
 
-  it('starts a new worker when used after close', async () => {
+  it('starts a new worker when used after close, preparing in process until it is ready', async () => {
     await worker.close();
-    const [prepared] = await worker.prepare([licenses[4]!], {});
-    expect(prepared!.content!.chunks.length).toBeGreaterThan(0);
+    const [[first], [second]] = await Promise.all([worker.prepare([licenses[4]!], {}), worker.prepare([licenses[5]!], {})]);
+    await worker.whenReady();
+    const [again] = await worker.prepare([licenses[4]!], {});
+    expect(first!.content!.chunks.length).toBeGreaterThan(0);
+    expect(second!.content!.chunks.length).toBeGreaterThan(0);
+    expect(comparable(again!.content)).toEqual(comparable(first!.content));
   });
 });

@@ -13,6 +13,9 @@ import type { Chunk } from './chunk.js';
 import type { PreparedContent } from './document-preparer.js';
 import type { ChunkExtraction } from './graph/extraction.js';
 
+/** What the worker posts once it has loaded and can answer at full speed. */
+export const READY = 'ready';
+
 export interface WirePreparedContent {
   chunks: Chunk[];
   dimensions: number;

@@ -7,14 +7,20 @@
  * while the engine writes the previous group. One worker, started on first use and reused;
  * it does not keep the process alive while idle, and close() ends it (App.close).
  *
+ * Starting the worker (loading the text splitter, building the embedder's word-frequency
+ * prior) takes 0.3–0.8 s; the engine would wait that long for its first group. So while it
+ * starts, one request at a time is prepared here, in process, with the same code: the first
+ * group is written while the worker gets ready for the next.
+ *
  * The worker's entry is preparation-worker.js next to this file in dist/; run from source
  * (vitest, tsx) it is the .ts file, loaded through tsx's loader, a development dependency.
  */
 import { Worker } from 'node:worker_threads';
-import { abortError, type DocumentPreparer, type Preparation } from './document-preparer.js';
+import { createOfflineEmbedder } from '../../platform/embeddings/offline-embedder.js';
+import { abortError, createInProcessPreparer, type DocumentPreparer, type Preparation } from './document-preparer.js';
 import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';
 import type { PreparationRequest, PreparationResponse, PreparationWorkerSetup } from './preparation-worker.js';
-import { decodeError, decodePrepared } from './prepared-wire.js';
+import { decodeError, decodePrepared, READY } from './prepared-wire.js';
 
 interface Pending {
   count: number;
@@ -29,13 +35,24 @@ function startWorker(setup: PreparationWorkerSetup): Worker {
   return new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: setup });
 }
 
+export interface WorkerPreparer extends DocumentPreparer {
+  /** Starts the worker if it is not running; resolves once it answers requests itself. */
+  whenReady(): Promise<void>;
+}
+
 /** Prepares with the offline embedder of these dimensions; the only extractor it runs is the heuristic one. */
-export function createWorkerPreparer(setup: PreparationWorkerSetup): DocumentPreparer {
+export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPreparer {
   let worker: Worker | undefined;
+  let ready = false;
   const pending = new Map<number, Pending>();
   let nextId = 0;
+  let whileStarting: DocumentPreparer | undefined;
+  let preparingHere = false;
+  let readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
 
   const failAll = (error: Error) => {
+    for (const waiter of readyWaiters) waiter.reject(error);
+    readyWaiters = [];
     for (const [id, job] of pending) {
       pending.delete(id);
       job.settle(Array.from({ length: job.count }, () => ({ error })));
@@ -47,7 +64,16 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): DocumentPre
   const ensureWorker = (): Worker => {
     if (worker) return worker;
     const started = startWorker(setup);
-    started.on('message', ({ id, outcomes }: PreparationResponse) => {
+    ready = false;
+    started.on('message', (message: PreparationResponse | typeof READY) => {
+      if (message === READY) {
+        if (worker !== started) return;
+        ready = true;
+        for (const waiter of readyWaiters) waiter.resolve();
+        readyWaiters = [];
+        return;
+      }
+      const { id, outcomes } = message;
       const job = pending.get(id);
       if (!job) return; // cancelled meanwhile
       pending.delete(id);
@@ -63,6 +89,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): DocumentPre
       failAll(new Error(`the document preparation worker stopped (exit code ${code})`));
     });
     worker = started;
+    updateRef();
     return started;
   };
 
@@ -71,8 +98,13 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): DocumentPre
       if (extractor && extractor !== HEURISTIC_EXTRACTOR) throw new Error(`the worker preparer runs the heuristic extractor only, not ${extractor.id}`);
       if (docs.length === 0) return Promise.resolve([]);
       if (signal?.aborted) return Promise.resolve(docs.map(() => ({ error: abortError(signal) })));
-      const id = nextId++;
       const target = ensureWorker();
+      if (!ready && !preparingHere) {
+        preparingHere = true;
+        whileStarting ??= createInProcessPreparer(createOfflineEmbedder(setup.dimensions), setup.chunking);
+        return whileStarting.prepare(docs, { extractor, signal }).finally(() => (preparingHere = false));
+      }
+      const id = nextId++;
       return new Promise<Preparation[]>((resolve) => {
         const onAbort = () => {
           // The worker finishes the request; its answer finds nothing pending and is dropped.
@@ -93,9 +125,14 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): DocumentPre
         target.postMessage(request);
       });
     },
+    whenReady() {
+      ensureWorker();
+      return ready ? Promise.resolve() : new Promise<void>((resolve, reject) => readyWaiters.push({ resolve, reject }));
+    },
     async close() {
       const stopping = worker;
       worker = undefined;
+      ready = false;
       failAll(new Error('the document preparation worker was closed'));
       await stopping?.terminate();
     },
