@@ -155,8 +155,12 @@ interface PreparedGroup {
   failed: { id: string; error: Error }[];
 }
 
-/** Groups prepared ahead of the one being written (bounds the memory held by prepared groups). */
-const PREPARE_AHEAD_GROUPS = 2;
+/**
+ * Groups prepared ahead of the one being written. One keeps the worker ahead (it prepares a
+ * group in about half the time PGlite takes to write one) and bounds what prepared groups hold
+ * (vectors: 3 KB per chunk).
+ */
+const PREPARE_AHEAD_GROUPS = 1;
 
 /** A chunk ready to store. */
 interface ChunkRow {
@@ -297,9 +301,9 @@ export class RagEngine {
     const groupSize = Math.max(1, Math.min(WRITE_GROUP_SIZE, Math.ceil(documents.length / 10)));
     const groups: IngestDocument[][] = [];
     for (let groupStart = 0; groupStart < documents.length; groupStart += groupSize) groups.push(documents.slice(groupStart, groupStart + groupSize));
-    // Preparation runs ahead of the writes: while group N is written, the next groups are
-    // chunked and embedded (on the worker's core with the offline embedder; overlapping the
-    // network waits of remote embedders and extractors). prepare() never rejects.
+    // Preparation runs ahead of the writes: while group N is written, group N + 1 is chunked
+    // and embedded (on the worker's core with the offline embedder; overlapping the network
+    // waits of remote embedders and extractors). prepare() never rejects.
     const preparer = this.preparerFor(extractor);
     const preparing: Promise<PreparedGroup>[] = [];
     const prepareAhead = (index: number) => {
