@@ -24,7 +24,7 @@ describe('document preparation on a worker thread', () => {
   afterAll(() => worker.close());
 
   it('gives exactly what in-process preparation gives: chunks, vectors, term counts and entities', async () => {
-    // Until the worker has started, one request at a time is prepared in process: wait, so the worker answers.
+    // The first request after the worker starts is prepared in process: wait, so the worker answers.
     await worker.whenReady();
     const [threaded, local] = await Promise.all([worker.prepare(licenses, { extractor: HEURISTIC_EXTRACTOR }), inProcess.prepare(licenses, { extractor: HEURISTIC_EXTRACTOR })]);
     expect(threaded.every((p) => p.content !== undefined)).toBe(true);
@@ -56,7 +56,7 @@ describe('document preparation on a worker thread', () => {
     expect(next!.content!.chunks.length).toBeGreaterThan(0);
   });
 
-  it('starts a new worker when used after close, preparing in process until it is ready', async () => {
+  it('starts a new worker when used after close, preparing the first request in process', async () => {
     await worker.close();
     const [[first], [second]] = await Promise.all([worker.prepare([licenses[4]!], {}), worker.prepare([licenses[5]!], {})]);
     await worker.whenReady();

@@ -8,9 +8,10 @@
  * it does not keep the process alive while idle, and close() ends it (App.close).
  *
  * Starting the worker (loading the text splitter, building the embedder's word-frequency
- * prior) takes 0.3–0.8 s; the engine would wait that long for its first group. So while it
- * starts, one request at a time is prepared here, in process, with the same code: the first
- * group is written while the worker gets ready for the next.
+ * prior) takes 0.3–0.8 s; the engine would wait that long for its first group. So the first
+ * request after a start is prepared here, in process, with the same code: the first group is
+ * written while the worker gets ready for the next. Only the first: on a busy machine the
+ * worker may take seconds to start, and more work here would only slow the writes.
  *
  * The worker's entry is preparation-worker.js next to this file in dist/; run from source
  * (vitest, tsx) it is the .ts file, loaded through tsx's loader, a development dependency.
@@ -47,7 +48,8 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
   const pending = new Map<number, Pending>();
   let nextId = 0;
   let whileStarting: DocumentPreparer | undefined;
-  let preparingHere = false;
+  /** Whether the current worker's start has had its request prepared here. */
+  let preparedHere = false;
   let readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
 
   const failAll = (error: Error) => {
@@ -65,6 +67,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
     if (worker) return worker;
     const started = startWorker(setup);
     ready = false;
+    preparedHere = false;
     started.on('message', (message: PreparationResponse | typeof READY) => {
       if (message === READY) {
         if (worker !== started) return;
@@ -99,10 +102,10 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
       if (docs.length === 0) return Promise.resolve([]);
       if (signal?.aborted) return Promise.resolve(docs.map(() => ({ error: abortError(signal) })));
       const target = ensureWorker();
-      if (!ready && !preparingHere) {
-        preparingHere = true;
+      if (!ready && !preparedHere) {
+        preparedHere = true;
         whileStarting ??= createInProcessPreparer(createOfflineEmbedder(setup.dimensions), setup.chunking);
-        return whileStarting.prepare(docs, { extractor, signal }).finally(() => (preparingHere = false));
+        return whileStarting.prepare(docs, { extractor, signal });
       }
       const id = nextId++;
       return new Promise<Preparation[]>((resolve) => {
