@@ -563,6 +563,7 @@ export class App {
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
+    await services?.engines.rag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the rag preparation worker failed'));
     await this.events.detach().catch(() => undefined);
     await services?.graph?.close().catch(() => undefined);
     await services?.cache.close().catch(() => undefined);

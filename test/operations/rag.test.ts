@@ -99,8 +99,19 @@ for (const backend of appBackends()) {
     it('reports a failing document by id and ingests the rest of the batch', async () => {
       const small = await startTestApp(backend, { env: { RAG_MAX_DOCUMENT_BYTES: '64' } });
       try {
-        const result = await small.app.invoke(ragIngest, { collection: 'mixed', documents: [{ id: 'big', text: 'x '.repeat(100) }, { id: 'ok', text: 'fine and short' }] }, ADMIN);
-        expect(result).toMatchObject({ ingested: 1, errors: [{ id: 'big', message: expect.stringContaining('maxDocumentBytes') }] });
+        const documents = [
+          { id: 'big', text: 'x '.repeat(100) },
+          { id: 'ok', text: 'fine and short' },
+          { id: 'tags-only', text: '<p> </p>', mimeType: 'text/html' },
+        ];
+        const result = await small.app.invoke(ragIngest, { collection: 'mixed', documents }, ADMIN);
+        expect(result).toMatchObject({
+          ingested: 1,
+          errors: [
+            { id: 'big', message: expect.stringContaining('maxDocumentBytes') },
+            { id: 'tags-only', message: 'text: the document has no indexable text' },
+          ],
+        });
         expect((await small.app.invoke(ragQuery, { collection: 'mixed', query: 'fine', mode: 'fulltext' }, ADMIN)).hits.map((h) => h.documentId)).toEqual(['ok']);
       } finally {
         await small.close();

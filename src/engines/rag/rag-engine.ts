@@ -15,14 +15,16 @@ import { EventEmitter } from 'node:events';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
-import { isWeightedQueryEmbedder } from '../../platform/embeddings/offline-embedder.js';
+import { isWeightedQueryEmbedder, offlineEmbedderDimensions } from '../../platform/embeddings/offline-embedder.js';
 import { encodeCopyBinary } from '../../platform/sql/binary-copy.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
-import { chunkDocument, type Chunk, type ChunkSettings, type SupportedMimeType } from './chunk.js';
+import type { Chunk, ChunkSettings, SupportedMimeType } from './chunk.js';
+import { createInProcessPreparer, type DocumentPreparer, type Preparation } from './document-preparer.js';
+import { createWorkerPreparer } from './worker-preparer.js';
 import { fuseByRank, type FusedItem, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
-import { terms, termFrequencies } from './tokenize.js';
+import { terms } from './tokenize.js';
 import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
 import type { ChunkExtraction, EntityExtractor } from './graph/extraction.js';
 import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';
@@ -146,6 +148,20 @@ interface PreparedDocument {
   extractions?: ChunkExtraction[];
 }
 
+/** A group's documents after preparation: ready to write, unchanged, or failed. */
+interface PreparedGroup {
+  prepared: PreparedDocument[];
+  skipped: number;
+  failed: { id: string; error: Error }[];
+}
+
+/**
+ * Groups prepared ahead of the one being written. One keeps the worker ahead (it prepares a
+ * group in about half the time PGlite takes to write one) and bounds what prepared groups hold
+ * (vectors: 3 KB per chunk).
+ */
+const PREPARE_AHEAD_GROUPS = 1;
+
 /** A chunk ready to store. */
 interface ChunkRow {
   documentId: string;
@@ -175,6 +191,8 @@ interface Posting {
 export class RagEngine {
   /** Emits 'collection' with its name when this process creates a collection. */
   readonly events = new EventEmitter();
+  private workerPreparer?: DocumentPreparer;
+  private inProcessPreparer?: DocumentPreparer;
 
   constructor(
     private readonly sql: SqlPort,
@@ -281,22 +299,37 @@ export class RagEngine {
 
     // Groups small enough that a batch reports progress at least ten times.
     const groupSize = Math.max(1, Math.min(WRITE_GROUP_SIZE, Math.ceil(documents.length / 10)));
-    for (let groupStart = 0; groupStart < documents.length; groupStart += groupSize) {
-      const group = documents.slice(groupStart, groupStart + groupSize);
+    const groups: IngestDocument[][] = [];
+    for (let groupStart = 0; groupStart < documents.length; groupStart += groupSize) groups.push(documents.slice(groupStart, groupStart + groupSize));
+    // Preparation runs ahead of the writes: while group N is written, group N + 1 is chunked
+    // and embedded (on the worker's core with the offline embedder; overlapping the network
+    // waits of remote embedders and extractors). prepare() never rejects.
+    const preparer = this.preparerFor(extractor);
+    const preparing: Promise<PreparedGroup>[] = [];
+    const prepareAhead = (index: number) => {
+      for (let i = index; i < Math.min(groups.length, index + 1 + PREPARE_AHEAD_GROUPS); i++) {
+        preparing[i] ??= this.prepare(groups[i]!, storedHashes, preparer, extractor, options.signal);
+      }
+    };
+    for (const [groupIndex, group] of groups.entries()) {
+      const groupStart = groupIndex * groupSize;
       if (options.signal?.aborted) {
         for (const doc of group) result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
         continue;
       }
+      prepareAhead(groupIndex);
+      const ready = await preparing[groupIndex]!;
       const prepared: PreparedDocument[] = [];
-      for (const doc of group) {
-        try {
-          const ready = await this.prepare(doc, storedHashes, extractor, options.signal);
-          if (ready) prepared.push(ready);
-          else result.skipped++;
-        } catch (error) {
-          if (options.signal?.aborted) result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
-          else fail(doc.id, error);
-        }
+      for (const doc of ready.prepared) {
+        // A document that came earlier in this batch (a repeated id) may have been written since.
+        const stored = storedHashes.get(doc.doc.id);
+        if (stored === doc.hash) result.skipped++;
+        else prepared.push({ ...doc, replaces: stored !== undefined });
+      }
+      result.skipped += ready.skipped;
+      for (const { id, error } of ready.failed) {
+        if (options.signal?.aborted) result.errors.push({ id, message: 'not ingested: the request was cancelled' });
+        else fail(id, error);
       }
       // One transaction per group. The group is written at once (one statement per table:
       // per-document statements were a third of PGlite's ingest time); if that fails, each
@@ -356,26 +389,66 @@ export class RagEngine {
     return result;
   }
 
-  /** Chunks, embeds and analyzes a document; undefined when it is unchanged. */
-  private async prepare(doc: IngestDocument, storedHashes: Map<string, string>, extractor?: EntityExtractor, signal?: AbortSignal): Promise<PreparedDocument | undefined> {
-    const bytes = Buffer.byteLength(doc.text, 'utf8');
-    if (bytes > this.settings.maxDocumentBytes) {
-      const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
-      throw invalidInput(`text is ${mib(bytes)} MiB, over the ${mib(this.settings.maxDocumentBytes)} MiB limit (RAG_engine.settings.maxDocumentBytes); split it into several documents`);
+  /**
+   * Checks a group's documents (size; unchanged ones are skipped by hash) and has the
+   * preparer chunk, embed and analyze the others. Never rejects: failures are per document.
+   */
+  private async prepare(group: readonly IngestDocument[], storedHashes: Map<string, string>, preparer: DocumentPreparer, extractor?: EntityExtractor, signal?: AbortSignal): Promise<PreparedGroup> {
+    const out: PreparedGroup = { prepared: [], skipped: 0, failed: [] };
+    const todo: { doc: IngestDocument; hash: string }[] = [];
+    for (const doc of group) {
+      const bytes = Buffer.byteLength(doc.text, 'utf8');
+      if (bytes > this.settings.maxDocumentBytes) {
+        const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
+        out.failed.push({
+          id: doc.id,
+          error: invalidInput(`text is ${mib(bytes)} MiB, over the ${mib(this.settings.maxDocumentBytes)} MiB limit (RAG_engine.settings.maxDocumentBytes); split it into several documents`),
+        });
+        continue;
+      }
+      const hash = createHash('sha256')
+        // With GraphRAG on the hash differs, so documents ingested without a graph get one.
+        .update(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text, ...(this.graph ? ['graph'] : [])]))
+        .digest('hex');
+      if (storedHashes.get(doc.id) === hash) out.skipped++;
+      else todo.push({ doc, hash });
     }
-    const hash = createHash('sha256')
-      // With GraphRAG on the hash differs, so documents ingested without a graph get one.
-      .update(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text, ...(this.graph ? ['graph'] : [])]))
-      .digest('hex');
-    const previous = storedHashes.get(doc.id);
-    if (previous === hash) return undefined;
-    const chunks = await chunkDocument(doc.text, doc.mimeType, this.settings);
-    if (chunks.length === 0) throw invalidInput('text: the document has no indexable text');
-    const prefix = doc.title ? `${doc.title}\n` : '';
-    const embeddings = await this.embedder.embed(chunks.map((c) => prefix + c.text), signal);
-    const frequencies = chunks.map((c) => termFrequencies(prefix + c.text));
-    const extractions = extractor ? await extractor.extract(chunks.map((c) => prefix + c.text), signal) : undefined;
-    return { doc, hash, replaces: previous !== undefined, chunks, embeddings, frequencies, extractions };
+    let preparations: Preparation[];
+    try {
+      preparations = await preparer.prepare(
+        todo.map((t) => t.doc),
+        { extractor, signal },
+      );
+    } catch (error) {
+      preparations = todo.map(() => ({ error: error as Error }));
+    }
+    todo.forEach(({ doc, hash }, i) => {
+      const { content, error } = preparations[i]!;
+      if (content) out.prepared.push({ doc, hash, replaces: storedHashes.has(doc.id), ...content });
+      else out.failed.push({ id: doc.id, error });
+    });
+    // Errors in the order the documents came in.
+    const position = new Map(group.map((doc, i) => [doc.id, i]));
+    out.failed.sort((a, b) => position.get(a.id)! - position.get(b.id)!);
+    return out;
+  }
+
+  /**
+   * The offline embedder and heuristic extractor prepare on a worker thread, beside PGlite's
+   * writes on this one. Others prepare in process: ONNX has threads of its own, OpenAI and
+   * sampling wait on the network, and sampling must call back to the client from here.
+   */
+  private preparerFor(extractor?: EntityExtractor): DocumentPreparer {
+    const dimensions = offlineEmbedderDimensions(this.embedder);
+    if (dimensions !== undefined && (extractor === undefined || extractor === HEURISTIC_EXTRACTOR)) {
+      return (this.workerPreparer ??= createWorkerPreparer({ dimensions, chunking: { chunkSize: this.settings.chunkSize, chunkOverlap: this.settings.chunkOverlap } }));
+    }
+    return (this.inProcessPreparer ??= createInProcessPreparer(this.embedder, this.settings));
+  }
+
+  /** Ends the preparation worker, if one was started. */
+  async close(): Promise<void> {
+    await this.workerPreparer?.close();
   }
 
   private async writePostings(tx: SqlExecutor, collection: string, postings: Posting[]): Promise<void> {

@@ -174,6 +174,15 @@ class FeatureCounts {
   }
 }
 
+// The offline embedders made here, with their dimensions: a worker thread can rebuild the
+// same embedder from them (document preparation runs there, see rag/worker-preparer.ts).
+const offlineDimensions = new WeakMap<EmbeddingsPort, number>();
+
+/** The dimensions of an embedder made by createOfflineEmbedder; undefined for any other. */
+export function offlineEmbedderDimensions(embedder: EmbeddingsPort): number | undefined {
+  return offlineDimensions.get(embedder);
+}
+
 export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
   const counts = new FeatureCounts();
   const embedOne = (text: string, weightOf: ((term: string) => number) | 'prior'): Float32Array => {
@@ -205,7 +214,7 @@ export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
     return vector;
   };
 
-  return {
+  const embedder: WeightedQueryEmbedder = {
     id: `offline-hash-${dimensions}@${VERSION}`,
     dimensions: async () => dimensions,
     async embed(texts) {
@@ -213,6 +222,8 @@ export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
     },
     embedQuery: (text, termWeight) => embedOne(text, termWeight),
   };
+  offlineDimensions.set(embedder, dimensions);
+  return embedder;
 }
 
 export function isWeightedQueryEmbedder(embedder: EmbeddingsPort): embedder is WeightedQueryEmbedder {
