@@ -4,7 +4,7 @@
  * Collections of documents, chunked and indexed twice: as vectors (pgvector HNSW, cosine,
  * one partial index per collection) and as BM25 postings (term statistics in tables, so
  * ranking is real BM25 and identical on PGlite and PostgreSQL). Queries run either
- * retriever or both fused by reciprocal rank. Documents are written in groups, one
+ * retriever or all fused (fusion.ts). Documents are written in groups, one
  * transaction per group and one savepoint per document, so a failure leaves none of its
  * chunks behind; an unchanged document is skipped by hash. With GraphRAG on, each chunk's
  * entities and relations are extracted and written to the graph store in the same
@@ -20,7 +20,7 @@ import { encodeCopyBinary } from '../../platform/sql/binary-copy.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import { chunkDocument, type Chunk, type ChunkSettings, type SupportedMimeType } from './chunk.js';
-import { fuseByRank, type FusedItem, type RankedList } from './fusion.js';
+import { fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
 import { terms, termFrequencies } from './tokenize.js';
 import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
@@ -44,7 +44,9 @@ export interface RagGraph {
 export interface RagSettings extends ChunkSettings {
   /** Weight of each retriever in hybrid fusion (graph: only when the collection has a graph). */
   weights: Record<Retriever, number>;
-  /** The k of reciprocal-rank fusion. */
+  /** How hybrid merges the retrievers' lists (fusion.ts). */
+  fusion: FusionMethod;
+  /** The k of reciprocal-rank fusion (fusion "rrf"). */
   rrfK: number;
   /** HNSW candidate list size per query (higher: better recall, slower). */
   efSearch: number;
@@ -617,7 +619,7 @@ export class RagEngine {
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
     if (vector) lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: vector });
     if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
-    const ranked = fuseByRank(lists, this.settings.rrfK, { keepScores: !hybrid });
+    const ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
     const fused = diversity > 0 ? await this.diversify(ranked.slice(0, pool), 1 - diversity, input.topK) : ranked.slice(0, input.topK);
     // A collection without a graph contributes nothing to hybrid and says nothing about it.
     const withGraph = graph && (graphExists || graph.entities.length > 0);
