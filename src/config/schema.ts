@@ -23,10 +23,11 @@ const DEFAULT_ENVIRONMENTS = [
   { name: 'prod', approvals: 2, gates: [...PROMOTION_GATES] },
 ];
 // Hybrid fusion defaults, chosen across the license and man-page sets with both embedders
-// (docs/rag.md, "Choosing the fusion"): a convex combination of standardized scores, BM25
-// weighted above the vector list, and the heuristic graph list only lightly.
+// (docs/rag.md, "Choosing the fusion"): a convex combination of standardized scores and the
+// heuristic graph list only lightly weighted; the vector list's weight, unset, follows the
+// embedder (rag/fusion.ts DEFAULT_VECTOR_WEIGHT).
 const FUSION_METHOD = 'convex';
-const FUSION_WEIGHTS = { vector: 0.5, fulltext: 1, graph: 0.1 };
+const FUSION_WEIGHTS = { fulltext: 1, graph: 0.1 };
 // Reciprocal-rank fusion constant (fusion "rrf"); docs/rag.md has the sweep (60, the
 // paper's, weighs a retriever's first hits little more than its tenth).
 const RRF_K = 10;
@@ -53,7 +54,8 @@ const engineMapSchema = z.strictObject({
         rrfK: positiveInt().default(RRF_K),
         fusionWeights: z
           .strictObject({
-            vector: z.number({ error: 'expected a number' }).min(0).default(FUSION_WEIGHTS.vector),
+            // empty or absent: by the embedder (0.5 for the offline one, 1 for neural ones)
+            vector: z.preprocess((v) => (v === '' ? undefined : v), z.number({ error: 'expected a number' }).min(0).optional()),
             fulltext: z.number({ error: 'expected a number' }).min(0).default(FUSION_WEIGHTS.fulltext),
             graph: z.number({ error: 'expected a number' }).min(0).default(FUSION_WEIGHTS.graph),
           })

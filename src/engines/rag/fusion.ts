@@ -20,6 +20,15 @@
 export const FUSION_METHODS = ['convex', 'rrf'] as const;
 export type FusionMethod = (typeof FUSION_METHODS)[number];
 
+/**
+ * The vector list's weight when none is configured (fusionWeights.vector empty). The offline
+ * embedder is lexical (hashed stems and n-grams, the query weighted by BM25's IDF): its list
+ * repeats BM25's evidence with more noise, and weighted like BM25 it pulled hybrid below BM25
+ * on the license and man-page sets; at half BM25's weight hybrid stayed level with BM25. A
+ * neural embedder's list carries evidence BM25 lacks and earns an equal share (docs/rag.md).
+ */
+export const DEFAULT_VECTOR_WEIGHT = { lexical: 0.5, semantic: 1 } as const;
+
 export interface RankedList {
   retriever: 'vector' | 'fulltext' | 'graph';
   weight: number;

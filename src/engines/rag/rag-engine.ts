@@ -20,7 +20,7 @@ import { encodeCopyBinary } from '../../platform/sql/binary-copy.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import { chunkDocument, type Chunk, type ChunkSettings, type SupportedMimeType } from './chunk.js';
-import { fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
+import { DEFAULT_VECTOR_WEIGHT, fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
 import { terms, termFrequencies } from './tokenize.js';
 import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
@@ -42,8 +42,11 @@ export interface RagGraph {
 }
 
 export interface RagSettings extends ChunkSettings {
-  /** Weight of each retriever in hybrid fusion (graph: only when the collection has a graph). */
-  weights: Record<Retriever, number>;
+  /**
+   * Weight of each retriever in hybrid fusion (graph: only when the collection has a graph;
+   * vector unset: by the embedder, DEFAULT_VECTOR_WEIGHT).
+   */
+  weights: { vector?: number; fulltext: number; graph: number };
   /** How hybrid merges the retrievers' lists (fusion.ts). */
   fusion: FusionMethod;
   /** The k of reciprocal-rank fusion (fusion "rrf"). */
@@ -192,6 +195,10 @@ export class RagEngine {
     if (this.graph?.extractor) return this.graph.extractor;
     if (sample) return createModelExtractor({ id: 'sampling', complete: sample, log: this.log });
     return HEURISTIC_EXTRACTOR;
+  }
+
+  private get vectorWeight(): number {
+    return this.settings.weights.vector ?? DEFAULT_VECTOR_WEIGHT[isWeightedQueryEmbedder(this.embedder) ? 'lexical' : 'semantic'];
   }
 
   private get exactScanMaxChunks(): number {
@@ -617,7 +624,7 @@ export class RagEngine {
     ]);
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
-    if (vector) lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: vector });
+    if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight, items: vector });
     if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
     const ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
     const fused = diversity > 0 ? await this.diversify(ranked.slice(0, pool), 1 - diversity, input.topK) : ranked.slice(0, input.topK);
