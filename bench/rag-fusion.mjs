@@ -3,15 +3,22 @@
  * Hybrid fusion settings swept on a BEIR-format set
  * =================================================
  *   npm run build && node bench/rag-fusion.mjs --data DIR [--k 10,20,30,60,100] [--weights 1:1:0.25,1:1:0,...]
+ *     [--dump FILE] [--sample-queries N [--seed S]]
  * Ingests the corpus once (embedded database, or DATABASE_URL in a throw-away schema; the
  * embedder is the server's, e.g. EMBEDDINGS_PROVIDER=onnx), asks each retriever for its list
  * at the depth hybrid uses (150 chunks for the 30 hits eval-rag.mjs asks for), and fuses the
  * lists with the engine's own fuseByRank for each RRF k and each weight triple
  * vector:fulltext:graph, so a sweep costs one ingest and three queries per query.
+ * --dump FILE writes each query's lists, one JSON line per query, for fusion experiments
+ * without a database (bench/fusion-replay.mjs):
+ *   {query: {_id, text, difficulty?}, qrels: {<doc id>: grade}, lists: {fulltext|vector|graph: [{chunk, doc, score, rank}]}}
+ * preceded by one header line {dump: 1, data, docs, chunks, queries, embedder, backend, depth, hits}.
  * The last stdout line is one JSON object:
  *   {docs, queries, embedder, single: {<mode>: {ndcg10, ...}}, fused: [{k, weights, ndcg10, recall10, mrr10, ndcg10ByDifficulty?}]}
  */
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -27,6 +34,9 @@ const { values } = parseArgs({
     weights: { type: 'string', default: '1:1:0,1:1:0.25,1:0.5:0.25,0.5:1:0.25,1:1:0.5,1.5:1:0.25,2:1:0.25' },
     'top-k': { type: 'string', default: '10' },
     'batch-size': { type: 'string', default: '200' },
+    dump: { type: 'string' },
+    'sample-queries': { type: 'string' },
+    seed: { type: 'string', default: '1' },
   },
 });
 if (!values.data) {
@@ -43,7 +53,7 @@ const weightSets = values.weights.split(',').map((w) => {
   return { vector, fulltext, graph };
 });
 
-const { corpus, queries, qrels } = await readBeir(values.data);
+const { corpus, queries, qrels } = await readBeir(values.data, { sample: values['sample-queries'], seed: values.seed });
 const databaseUrl = process.env.DATABASE_URL || undefined;
 const schema = databaseUrl ? `fusion_${randomBytes(5).toString('hex')}` : undefined;
 const app = new App({ dataDir: 'memory://', databaseUrl, databaseSchema: schema, cacheKeyPrefix: `fusion-${randomBytes(4).toString('hex')}:`, logger: pino({ level: 'warn' }), env: process.env });
@@ -53,11 +63,16 @@ const round = (x) => Number(x.toFixed(4));
 
 try {
   const { engines } = await app.services();
-  const { docs } = await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
+  const { docs, chunks } = await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
   const { embedder } = (await app.invoke(ragCollections, {}, principal)).collections.find((c) => c.name === collection);
+  const dump = values.dump ? createWriteStream(values.dump) : undefined;
+  const writeLine = async (object) => {
+    if (!dump.write(`${JSON.stringify(object)}\n`)) await once(dump, 'drain');
+  };
+  if (dump) await writeLine({ dump: 1, data: values.data, docs, chunks, queries: queries.length, embedder, backend: databaseUrl ? 'postgres' : 'pglite', depth: DEPTH, hits: HITS });
   const documentOf = new Map();
   const runs = [];
-  for (const query of queries) {
+  for (const [index, query] of queries.entries()) {
     const lists = {};
     for (const mode of ['fulltext', 'vector', 'graph']) {
       // The engine directly: the operation caps topK at 100, hybrid's lists go deeper.
@@ -65,7 +80,21 @@ try {
       for (const hit of hits) documentOf.set(hit.chunkId, hit.documentId);
       lists[mode] = hits.map((hit) => ({ id: hit.chunkId, score: hit.score }));
     }
-    runs.push({ query, lists, judged: qrels.get(String(query._id)) });
+    const judged = qrels.get(String(query._id));
+    runs.push({ query, lists, judged });
+    if (dump) {
+      await writeLine({
+        query: { _id: String(query._id), text: String(query.text), ...(query.metadata?.difficulty ? { difficulty: query.metadata.difficulty } : {}) },
+        qrels: Object.fromEntries(judged),
+        lists: Object.fromEntries(Object.entries(lists).map(([mode, items]) => [mode, items.map((item, i) => ({ chunk: item.id, doc: documentOf.get(item.id), score: item.score, rank: i + 1 }))])),
+      });
+    }
+    if ((index + 1) % 100 === 0) log(`queried ${index + 1} of ${queries.length}`);
+  }
+  if (dump) {
+    dump.end();
+    await once(dump, 'finish');
+    log(`wrote ${values.dump}`);
   }
 
   const evaluate = (rank) => {

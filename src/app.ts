@@ -252,6 +252,7 @@ export class App {
           chunkOverlap: ragSettings.chunkOverlap,
           efSearch: ragSettings.efSearch,
           exactScanMaxChunks: ragSettings.exactScanMaxChunks,
+          fusion: ragSettings.fusion,
           rrfK: ragSettings.rrfK,
           weights: ragSettings.fusionWeights,
           maxDocumentBytes: ragSettings.maxDocumentBytes,

@@ -7,6 +7,7 @@
  * file, the key path and what was found.
  */
 import { z } from 'zod';
+import { FUSION_METHODS } from '../engines/rag/fusion.js';
 
 const positiveInt = () => z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
@@ -21,10 +22,14 @@ const DEFAULT_ENVIRONMENTS = [
   { name: 'staging', approvals: 1, gates: [...PROMOTION_GATES] },
   { name: 'prod', approvals: 2, gates: [...PROMOTION_GATES] },
 ];
-// Measured on the license set (docs/rag.md): the heuristic graph list helps hybrid only lightly weighted.
-const GRAPH_FUSION_WEIGHT = 0.25;
-// Reciprocal-rank fusion constant; docs/rag.md has the sweep (60, the paper's, weighs a
-// retriever's first hits little more than its tenth).
+// Hybrid fusion defaults, chosen across the license and man-page sets with both embedders
+// (docs/rag.md, "Choosing the fusion"): a convex combination of standardized scores and the
+// heuristic graph list only lightly weighted; the vector list's weight, unset, follows the
+// embedder (rag/fusion.ts DEFAULT_VECTOR_WEIGHT).
+const FUSION_METHOD = 'convex';
+const FUSION_WEIGHTS = { fulltext: 1, graph: 0.1 };
+// Reciprocal-rank fusion constant (fusion "rrf"); docs/rag.md has the sweep (60, the
+// paper's, weighs a retriever's first hits little more than its tenth).
 const RRF_K = 10;
 
 const engineBase = {
@@ -45,18 +50,20 @@ const engineMapSchema = z.strictObject({
         efSearch: positiveInt().default(100),
         // empty or absent: 20,000 on PGlite, 1,000 on PostgreSQL (see rag-engine.ts)
         exactScanMaxChunks: z.preprocess((v) => (v === '' ? undefined : v), nonNegativeInt().optional()),
+        fusion: oneOf(FUSION_METHODS).default(FUSION_METHOD),
         rrfK: positiveInt().default(RRF_K),
         fusionWeights: z
           .strictObject({
-            vector: z.number({ error: 'expected a number' }).min(0).default(1),
-            fulltext: z.number({ error: 'expected a number' }).min(0).default(1),
-            graph: z.number({ error: 'expected a number' }).min(0).default(GRAPH_FUSION_WEIGHT),
+            // empty or absent: by the embedder (0.5 for the offline one, 1 for neural ones)
+            vector: z.preprocess((v) => (v === '' ? undefined : v), z.number({ error: 'expected a number' }).min(0).optional()),
+            fulltext: z.number({ error: 'expected a number' }).min(0).default(FUSION_WEIGHTS.fulltext),
+            graph: z.number({ error: 'expected a number' }).min(0).default(FUSION_WEIGHTS.graph),
           })
-          .default({ vector: 1, fulltext: 1, graph: GRAPH_FUSION_WEIGHT }),
+          .default(FUSION_WEIGHTS),
         maxDocumentBytes: positiveInt().default(5 * 1024 * 1024),
       })
       .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, rrfK: RRF_K, fusionWeights: { vector: 1, fulltext: 1, graph: GRAPH_FUSION_WEIGHT }, maxDocumentBytes: 5 * 1024 * 1024 }),
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: 5 * 1024 * 1024 }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

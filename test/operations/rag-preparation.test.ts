@@ -24,7 +24,8 @@ async function openEngine(embedder: WeightedQueryEmbedder): Promise<{ engine: Ra
   const settings = {
     chunkSize: 1000,
     chunkOverlap: 150,
-    weights: { vector: 1, fulltext: 1, graph: 0.25 },
+    weights: { fulltext: 1, graph: 0.1 },
+    fusion: 'convex' as const,
     rrfK: 10,
     efSearch: 100,
     cacheTtlSeconds: 60,

@@ -83,6 +83,23 @@ for (const backend of appBackends()) {
       expect(hits[0]!.citation.title).toBe('zlib License');
     });
 
+    it('weighs the offline embedder’s vector list at half of BM25’s in hybrid unless RAG_VECTOR_WEIGHT is set', async () => {
+      const hybridHits = async (env: Record<string, string>) => {
+        const app = await startTestApp(backend, { env });
+        try {
+          await app.app.invoke(ragIngest, { collection: 'weights', documents: DOCS }, ADMIN);
+          const { hits } = await app.app.invoke(ragQuery, { collection: 'weights', query: 'software altered and marked as such', topK: 4 }, ADMIN);
+          return hits.map((h) => ({ chunkId: h.chunkId, score: h.score }));
+        } finally {
+          await app.close();
+        }
+      };
+      const byDefault = await hybridHits({});
+      expect(byDefault.length).toBeGreaterThan(1);
+      expect(byDefault).toEqual(await hybridHits({ RAG_VECTOR_WEIGHT: '0.5' }));
+      expect(byDefault).not.toEqual(await hybridHits({ RAG_VECTOR_WEIGHT: '1' }));
+    });
+
     it('filters by metadata without losing the matches', async () => {
       const { hits } = await call(ragQuery, { collection: 'licenses', query: 'software license', topK: 10, filter: { family: 'GPL' } });
       expect(hits.map((h) => h.documentId)).toEqual(['agpl']);

@@ -59,6 +59,16 @@ describe('configuration', () => {
     expect(config.engineMap.engine_map.governance.settings.auditLevel).toBe('basic');
   });
 
+  it('fuses hybrid lists by convex combination unless RAG_FUSION says rrf, and names the choices for anything else', () => {
+    const rag = (env: Record<string, string>) => loadConfig({ configDir: 'config', explicit: true, env }).engineMap.engine_map.RAG_engine.settings;
+    expect(rag({}).fusion).toBe('convex');
+    expect(rag({}).fusionWeights).toEqual({ fulltext: 1, graph: 0.1 }); // vector: by the embedder
+    expect(rag({ RAG_FUSION: 'rrf', RAG_RRF_K: '60', RAG_VECTOR_WEIGHT: '1' })).toMatchObject({ fusion: 'rrf', rrfK: 60, fusionWeights: { vector: 1 } });
+    expect(problems(() => loadConfig({ configDir: 'config', explicit: true, env: { RAG_FUSION: 'sum' } }))).toEqual([
+      expect.stringContaining('engine_map.RAG_engine.settings.fusion: expected one of "convex", "rrf"'),
+    ]);
+  });
+
   it('requires API keys once one exists by default (auto), and runs stdio as local with every scope unless told otherwise', () => {
     const shipped = loadConfig({ configDir: 'config', explicit: true, env: {} }).auth;
     expect(shipped.authentication.api_key.enabled).toBe('auto');

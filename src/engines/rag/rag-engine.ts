@@ -4,7 +4,7 @@
  * Collections of documents, chunked and indexed twice: as vectors (pgvector HNSW, cosine,
  * one partial index per collection) and as BM25 postings (term statistics in tables, so
  * ranking is real BM25 and identical on PGlite and PostgreSQL). Queries run either
- * retriever or both fused by reciprocal rank. Documents are written in groups, one
+ * retriever or all fused (fusion.ts). Documents are written in groups, one
  * transaction per group and one savepoint per document, so a failure leaves none of its
  * chunks behind; an unchanged document is skipped by hash. With GraphRAG on, each chunk's
  * entities and relations are extracted and written to the graph store in the same
@@ -22,7 +22,7 @@ import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import type { Chunk, ChunkSettings, SupportedMimeType } from './chunk.js';
 import { createInProcessPreparer, type DocumentPreparer, type Preparation } from './document-preparer.js';
 import { createWorkerPreparer } from './worker-preparer.js';
-import { fuseByRank, type FusedItem, type RankedList } from './fusion.js';
+import { DEFAULT_VECTOR_WEIGHT, fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
 import { terms } from './tokenize.js';
 import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
@@ -44,9 +44,14 @@ export interface RagGraph {
 }
 
 export interface RagSettings extends ChunkSettings {
-  /** Weight of each retriever in hybrid fusion (graph: only when the collection has a graph). */
-  weights: Record<Retriever, number>;
-  /** The k of reciprocal-rank fusion. */
+  /**
+   * Weight of each retriever in hybrid fusion (graph: only when the collection has a graph;
+   * vector unset: by the embedder, DEFAULT_VECTOR_WEIGHT).
+   */
+  weights: { vector?: number; fulltext: number; graph: number };
+  /** How hybrid merges the retrievers' lists (fusion.ts). */
+  fusion: FusionMethod;
+  /** The k of reciprocal-rank fusion (fusion "rrf"). */
   rrfK: number;
   /** HNSW candidate list size per query (higher: better recall, slower). */
   efSearch: number;
@@ -208,6 +213,10 @@ export class RagEngine {
     if (this.graph?.extractor) return this.graph.extractor;
     if (sample) return createModelExtractor({ id: 'sampling', complete: sample, log: this.log });
     return HEURISTIC_EXTRACTOR;
+  }
+
+  private get vectorWeight(): number {
+    return this.settings.weights.vector ?? DEFAULT_VECTOR_WEIGHT[isWeightedQueryEmbedder(this.embedder) ? 'lexical' : 'semantic'];
   }
 
   private get exactScanMaxChunks(): number {
@@ -688,9 +697,9 @@ export class RagEngine {
     ]);
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
-    if (vector) lists.push({ retriever: 'vector', weight: this.settings.weights.vector, items: vector });
+    if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight, items: vector });
     if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
-    const ranked = fuseByRank(lists, this.settings.rrfK, { keepScores: !hybrid });
+    const ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
     const fused = diversity > 0 ? await this.diversify(ranked.slice(0, pool), 1 - diversity, input.topK) : ranked.slice(0, input.topK);
     // A collection without a graph contributes nothing to hybrid and says nothing about it.
     const withGraph = graph && (graphExists || graph.entities.length > 0);
