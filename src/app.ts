@@ -252,6 +252,7 @@ export class App {
           chunkOverlap: ragSettings.chunkOverlap,
           efSearch: ragSettings.efSearch,
           exactScanMaxChunks: ragSettings.exactScanMaxChunks,
+          vectorIndexQuietMs: ragSettings.vectorIndexQuietMs,
           rrfK: ragSettings.rrfK,
           weights: ragSettings.fusionWeights,
           maxDocumentBytes: ragSettings.maxDocumentBytes,
@@ -563,6 +564,8 @@ export class App {
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
+    // A vector index build in the background finishes before the database closes.
+    await services?.engines.rag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the rag engine failed'));
     await this.events.detach().catch(() => undefined);
     await services?.graph?.close().catch(() => undefined);
     await services?.cache.close().catch(() => undefined);
