@@ -123,6 +123,8 @@ for (const backend of backends) {
       expect(await store.counts(collection)).toEqual({ entities: 4, relations: 3 });
       expect(await store.counts(other)).toEqual({ entities: 2, relations: 1 });
       expect(await store.counts(uniqueId('none'))).toEqual({ entities: 0, relations: 0 });
+      expect(await store.hasEntities(collection)).toBe(true);
+      expect(await store.hasEntities(uniqueId('none'))).toBe(false);
     });
 
     it('links terms to the entities whose terms they all contain, longest first, with chunk counts', async () => {

@@ -299,6 +299,9 @@ export class RagEngine {
       // Statistics only: BM25 reads tf and dl from the heap (the key does not cover them), so
       // the all-visible pages a vacuum would mark buy no index-only scans.
       await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks (id, collection, document_id, metadata)');
+      // Without statistics the graph's relations looked like a few hundred rows, and the
+      // planner filtered all of them instead of using the source and target indexes.
+      if (this.graph?.store.kind === 'postgres') await this.sql.exec('analyze rag_entities; analyze rag_mentions; analyze rag_relations');
     }
     if (collection.chunk_count >= this.exactScanMaxChunks) await this.vectorIndexReady(name);
   }
@@ -695,7 +698,7 @@ export class RagEngine {
   }
 
   private async hasGraph(collection: string): Promise<boolean> {
-    return this.graph !== undefined && (await this.graph.store.counts(collection)).entities > 0;
+    return this.graph !== undefined && (await this.graph.store.hasEntities(collection));
   }
 
   private async assertGraph(collection: CollectionRow): Promise<void> {

@@ -381,6 +381,21 @@ export const MIGRATIONS: readonly Migration[] = [
       alter table dag_runs add column trace_context jsonb;
     `,
   },
+  {
+    version: 9,
+    name: 'rag entities keep how many chunks mention them; their terms index is updated in place',
+    up: `
+      -- graph queries counted each entity's mentions
+      alter table rag_entities add column chunks integer not null default 0;
+      update rag_entities e set chunks = m.chunks
+      from (select collection, entity, count(*)::int as chunks from rag_mentions group by collection, entity) m
+      where m.collection = e.collection and m.entity = e.key;
+      -- GIN's pending list is merged only by vacuum, which PGlite never runs: scanned on every
+      -- look-up, it made the index slower than reading the whole table
+      alter index rag_entities_terms set (fastupdate = off);
+      select gin_clean_pending_list('rag_entities_terms'::regclass);
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
