@@ -394,6 +394,23 @@ export const MIGRATIONS: readonly Migration[] = [
       -- look-up, it made the index slower than reading the whole table
       alter index rag_entities_terms set (fastupdate = off);
       select gin_clean_pending_list('rag_entities_terms'::regclass);
+
+      -- relations summed per (source, target, label), kept as documents are added and removed:
+      -- a graph query's second hop aggregated 100,000 relation rows at 64,000 chunks
+      create table rag_edges (
+        collection text not null,
+        source text not null,
+        target text not null,
+        label text not null,
+        weight integer not null,
+        primary key (collection, source, target, label)
+      );
+      create index rag_edges_target on rag_edges (collection, target);
+      insert into rag_edges (collection, source, target, label, weight)
+      select collection, source, target, label, sum(weight)::int from rag_relations group by collection, source, target, label;
+      -- rag_relations is now read by document only (removal)
+      drop index rag_relations_source;
+      drop index rag_relations_target;
     `,
   },
 ];
