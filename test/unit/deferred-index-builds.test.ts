@@ -46,6 +46,23 @@ describe('deferred vector index builds', () => {
     expect(deferred.pending('docs')).toBe(false);
   });
 
+  it('starts a due build when asked, even if its timer has not fired (a busy loop of queries)', async () => {
+    const builds = controlledBuilds();
+    const deferred = new DeferredIndexBuilds({ build: builds.build, quietMs: 1000, log: silentLogger });
+    deferred.request('docs');
+    vi.setSystemTime(Date.now() + 999); // the clock moves, timers do not run
+    expect(deferred.pending('docs')).toBe(true);
+    await Promise.resolve();
+    expect(builds.started).toEqual([]);
+    vi.setSystemTime(Date.now() + 1);
+    expect(deferred.pending('docs')).toBe(true);
+    await vi.waitFor(() => expect(builds.started).toEqual(['docs']));
+    builds.finish();
+    await deferred.idle();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(builds.started).toEqual(['docs']); // its timer was cancelled
+  });
+
   it('ingests into other collections do not hold a build back; builds run one at a time', async () => {
     const builds = controlledBuilds();
     const deferred = new DeferredIndexBuilds({ build: builds.build, quietMs: 100, log: silentLogger });

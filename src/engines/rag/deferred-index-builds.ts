@@ -7,7 +7,9 @@
  * exact scans therefore gets its index once ingestion into it has been quiet for a while:
  * every ingest into it postpones the build, builds run in the background one at a time, and
  * close() waits for a running build and cancels waiting ones. Until the build is done,
- * queries scan exactly (the caller asks pending()).
+ * queries scan exactly (the caller asks pending()). The quiet period is a timer, and also
+ * checked whenever pending() is asked: a loop of queries that never yields to the event loop
+ * (PGlite answers through promises alone) would otherwise keep the timer from firing.
  */
 import type { Logger } from '../../platform/log.js';
 
@@ -20,8 +22,9 @@ export interface DeferredIndexBuildsOptions {
 }
 
 interface Waiting {
-  /** The quiet-period timer, while it runs. */
+  /** The quiet-period timer, while it runs, and when it is due. */
   timer?: NodeJS.Timeout;
+  dueAt?: number;
   /** Settles when the build has run (or failed) or was cancelled. */
   done: Promise<void>;
   settle: () => void;
@@ -38,9 +41,14 @@ export class DeferredIndexBuilds {
 
   constructor(private readonly options: DeferredIndexBuildsOptions) {}
 
-  /** Whether a build for this collection is waiting or running. */
+  /** Whether a build for this collection is waiting or running; starts it when it is due. */
   pending(collection: string): boolean {
-    return this.waiting.has(collection);
+    const waiting = this.waiting.get(collection);
+    if (waiting?.dueAt !== undefined && Date.now() >= waiting.dueAt) {
+      this.stopTimer(collection);
+      this.enqueue(collection, waiting);
+    }
+    return waiting !== undefined;
   }
 
   /** Marks an ingest into the collection as running; call the returned function when it ends. */
@@ -89,6 +97,7 @@ export class DeferredIndexBuilds {
     if (waiting?.timer === undefined) return;
     clearTimeout(waiting.timer);
     waiting.timer = undefined;
+    waiting.dueAt = undefined;
   }
 
   private startTimer(collection: string): void {
@@ -96,12 +105,14 @@ export class DeferredIndexBuilds {
     if (this.closed || !waiting || this.ingesting.has(collection)) return;
     this.stopTimer(collection);
     waiting.timer = setTimeout(() => this.enqueue(collection, waiting), this.options.quietMs);
+    waiting.dueAt = Date.now() + this.options.quietMs;
     // A process that exits without close() does not wait for it; the next query asks again.
     waiting.timer.unref();
   }
 
   private enqueue(collection: string, waiting: Waiting): void {
     waiting.timer = undefined;
+    waiting.dueAt = undefined;
     this.chain = this.chain.then(async () => {
       // Checked again when its turn comes: the app may be closing, or an ingest started
       // (whose end restarts the timer).
