@@ -3,24 +3,28 @@
  * Retrieval evaluation on a BEIR-format set
  * =========================================
  *   npm run eval:rag -- --data DIR [--modes fulltext,vector,graph,hybrid] [--top-k 10]
- *     [--sample-queries N [--seed S]] [--limit-queries N] [--batch-size 200]
+ *     [--sample-queries N [--seed S]] [--limit-queries N] [--batch-size 200] [--skip-ingest]
  * DIR holds corpus.jsonl ({_id, title, text, metadata?}), queries.jsonl ({_id, text}) and
  * qrels.tsv (query-id, corpus-id, score; header line). The corpus is ingested into a fresh
  * collection on the embedded database (in a temporary directory; EVAL_DATA_DIR overrides) or on
  * DATABASE_URL (in a throw-away schema), every
  * query runs in each mode, and the last stdout line is one JSON object:
- *   {docs, queries, queriesJudged, backend, embedder, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms}},
+ *   {docs, queries, queriesJudged, backend, embedder, modes: {<mode>: {ndcg10, recall10, mrr10, p50_ms, p95_ms, cpuSeconds}},
  *    ingest: {chunks, seconds, chunksPerSecond, cpuSeconds, mainThreadCpuSeconds}, seconds, maxRssMb}
  * The corpus is streamed and ingested in batches, so its size is not bounded by memory. A set
  * with thousands of queries can be sampled: --sample-queries N runs the N judged queries with
  * the smallest sha256(seed:id), the same ones on every run and backend; `queries` is how many
  * ran, `queriesJudged` how many the set has. `seconds` is the whole run's wall time.
  * (graph mode needs GraphRAG in RAG_engine.modules, the default; RAG_GRAPH_WEIGHT sets its weight in hybrid).
- * cpuSeconds is the process's CPU time during ingest: PGlite runs in-process, so it measures
- * the ingest's work even when other processes share the machine. mainThreadCpuSeconds (Linux)
- * is the main thread's share: PGlite and the writes; document preparation with the offline
- * embedder runs on a worker thread beside it, so with a second core free the ingest takes
- * about the larger of the two.
+ * --skip-ingest queries the collection an earlier run left in EVAL_DATA_DIR (a directory is kept
+ * when EVAL_DATA_DIR names it), so queries can be profiled without ingesting again; `ingest` is
+ * then null.
+ * cpuSeconds is the process's CPU time during ingest, or during a mode's queries: PGlite runs
+ * in-process, so it measures the work even when other processes share the machine (on PGlite,
+ * a vector index built in the background after the ingest counts in the mode it overlapped).
+ * mainThreadCpuSeconds (Linux) is the ingest's main-thread share: PGlite and the writes;
+ * document preparation with the offline embedder runs on a worker thread beside it, so with a
+ * second core free the ingest takes about the larger of the two.
  * Metrics are per document: a document's rank is that of its best chunk. Progress → stderr.
  */
 import { randomBytes } from 'node:crypto';
@@ -43,8 +47,13 @@ const { values } = parseArgs({
     'sample-queries': { type: 'string' },
     seed: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '200' },
+    'skip-ingest': { type: 'boolean', default: false },
   },
 });
+if (values['skip-ingest'] && !process.env.EVAL_DATA_DIR) {
+  process.stderr.write('eval-rag: --skip-ingest needs EVAL_DATA_DIR, the directory an earlier run ingested into\n');
+  process.exit(2);
+}
 if (!values.data) {
   process.stderr.write('eval-rag: --data DIR is required (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)\n');
   process.exit(2);
@@ -75,10 +84,11 @@ const collection = 'eval';
 
 try {
   await app.services();
-  const ingest = await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
-  const { chunks, docs } = ingest;
-  log(`ingest: ${chunks} chunks in ${ingest.seconds.toFixed(1)} s`);
-  const { embedder } = (await app.invoke(ragCollections, {}, principal)).collections.find((c) => c.name === collection);
+  const ingest = values['skip-ingest'] ? undefined : await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
+  if (ingest) log(`ingest: ${ingest.chunks} chunks in ${ingest.seconds.toFixed(1)} s`);
+  const stored = (await app.invoke(ragCollections, {}, principal)).collections.find((c) => c.name === collection);
+  if (!stored) throw new Error(`no collection "${collection}" in ${dataDir}: run once without --skip-ingest`);
+  const { embedder } = stored;
 
   const report = {};
   for (const mode of modes) {
@@ -87,6 +97,7 @@ try {
     let mrr = 0;
     const latencies = [];
     const byGroup = new Map(); // queries' metadata.difficulty, when the set has it
+    const cpuStart = process.cpuUsage();
     for (const [done, query] of queries.entries()) {
       if (done > 0 && done % 250 === 0) log(`${mode}: ${done} / ${queries.length} queries`);
       const judged = qrels.get(String(query._id));
@@ -101,6 +112,7 @@ try {
       recall += scored.recall;
       mrr += scored.rr;
     }
+    const cpu = process.cpuUsage(cpuStart);
     latencies.sort((a, b) => a - b);
     const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const n = queries.length || 1;
@@ -110,6 +122,7 @@ try {
       mrr10: Number((mrr / n).toFixed(4)),
       p50_ms: Number(pct(50).toFixed(2)),
       p95_ms: Number(pct(95).toFixed(2)),
+      cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
       ...(byGroup.size
         ? { ndcg10ByDifficulty: Object.fromEntries([...byGroup].map(([g, values]) => [g, Number((values.reduce((a, b) => a + b, 0) / values.length).toFixed(4))])) }
         : {}),
@@ -118,15 +131,21 @@ try {
   }
   process.stdout.write(
     `${JSON.stringify({
-      docs,
+      docs: ingest ? ingest.docs : stored.documents,
       queries: queries.length,
       queriesJudged,
       backend: databaseUrl ? 'postgres' : 'pglite',
       embedder,
       modes: report,
-      ingest: { chunks, seconds: Number(ingest.seconds.toFixed(2)), chunksPerSecond: Number((chunks / ingest.seconds).toFixed(1)), cpuSeconds: Number(ingest.cpuSeconds.toFixed(2)),
-        ...(ingest.mainThreadCpuSeconds === null ? {} : { mainThreadCpuSeconds: Number(ingest.mainThreadCpuSeconds.toFixed(2)) }),
-      },
+      ingest: ingest
+        ? {
+            chunks: ingest.chunks,
+            seconds: Number(ingest.seconds.toFixed(2)),
+            chunksPerSecond: Number((ingest.chunks / ingest.seconds).toFixed(1)),
+            cpuSeconds: Number(ingest.cpuSeconds.toFixed(2)),
+            ...(ingest.mainThreadCpuSeconds === null ? {} : { mainThreadCpuSeconds: Number(ingest.mainThreadCpuSeconds.toFixed(2)) }),
+          }
+        : null,
       seconds: Number(((performance.now() - runStarted) / 1000).toFixed(1)),
       maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     })}\n`,

@@ -253,6 +253,7 @@ export class App {
           efSearch: ragSettings.efSearch,
           exactScanMaxChunks: ragSettings.exactScanMaxChunks,
           fusion: ragSettings.fusion,
+          vectorIndexQuietMs: ragSettings.vectorIndexQuietMs,
           rrfK: ragSettings.rrfK,
           weights: ragSettings.fusionWeights,
           maxDocumentBytes: ragSettings.maxDocumentBytes,
@@ -564,7 +565,8 @@ export class App {
     this.closed = true;
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
-    await services?.engines.rag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the rag preparation worker failed'));
+    // Stops the preparation worker, and lets a vector index build in the background finish before the database closes.
+    await services?.engines.rag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the rag engine failed'));
     await this.events.detach().catch(() => undefined);
     await services?.graph?.close().catch(() => undefined);
     await services?.cache.close().catch(() => undefined);

@@ -51,6 +51,7 @@ const engineMapSchema = z.strictObject({
         // empty or absent: 20,000 on PGlite, 1,000 on PostgreSQL (see rag-engine.ts)
         exactScanMaxChunks: z.preprocess((v) => (v === '' ? undefined : v), nonNegativeInt().optional()),
         fusion: oneOf(FUSION_METHODS).default(FUSION_METHOD),
+        vectorIndexQuietMs: nonNegativeInt().default(5000),
         rrfK: positiveInt().default(RRF_K),
         fusionWeights: z
           .strictObject({
@@ -63,7 +64,7 @@ const engineMapSchema = z.strictObject({
         maxDocumentBytes: positiveInt().default(5 * 1024 * 1024),
       })
       .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: 5 * 1024 * 1024 }),
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, vectorIndexQuietMs: 5000, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: 5 * 1024 * 1024 }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

@@ -123,6 +123,8 @@ for (const backend of backends) {
       expect(await store.counts(collection)).toEqual({ entities: 4, relations: 3 });
       expect(await store.counts(other)).toEqual({ entities: 2, relations: 1 });
       expect(await store.counts(uniqueId('none'))).toEqual({ entities: 0, relations: 0 });
+      expect(await store.hasEntities(collection)).toBe(true);
+      expect(await store.hasEntities(uniqueId('none'))).toBe(false);
     });
 
     it('links terms to the entities whose terms they all contain, longest first, with chunk counts', async () => {
@@ -164,8 +166,27 @@ for (const backend of backends) {
       expect((await store.entities(collection, ['free softwar foundat', 'gnu gener public licens'])).map((e) => [e.key, e.chunks])).toEqual([['free softwar foundat', 1]]);
       // the other collection is untouched
       expect(await store.counts(other)).toEqual({ entities: 2, relations: 1 });
+      expect(await store.edges(collection, 10)).toEqual([{ source: 'free softwar foundat', target: 'lesser gener public licens', label: 'publishes', weight: 2 }]);
       await add(collection, [GPL]);
       expect(await store.counts(collection)).toEqual({ entities: 4, relations: 3 });
+      expect((await store.edges(collection, 10)).map((e) => e.weight)).toEqual([2, 1, 1]);
+    });
+
+    it('sums a relation over the documents that state it, and removing one takes its share off', async () => {
+      const scratch = uniqueId('c');
+      const stating = (documentId: string, chunkId: number): DocumentGraph => ({
+        documentId,
+        chunks: [{ chunkId, entities: LGPL.chunks[0]!.entities, relations: [{ source: 'free softwar foundat', target: 'lesser gener public licens', label: 'publishes' }] }],
+      });
+      const edge = (weight: number) => [{ source: 'free softwar foundat', target: 'lesser gener public licens', label: 'publishes', weight }];
+      await add(scratch, [stating('a', 10)]);
+      await add(scratch, [stating('b', 11), stating('c', 12)]);
+      expect(await store.edgesAround(scratch, ['lesser gener public licens'], 10)).toEqual(edge(3));
+      await remove(scratch, ['a', 'b']);
+      expect(await store.edges(scratch, 10)).toEqual(edge(1));
+      await remove(scratch, ['c']);
+      expect(await store.edges(scratch, 10)).toEqual([]);
+      expect(await store.edgesAround(scratch, ['free softwar foundat'], 10)).toEqual([]);
     });
 
     it('writes nothing when the caller’s transaction rolls back (SQL) and is idempotent to remove', async () => {

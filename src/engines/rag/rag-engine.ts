@@ -31,6 +31,7 @@ import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';
 import { createModelExtractor, type Complete } from './graph/model-extractor.js';
 import { retrieveByGraph } from './graph/graph-retriever.js';
 import { detectCommunities, type Community } from './graph/communities.js';
+import { DeferredIndexBuilds } from './deferred-index-builds.js';
 
 export const RETRIEVAL_MODES = ['hybrid', 'vector', 'fulltext', 'graph'] as const;
 export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
@@ -57,6 +58,8 @@ export interface RagSettings extends ChunkSettings {
   efSearch: number;
   /** Collections up to this many chunks are searched exactly; unset picks per backend (see below). */
   exactScanMaxChunks?: number;
+  /** PGlite: how long ingestion into a collection must be quiet before its index is built (default 5 s). */
+  vectorIndexQuietMs?: number;
   cacheTtlSeconds: number;
   maxDocumentBytes: number;
 }
@@ -119,12 +122,16 @@ const FUSED_EXACT_MAX_POSTINGS = 5_000;
  * Default exactScanMaxChunks. PGlite runs pgvector without SIMD: keeping an HNSW index
  * current there costs about 6 ms per inserted 384-d vector (150 rows/s, measured), while an
  * exact scan of 20,000 chunks takes about 15 ms; so PGlite scans exactly up to 20,000 chunks
- * and builds the index only then. PostgreSQL keeps the index from the start and its exact
+ * and builds the index only then, once ingestion has paused (deferred-index-builds.ts).
+ * PostgreSQL keeps the index from the start and its exact
  * scan is no bargain (65–70 ms at 20,000 768-d chunks, measured by bench/rag-scale.mjs,
  * against 4–8 ms through the index at recall@10 0.99), so it scans exactly only tiny
  * collections.
  */
 const EXACT_SCAN_MAX_CHUNKS = { pglite: 20_000, postgres: 1_000 } as const;
+const VECTOR_INDEX_QUIET_MS = 5_000;
+/** Room for an HNSW build on PGlite: about 140,000 768-d vectors' graph fits in memory. */
+const PGLITE_INDEX_BUILD_MEMORY = '512MB';
 
 /** Four decimals: ample for cosine ranking, and short text is what PGlite parses fastest. */
 function vectorLiteral(vector: Float32Array): string {
@@ -198,6 +205,9 @@ export class RagEngine {
   readonly events = new EventEmitter();
   private workerPreparer?: DocumentPreparer;
   private inProcessPreparer?: DocumentPreparer;
+  /** PGlite: collections whose vector index is known to exist. */
+  private readonly vectorIndexed = new Set<string>();
+  private readonly indexBuilds: DeferredIndexBuilds;
 
   constructor(
     private readonly sql: SqlPort,
@@ -206,7 +216,26 @@ export class RagEngine {
     private readonly settings: RagSettings,
     private readonly log: Logger,
     private readonly graph?: RagGraph,
-  ) {}
+  ) {
+    this.indexBuilds = new DeferredIndexBuilds({
+      build: async (name) => {
+        const collection = await this.collection(name);
+        if (collection) await this.createVectorIndex(collection);
+      },
+      quietMs: settings.vectorIndexQuietMs ?? VECTOR_INDEX_QUIET_MS,
+      log,
+    });
+  }
+
+  /** Stops the preparation worker, waits for a running vector index build and cancels waiting ones. */
+  async close(): Promise<void> {
+    await Promise.all([this.workerPreparer?.close(), this.indexBuilds.close()]);
+  }
+
+  /** Resolves once the vector index builds asked for so far have run (PGlite). */
+  whenVectorIndexesBuilt(): Promise<void> {
+    return this.indexBuilds.idle();
+  }
 
   /** The configured endpoint first, then the client's model, else the offline heuristic. */
   private extractorFor(sample?: Complete): EntityExtractor {
@@ -262,16 +291,41 @@ export class RagEngine {
   private async createVectorIndex(collection: CollectionRow): Promise<void> {
     const started = performance.now();
     // The name passed COLLECTION_NAME, so it is safe as a literal; the dimension is a number.
-    await this.sql.exec(
-      `create index if not exists ${indexName(collection.name)} on rag_chunks using hnsw ((embedding::vector(${collection.dimensions})) vector_cosine_ops) where collection = '${collection.name}'`,
-    );
+    const create = `create index if not exists ${indexName(collection.name)} on rag_chunks using hnsw ((embedding::vector(${collection.dimensions})) vector_cosine_ops) where collection = '${collection.name}'`;
+    if (this.sql.kind === 'postgres') await this.sql.exec(create);
+    else {
+      // A graph that does not fit in maintenance_work_mem (64 MB) is built on disk, insert by
+      // insert: at 64,000 × 768 that took over 230 CPU-s, against 122 with room for it.
+      await this.sql.transaction(async (tx) => {
+        await tx.query(`set local maintenance_work_mem = '${PGLITE_INDEX_BUILD_MEMORY}'`);
+        await tx.exec(create);
+      });
+    }
+    if (this.sql.kind === 'pglite') this.vectorIndexed.add(collection.name);
     this.log.info({ collection: collection.name, ms: Math.round(performance.now() - started) }, 'vector index ready');
+  }
+
+  /**
+   * PGlite: whether queries may use the collection's HNSW index. When it is missing and no
+   * build is waiting (e.g. the process stopped before it ran), one is asked for.
+   */
+  private async vectorIndexReady(name: string): Promise<boolean> {
+    if (this.vectorIndexed.has(name)) return true;
+    if (this.indexBuilds.pending(name)) return false;
+    const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
+    if (rows.length > 0) {
+      this.vectorIndexed.add(name);
+      return true;
+    }
+    this.indexBuilds.request(name);
+    return false;
   }
 
   /**
    * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so tables are analyzed
    * when a collection grew by more than a tenth (stale estimates of one row led the
-   * planner into nested loops); and the HNSW index is built once the collection is large.
+   * planner into nested loops); and a large collection gets its HNSW index, built in the
+   * background once ingestion into it has been quiet for vectorIndexQuietMs.
    */
   private async afterIngest(name: string, chunksWritten: number): Promise<void> {
     if (this.sql.kind !== 'pglite') return;
@@ -281,16 +335,31 @@ export class RagEngine {
       // Statistics only: BM25 reads tf and dl from the heap (the key does not cover them), so
       // the all-visible pages a vacuum would mark buy no index-only scans.
       await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks (id, collection, document_id, metadata)');
+      // Without statistics the graph's relations looked like a few hundred rows, and the
+      // planner filtered all of them instead of using the source and target indexes.
+      if (this.graph?.store.kind === 'postgres') await this.sql.exec('analyze rag_entities; analyze rag_mentions; analyze rag_relations; analyze rag_edges');
     }
-    if (collection.chunk_count < this.exactScanMaxChunks) return;
-    const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
-    if (rows.length === 0) await this.createVectorIndex(collection);
+    if (collection.chunk_count >= this.exactScanMaxChunks) await this.vectorIndexReady(name);
   }
 
   async ingest(
     collectionName: string,
     documents: readonly IngestDocument[],
     options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete } = {},
+  ): Promise<IngestResult> {
+    // A waiting index build starts only once ingestion into the collection is quiet.
+    const ended = this.indexBuilds.ingestStarted(collectionName);
+    try {
+      return await this.ingestDocuments(collectionName, documents, options);
+    } finally {
+      ended();
+    }
+  }
+
+  private async ingestDocuments(
+    collectionName: string,
+    documents: readonly IngestDocument[],
+    options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete },
   ): Promise<IngestResult> {
     await this.ensureCollection(collectionName);
     const extractor = this.graph ? this.extractorFor(options.sample) : undefined;
@@ -453,11 +522,6 @@ export class RagEngine {
       return (this.workerPreparer ??= createWorkerPreparer({ dimensions, chunking: { chunkSize: this.settings.chunkSize, chunkOverlap: this.settings.chunkOverlap } }));
     }
     return (this.inProcessPreparer ??= createInProcessPreparer(this.embedder, this.settings));
-  }
-
-  /** Ends the preparation worker, if one was started. */
-  async close(): Promise<void> {
-    await this.workerPreparer?.close();
   }
 
   private async writePostings(tx: SqlExecutor, collection: string, postings: Posting[]): Promise<void> {
@@ -720,7 +784,7 @@ export class RagEngine {
   }
 
   private async hasGraph(collection: string): Promise<boolean> {
-    return this.graph !== undefined && (await this.graph.store.counts(collection)).entities > 0;
+    return this.graph !== undefined && (await this.graph.store.hasEntities(collection));
   }
 
   private async assertGraph(collection: CollectionRow): Promise<void> {
@@ -857,7 +921,8 @@ export class RagEngine {
 
   private async vector(collection: CollectionRow, text: string, idf: Map<string, number>, limit: number, filter?: Record<string, unknown>) {
     const literal = vectorLiteral(await this.embedQuery(text, idf));
-    if (collection.chunk_count <= this.exactScanMaxChunks) {
+    const exact = collection.chunk_count <= this.exactScanMaxChunks || (this.sql.kind === 'pglite' && !(await this.vectorIndexReady(collection.name)));
+    if (exact) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
         `select id, (embedding <=> $2::vector)::float8 as distance from rag_chunks

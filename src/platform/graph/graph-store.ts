@@ -60,6 +60,8 @@ export interface GraphStore {
   /** Removes documents' mentions and relations, and entities no other document mentions. */
   removeDocuments(collection: string, documentIds: readonly string[], tx: SqlExecutor): Promise<void>;
   counts(collection: string): Promise<{ entities: number; relations: number }>;
+  /** Whether the collection has any entity: what every graph query asks first, so cheaper than counts. */
+  hasEntities(collection: string): Promise<boolean>;
   /** Entities whose key terms are all among the given terms. */
   entitiesWithin(collection: string, terms: readonly string[], limit: number): Promise<GraphEntity[]>;
   entities(collection: string, keys: readonly string[]): Promise<GraphEntity[]>;

@@ -130,6 +130,10 @@ export function createNeo4jGraphStore(driver: Driver, database?: string): GraphS
       return { entities: Number(row?.entities ?? 0), relations: Number(row?.relations ?? 0) };
     },
 
+    async hasEntities(collection: string) {
+      return (await read('MATCH (e:RagEntity {collection: $c}) RETURN 1 AS found LIMIT 1', { c: collection })).length > 0;
+    },
+
     async entitiesWithin(collection: string, terms: readonly string[], limit: number) {
       if (terms.length === 0) return [];
       return toEntities(
