@@ -302,8 +302,8 @@ export class RagEngine {
         await tx.query(`set local maintenance_work_mem = '${PGLITE_INDEX_BUILD_MEMORY}'`);
         await tx.exec(create);
       });
+      this.vectorIndexed.add(collection.name);
     }
-    if (this.sql.kind === 'pglite') this.vectorIndexed.add(collection.name);
     this.log.info({ collection: collection.name, ms: Math.round(performance.now() - started) }, 'vector index ready');
   }
 
