@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js';
 import { connectStdio, type McpClient } from '../helpers/clients.js';
-import { DATABASE_URL, REDIS_URL, uniqueId } from '../helpers/backends.js';
+import { DATABASE_URL, freshDatabase, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
 import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';
 
@@ -26,26 +26,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
     await sleep(50);
   }
   throw new Error(`gave up waiting for ${what}`);
-}
-
-/** A throw-away database next to DATABASE_URL, dropped by `drop()`. */
-async function freshDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = uniqueId(label);
-  const admin = new pg.Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(DATABASE_URL!);
-  url.pathname = `/${name}`;
-  return {
-    url: url.href,
-    async drop() {
-      const client = new pg.Client({ connectionString: DATABASE_URL });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`).catch(() => undefined);
-      await client.end();
-    },
-  };
 }
 
 async function modernClient(url: string): Promise<Client> {

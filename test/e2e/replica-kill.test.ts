@@ -12,7 +12,7 @@ import http from 'node:http';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, runCli, startHttpServer, type RunningServer } from '../helpers/cli.js';
-import { DATABASE_URL, REDIS_URL, uniqueId } from '../helpers/backends.js';
+import { DATABASE_URL, freshDatabase, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,28 +90,20 @@ function callTool(agent: http.Agent, port: number, apiKey: string, balancer: Bal
 const skipReason = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_URL ? 'set REDIS_URL to a Redis server' : undefined;
 
 describe.skipIf(skipReason)(`kill -9 of one of three replicas under load${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  const database = uniqueId('kill_e2e');
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   const servers: RunningServer[] = [];
   let balancer: Balancer | undefined;
 
   afterAll(async () => {
     await balancer?.close();
     for (const s of servers) await s.stop().catch(() => undefined);
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`drop database if exists ${database} with (force)`).catch(() => undefined);
-    await admin.end();
+    await database?.drop();
   });
 
   it('loses no acknowledged write, completes every acknowledged run, and fails only requests in flight on the killed replica', async () => {
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`create database ${database}`);
-    await admin.end();
-    const url = new URL(DATABASE_URL!);
-    url.pathname = `/${database}`;
+    database = await freshDatabase('kill_e2e');
     const env = cleanEnv({
-      DATABASE_URL: url.href,
+      DATABASE_URL: database.url,
       REDIS_URL: REDIS_URL!,
       API_KEY_ENABLED: 'true',
       RATE_LIMIT_PER_MINUTE: '0',
@@ -185,7 +177,7 @@ describe.skipIf(skipReason)(`kill -9 of one of three replicas under load${skipRe
     }
     expect(failed.length).toBeLessThanOrEqual(WORKERS);
 
-    const db = new pg.Client({ connectionString: url.href });
+    const db = new pg.Client({ connectionString: database.url });
     await db.connect();
     try {
       // Every acknowledged publish is stored with its content, and readable through the API.

@@ -80,4 +80,24 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
   }
 }
 
+/** A throw-away database next to DATABASE_URL (for separate server processes), dropped by `drop()`. */
+export async function freshDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = uniqueId(label);
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(DATABASE_URL!);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async drop() {
+      const client = new pg.Client({ connectionString: DATABASE_URL });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`).catch(() => undefined);
+      await client.end();
+    },
+  };
+}
+
 export const ADMIN = { principal: { id: 'test-admin', scopes: ['*'] } };
