@@ -156,6 +156,16 @@ describe.skipIf(skipReason)(`kill -9 of one of three replicas under load${skipRe
       await sleep(50);
     }
     const victim = servers[KILLED]!;
+    // ...and while it holds a running node (its scheduler's lease owner starts with its pid),
+    // so that the survivors have work of the dead replica to take over.
+    const watcher = new pg.Client({ connectionString: database.url });
+    await watcher.connect();
+    for (let i = 0; i < 200; i++) {
+      const held = await watcher.query("select 1 from dag_nodes where status = 'running' and lease_owner like $1 limit 1", [`${victim.process.pid}-%`]);
+      if (held.rows.length > 0) break;
+      await sleep(25);
+    }
+    await watcher.end();
     servers.splice(KILLED, 1);
     victim.process.kill('SIGKILL');
     await new Promise((resolve) => victim.process.once('exit', resolve));
