@@ -127,6 +127,38 @@ for (const backend of backends) {
       expect(recorded).toHaveLength(1);
     });
 
+    it('carries postings and term statistics over when they move from the collection name to its id (migration 10)', async () => {
+      const { sql: older, cleanup } = await backend.open();
+      try {
+        await migrate(older, MIGRATIONS.filter((m) => m.version < 10));
+        await older.exec(`
+          insert into rag_collections (name, embedder, dimensions, chunk_count) values ('alpha', 'offline', 3, 2), ('beta', 'offline', 3, 1);
+          insert into rag_postings (collection, term, chunk_id, tf, dl) values ('alpha', 'gpl', 1, 2, 5), ('alpha', 'mit', 2, 1, 4), ('beta', 'gpl', 3, 3, 6);
+          insert into rag_term_stats (collection, term, df) values ('alpha', 'gpl', 1), ('alpha', 'mit', 1), ('beta', 'gpl', 1)`);
+        expect((await migrate(older)).applied).toEqual([10]);
+        const { rows: postings } = await older.query(
+          'select c.name, p.term, p.chunk_id, p.tf, p.dl from rag_postings p join rag_collections c on c.id = p.collection_id order by p.chunk_id',
+        );
+        expect(postings).toEqual([
+          { name: 'alpha', term: 'gpl', chunk_id: 1, tf: 2, dl: 5 },
+          { name: 'alpha', term: 'mit', chunk_id: 2, tf: 1, dl: 4 },
+          { name: 'beta', term: 'gpl', chunk_id: 3, tf: 3, dl: 6 },
+        ]);
+        const { rows: stats } = await older.query('select c.name, s.term, s.df from rag_term_stats s join rag_collections c on c.id = s.collection_id order by c.name, s.term');
+        expect(stats).toEqual([
+          { name: 'alpha', term: 'gpl', df: 1 },
+          { name: 'alpha', term: 'mit', df: 1 },
+          { name: 'beta', term: 'gpl', df: 1 },
+        ]);
+        // A collection created after the upgrade gets the next id.
+        const { rows: created } = await older.query<{ id: number }>("insert into rag_collections (name, embedder, dimensions) values ('gamma', 'offline', 3) returning id");
+        expect(created[0]!.id).toBe(3);
+      } finally {
+        await older.close();
+        await cleanup();
+      }
+    });
+
     it('refuses a database migrated by a newer build', async () => {
       await sql.query('insert into schema_migrations (version, name) values ($1, $2)', [999, 'from the future']);
       await expect(migrate(sql)).rejects.toThrow(/schema version 999, newer than this build knows/);
@@ -140,7 +172,7 @@ for (const backend of backends) {
         const ports = await Promise.all([1, 2, 3].map(() => openPostgres(DATABASE_URL!, POOL, schema)));
         try {
           const results = await Promise.all(ports.map((p) => migrate(p)));
-          expect(results.flatMap((r) => r.applied).sort()).toEqual(MIGRATIONS.map((m) => m.version));
+          expect(results.flatMap((r) => r.applied).sort((a, b) => a - b)).toEqual(MIGRATIONS.map((m) => m.version));
         } finally {
           await Promise.all(ports.map((p) => p.close()));
           await dropSchema(DATABASE_URL!, schema);

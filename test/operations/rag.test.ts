@@ -233,9 +233,9 @@ for (const backend of appBackends()) {
       const query = `alpha ${Array.from({ length: 30 }, (_, i) => `rare${i}`).join(' ')}`;
       // Oracle: BM25 over every posting, straight from the tables.
       const { rows } = await sql.query<{ document_id: string }>(
-        `with s as (select chunk_count::float8 as n, token_total::float8 / chunk_count as avgdl from rag_collections where name = 'bm25'),
-              q as (select term, ln(1 + (s.n - df + 0.5) / (df + 0.5)) as idf from rag_term_stats, s where collection = 'bm25' and term = any($1::text[]))
-         select c.document_id from q join rag_postings p on p.collection = 'bm25' and p.term = q.term join rag_chunks c on c.id = p.chunk_id, s
+        `with s as (select id, chunk_count::float8 as n, token_total::float8 / chunk_count as avgdl from rag_collections where name = 'bm25'),
+              q as (select term, ln(1 + (s.n - df + 0.5) / (df + 0.5)) as idf from rag_term_stats, s where collection_id = s.id and term = any($1::text[]))
+         select c.document_id from q join rag_postings p on p.term = q.term join rag_chunks c on c.id = p.chunk_id, s where p.collection_id = s.id
          group by c.document_id, p.chunk_id order by sum(q.idf * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * p.dl / s.avgdl))) desc, p.chunk_id limit 10`,
         [['alpha', ...Array.from({ length: 30 }, (_, i) => `rare${i}`)]],
       );

@@ -96,6 +96,8 @@ export interface QueryResult {
 }
 
 interface CollectionRow {
+  /** Keys postings and term statistics: an integer is smaller and faster to compare than the name. */
+  id: number;
   name: string;
   embedder: string;
   dimensions: number;
@@ -105,6 +107,8 @@ interface CollectionRow {
   generation: number;
   created_at: Date | string;
 }
+
+type CollectionKey = Pick<CollectionRow, 'id' | 'name'>;
 
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
@@ -367,7 +371,7 @@ export class RagEngine {
     documents: readonly IngestDocument[],
     options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete },
   ): Promise<IngestResult> {
-    await this.ensureCollection(collectionName);
+    const collection = await this.ensureCollection(collectionName);
     const extractor = this.graph ? this.extractorFor(options.sample) : undefined;
     const result: IngestResult = { ingested: 0, skipped: 0, chunks: 0, errors: [] };
     const { rows } = await this.sql.query<{ id: string; content_hash: string }>('select id, content_hash from rag_documents where collection = $1 and id = any($2::text[])', [
@@ -427,7 +431,7 @@ export class RagEngine {
           const attempt = async (docs: PreparedDocument[]): Promise<unknown> => {
             await tx.query('savepoint rag_write');
             try {
-              const stored = await this.write(tx, collectionName, docs);
+              const stored = await this.write(tx, collection, docs);
               postings.push(...stored.postings);
               graphs.push(...stored.graphs);
               await tx.query('release savepoint rag_write');
@@ -446,15 +450,15 @@ export class RagEngine {
           }
           // Postings and document frequencies of the whole group in one statement each:
           // written per document they were most of the ingest time.
-          await this.writePostings(tx, collectionName, postings);
+          await this.writePostings(tx, collection.id, postings);
           if (this.graph && graphs.length > 0) await this.graph.store.addDocuments(collectionName, graphs, tx);
           const df = new Map<string, number>();
           for (const doc of written) for (const f of doc.frequencies) for (const term of f.keys()) df.set(term, (df.get(term) ?? 0) + 1);
           if (df.size > 0) {
             await tx.query(
-              `insert into rag_term_stats (collection, term, df) select $1, u.term, u.df from unnest($2::text[], $3::int[]) as u(term, df)
-               on conflict (collection, term) do update set df = rag_term_stats.df + excluded.df`,
-              [collectionName, [...df.keys()], [...df.values()]],
+              `insert into rag_term_stats (collection_id, term, df) select $1, u.term, u.df from unnest($2::text[], $3::int[]) as u(term, df)
+               on conflict (collection_id, term) do update set df = rag_term_stats.df + excluded.df`,
+              [collection.id, [...df.keys()], [...df.values()]],
             );
           }
         });
@@ -530,16 +534,16 @@ export class RagEngine {
     return (this.inProcessPreparer ??= createInProcessPreparer(this.embedder, this.settings));
   }
 
-  private async writePostings(tx: SqlExecutor, collection: string, postings: Posting[]): Promise<void> {
+  private async writePostings(tx: SqlExecutor, collectionId: number, postings: Posting[]): Promise<void> {
     if (postings.length === 0) return;
     if (tx.copyBinary) {
-      const rows = postings.map((p) => [collection, p.term, p.chunkId, p.tf, p.dl]);
-      await tx.copyBinary('rag_postings', ['collection', 'term', 'chunk_id', 'tf', 'dl'], encodeCopyBinary(['text', 'text', 'int4', 'int4', 'int4'], rows));
+      const rows = postings.map((p) => [collectionId, p.term, p.chunkId, p.tf, p.dl]);
+      await tx.copyBinary('rag_postings', ['collection_id', 'term', 'chunk_id', 'tf', 'dl'], encodeCopyBinary(['int4', 'text', 'int4', 'int4', 'int4'], rows));
     } else {
       await tx.query(
-        `insert into rag_postings (collection, term, chunk_id, tf, dl)
+        `insert into rag_postings (collection_id, term, chunk_id, tf, dl)
          select $1, u.term, u.chunk_id, u.tf, u.dl from unnest($2::text[], $3::int[], $4::int[], $5::int[]) as u(term, chunk_id, tf, dl)`,
-        [collection, postings.map((p) => p.term), postings.map((p) => p.chunkId), postings.map((p) => p.tf), postings.map((p) => p.dl)],
+        [collectionId, postings.map((p) => p.term), postings.map((p) => p.chunkId), postings.map((p) => p.tf), postings.map((p) => p.dl)],
       );
     }
   }
@@ -548,9 +552,9 @@ export class RagEngine {
    * Writes documents and their chunks and returns their postings (chunk ids exist only now);
    * the caller writes the group's postings and document frequencies.
    */
-  private async write(tx: SqlExecutor, collection: string, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
+  private async write(tx: SqlExecutor, { id: collectionId, name: collection }: CollectionKey, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
     const replaced = docs.filter((d) => d.replaces).map((d) => d.doc.id);
-    if (replaced.length > 0) await this.removeDocuments(tx, collection, replaced);
+    if (replaced.length > 0) await this.removeDocuments(tx, { id: collectionId, name: collection }, replaced);
     await tx.query(
       `insert into rag_documents (collection, id, title, uri, mime_type, content_hash, metadata, text, chunk_count)
        select $1, u.id, u.title, u.uri, u.mime_type, u.content_hash, u.metadata::jsonb, u.text, u.chunk_count
@@ -644,7 +648,7 @@ export class RagEngine {
   }
 
   /** Removes documents with their chunks, postings and term statistics, inside tx. */
-  private async removeDocuments(tx: SqlExecutor, collection: string, ids: readonly string[]): Promise<number> {
+  private async removeDocuments(tx: SqlExecutor, { id: collectionId, name: collection }: CollectionKey, ids: readonly string[]): Promise<number> {
     await tx.exec('create temporary table if not exists rag_removed (chunk_id integer, term text) on commit drop; delete from rag_removed');
     await tx.query(
       `insert into rag_removed select c.id, unnest(c.terms) from rag_chunks c where c.collection = $1 and c.document_id = any($2::text[])`,
@@ -653,11 +657,11 @@ export class RagEngine {
     await tx.query(
       `update rag_term_stats s set df = s.df - x.n
        from (select term, count(*) as n from rag_removed group by term) x
-       where s.collection = $1 and s.term = x.term`,
-      [collection],
+       where s.collection_id = $1 and s.term = x.term`,
+      [collectionId],
     );
-    await tx.query('delete from rag_term_stats where collection = $1 and df <= 0', [collection]);
-    await tx.query('delete from rag_postings p using rag_removed r where p.collection = $1 and p.term = r.term and p.chunk_id = r.chunk_id', [collection]);
+    await tx.query('delete from rag_term_stats where collection_id = $1 and df <= 0', [collectionId]);
+    await tx.query('delete from rag_postings p using rag_removed r where p.collection_id = $1 and p.term = r.term and p.chunk_id = r.chunk_id', [collectionId]);
     const totals = await tx.query<{ chunks: number; tokens: number }>(
       'select count(*)::int as chunks, coalesce(sum(token_count), 0)::int as tokens from rag_chunks where collection = $1 and document_id = any($2::text[])',
       [collection, ids],
@@ -681,7 +685,7 @@ export class RagEngine {
             (r) => r.id,
           );
       if (ids.length === 0) return 0;
-      return this.removeDocuments(tx, collection.name, ids);
+      return this.removeDocuments(tx, collection, ids);
     });
   }
 
@@ -889,14 +893,14 @@ export class RagEngine {
     const { rows } = await this.sql.query<{ chunk_id: number; score: number }>(
       `select p.chunk_id, sum(q.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.dl / $3::float8)))::float8 as score
        from unnest($2::text[], $6::float8[]) as q(term, idf)
-       join rag_postings p on p.collection = $1 and p.term = q.term
+       join rag_postings p on p.collection_id = $1 and p.term = q.term
        ${filter ? 'join rag_chunks c on c.id = p.chunk_id and c.metadata @> $9::jsonb' : ''}
        where ($8::int[] is null or p.chunk_id = any($8::int[]))
        group by p.chunk_id
        order by score desc, p.chunk_id
        limit $7`,
       [
-        collection.name,
+        collection.id,
         queryTerms,
         avgdl,
         BM25_K1,
@@ -913,8 +917,8 @@ export class RagEngine {
   /** Document frequency and BM25 IDF of each query term present in the collection. */
   private async termStats(collection: CollectionRow, queryTerms: string[]): Promise<TermStats> {
     if (queryTerms.length === 0) return { df: new Map(), idf: new Map() };
-    const { rows } = await this.sql.query<{ term: string; df: number }>('select term, df from rag_term_stats where collection = $1 and term = any($2::text[])', [
-      collection.name,
+    const { rows } = await this.sql.query<{ term: string; df: number }>('select term, df from rag_term_stats where collection_id = $1 and term = any($2::text[])', [
+      collection.id,
       queryTerms,
     ]);
     const n = collection.chunk_count;
