@@ -552,9 +552,10 @@ export class RagEngine {
    * Writes documents and their chunks and returns their postings (chunk ids exist only now);
    * the caller writes the group's postings and document frequencies.
    */
-  private async write(tx: SqlExecutor, { id: collectionId, name: collection }: CollectionKey, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
+  private async write(tx: SqlExecutor, key: CollectionKey, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
+    const collection = key.name;
     const replaced = docs.filter((d) => d.replaces).map((d) => d.doc.id);
-    if (replaced.length > 0) await this.removeDocuments(tx, { id: collectionId, name: collection }, replaced);
+    if (replaced.length > 0) await this.removeDocuments(tx, key, replaced);
     await tx.query(
       `insert into rag_documents (collection, id, title, uri, mime_type, content_hash, metadata, text, chunk_count)
        select $1, u.id, u.title, u.uri, u.mime_type, u.content_hash, u.metadata::jsonb, u.text, u.chunk_count

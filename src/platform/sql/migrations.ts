@@ -437,8 +437,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // Most of PGlite's ingest went to the postings key. The collection's name in every key
     // (and term statistics row) made it larger and slower to compare than an integer: 143,000
     // postings loaded in 0.56–0.66 s keyed by id, 0.74–0.84 s by name. Chunk rows (text, terms,
-    // a 1.5 KB vector) went over the 2 KB TOAST threshold, so each insert compressed the text
-    // and terms and moved the vector out of line; toast_tuple_target keeps them in the page.
+    // a 3 KB vector at 768 dimensions) went over the 2 KB TOAST threshold, so each insert
+    // compressed the text and terms and moved the vector out of line; toast_tuple_target keeps
+    // them in the page (rows over 8 KB, e.g. 1,536-dimension vectors, are still TOASTed).
     up: (kind) => `
       alter table rag_collections add column id integer generated always as identity;
       alter table rag_collections add constraint rag_collections_id_key unique (id);
