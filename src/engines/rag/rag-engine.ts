@@ -329,7 +329,7 @@ export class RagEngine {
 
   /**
    * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so tables are analyzed
-   * when a collection grew by more than a tenth (stale estimates of one row led the
+   * once a collection has doubled since its last analyze (stale estimates of one row led the
    * planner into nested loops); and a large collection gets its HNSW index, built in the
    * background once ingestion into it has been quiet for vectorIndexQuietMs.
    */
