@@ -24,6 +24,11 @@ export async function* jsonLines(path) {
   }
 }
 
+/** The set's documents, streamed; each call reads the file afresh. */
+export function readCorpus(dir) {
+  return jsonLines(join(dir, 'corpus.jsonl'));
+}
+
 async function readJsonl(path) {
   const out = [];
   for await (const item of jsonLines(path)) out.push(item);
@@ -71,7 +76,7 @@ export async function readBeir(dir, { limit, sample, seed = '1' } = {}) {
       .map(({ q }) => q);
   }
   if (limit) queries = queries.slice(0, Number(limit));
-  return { corpus: jsonLines(join(dir, 'corpus.jsonl')), queries, queriesJudged, qrels };
+  return { corpus: readCorpus(dir), queries, queriesJudged, qrels };
 }
 
 /**

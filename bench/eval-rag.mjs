@@ -41,7 +41,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
 import { ragCollections, ragQuery } from '../dist/src/operations/rag.js';
-import { ingestCorpus, jsonLines, readBeir, scoreRanking } from './beir.mjs';
+import { ingestCorpus, readBeir, readCorpus, scoreRanking } from './beir.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -94,7 +94,7 @@ const collection = 'eval';
 
 try {
   await app.services();
-  const warmUp = values['warm-up'] ? await ingestCorpus(app, principal, `${collection}-warm-up`, jsonLines(join(values.data, 'corpus.jsonl')), Number(values['batch-size']), log) : undefined;
+  const warmUp = values['warm-up'] ? await ingestCorpus(app, principal, `${collection}-warm-up`, readCorpus(values.data), Number(values['batch-size']), log) : undefined;
   if (warmUp) log(`warm-up ingest: ${warmUp.chunks} chunks in ${warmUp.seconds.toFixed(1)} s`);
   const ingest = values['skip-ingest'] ? undefined : await ingestCorpus(app, principal, collection, corpus, Number(values['batch-size']), log);
   if (ingest) log(`ingest: ${ingest.chunks} chunks in ${ingest.seconds.toFixed(1)} s`);

@@ -128,12 +128,8 @@ export function createSqlGraphStore(sql: SqlPort): GraphStore {
          where e.collection = $1 and e.key = r.key`,
         [collection, [...removed.keys()], [...removed.values()]],
       );
-      // An entity stays while another document still mentions it.
-      await tx.query(
-        `delete from rag_entities e where e.collection = $1 and e.key = any($2::text[])
-         and not exists (select 1 from rag_mentions m where m.collection = $1 and m.entity = e.key)`,
-        [collection, [...removed.keys()]],
-      );
+      // An entity stays while another document still mentions it: its count of chunks is kept exact.
+      await tx.query('delete from rag_entities where collection = $1 and key = any($2::text[]) and chunks <= 0', [collection, [...removed.keys()]]);
     },
 
     async counts(collection: string) {
