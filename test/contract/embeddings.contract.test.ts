@@ -4,6 +4,7 @@
  * embedder with the model `npm run model:fetch` puts in EMBEDDINGS_MODEL_DIR (skipped when
  * it is not there; .ci/run fetches it).
  */
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,21 @@ for (const { name, create, skip } of ports) {
     });
   });
 }
+
+describe('offline embedder', () => {
+  // Collections record the embedder's id and are refused to any other, so vectors under one
+  // id must never change: stored chunks would silently stop matching their queries. A change
+  // to the features, weights or prior needs a new VERSION in offline-embedder.ts, and these
+  // digests with it.
+  it('gives the vectors its id was released with', async () => {
+    const port = createOfflineEmbedder();
+    const texts = ['Permission is hereby granted, free of charge, to any person obtaining a copy of this software', 'dd - convert and copy a file', 'Ünïcode wörds, numbers 2026 and a-hyphenated_term'];
+    const digest = (vectors: Float32Array[]) => createHash('sha256').update(Buffer.concat(vectors.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)))).digest('hex');
+    expect(port.id).toBe('offline-hash-768@2');
+    expect(digest(await port.embed(texts))).toBe('1e84c2d4430ca186967ecbe277ca4bad3bec6fd19e367b05b840cbf55a9a1aba');
+    expect(digest(texts.map((text) => port.embedQuery(text, (term) => 1 / (1 + term.length))))).toBe('9867e49b8d59011a2dead0ade637723341791ace100fbd6aa35510217c551abb');
+  });
+});
 
 describe.skipIf(onnxModelMissing !== undefined)(`ONNX embedder (all-MiniLM-L6-v2)${onnxSkip}`, () => {
   it('places a paraphrase that shares no word closer than an unrelated sentence', async () => {
