@@ -51,8 +51,20 @@ export function createSqlGraphStore(sql: SqlPort): GraphStore {
     const { rows } = await sql.query<{ key: string; name: string; type: string; chunks: number }>(text, values);
     return rows.map((r) => ({ key: r.key, name: r.name, type: r.type, chunks: r.chunks }));
   };
-  const edgeRows = (rows: { source: string; target: string; label: string; weight: number }[]): GraphEdge[] =>
-    rows.map((r) => ({ source: r.source, target: r.target, label: r.label, weight: r.weight }));
+  /**
+   * Edges matching `where`, heaviest first, at most `limit`, read back as one JSON array in one
+   * row: a second hop returns up to 2,000 edges, and decoding a row per edge was half of the
+   * call (2,000 edges on PGlite: 18.6–21 ms as rows, 10.2–10.5 ms as one JSON value).
+   */
+  const edgesWhere = async (where: string, values: unknown[], limit: number): Promise<GraphEdge[]> => {
+    const { rows } = await sql.query<{ edges: [string, string, string, number][] | null }>(
+      `select json_agg(json_build_array(source, target, label, weight) order by weight desc, source, target, label) as edges
+       from (select source, target, label, weight from rag_edges where ${where}
+             order by weight desc, source, target, label limit $${values.length + 1}) e`,
+      [...values, limit],
+    );
+    return (rows[0]?.edges ?? []).map(([source, target, label, weight]) => ({ source, target, label, weight }));
+  };
 
   return {
     kind: 'postgres',
@@ -165,13 +177,7 @@ export function createSqlGraphStore(sql: SqlPort): GraphStore {
 
     async edgesAround(collection: string, keys: readonly string[], limit: number) {
       if (keys.length === 0) return [];
-      const { rows } = await sql.query<{ source: string; target: string; label: string; weight: number }>(
-        `select source, target, label, weight from rag_edges
-         where collection = $1 and (source = any($2::text[]) or target = any($2::text[]))
-         order by weight desc, source, target, label limit $3`,
-        [collection, keys, limit],
-      );
-      return edgeRows(rows);
+      return edgesWhere('collection = $1 and (source = any($2::text[]) or target = any($2::text[]))', [collection, keys], limit);
     },
 
     async mentions(collection: string, keys: readonly string[], perEntity: number): Promise<GraphMention[]> {
@@ -190,12 +196,8 @@ export function createSqlGraphStore(sql: SqlPort): GraphStore {
       return rows.map((r) => ({ entity: r.entity, chunkId: r.chunk_id, count: r.count }));
     },
 
-    async edges(collection: string, limit: number) {
-      const { rows } = await sql.query<{ source: string; target: string; label: string; weight: number }>(
-        'select source, target, label, weight from rag_edges where collection = $1 order by weight desc, source, target, label limit $2',
-        [collection, limit],
-      );
-      return edgeRows(rows);
+    edges(collection: string, limit: number) {
+      return edgesWhere('collection = $1', [collection], limit);
     },
 
     async close() {},
