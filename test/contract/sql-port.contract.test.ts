@@ -135,7 +135,7 @@ for (const backend of backends) {
           insert into rag_collections (name, embedder, dimensions, chunk_count) values ('alpha', 'offline', 3, 2), ('beta', 'offline', 3, 1);
           insert into rag_postings (collection, term, chunk_id, tf, dl) values ('alpha', 'gpl', 1, 2, 5), ('alpha', 'mit', 2, 1, 4), ('beta', 'gpl', 3, 3, 6);
           insert into rag_term_stats (collection, term, df) values ('alpha', 'gpl', 1), ('alpha', 'mit', 1), ('beta', 'gpl', 1)`);
-        expect((await migrate(older)).applied).toEqual([10]);
+        expect((await migrate(older, MIGRATIONS.filter((m) => m.version <= 10))).applied).toEqual([10]);
         const { rows: postings } = await older.query(
           'select c.name, p.term, p.chunk_id, p.tf, p.dl from rag_postings p join rag_collections c on c.id = p.collection_id order by p.chunk_id',
         );
@@ -153,6 +153,28 @@ for (const backend of backends) {
         // A collection created after the upgrade gets the next id.
         const { rows: created } = await older.query<{ id: number }>("insert into rag_collections (name, embedder, dimensions) values ('gamma', 'offline', 3) returning id");
         expect(created[0]!.id).toBe(3);
+      } finally {
+        await older.close();
+        await cleanup();
+      }
+    });
+
+    it("keeps graph mentions and reads an entity's most-mentioning chunks first once they are indexed by count (migration 11)", async () => {
+      const { sql: older, cleanup } = await backend.open();
+      try {
+        await migrate(older, MIGRATIONS.filter((m) => m.version < 11));
+        await older.exec(`
+          insert into rag_mentions (collection, entity, chunk_id, document_id, count) values
+            ('alpha', 'gpl', 1, 'd1', 1), ('alpha', 'gpl', 2, 'd1', 3), ('alpha', 'gpl', 3, 'd2', 2), ('alpha', 'mit', 1, 'd1', 1), ('beta', 'gpl', 4, 'd3', 5)`);
+        expect((await migrate(older)).applied).toEqual([11]);
+        const { rows } = await older.query("select chunk_id, count from rag_mentions where collection = 'alpha' and entity = 'gpl' order by count desc, chunk_id limit 2");
+        expect(rows).toEqual([
+          { chunk_id: 2, count: 3 },
+          { chunk_id: 3, count: 2 },
+        ]);
+        expect((await older.query<{ n: number }>('select count(*)::int as n from rag_mentions')).rows[0]!.n).toBe(5);
+        const { rows: indexes } = await older.query<{ indexname: string }>("select indexname from pg_indexes where schemaname = current_schema() and tablename = 'rag_mentions' order by indexname");
+        expect(indexes.map((i) => i.indexname)).toEqual(['rag_mentions_document', 'rag_mentions_top']);
       } finally {
         await older.close();
         await cleanup();

@@ -471,6 +471,20 @@ export const MIGRATIONS: readonly Migration[] = [
       alter table rag_chunks set (toast_tuple_target = 8160);
     `,
   },
+  {
+    version: 11,
+    name: 'rag mentions indexed by entity and count',
+    // A graph query takes each linked entity's most-mentioning chunks. Keyed by chunk id, a
+    // hub entity's every mention was read and sorted (man pages, 64,000 chunks: "flag" in
+    // 6,938 chunks; 12.4 ms a query); in count order the first few index entries are the
+    // answer (3.6 ms). It replaces the primary key rather than adding a second index, which
+    // every ingest would pay for: an entity appears once per chunk by construction
+    // (extraction merges a chunk's mentions of a key into one count).
+    up: `
+      alter table rag_mentions drop constraint rag_mentions_pkey;
+      create index rag_mentions_top on rag_mentions (collection, entity, count desc, chunk_id);
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
