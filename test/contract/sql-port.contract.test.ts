@@ -50,6 +50,18 @@ for (const backend of backends) {
       await cleanup?.();
     });
 
+    /** Runs fn on a database of its own, migrated up to and including `version`, then drops it. */
+    const atVersion = async (version: number, fn: (older: SqlPort) => Promise<void>) => {
+      const { sql: older, cleanup: drop } = await backend.open();
+      try {
+        await migrate(older, MIGRATIONS.filter((m) => m.version <= version));
+        await fn(older);
+      } finally {
+        await older.close();
+        await drop();
+      }
+    };
+
     it('runs parameterized queries and round-trips text, jsonb, bytea and timestamps', async () => {
       await sql.query('insert into items (id, label, tags, data) values ($1, $2, $3, $4)', [1, "it's; drop table items", JSON.stringify({ a: [1] }), Buffer.from([0, 255])]);
       const { rows } = await sql.query<{ label: string; tags: unknown; data: Uint8Array; now: Date }>('select label, tags, data, now() as now from items where id = $1', [1]);
@@ -128,9 +140,7 @@ for (const backend of backends) {
     });
 
     it('carries postings and term statistics over when they move from the collection name to its id (migration 10)', async () => {
-      const { sql: older, cleanup } = await backend.open();
-      try {
-        await migrate(older, MIGRATIONS.filter((m) => m.version < 10));
+      await atVersion(9, async (older) => {
         await older.exec(`
           insert into rag_collections (name, embedder, dimensions, chunk_count) values ('alpha', 'offline', 3, 2), ('beta', 'offline', 3, 1);
           insert into rag_postings (collection, term, chunk_id, tf, dl) values ('alpha', 'gpl', 1, 2, 5), ('alpha', 'mit', 2, 1, 4), ('beta', 'gpl', 3, 3, 6);
@@ -153,16 +163,11 @@ for (const backend of backends) {
         // A collection created after the upgrade gets the next id.
         const { rows: created } = await older.query<{ id: number }>("insert into rag_collections (name, embedder, dimensions) values ('gamma', 'offline', 3) returning id");
         expect(created[0]!.id).toBe(3);
-      } finally {
-        await older.close();
-        await cleanup();
-      }
+      });
     });
 
     it("keeps graph mentions and reads an entity's most-mentioning chunks first once they are indexed by count (migration 11)", async () => {
-      const { sql: older, cleanup } = await backend.open();
-      try {
-        await migrate(older, MIGRATIONS.filter((m) => m.version < 11));
+      await atVersion(10, async (older) => {
         await older.exec(`
           insert into rag_mentions (collection, entity, chunk_id, document_id, count) values
             ('alpha', 'gpl', 1, 'd1', 1), ('alpha', 'gpl', 2, 'd1', 3), ('alpha', 'gpl', 3, 'd2', 2), ('alpha', 'mit', 1, 'd1', 1), ('beta', 'gpl', 4, 'd3', 5)`);
@@ -175,10 +180,7 @@ for (const backend of backends) {
         expect((await older.query<{ n: number }>('select count(*)::int as n from rag_mentions')).rows[0]!.n).toBe(5);
         const { rows: indexes } = await older.query<{ indexname: string }>("select indexname from pg_indexes where schemaname = current_schema() and tablename = 'rag_mentions' order by indexname");
         expect(indexes.map((i) => i.indexname)).toEqual(['rag_mentions_document', 'rag_mentions_top']);
-      } finally {
-        await older.close();
-        await cleanup();
-      }
+      });
     });
 
     it('refuses a database migrated by a newer build', async () => {

@@ -350,8 +350,8 @@ export class RagEngine {
     if (collection.chunk_count >= 2 * analyzedAt) {
       this.analyzedChunks.set(name, collection.chunk_count);
       await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks (id, collection, document_id, metadata)');
-      // Without statistics the graph's relations looked like a few hundred rows, and the
-      // planner filtered all of them instead of using the source and target indexes.
+      // Without statistics a graph table looked like a few hundred rows, and the planner
+      // filtered every edge instead of using the source and target indexes.
       if (this.graph?.store.kind === 'postgres') await this.sql.exec('analyze rag_entities; analyze rag_mentions; analyze rag_relations; analyze rag_edges');
     }
     if (collection.chunk_count >= this.exactScanMaxChunks) await this.vectorIndexReady(name);
