@@ -26,8 +26,11 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # --ignore-scripts: `prepare` would run tsc before the sources are copied in.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY src ./src
+COPY tools ./tools
+COPY resources ./resources
+COPY prompts ./prompts
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json
+RUN npx tsc -p tsconfig.build.json && node scripts/copy-prompt-templates.mjs
 ARG ONNX_MODEL
 RUN mkdir -p models && if [ -n "${ONNX_MODEL}" ]; then node scripts/fetch-model.mjs --variant "${ONNX_MODEL}"; fi
 
@@ -54,7 +57,7 @@ WORKDIR /app
 COPY package.json ./
 COPY config ./config
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist ./dist
 COPY --from=build /app/models ./models
 # /data is the only place the server writes; owned by the runtime user so an empty volume works.
 RUN mkdir -p /data && chown 1000:1000 /data

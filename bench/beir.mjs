@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ragIngest } from '../dist/src/operations/rag.js';
+import { ragIngest } from '../dist/tools/rag.js';
 
 /** One parsed object per non-empty line, streamed; a line that is not JSON is an error naming it. */
 export async function* jsonLines(path) {

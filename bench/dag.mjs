@@ -78,7 +78,7 @@ function countStatements(sql) {
 export async function run() {
   const { validateDefinition } = await import(join(ROOT, 'dist/src/engines/dag/validate.js'));
   const { App } = await import(join(ROOT, 'dist/src/app.js'));
-  const { dagRun } = await import(join(ROOT, 'dist/src/operations/dag.js'));
+  const { dagRun } = await import(join(ROOT, 'dist/tools/dag.js'));
 
   const definition = { name: 'bench/layered', nodes: layered('transform') };
   const options = { maxNodes: NODES, isAction: () => true, actionNames: () => [] };

@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
-import { ragCollections, ragQuery } from '../dist/src/operations/rag.js';
+import { ragCollections, ragQuery } from '../dist/tools/rag.js';
 import { ingestCorpus, readBeir, readCorpus, scoreRanking } from './beir.mjs';
 
 const { values } = parseArgs({

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
-import { ragQuery } from '../dist/src/operations/rag.js';
+import { ragQuery } from '../dist/tools/rag.js';
 import { readBeir } from './beir.mjs';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, queries: { type: 'string', default: '100' }, mode: { type: 'string', default: 'graph' } } });

@@ -24,7 +24,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
 import { fuseByRank } from '../dist/src/engines/rag/fusion.js';
-import { ragCollections } from '../dist/src/operations/rag.js';
+import { ragCollections } from '../dist/tools/rag.js';
 import { ingestCorpus, readBeir, scoreRanking } from './beir.mjs';
 
 const { values } = parseArgs({

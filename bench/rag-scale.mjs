@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
-import { ragIngest, ragQuery } from '../dist/src/operations/rag.js';
+import { ragIngest, ragQuery } from '../dist/tools/rag.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({

@@ -1,37 +1,48 @@
 /*
- * Application assembly
+ * The composition root
  * ====================
- * The composition root: configuration, logging and metrics at once; the database, cache
- * and engines in the background, so a transport can answer `initialize` before they are
- * open. Every surface runs operations through `invoke`, which validates input at the edge,
- * checks the scope, waits for the engines, checks the output and records metrics.
+ * Reads the configuration, then wires the adapters it names (src/adapters.ts) and the
+ * engines: logging, metrics and change events at once; the database, cache and engines in
+ * the background, so a transport can answer `initialize` before they are open. Every
+ * surface reaches the engines through the invoke path (src/invoke-pipeline.ts), which this
+ * root builds and hands to the server modules as a ServerHost.
  */
 import { randomUUID } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, loadConfig, type LoadedConfig } from './config/load-config.js';
+import { MEMORY_DATA_DIR, openCache, openEmbedder, openGraphStore, openSql, type AdapterSettings } from './adapters.js';
+import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
-import type { AuditEntry } from './engines/governance/audit-log.js';
 import type { ContentGate } from './engines/registry/registry-engine.js';
-import { EngineError, invalidInput, isEngineError } from './errors.js';
-import { runUri, workflowUri } from './operations/dag.js';
-import { selectOperations } from './operations/index.js';
-import type { AnyOperation, EngineId, Principal, SampleModel } from './operations/operation.js';
+import { EngineError, invalidInput } from './errors.js';
+import { InvokePipeline, type CallContext, type Invocation } from './invoke-pipeline.js';
 import type { CachePort } from './platform/cache/cache-port.js';
-import type { EmbeddingsPort } from './platform/embeddings/embeddings-port.js';
-import { DEFAULT_ONNX_MODEL_DIR, findOnnxModel } from './platform/embeddings/onnx-embedder.js';
-import { lockDataDir } from './platform/data-dir-lock.js';
+import { chooseEmbedder, type EmbedderChoice } from './platform/embeddings/embedder-choice.js';
 import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
-import { currentTraceId, withSpan, type SpanHandle } from './platform/tracing.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 import type { GraphStore } from './platform/graph/graph-store.js';
-import { formatIssues } from './zod-issues.js';
+import type { ApiKeyStore } from './server/auth/api-key-store.js';
+import type { Readiness, ServerHost } from './server/host.js';
+import type { AnyOperation, EngineId } from './surface/operation.js';
+import type { AnyPrompt } from './surface/prompt.js';
+import type { AnyResource } from './surface/resource.js';
+import { runUri, workflowUri } from './surface/uris.js';
+import { selectPrompts } from '../prompts/index.js';
+import { selectResources } from '../resources/index.js';
+import { selectOperations } from '../tools/index.js';
 
-export const MEMORY_DATA_DIR = 'memory://';
+export { MEMORY_DATA_DIR } from './adapters.js';
+export type { CallContext } from './invoke-pipeline.js';
+export type { Readiness } from './server/host.js';
+
+/** How often a process says it is alive, and after how long without it its audit intents count as interrupted. */
+const AUDIT_BEAT_MS = 10_000;
+const AUDIT_STALE_SECONDS = 60;
+
 
 export interface AppOptions {
   configDir?: string;
@@ -60,85 +71,25 @@ export interface Services {
   migrations: MigrationStatus;
 }
 
-export interface CallContext {
-  principal: Principal;
-  signal?: AbortSignal;
-  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
-  /** W3C trace id of the caller's trace, when it sent one; kept in the audit record. */
-  traceId?: string;
-  sample?: SampleModel;
+export interface Services {
+  sql: SqlPort;
+  cache: CachePort;
+  /** GraphRAG's store, when GraphRAG is among the rag modules. */
+  graph?: GraphStore;
+  engines: Engines;
+  migrations: MigrationStatus;
 }
 
-export interface Readiness {
-  ready: boolean;
-  checks: {
-    database: { ok: boolean; backend: string; schemaVersion?: number; error?: string };
-    cache: { ok: boolean; backend: string; error?: string };
-    /** Change events (subscriptions): `redis` with replicas; not ok while other replicas' events are missed. */
-    events: { ok: boolean; backend: string };
-  };
-}
-
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
-
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect/i.test((error as Error).message ?? '');
-}
-
-// PostgreSQL refuses NUL (\u0000) in text and jsonb: 22P05 untranslatable character, 22021
-// invalid byte sequence. It comes from the caller's input, so it is the caller's to fix.
-const UNSTORABLE_TEXT_CODES = new Set(['22P05', '22021']);
-
-function isUnstorableText(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
-}
-
-type EmbedderChoice = { provider: 'offline' } | { provider: 'openai'; url: string } | { provider: 'onnx'; modelDir: string; threads?: number };
-
-/**
- * EMBEDDINGS_PROVIDER picks the embedder: `offline` (the default), `openai` (the default
- * when EMBEDDINGS_URL is set) or `onnx` (EMBEDDINGS_MODEL_DIR, EMBEDDINGS_THREADS). Checked
- * at start-up, so a missing model stops the server with the command that fetches it.
- */
-function chooseEmbedder(env: Record<string, string | undefined>): EmbedderChoice {
-  const provider = env.EMBEDDINGS_PROVIDER || (env.EMBEDDINGS_URL ? 'openai' : 'offline');
-  switch (provider) {
-    case 'offline':
-      return { provider };
-    case 'openai':
-      if (!env.EMBEDDINGS_URL) throw new ConfigError(['EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_URL (the OpenAI-compatible endpoint)']);
-      return { provider, url: env.EMBEDDINGS_URL };
-    case 'onnx': {
-      const threads = env.EMBEDDINGS_THREADS ? Number(env.EMBEDDINGS_THREADS) : undefined;
-      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
-        throw new ConfigError([`EMBEDDINGS_THREADS: expected a positive integer, got "${env.EMBEDDINGS_THREADS}"`]);
-      }
-      const modelDir = env.EMBEDDINGS_MODEL_DIR || DEFAULT_ONNX_MODEL_DIR;
-      try {
-        findOnnxModel(modelDir);
-      } catch (error) {
-        throw new ConfigError([`EMBEDDINGS_PROVIDER=onnx: ${(error as Error).message}`]);
-      }
-      return { provider, modelDir, threads };
-    }
-    default:
-      throw new ConfigError([`EMBEDDINGS_PROVIDER: expected offline, openai or onnx, got "${provider}"`]);
-  }
-}
-
-export function hasScope(principal: Principal, scope: string): boolean {
-  return principal.scopes.includes('*') || principal.scopes.includes(scope);
-}
-
-export class App {
+export class App implements ServerHost {
   readonly config: LoadedConfig;
   readonly log: Logger;
   readonly metrics = createMetrics();
   readonly operations: AnyOperation[];
+  readonly resources: AnyResource[];
+  readonly prompts: AnyPrompt[];
   readonly dataDir: string;
+  /** This process, in audit intents. */
+  readonly instance = randomUUID();
   /**
    * MCP change events (resource updates, list changes) of every replica: what
    * `subscriptions/listen` streams and stdio subscribers hear. Open from the start, so
@@ -148,6 +99,10 @@ export class App {
   /** The environment config and URLs are read from (tests pass their own). */
   private readonly env: Record<string, string | undefined>;
   private readonly embedderChoice: EmbedderChoice;
+  private readonly pipeline: InvokePipeline;
+  private readonly adapterSettings: AdapterSettings;
+  private auditBeat?: NodeJS.Timeout;
+  private apiKeyStore?: Promise<ApiKeyStore>;
   private opening?: Promise<Services>;
   private opened?: Services;
   private releaseLock?: () => void;
@@ -163,10 +118,31 @@ export class App {
       readOnly: options.readOnly,
       enabled: (engine) => engineMap[ENGINE_NAMES[engine]].enabled,
     });
+    // Resources and prompts follow the engines whose tools are served.
+    const served = new Set(this.operations.map((op) => op.engine));
+    this.resources = selectResources(served);
+    this.prompts = selectPrompts(served);
     this.events = new EventHub((error) => this.log.warn({ err: error.message }, 'change-event listener failed'));
     this.embedderChoice = chooseEmbedder(env);
     const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
     this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
+    this.adapterSettings = {
+      config: this.config,
+      env,
+      log: this.log,
+      metrics: this.metrics,
+      dataDir: this.dataDir,
+      databaseUrl: options.databaseUrl,
+      redisUrl: options.redisUrl,
+      databaseSchema: options.databaseSchema,
+      cacheKeyPrefix: options.cacheKeyPrefix,
+    };
+    this.pipeline = new InvokePipeline({
+      engines: async () => (await this.services()).engines,
+      metrics: this.metrics,
+      log: (engine) => this.engineLog(engine),
+      instance: this.instance,
+    });
   }
 
   /** Starts opening the database and cache without waiting; failures surface on first use. */
@@ -216,13 +192,14 @@ export class App {
       import('./engines/taxonomy/load-taxonomy.js'),
       import('./engines/promotion/promotion-engine.js'),
     ]);
-    const sql = await this.openSql();
+    const { sql, releaseLock } = await openSql(this.adapterSettings);
+    this.releaseLock = releaseLock;
     if (sql.poolFigures) this.metrics.observePool(sql.poolFigures);
     let cache: CachePort | undefined;
     let graph: GraphStore | undefined;
     try {
       const migrations = await migrate(sql);
-      cache = await this.openCache();
+      cache = await openCache(this.adapterSettings);
       const validation = new ValidationEngine(sql, engineMap.engine_map.validation.settings, this.engineLog('validation'));
       const taxonomyEnabled = engineMap.engine_map.taxonomy.enabled;
       const taxonomy = await taxonomyModule.loadTaxonomy(taxonomyEnabled ? this.config.ontologyPath : undefined);
@@ -242,11 +219,11 @@ export class App {
         this.engineLog('registry'),
       );
       const ragSettings = engineMap.engine_map.RAG_engine.settings;
-      graph = engineMap.engine_map.RAG_engine.modules.includes('GraphRAG') ? await this.openGraphStore(sql, ragSettings.graphStore) : undefined;
+      graph = engineMap.engine_map.RAG_engine.modules.includes('GraphRAG') ? await openGraphStore(this.adapterSettings, sql, ragSettings.graphStore) : undefined;
       const rag = new RagEngine(
         sql,
         cache,
-        await this.openEmbedder(cache),
+        await openEmbedder(this.embedderChoice, this.adapterSettings, cache),
         {
           chunkSize: ragSettings.chunkSize,
           chunkOverlap: ragSettings.chunkOverlap,
@@ -270,6 +247,7 @@ export class App {
         'storage ready',
       );
       const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
+      await this.startAuditBeat(governance, sql.kind === 'pglite');
       const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
       return { sql, cache, graph, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
     } catch (error) {
@@ -364,52 +342,6 @@ export class App {
     });
   }
 
-  private async openSql(): Promise<SqlPort> {
-    const url = this.options.databaseUrl ?? this.env.DATABASE_URL;
-    if (url) {
-      const { openPostgres } = await import('./platform/sql/postgres-adapter.js');
-      return openPostgres(url, this.config.engineMap.database.pool, this.options.databaseSchema);
-    }
-    const { openPglite } = await import('./platform/sql/pglite-adapter.js');
-    if (this.dataDir === MEMORY_DATA_DIR) return openPglite(undefined);
-    this.releaseLock = lockDataDir(this.dataDir);
-    return openPglite(join(this.dataDir, 'pgdata'));
-  }
-
-  private async openEmbedder(cache: CachePort): Promise<EmbeddingsPort> {
-    const choice = this.embedderChoice;
-    switch (choice.provider) {
-      case 'openai':
-        return (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
-          url: choice.url,
-          model: this.env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
-          apiKey: this.env.EMBEDDINGS_API_KEY || undefined,
-          cache,
-          cacheTtlSeconds: this.config.engineMap.cache.redis.ttl,
-        });
-      case 'onnx': {
-        const started = performance.now();
-        const embedder = await (await import('./platform/embeddings/onnx-embedder.js')).createOnnxEmbedder({ modelDir: choice.modelDir, threads: choice.threads });
-        this.log.info({ embedder: embedder.id, modelDir: choice.modelDir, ms: Math.round(performance.now() - started) }, 'embedding model loaded');
-        return embedder;
-      }
-      case 'offline':
-        return (await import('./platform/embeddings/offline-embedder.js')).createOfflineEmbedder();
-    }
-  }
-
-  /** Neo4j when NEO4J_URI is set or graphStore says so; else tables in the SQL database. */
-  private async openGraphStore(sql: SqlPort, configured: 'postgres' | 'neo4j'): Promise<GraphStore> {
-    const uri = this.env.NEO4J_URI;
-    if (configured === 'neo4j' || uri) {
-      if (!uri) throw new Error('RAG_engine.settings.graphStore is "neo4j" but NEO4J_URI is not set; set NEO4J_URI (and NEO4J_USER, NEO4J_PASSWORD) or use graphStore "postgres"');
-      const { openNeo4jGraphStore } = await import('./platform/graph/neo4j-graph-store.js');
-      return openNeo4jGraphStore({ uri, user: this.env.NEO4J_USER || 'neo4j', password: this.env.NEO4J_PASSWORD || '' });
-    }
-    const { createSqlGraphStore } = await import('./platform/graph/sql-graph-store.js');
-    return createSqlGraphStore(sql);
-  }
-
   /** The chat endpoint's extractor when GRAPH_EXTRACTION_URL is set. */
   private async graphExtractor() {
     const url = this.env.GRAPH_EXTRACTION_URL;
@@ -420,106 +352,38 @@ export class App {
     return createModelExtractor({ id: `chat:${model}`, complete, log: this.engineLog('rag') });
   }
 
-  private async openCache(): Promise<CachePort> {
-    const { countedCache } = await import('./platform/cache/counted-cache.js');
-    return countedCache(await this.openCacheBackend(), this.metrics);
-  }
-
-  private async openCacheBackend(): Promise<CachePort> {
-    const { cache } = this.config.engineMap;
-    const url = this.options.redisUrl ?? this.env.REDIS_URL;
-    if (url && cache.redis.enabled) {
-      const log = this.log.child({ component: 'cache' });
-      if (cache.memory.enabled) {
-        const { openTieredCache } = await import('./platform/cache/tiered-cache.js');
-        return openTieredCache(url, { ttlSeconds: cache.redis.ttl, memoryMaxSize: cache.memory.maxSize, keyPrefix: this.options.cacheKeyPrefix, log });
-      }
-      const { openRedisCache } = await import('./platform/cache/redis-cache.js');
-      return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: this.options.cacheKeyPrefix, log });
-    }
-    const { createMemoryCache } = await import('./platform/cache/memory-cache.js');
-    return createMemoryCache({ maxSize: cache.memory.maxSize, ttlSeconds: cache.redis.ttl });
-  }
-
   /** Runs one operation for a caller; throws EngineError with a message that says what to change. */
   invoke<O extends AnyOperation>(operation: O, args: unknown, call: CallContext): Promise<z.output<O['output']>> {
-    // One span per operation: the SQL, cache and HTTP spans of its work become its children.
-    const attributes = { 'mcp_level3.operation': operation.name, 'mcp_level3.engine': ENGINE_NAMES[operation.engine], 'enduser.id': call.principal.id };
-    return withSpan(`operation ${operation.name}`, attributes, (span) => this.runOperation(operation, args, call, span));
+    return this.pipeline.invoke(operation, args, call);
   }
 
-  private async runOperation<O extends AnyOperation>(operation: O, args: unknown, call: CallContext, span: SpanHandle): Promise<z.output<O['output']>> {
-    const started = performance.now();
-    let outcome: 'ok' | 'error' | 'denied' = 'ok';
-    let errorCode: string | undefined;
-    const log = this.engineLog(operation.engine);
-    try {
-      const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });
-      if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).join('; '));
-      if (!hasScope(call.principal, operation.scope)) {
-        outcome = 'denied';
-        log.warn({ audit: 'access-denied', operation: operation.name, principal: call.principal.id, scope: operation.scope }, 'access denied: missing scope');
-        throw new EngineError('FORBIDDEN', `${operation.name} needs the scope "${operation.scope}", which principal "${call.principal.id}" does not have`);
-      }
-      const { engines } = await this.services();
-      await engines.governance.enforce(operation.name, call.principal, parsed.data);
-      const result = await operation.handler(parsed.data, {
-        engines,
-        principal: call.principal,
-        signal: call.signal ?? new AbortController().signal,
-        log,
-        metrics: this.metrics,
-        progress: call.progress ?? (async () => undefined),
-        ...(call.sample ? { sample: call.sample } : {}),
-      });
-      const checked = operation.output.safeParse(result);
-      if (!checked.success) {
-        throw new Error(`${operation.name} produced output that breaks its own schema: ${formatIssues(checked.error.issues).join('; ')}`);
-      }
-      return checked.data as z.output<O['output']>;
-    } catch (error) {
-      const engineError = this.toEngineError(operation, error, log);
-      errorCode = engineError.code;
-      if (outcome === 'ok') outcome = engineError.code === 'FORBIDDEN' ? 'denied' : 'error';
-      span.setAttribute('error.type', engineError.code);
-      throw engineError;
-    } finally {
-      const seconds = (performance.now() - started) / 1000;
-      span.setAttribute('mcp_level3.outcome', outcome);
-      this.metrics.toolCallsTotal.inc({ tool: operation.name, outcome });
-      this.metrics.toolDuration.observe({ tool: operation.name }, seconds);
-      log.debug({ operation: operation.name, principal: call.principal.id, outcome, ms: Math.round(seconds * 1000) }, 'operation');
-      await this.audit({ principal: call.principal.id, operation: operation.name, outcome, errorCode, durationMs: seconds * 1000, traceId: call.traceId ?? currentTraceId(), arguments: args });
-    }
+  /** Runs a call of any surface (a resource read, a prompt, a completion) through the same path. */
+  run<P, T>(invocation: Invocation<P, T>, call: CallContext): Promise<T> {
+    return this.pipeline.run(invocation, call);
   }
 
-  /** Every call leaves an audit record; one that cannot be written is logged, the call's own result stands. */
-  private async audit(entry: AuditEntry): Promise<void> {
-    try {
-      const { engines } = await this.services();
-      await engines.governance.audit.append(entry);
-      this.metrics.auditRecordsTotal.inc();
-    } catch (error) {
-      this.log.error({ operation: entry.operation, principal: entry.principal, err: (error as Error).message }, 'audit record could not be written');
-    }
+  apiKeys(): Promise<ApiKeyStore> {
+    this.apiKeyStore ??= Promise.all([import('./server/auth/api-key-store.js'), this.services()]).then(([{ ApiKeyStore }, { sql }]) => new ApiKeyStore(sql));
+    return this.apiKeyStore;
   }
 
-  private toEngineError(operation: AnyOperation, error: unknown, log: Logger): EngineError {
-    if (isEngineError(error)) return error;
-    if (isConnectionFailure(error)) {
-      log.warn({ operation: operation.name, err: (error as Error).message }, 'storage unavailable');
-      return new EngineError('UNAVAILABLE', `${operation.name}: the database is not reachable right now (${(error as Error).message}); retry shortly`);
-    }
-    if (isUnstorableText(error)) {
-      return invalidInput(`${operation.name}: the input holds a character the database cannot store (the NUL character, \\u0000); remove it`);
-    }
-    if ((error as { code?: unknown }).code === '22003') {
-      // numeric_value_out_of_range: a number from the input is larger than its column takes.
-      return invalidInput(`${operation.name}: a number in the input is too large to store (${(error as Error).message}); use a smaller value`);
-    }
-    const reference = randomUUID();
-    log.error({ operation: operation.name, reference, err: error }, 'operation failed unexpectedly');
-    return new EngineError('INTERNAL', `${operation.name} failed unexpectedly (reference ${reference}); the server log has the details`);
+  /**
+   * This process beats while it runs, and the audit intents of processes that stopped
+   * beating become `interrupted` records. An embedded database belongs to one process (the
+   * data-dir lock), so there every intent but this process's own is interrupted at once.
+   */
+  private async startAuditBeat(governance: Engines['governance'], embedded: boolean): Promise<void> {
+    const { audit } = governance;
+    const sweep = async (othersAreDead: boolean) => {
+      await audit.beat(this.instance);
+      const interrupted = await audit.recordInterrupted(this.instance, { staleSeconds: AUDIT_STALE_SECONDS, othersAreDead });
+      if (interrupted > 0) this.log.warn({ interrupted }, 'calls interrupted by a stopped process are now in the audit log as interrupted');
+    };
+    await sweep(embedded);
+    this.auditBeat = setInterval(() => {
+      sweep(false).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'audit heartbeat failed'));
+    }, AUDIT_BEAT_MS);
+    this.auditBeat.unref();
   }
 
   async readiness(): Promise<Readiness> {
@@ -563,6 +427,7 @@ export class App {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.auditBeat);
     const services = await this.opening?.catch(() => undefined);
     await services?.engines.dag.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'stopping the dag scheduler failed'));
     // Stops the preparation worker, and lets a vector index build in the background finish before the database closes.

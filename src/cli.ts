@@ -11,10 +11,11 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { App, type AppOptions } from './app.js';
+import type { ApiKeyStore } from './server/auth/api-key-store.js';
 import { ConfigError } from './config/load-config.js';
-import { parseToolsets } from './operations/index.js';
-import type { Principal } from './operations/operation.js';
-import { unknownScopesProblem } from './operations/scopes.js';
+import { parseToolsets } from '../tools/index.js';
+import type { Principal } from './surface/operation.js';
+import { unknownScopesProblem } from '../tools/scopes.js';
 import { VERSION } from './package-info.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
@@ -196,9 +197,8 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
 
 /** Whether any unrevoked API key exists; opens the database, so only asked when it decides something. */
 async function apiKeysExist(app: App): Promise<boolean> {
-  const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
   try {
-    return await new ApiKeyStore((await app.services()).sql).anyUnrevoked();
+    return await (await app.apiKeys()).anyUnrevoked();
   } catch (error) {
     await app.close();
     fail(`cannot tell whether API keys exist (api_key.enabled is auto): ${(error as Error).message}`, 1);
@@ -207,13 +207,12 @@ async function apiKeysExist(app: App): Promise<boolean> {
 
 async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['values'], args: string[]): Promise<void> {
   const [action, ...rest] = args;
-  const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
   const { durationSeconds } = await import('./config/duration.js');
   const { isEngineError } = await import('./errors.js');
   const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
 
   // Arguments are checked before the database is opened, so a mistake is reported at once.
-  let run: (store: InstanceType<typeof ApiKeyStore>) => Promise<void>;
+  let run: (store: ApiKeyStore) => Promise<void>;
   if (action === 'create') {
     if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
     const name = values.name ?? fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
@@ -247,7 +246,7 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
     fail(`apikey: unknown action ${JSON.stringify(action ?? '')}; use create, list or revoke\n\n${USAGE}`);
   }
   try {
-    await run(new ApiKeyStore((await app.services()).sql));
+    await run(await app.apiKeys());
   } catch (error) {
     await app.close();
     if (isEngineError(error)) fail(`apikey ${action}: ${error.message}`, 1);

@@ -35,6 +35,8 @@ export interface Metrics {
   httpRequestsTotal: Counter<'method' | 'route' | 'status'>;
   toolCallsTotal: Counter<'tool' | 'outcome'>;
   toolDuration: Histogram<'tool'>;
+  /** Resource reads and lists, prompt gets, completions and subscriptions, by surface, name and outcome. */
+  surfaceCallsTotal: Counter<'surface' | 'name' | 'outcome'>;
   /** rag: chunks written by ingest. */
   ragIngestedChunks: Counter;
   /** rag: query duration by retrieval mode (hybrid, vector, fulltext, graph...). */
@@ -91,6 +93,12 @@ export function createMetrics(): Metrics {
       name: 'mcp_tool_calls_total',
       help: 'Operation calls, by tool and outcome (ok, error, denied)',
       labelNames: ['tool', 'outcome'],
+      registers,
+    }),
+    surfaceCallsTotal: new Counter({
+      name: 'mcp_surface_calls_total',
+      help: 'MCP calls other than tools (resource reads and lists, prompt gets, completions, subscriptions), by surface, name and outcome',
+      labelNames: ['surface', 'name', 'outcome'],
       registers,
     }),
     toolDuration: new Histogram({

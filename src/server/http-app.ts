@@ -14,27 +14,26 @@
  * carry; each request is logged at debug level.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createMcpHandler, validateHostHeader, validateOriginHeader, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, validateHostHeader, validateOriginHeader, type McpHttpHandler, type McpRequestContext } from '@modelcontextprotocol/server';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import type { App } from '../app.js';
-import { EngineError } from '../errors.js';
-import type { Principal } from '../operations/operation.js';
+import type { ServerHost } from './host.js';
+import { ERROR_CODES, EngineError } from '../errors.js';
+import type { Principal } from '../surface/operation.js';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '../platform/request-context.js';
 import { VERSION } from '../package-info.js';
 import { DOCS_PATH, OPENAPI_PATH, docsFiles, type StaticFile } from './api/docs-page.js';
 import { invalidRequest, JsonRpcEndpoint, parseError } from './api/json-rpc.js';
 import { buildOpenApiDocument } from './api/openapi.js';
 import { requestSignal, restRoutes, serveRest } from './api/rest.js';
-import { ApiKeyStore } from './auth/api-key-store.js';
 import { AuthenticationError, createAuthenticator, LOCAL_PRINCIPAL, type Authenticator } from './auth/authenticator.js';
 import { challenges, METADATA_PATH, protectedResourceMetadata, resourceUrl } from './auth/protected-resource.js';
 import { createRateLimits, type RateLimits } from './auth/rate-limits.js';
 import { JsonSyntaxError, parseJson, readBody } from './http/body.js';
 import { errorBody, sendError, sendJson, withHttpStatus } from './http/responses.js';
-import { createMcpServerFactory } from './mcp-server.js';
+import { authorizeSubscription, createMcpServerFactory } from './mcp-server.js';
 
 export { errorBody } from './http/responses.js';
 
@@ -69,11 +68,18 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? raw : raw.slice(0, query);
 }
 
+/** The principal the listener authenticated; no principal from the transport means no rights. */
+function principalOf(ctx: McpRequestContext): Principal {
+  if (!ctx.authInfo) return { id: 'unauthenticated', scopes: [] };
+  const name = (ctx.authInfo.extra as { name?: unknown } | undefined)?.name;
+  return { id: ctx.authInfo.clientId, ...(typeof name === 'string' ? { name } : {}), scopes: ctx.authInfo.scopes };
+}
+
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
+export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp {
   const { auth, apiRoutes } = app.config;
   const security = auth.security;
   const basePath = apiRoutes.base_path.replace(/\/+$/, '');
@@ -85,9 +91,8 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   const rpc = new JsonRpcEndpoint(app, app.operations);
   const scopes = [...new Set(app.operations.map((op) => op.scope))].sort();
 
-  let apiKeyStore: Promise<ApiKeyStore> | undefined;
   const authenticator = createAuthenticator(auth, {
-    apiKeys: () => (apiKeyStore ??= app.services().then((services) => new ApiKeyStore(services.sql))),
+    apiKeys: () => app.apiKeys(),
     requireApiKeys: options.requireApiKeys,
   });
   const rateLimits: RateLimits = createRateLimits({
@@ -109,9 +114,9 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   });
   let docs: Map<string, StaticFile> | undefined;
 
-  // No principal from the transport means no rights: the listener always sets one.
+  const mcpFactory = createMcpServerFactory(app, principalOf);
   const mcp = createMcpHandler(
-    createMcpServerFactory(app, (ctx) => (ctx.authInfo ? { id: ctx.authInfo.clientId, scopes: ctx.authInfo.scopes } : { id: 'unauthenticated', scopes: [] })),
+    mcpFactory,
     {
       maxRequestBodySize: options.maxBodyBytes,
       // subscriptions/listen streams hear every replica's changes (Redis pub/sub when configured).
@@ -203,7 +208,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
   }
 
   async function serveMcpRequest(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
-    (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: principal.id, scopes: [...principal.scopes] };
+    (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: principal.id, scopes: [...principal.scopes], extra: principal.name ? { name: principal.name } : undefined };
     if (req.method !== 'POST') return serveMcp(req, res);
     let body: unknown;
     try {
@@ -213,7 +218,28 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
       if (error instanceof EngineError && error.code === 'INVALID_INPUT') return sendJson(res, 400, invalidRequest(error.message));
       return sendError(res, error);
     }
+    const refusal = await refuseSubscriptions(body, principal);
+    if (refusal) return sendJson(res, 200, refusal);
     return serveMcp(req, res, body);
+  }
+
+  /**
+   * A `subscriptions/listen` is served by the SDK from the event bus; before that, each URI
+   * it asks for passes the invoke path as a subscription (scope, policy, ownership, audit).
+   * The refusal is the JSON-RPC error, or undefined to serve it.
+   */
+  async function refuseSubscriptions(body: unknown, principal: Principal): Promise<unknown> {
+    const message = body as { method?: unknown; id?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | null;
+    if (!message || typeof message !== 'object' || message.method !== 'subscriptions/listen') return undefined;
+    const uris = message.params?.notifications?.resourceSubscriptions;
+    if (!Array.isArray(uris)) return undefined;
+    try {
+      for (const uri of uris) if (typeof uri === 'string') await authorizeSubscription(app, mcpFactory.catalog, uri, { principal });
+      return undefined;
+    } catch (error) {
+      const failure = error instanceof EngineError ? error : new EngineError('INTERNAL', 'internal error');
+      return { jsonrpc: '2.0', id: message.id ?? null, error: { code: ERROR_CODES[failure.code].jsonRpc, message: failure.message } };
+    }
   }
 
   async function serveRpc(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {

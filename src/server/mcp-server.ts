@@ -1,38 +1,46 @@
 /*
  * MCP surface
  * ===========
- * A factory building one McpServer from the operation registry: one tool per operation,
- * plus resources and prompts. Both transports use it: stdio once per connection,
- * streamable HTTP once per request. So the per-request part is constant-time: the tool
- * catalog (names, JSON Schemas, annotations) is built once per process, and tools/list and
- * tools/call are served from it by two request handlers instead of registering every tool
- * on every request. Operation failures become tool results with isError and a message that
- * says what to change; unknown tools and malformed requests stay protocol errors.
+ * A factory building one McpServer per connection (stdio) or request (streamable HTTP)
+ * from the declarations: the operations in tools/, the resource templates in resources/
+ * and the prompts in prompts/. This is the one place they are registered with the SDK.
+ * Catalogs (names, JSON Schemas, URI templates, prompt arguments) are built once per
+ * process; each request only installs the handlers, so the per-request part is
+ * constant-time.
+ *
+ * Every tool call, resource read and list, prompt get, completion and subscription runs
+ * through host.run/host.invoke: scope, the policies of the operation it is governed as,
+ * audit, metrics and a span. Tool failures become results with isError; failures of the
+ * other surfaces are protocol errors with the codes the HTTP API uses (never -32603 for a
+ * denial): a missing resource is "resource not found", a bad prompt argument -32602.
  */
 import {
   McpServer,
   ProtocolError,
   ProtocolErrorCode,
-  ResourceTemplate,
+  ResourceNotFoundError,
+  UriTemplate,
   type CallToolResult,
   type McpRequestContext,
   type McpServerFactory,
+  type Prompt,
+  type Resource,
+  type ResourceTemplateType,
   type ServerContext,
   type Tool,
 } from '@modelcontextprotocol/server';
-import { z } from 'zod';
-import { hasScope, type App } from '../app.js';
-import { EngineError } from '../errors.js';
-import type { AnyOperation, Principal, SampleModel } from '../operations/operation.js';
-import { ragQuery } from '../operations/rag.js';
-import { deliverChanges } from './change-notifications.js';
-import { assertSubscribable, registerDagSurface } from './dag-surface.js';
-import { dagStatus } from '../operations/dag.js';
-import { decodeVariable, enginesFor } from './resource-access.js';
-import { artifactUri, encodeContent, registryGet } from '../operations/registry.js';
+import type { z } from 'zod';
+import { ERROR_CODES, EngineError, invalidInput } from '../errors.js';
+import type { CallContext } from '../invoke-pipeline.js';
 import { VERSION } from '../package-info.js';
-import { operationJsonSchemas } from '../operations/json-schema.js';
-import { registerPromotionSurface, registerTaxonomySurface } from './governance-surface.js';
+import type { Completer } from '../surface/access.js';
+import { operationJsonSchemas } from '../surface/json-schema.js';
+import { hasScope, type AnyOperation, type Principal, type SampleModel } from '../surface/operation.js';
+import type { AnyPrompt } from '../surface/prompt.js';
+import { decodeVariable, type AnyResource } from '../surface/resource.js';
+import { formatIssues } from '../zod-issues.js';
+import { deliverChanges } from './change-notifications.js';
+import type { ServerHost } from './host.js';
 import { traceMcpRequests, type McpTransportKind } from './mcp-tracing.js';
 
 const INSTRUCTIONS = `mcp-level3 exposes platform engines as tools named <engine>_<verb>.
@@ -42,24 +50,33 @@ dag_*: durable workflows whose nodes call these tools; dag_run with wait reports
 governance_*: CEL policies and the verifiable audit log; taxonomy_*: artifact-kind ontology; promotion_*: gated, four-eyes promotion dev → staging → prod.
 Errors come back as tool results with isError and say what to change.`;
 
-// Built once: zod schemas are costly to construct, and the factory runs per HTTP request.
-const REVIEW_ARGS = z.object({
-  name: z.string().describe('Artifact name, "namespace/name".'),
-  version: z.string().describe('Version to review.'),
-});
-const ANSWER_ARGS = z.object({
-  collection: z.string().describe('Collection to answer from.'),
-  question: z.string().describe('The question.'),
-});
-const ANSWER_CONTEXT_CHUNKS = 8;
+/** Completion values offered at most, after filtering. */
+const MAX_COMPLETIONS = 100;
 
-interface CatalogEntry {
+interface ToolEntry {
   operation: AnyOperation;
   listed: Tool;
 }
 
-function buildCatalog(operations: readonly AnyOperation[]): { list: Tool[]; byName: Map<string, CatalogEntry> } {
-  const entries = operations.map((operation): CatalogEntry => {
+interface ResourceEntry {
+  resource: AnyResource;
+  template: UriTemplate;
+  listed: ResourceTemplateType;
+}
+
+interface PromptEntry {
+  prompt: AnyPrompt;
+  listed: Prompt;
+}
+
+export interface McpCatalog {
+  tools: { list: Tool[]; byName: Map<string, ToolEntry> };
+  resources: ResourceEntry[];
+  prompts: { list: Prompt[]; byName: Map<string, PromptEntry> };
+}
+
+function buildCatalog(host: ServerHost): McpCatalog {
+  const tools = host.operations.map((operation): ToolEntry => {
     const { input, output } = operationJsonSchemas(operation);
     return {
       operation,
@@ -73,7 +90,76 @@ function buildCatalog(operations: readonly AnyOperation[]): { list: Tool[]; byNa
       },
     };
   });
-  return { list: entries.map((e) => e.listed), byName: new Map(entries.map((e) => [e.operation.name, e])) };
+  const resources = host.resources.map((resource): ResourceEntry => ({
+    resource,
+    template: new UriTemplate(resource.uriTemplate),
+    listed: { name: resource.name, title: resource.title, uriTemplate: resource.uriTemplate, description: resource.description },
+  }));
+  const prompts = host.prompts.map((prompt): PromptEntry => ({
+    prompt,
+    listed: {
+      name: prompt.name,
+      title: prompt.title,
+      description: prompt.description,
+      arguments: Object.entries(prompt.args.shape).map(([name, field]) => ({
+        name,
+        ...((field as z.ZodType).description ? { description: (field as z.ZodType).description } : {}),
+        required: !(field as z.ZodType).safeParse(undefined).success,
+      })),
+    },
+  }));
+  return {
+    tools: { list: tools.map((t) => t.listed), byName: new Map(tools.map((t) => [t.operation.name, t])) },
+    resources,
+    prompts: { list: prompts.map((p) => p.listed), byName: new Map(prompts.map((p) => [p.prompt.name, p])) },
+  };
+}
+
+/** A failure of a resource, prompt or completion as the protocol error a client should see. */
+function protocolError(error: unknown, surface: 'resource' | 'prompt' | 'completion', uri?: string): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  const engineError = error instanceof EngineError ? error : new EngineError('INTERNAL', 'internal error; the server log has the details');
+  if (engineError.code === 'NOT_FOUND') {
+    return surface === 'resource' && uri !== undefined ? new ResourceNotFoundError(uri, engineError.message) : new ProtocolError(ProtocolErrorCode.InvalidParams, engineError.message);
+  }
+  const data = engineError.details === undefined ? { code: engineError.code } : { code: engineError.code, details: engineError.details };
+  return new ProtocolError(ERROR_CODES[engineError.code].jsonRpc, engineError.message, data);
+}
+
+function resourceEntryFor(catalog: McpCatalog, uri: string): { entry: ResourceEntry; values: Record<string, string> } | undefined {
+  for (const entry of catalog.resources) {
+    const matched = entry.template.match(uri);
+    if (matched) return { entry, values: Object.fromEntries(Object.entries(matched).map(([key, value]) => [key, decodeVariable(value)])) };
+  }
+  return undefined;
+}
+
+/**
+ * Checks a subscription to one URI through the invoke path: only subscribable resources,
+ * for a principal who could read them (a run another principal owns is NOT_FOUND).
+ */
+export async function authorizeSubscription(host: ServerHost, catalog: McpCatalog, uri: string, call: CallContext): Promise<void> {
+  const found = resourceEntryFor(catalog, uri);
+  if (!found || !found.entry.resource.subscribable) {
+    const subscribable = catalog.resources.filter((e) => e.resource.subscribable).map((e) => e.resource.uriTemplate);
+    throw invalidInput(`only ${subscribable.join(' and ') || 'no resources'} can be subscribed to; got ${JSON.stringify(uri)}`);
+  }
+  const { resource } = found.entry;
+  await host.run(
+    {
+      surface: 'subscription',
+      name: resource.name,
+      engine: resource.engine,
+      scope: resource.scope,
+      resource: uri,
+      arguments: { uri },
+      writes: false,
+      parse: () => found.values,
+      policy: (values) => ({ operation: resource.governedAs.operation, input: resource.governedAs.input(values) }),
+      work: (values, { surface }) => resource.read(values, surface),
+    },
+    call,
+  );
 }
 
 function progressReporter(ctx: ServerContext) {
@@ -104,26 +190,26 @@ function sampler(server: McpServer, ctx: ServerContext): SampleModel | undefined
   };
 }
 
+export interface McpServerFactoryWithCatalog extends McpServerFactory {
+  catalog: McpCatalog;
+}
+
 export function createMcpServerFactory(
-  app: App,
+  host: ServerHost,
   principalFor: (ctx: McpRequestContext) => Principal,
   transport: McpTransportKind = 'http',
-): McpServerFactory {
-  const catalog = buildCatalog(app.operations);
-  const hasRegistry = app.operations.some((op) => op.engine === 'registry');
-  const hasRag = app.operations.some((op) => op.engine === 'rag');
-  const hasDag = app.operations.some((op) => op.engine === 'dag');
-  const hasTaxonomy = app.operations.some((op) => op.engine === 'taxonomy');
-  const hasPromotion = app.operations.some((op) => op.engine === 'promotion');
+): McpServerFactoryWithCatalog {
+  const catalog = buildCatalog(host);
+  const subscribable = catalog.resources.filter((e) => e.resource.subscribable);
 
-  return (requestContext) => {
+  const factory = (requestContext: McpRequestContext) => {
     const principal = principalFor(requestContext);
     const { era } = requestContext;
     // Changes reach a 2026-07-28 client through subscriptions/listen (HTTP or stdio) and a
     // 2025 client only on stdio: 2025 HTTP is served stateless, with nothing to send them on.
     const stdio = transport === 'stdio';
     const notifies = era === 'modern' || stdio;
-    const subscribe = notifies && hasDag && hasScope(principal, dagStatus.scope);
+    const subscribe = notifies && subscribable.some((e) => hasScope(principal, e.resource.scope));
     const server = new McpServer(
       { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
       {
@@ -137,14 +223,16 @@ export function createMcpServerFactory(
         instructions: INSTRUCTIONS,
       },
     );
+    const call = (ctx?: ServerContext): CallContext => ({ principal, ...(ctx ? { signal: ctx.mcpReq.signal } : {}) });
+    const handlers = server.server;
 
-    server.server.setRequestHandler('tools/list', () => ({ tools: catalog.list }));
-    server.server.setRequestHandler('tools/call', async (request, ctx) => {
-      const entry = catalog.byName.get(request.params.name);
+    handlers.setRequestHandler('tools/list', () => ({ tools: catalog.tools.list }));
+    handlers.setRequestHandler('tools/call', async (request, ctx) => {
+      const entry = catalog.tools.byName.get(request.params.name);
       if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
       let result: CallToolResult;
       try {
-        const output = (await app.invoke(entry.operation, request.params.arguments, {
+        const output = (await host.invoke(entry.operation, request.params.arguments, {
           principal,
           signal: ctx.mcpReq.signal,
           progress: progressReporter(ctx as ServerContext),
@@ -157,172 +245,143 @@ export function createMcpServerFactory(
       return server.server.projectCallToolResult(result, entry.listed.outputSchema);
     });
 
-    if (hasRegistry) {
-      const readArtifact = async (name: string, version: string) =>
-        (await enginesFor(app, principal, registryGet.scope, 'artifacts')).registry.getVersion(name, version);
-
-      server.registerResource(
-        'registry-artifact',
-        new ResourceTemplate('registry://artifacts/{name}/{version}', {
-          list: async () => {
-            if (!hasScope(principal, registryGet.scope)) return { resources: [] };
-            const { engines } = await app.services();
-            const page = await engines.registry.list({ limit: 100 });
-            return {
-              resources: page.artifacts.map((a) => ({
-                uri: artifactUri(a.name, a.version),
-                name: `${a.name}@${a.version}`,
-                mimeType: a.mediaType,
-                size: a.size,
-              })),
-            };
+    handlers.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: catalog.resources.map((e) => e.listed) }));
+    handlers.setRequestHandler('resources/list', async (_request, ctx) => {
+      const resources: Resource[] = [];
+      for (const { resource } of catalog.resources) {
+        // A principal without the scope sees none of them, without a denial per template.
+        if (!resource.list || !hasScope(principal, resource.scope)) continue;
+        const listed = await host
+          .run(
+            {
+              surface: 'resource',
+              name: resource.name,
+              engine: resource.engine,
+              scope: resource.scope,
+              resource: resource.uriTemplate,
+              arguments: { list: resource.uriTemplate },
+              writes: false,
+              parse: () => undefined,
+              work: (_none, { surface }) => resource.list!(surface),
+            },
+            call(ctx as ServerContext),
+          )
+          .catch((error: unknown) => {
+            throw protocolError(error, 'resource');
+          });
+        resources.push(...listed);
+      }
+      return { resources };
+    });
+    handlers.setRequestHandler('resources/read', async (request, ctx) => {
+      const { uri } = request.params;
+      const found = resourceEntryFor(catalog, uri);
+      if (!found) throw new ResourceNotFoundError(uri, `no resource ${uri} on this server; resources/templates/list names the templates`);
+      const { resource } = found.entry;
+      try {
+        const body = await host.run(
+          {
+            surface: 'resource',
+            name: resource.name,
+            engine: resource.engine,
+            scope: resource.scope,
+            resource: uri,
+            arguments: { uri },
+            writes: false,
+            parse: () => found.values,
+            policy: (values) => ({ operation: resource.governedAs.operation, input: resource.governedAs.input(values) }),
+            work: (values, { surface }) => resource.read(values, surface),
           },
-          complete: {
-            name: async (value) => (await app.services()).engines.registry.names(decodeVariable(value)).then((names) => names.map(encodeURIComponent)),
-            version: async (value, context) => {
-              const name = decodeVariable(context?.arguments?.name);
-              return name ? (await app.services()).engines.registry.versions(name, value) : [];
+          call(ctx as ServerContext),
+        );
+        return { contents: [{ uri, ...body } as { uri: string; mimeType: string; text: string }] };
+      } catch (error) {
+        throw protocolError(error, 'resource', uri);
+      }
+    });
+
+    handlers.setRequestHandler('prompts/list', () => ({ prompts: catalog.prompts.list }));
+    handlers.setRequestHandler('prompts/get', async (request, ctx) => {
+      const entry = catalog.prompts.byName.get(request.params.name);
+      if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${request.params.name} not found; prompts/list names the prompts`);
+      const { prompt } = entry;
+      const args = request.params.arguments ?? {};
+      try {
+        const rendered = await host.run(
+          {
+            surface: 'prompt',
+            name: prompt.name,
+            engine: prompt.engine,
+            scope: prompt.scope,
+            resource: prompt.name,
+            arguments: args,
+            writes: false,
+            parse: () => {
+              const parsed = prompt.args.safeParse(args, { reportInput: true });
+              if (!parsed.success) throw invalidInput(`prompt ${prompt.name}: ${formatIssues(parsed.error.issues).join('; ')}`);
+              return parsed.data;
+            },
+            policy: (values) => ({ operation: prompt.governedAs.operation, input: prompt.governedAs.input(values) }),
+            work: (values, { surface }) => prompt.render(values, surface),
+          },
+          call(ctx as ServerContext),
+        );
+        return { description: rendered.description, messages: [{ role: 'user' as const, content: { type: 'text' as const, text: rendered.text } }] };
+      } catch (error) {
+        throw protocolError(error, 'prompt');
+      }
+    });
+
+    handlers.setRequestHandler('completion/complete', async (request, ctx) => {
+      const { ref, argument } = request.params;
+      const context = Object.fromEntries(Object.entries(request.params.context?.arguments ?? {}).map(([key, value]) => [key, decodeVariable(value)]));
+      let target: { name: string; engine: AnyResource['engine']; scope: string; governedAs: AnyResource['governedAs']; complete?: Partial<Record<string, Completer<Record<string, string>>>>; encode: boolean; label: string };
+      if (ref.type === 'ref/resource') {
+        const entry = catalog.resources.find((e) => e.resource.uriTemplate === ref.uri);
+        if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
+        target = { ...entry.resource, encode: true, label: ref.uri };
+      } else if (ref.type === 'ref/prompt') {
+        const entry = catalog.prompts.byName.get(ref.name);
+        if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
+        target = { ...(entry.prompt as unknown as typeof target), encode: false, label: ref.name };
+      } else {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'completion/complete: ref.type must be "ref/resource" or "ref/prompt"');
+      }
+      const completer = target.complete?.[argument.name];
+      if (!completer) return { completion: { values: [], hasMore: false } };
+      try {
+        const values = await host.run(
+          {
+            surface: 'completion',
+            name: target.name,
+            engine: target.engine,
+            scope: target.scope,
+            resource: target.label,
+            arguments: { argument: argument.name, value: argument.value },
+            writes: false,
+            parse: () => undefined,
+            async work(_none, { engines, surface }) {
+              const candidates = (await completer(argument.value, context, surface)).slice(0, MAX_COMPLETIONS);
+              // Only values the caller could read: each candidate is checked as a read of it would be.
+              const permitted = await Promise.all(
+                candidates.map((value) => engines.governance.permits(target.governedAs.operation, principal, target.governedAs.input({ ...context, [argument.name]: value }))),
+              );
+              return candidates.filter((_, i) => permitted[i]);
             },
           },
-        }),
-        { title: 'Registry artifact', description: 'Content of one artifact version; name is URL-encoded ("acme%2Fmodel").' },
-        async (uri, variables) => {
-          const artifact = await readArtifact(decodeVariable(variables.name), decodeVariable(variables.version));
-          const encoded = encodeContent(artifact.mediaType, artifact.content);
-          return {
-            contents: [
-              encoded.encoding === 'utf8'
-                ? { uri: uri.href, mimeType: artifact.mediaType, text: encoded.content }
-                : { uri: uri.href, mimeType: artifact.mediaType, blob: encoded.content },
-            ],
-          };
-        },
-      );
+          call(ctx as ServerContext),
+        );
+        return { completion: { values: target.encode ? values.map(encodeURIComponent) : values, total: values.length, hasMore: false } };
+      } catch (error) {
+        throw protocolError(error, 'completion');
+      }
+    });
 
-      server.registerPrompt(
-        'registry_review',
-        {
-          title: 'Review an artifact version',
-          description: 'Messages that put one artifact version (metadata and content) in front of the model for a release review.',
-          argsSchema: REVIEW_ARGS,
-        },
-        async ({ name, version }) => {
-          const artifact = (await app.invoke(registryGet, { name, version }, { principal })) as z.output<typeof registryGet.output>;
-          const { content, encoding, ...meta } = artifact;
-          const body =
-            content === undefined
-              ? `(content not inline: ${artifact.size} bytes; read ${artifact.contentUri})`
-              : encoding === 'utf8'
-                ? content
-                : `(binary content, ${artifact.size} bytes; read ${artifact.contentUri})`;
-          return {
-            description: `Review of ${name}@${version}`,
-            messages: [
-              {
-                role: 'user' as const,
-                content: {
-                  type: 'text' as const,
-                  text: `Review artifact ${name}@${version} before it is promoted. Check the metadata and content for errors, missing information and risks, and finish with a recommendation: promote, or fix first (say what).\n\nMetadata:\n${JSON.stringify(meta, null, 2)}\n\nContent (${artifact.mediaType}):\n${body}`,
-                },
-              },
-            ],
-          };
-        },
-      );
+    if (stdio) {
+      deliverChanges(host.events, server, era, subscribe ? (uri) => authorizeSubscription(host, catalog, uri, { principal }) : undefined);
     }
-    if (hasRag) registerRagSurface(app, server, principal);
-    if (hasDag) registerDagSurface(app, server, principal);
-    if (stdio) deliverChanges(app, server, era, subscribe ? (uri) => assertSubscribable(app, principal, uri) : undefined);
-    if (hasTaxonomy) registerTaxonomySurface(app, server, principal);
-    if (hasPromotion) registerPromotionSurface(app, server, principal);
-    traceMcpRequests(server, transport, app.log);
+    traceMcpRequests(server, transport, host.log);
     return server;
   };
-}
-
-function registerRagSurface(app: App, server: McpServer, principal: Principal): void {
-  const rag = async () => (await enginesFor(app, principal, ragQuery.scope, 'collections')).rag;
-  const collectionNames = async (prefix: string) =>
-    (await (await rag()).collections()).map((c) => c.name).filter((name) => name.startsWith(prefix));
-
-  server.registerResource(
-    'rag-collection',
-    new ResourceTemplate('rag://collections/{name}', {
-      list: async () => ({
-        resources: hasScope(principal, ragQuery.scope)
-          ? (await (await rag()).collections()).map((c) => ({ uri: `rag://collections/${c.name}`, name: c.name, mimeType: 'application/json' }))
-          : [],
-      }),
-      complete: { name: (value) => collectionNames(value) },
-    }),
-    { title: 'RAG collection', description: 'A collection: counts, embedder, creation time.' },
-    async (uri, variables) => {
-      const name = decodeVariable(variables.name);
-      const found = (await (await rag()).collections()).find((c) => c.name === name);
-      if (!found) throw new EngineError('NOT_FOUND', `no collection "${name}"`);
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(found) }] };
-    },
-  );
-
-  server.registerResource(
-    'rag-communities',
-    new ResourceTemplate('rag://collections/{name}/communities', { list: undefined, complete: { name: (value) => collectionNames(value) } }),
-    {
-      title: 'RAG graph communities',
-      description: "GraphRAG's global view: Louvain communities of a collection's entity graph, with central entities and an extractive summary.",
-    },
-    async (uri, variables) => {
-      const communities = await (await rag()).communities(decodeVariable(variables.name));
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify({ communities }) }] };
-    },
-  );
-
-  server.registerResource(
-    'rag-document',
-    new ResourceTemplate('rag://documents/{collection}/{id}', {
-      list: undefined,
-      complete: {
-        collection: (value) => collectionNames(value),
-        id: async (value, context) => {
-          const collection = decodeVariable(context?.arguments?.collection);
-          return collection ? (await (await rag()).documentIds(collection, decodeVariable(value))).map(encodeURIComponent) : [];
-        },
-      },
-    }),
-    { title: 'RAG document', description: 'The full text of an ingested document; id is URL-encoded.' },
-    async (uri, variables) => {
-      const doc = await (await rag()).document(decodeVariable(variables.collection), decodeVariable(variables.id));
-      return { contents: [{ uri: uri.href, mimeType: doc.mimeType, text: doc.text }] };
-    },
-  );
-
-  server.registerPrompt(
-    'rag_answer',
-    {
-      title: 'Answer from a collection',
-      description: 'Retrieves context for the question and asks the model to answer only from it, citing [n].',
-      argsSchema: ANSWER_ARGS,
-    },
-    async ({ collection, question }) => {
-      const { hits } = (await app.invoke(ragQuery, { collection, query: question, topK: ANSWER_CONTEXT_CHUNKS }, { principal })) as z.output<typeof ragQuery.output>;
-      const context = hits
-        .map((hit, i) => `[${i + 1}] ${hit.citation.title ?? hit.documentId} (document ${hit.documentId}, characters ${hit.citation.start}-${hit.citation.end})\n${hit.text}`)
-        .join('\n\n');
-      return {
-        description: `Answer from "${collection}" with ${hits.length} retrieved passages`,
-        messages: [
-          {
-            role: 'user' as const,
-            content: {
-              type: 'text' as const,
-              text:
-                `Answer the question using only the numbered passages below. Cite the passages you use as [n]. ` +
-                `If the passages do not contain the answer, say that they do not, and do not guess.\n\n` +
-                `Passages:\n${context || '(nothing relevant was found)'}\n\nQuestion: ${question}`,
-            },
-          },
-        ],
-      };
-    },
-  );
+  return Object.assign(factory, { catalog });
 }

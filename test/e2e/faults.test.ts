@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registryGet, registryPublish } from '../../src/operations/registry.js';
+import { registryGet, registryPublish } from '../../tools/registry.js';
 import { startTestApp, type TestApp } from '../helpers/backends.js';
 import { POSTGRES_BIN_DIR, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';

@@ -2,8 +2,8 @@
  * The REST and JSON-RPC API and its OpenAPI document, as a non-MCP caller meets them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_OPERATIONS } from '../../src/operations/index.js';
-import { operationJsonSchemas } from '../../src/operations/json-schema.js';
+import { ALL_OPERATIONS } from '../../tools/index.js';
+import { operationJsonSchemas } from '../../src/surface/json-schema.js';
 import { appBackends, title } from '../helpers/backends.js';
 import { raw, startApiServer, type ApiServer } from '../helpers/api-server.js';
 

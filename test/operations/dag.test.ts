@@ -3,12 +3,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { dagCancel, dagDefine, dagRun, dagRuns, dagStatus, dagValidate } from '../../src/operations/dag.js';
-import { executionStatus } from '../../src/operations/execution.js';
-import type { AnyOperation } from '../../src/operations/operation.js';
-import { promotionHistory } from '../../src/operations/promotion.js';
-import { registryGet, registryList } from '../../src/operations/registry.js';
-import { validationRegisterSchema } from '../../src/operations/validation.js';
+import { dagCancel, dagDefine, dagRun, dagRuns, dagStatus, dagValidate } from '../../tools/dag.js';
+import { executionStatus } from '../../tools/execution.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
+import { promotionHistory } from '../../tools/promotion.js';
+import { registryGet, registryList } from '../../tools/registry.js';
+import { validationRegisterSchema } from '../../tools/validation.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/engines/governance/audit-log.js';
 import type { Finding, Policy } from '../../src/engines/governance/governance-engine.js';
-import type { AnyOperation } from '../../src/operations/operation.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
 import {
   governanceAuditQuery,
   governanceAuditVerify,
   governanceCheck,
   governancePolicies,
   governanceSetPolicy,
-} from '../../src/operations/governance.js';
-import { registryGet, registryPublish } from '../../src/operations/registry.js';
+} from '../../tools/governance.js';
+import { registryGet, registryPublish } from '../../tools/registry.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 

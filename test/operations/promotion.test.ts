@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineError } from '../../src/errors.js';
-import { governanceAuditQuery, governanceAuditVerify, governanceSetPolicy } from '../../src/operations/governance.js';
+import { governanceAuditQuery, governanceAuditVerify, governanceSetPolicy } from '../../tools/governance.js';
 import type { GateResult, PromotionEvent, PromotionRequest } from '../../src/engines/promotion/promotion-engine.js';
-import type { AnyOperation } from '../../src/operations/operation.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
 import {
   promotionApprove,
   promotionHistory,
@@ -10,9 +10,9 @@ import {
   promotionRequest,
   promotionRollback,
   promotionStatus,
-} from '../../src/operations/promotion.js';
-import { registryGet, registryPublish, registryYank } from '../../src/operations/registry.js';
-import { validationRegisterSchema } from '../../src/operations/validation.js';
+} from '../../tools/promotion.js';
+import { registryGet, registryPublish, registryYank } from '../../tools/registry.js';
+import { validationRegisterSchema } from '../../tools/validation.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ragIngest, ragQuery } from '../../src/operations/rag.js';
+import { ragIngest, ragQuery } from '../../tools/rag.js';
 import { ADMIN, startTestApp, type TestApp } from '../helpers/backends.js';
 
 /** Lower-case product names the heuristic extractor cannot see; only the "model" knows them. */

@@ -7,8 +7,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnyOperation } from '../../src/operations/operation.js';
-import { ragDelete, ragIngest, ragQuery } from '../../src/operations/rag.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
+import { ragDelete, ragIngest, ragQuery } from '../../tools/rag.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 import { failure } from '../helpers/failures.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
-import { ragCollections, ragIngest, ragQuery } from '../../src/operations/rag.js';
+import { ragCollections, ragIngest, ragQuery } from '../../tools/rag.js';
 import { createPglite } from '../../src/platform/sql/pglite-adapter.js';
 import { ADMIN, appBackends, dropSchema, silentLogger, title, uniqueId } from '../helpers/backends.js';
 import { failure } from '../helpers/failures.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RagEngine, RETRIEVAL_MODES, type IngestDocument } from '../../src/engines/rag/rag-engine.js';
+import { RETRIEVAL_MODES } from '../../src/engines/rag/constants.js';
+import { RagEngine, type IngestDocument } from '../../src/engines/rag/rag-engine.js';
 import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
 import { createOfflineEmbedder, type WeightedQueryEmbedder } from '../../src/platform/embeddings/offline-embedder.js';
 import { createSqlGraphStore } from '../../src/platform/graph/sql-graph-store.js';

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnyOperation } from '../../src/operations/operation.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
 import { createPglite } from '../../src/platform/sql/pglite-adapter.js';
-import { ragCollections, ragDelete, ragIngest, ragQuery } from '../../src/operations/rag.js';
+import { ragCollections, ragDelete, ragIngest, ragQuery } from '../../tools/rag.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 import { failure } from '../helpers/failures.js';
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineError } from '../../src/errors.js';
-import type { AnyOperation } from '../../src/operations/operation.js';
-import { registryGet, registryList, registryPublish, registryYank } from '../../src/operations/registry.js';
-import { validationRegisterSchema } from '../../src/operations/validation.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
+import { registryGet, registryList, registryPublish, registryYank } from '../../tools/registry.js';
+import { validationRegisterSchema } from '../../tools/validation.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 

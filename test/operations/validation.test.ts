@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnyOperation } from '../../src/operations/operation.js';
-import { registryPublish } from '../../src/operations/registry.js';
-import { validationListSchemas, validationRegisterSchema, validationValidate } from '../../src/operations/validation.js';
+import type { AnyOperation } from '../../src/surface/operation.js';
+import { registryPublish } from '../../tools/registry.js';
+import { validationListSchemas, validationRegisterSchema, validationValidate } from '../../tools/validation.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
 

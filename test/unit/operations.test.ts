@@ -2,9 +2,9 @@
  * Static checks on the operation registry: what every agent sees in tools/list.
  */
 import { describe, expect, it } from 'vitest';
-import { ALL_OPERATIONS, parseToolsets, selectOperations } from '../../src/operations/index.js';
-import { operationJsonSchemas } from '../../src/operations/json-schema.js';
-import { ENGINE_IDS } from '../../src/operations/operation.js';
+import { ALL_OPERATIONS, parseToolsets, selectOperations } from '../../tools/index.js';
+import { operationJsonSchemas } from '../../src/surface/json-schema.js';
+import { ENGINE_IDS } from '../../src/surface/operation.js';
 
 type JsonSchema = { type?: string; description?: string; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[] };
 

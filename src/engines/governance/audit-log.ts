@@ -9,17 +9,30 @@
  * Appends serialize on the single row of governance_audit_head (select ... for update):
  * replicas sharing one PostgreSQL, and concurrent calls in one process, extend one chain.
  * PGlite has one connection, so there the transaction alone serializes them.
+ *
+ * A call that writes leaves an intent (governance_audit_intents) before its handler runs;
+ * its outcome record removes the intent in the same transaction. An intent whose process
+ * died (its instance stopped beating) becomes an `interrupted` record, so a call killed
+ * half-way still shows in the chain.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { invalidInput } from '../../errors.js';
-import type { SqlPort } from '../../platform/sql/sql-port.js';
+import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 
 export type AuditLevel = 'none' | 'basic' | 'full';
 
+/** Which MCP surface (or API) a call came through; `tool` covers REST and JSON-RPC too. */
+export type AuditSurface = 'tool' | 'resource' | 'prompt' | 'completion' | 'subscription';
+
 export interface AuditEntry {
   principal: string;
+  /** The API key's name or the token's subject, so an auditor reads who, not only a key id. */
+  principalName?: string;
   operation: string;
-  outcome: 'ok' | 'error' | 'denied';
+  surface?: AuditSurface;
+  /** The resource URI or prompt name of a non-tool call. */
+  resource?: string;
+  outcome: 'ok' | 'error' | 'denied' | 'interrupted';
   errorCode?: string;
   durationMs: number;
   traceId?: string;
@@ -30,7 +43,10 @@ export interface AuditRecord {
   seq: number;
   at: string;
   principal: string;
+  principalName: string | null;
   operation: string;
+  surface: string;
+  resource: string | null;
   outcome: string;
   errorCode: string | null;
   durationMs: number;
@@ -45,7 +61,10 @@ interface AuditRow {
   seq: string | number;
   at: Date | string;
   principal: string;
+  principal_name: string | null;
   operation: string;
+  surface: string;
+  resource: string | null;
   outcome: string;
   error_code: string | null;
   duration_ms: number;
@@ -81,22 +100,26 @@ export function recordedArguments(args: unknown, level: AuditLevel): string | nu
   return JSON.stringify(keep(args ?? {}, 0));
 }
 
-/** The chain hash of one record: every field that is stored, and the hash before it. */
+/**
+ * The chain hash of one record: every field that is stored, and the hash before it. The
+ * fields added with migration 12 (surface, resource, principal name) join the hashed list
+ * only when a record has them, so records written before it still verify.
+ */
 export function chainHash(record: Omit<AuditRecord, 'hash'>): string {
-  return digestOf(
-    JSON.stringify([
-      record.prevHash,
-      record.seq,
-      record.at,
-      record.principal,
-      record.operation,
-      record.outcome,
-      record.errorCode,
-      record.durationMs,
-      record.traceId,
-      record.arguments,
-    ]),
-  );
+  const fields: unknown[] = [
+    record.prevHash,
+    record.seq,
+    record.at,
+    record.principal,
+    record.operation,
+    record.outcome,
+    record.errorCode,
+    record.durationMs,
+    record.traceId,
+    record.arguments,
+  ];
+  if (record.surface !== 'tool' || record.resource !== null || record.principalName !== null) fields.push(record.surface, record.resource, record.principalName);
+  return digestOf(JSON.stringify(fields));
 }
 
 function toRecord(row: AuditRow): AuditRecord {
@@ -104,7 +127,10 @@ function toRecord(row: AuditRow): AuditRecord {
     seq: Number(row.seq),
     at: new Date(row.at).toISOString(),
     principal: row.principal,
+    principalName: row.principal_name,
     operation: row.operation,
+    surface: row.surface,
+    resource: row.resource,
     outcome: row.outcome,
     errorCode: row.error_code,
     durationMs: row.duration_ms,
@@ -131,32 +157,101 @@ export class AuditLog {
     private readonly level: AuditLevel,
   ) {}
 
-  async append(entry: AuditEntry): Promise<AuditRecord> {
+  /**
+   * Records that a writing call is about to run; its outcome record (append with the
+   * returned id) removes the intent. Throws when the log cannot be written, and then the
+   * call must not run.
+   */
+  async begin(entry: Omit<AuditEntry, 'outcome' | 'errorCode' | 'durationMs'>, instance: string): Promise<string> {
+    const id = randomUUID();
+    await this.sql.query(
+      `insert into governance_audit_intents (id, instance, principal, principal_name, operation, surface, resource, trace_id, arguments)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [id, instance, entry.principal, entry.principalName ?? null, entry.operation, entry.surface ?? 'tool', entry.resource ?? null, entry.traceId ?? null, recordedArguments(entry.arguments, this.level)],
+    );
+    return id;
+  }
+
+  async append(entry: AuditEntry, intentId?: string): Promise<AuditRecord> {
     const args = recordedArguments(entry.arguments, this.level);
     return this.sql.transaction(async (tx) => {
-      const head = await tx.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1 for update');
-      const previous = head.rows[0]!;
-      const unhashed = {
-        seq: Number(previous.seq) + 1,
-        // Taken after the head lock, so time never runs backwards along the chain.
-        at: new Date().toISOString(),
-        principal: entry.principal,
-        operation: entry.operation,
-        outcome: entry.outcome,
-        errorCode: entry.errorCode ?? null,
-        durationMs: Math.round(entry.durationMs),
-        traceId: entry.traceId ?? null,
-        arguments: args,
-        prevHash: previous.hash,
-      };
-      const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
-      await tx.query(
-        `insert into governance_audit (seq, at, principal, operation, outcome, error_code, duration_ms, trace_id, arguments, prev_hash, hash)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [record.seq, record.at, record.principal, record.operation, record.outcome, record.errorCode, record.durationMs, record.traceId, record.arguments, record.prevHash, record.hash],
-      );
-      await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [record.seq, record.hash]);
+      const record = await this.appendIn(tx, { ...entry, recordedArguments: args });
+      if (intentId) await tx.query('delete from governance_audit_intents where id = $1', [intentId]);
       return record;
+    });
+  }
+
+  private async appendIn(tx: SqlExecutor, entry: Omit<AuditEntry, 'arguments'> & { recordedArguments: string | null }): Promise<AuditRecord> {
+    const head = await tx.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1 for update');
+    const previous = head.rows[0]!;
+    const unhashed = {
+      seq: Number(previous.seq) + 1,
+      // Taken after the head lock, so time never runs backwards along the chain.
+      at: new Date().toISOString(),
+      principal: entry.principal,
+      principalName: entry.principalName ?? null,
+      operation: entry.operation,
+      surface: entry.surface ?? 'tool',
+      resource: entry.resource ?? null,
+      outcome: entry.outcome,
+      errorCode: entry.errorCode ?? null,
+      durationMs: Math.round(entry.durationMs),
+      traceId: entry.traceId ?? null,
+      arguments: entry.recordedArguments,
+      prevHash: previous.hash,
+    };
+    const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
+    await tx.query(
+      `insert into governance_audit (seq, at, principal, principal_name, operation, surface, resource, outcome, error_code, duration_ms, trace_id, arguments, prev_hash, hash)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [record.seq, record.at, record.principal, record.principalName, record.operation, record.surface, record.resource, record.outcome, record.errorCode, record.durationMs, record.traceId, record.arguments, record.prevHash, record.hash],
+    );
+    await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [record.seq, record.hash]);
+    return record;
+  }
+
+  /** This process is alive: its intents are not interrupted. */
+  async beat(instance: string): Promise<void> {
+    await this.sql.query(
+      `insert into governance_audit_instances (instance, seen_at) values ($1, now())
+       on conflict (instance) do update set seen_at = excluded.seen_at`,
+      [instance],
+    );
+  }
+
+  /**
+   * Turns the intents of dead processes into `interrupted` records: those of instances not
+   * seen for `staleSeconds`, or, with `othersAreDead` (an embedded database has one process),
+   * every instance but this one. Returns how many calls were recorded as interrupted.
+   */
+  async recordInterrupted(instance: string, options: { staleSeconds: number; othersAreDead: boolean }): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string; started_at: Date | string; principal: string; principal_name: string | null; operation: string; surface: string; resource: string | null; trace_id: string | null; arguments: string | null }>(
+        `select i.* from governance_audit_intents i
+         left join governance_audit_instances s on s.instance = i.instance
+         where i.instance <> $1
+           and ($2::boolean or s.seen_at is null or s.seen_at < now() - make_interval(secs => $3))
+         order by i.started_at
+         for update of i skip locked`,
+        [instance, options.othersAreDead, options.staleSeconds],
+      );
+      for (const row of rows) {
+        await this.appendIn(tx, {
+          principal: row.principal,
+          principalName: row.principal_name ?? undefined,
+          operation: row.operation,
+          surface: row.surface as AuditSurface,
+          resource: row.resource ?? undefined,
+          outcome: 'interrupted',
+          errorCode: 'INTERRUPTED',
+          durationMs: Date.now() - new Date(row.started_at).getTime(),
+          traceId: row.trace_id ?? undefined,
+          recordedArguments: row.arguments,
+        });
+        await tx.query('delete from governance_audit_intents where id = $1', [row.id]);
+      }
+      await tx.query(`delete from governance_audit_instances where instance <> $1 and seen_at < now() - make_interval(secs => $2)`, [instance, options.staleSeconds]);
+      return rows.length;
     });
   }
 

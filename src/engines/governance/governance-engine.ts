@@ -142,7 +142,7 @@ export class GovernanceEngine {
    * evaluated (a missing field, a type mismatch at run time) counts as a violation: a
    * policy that cannot say yes does not let the call through.
    */
-  async check(target: string, input: PolicyInput, options: { record: 'always' | 'when-applicable' } = { record: 'always' }): Promise<Decision> {
+  async check(target: string, input: PolicyInput, options: { record: 'always' | 'when-applicable' | 'never' } = { record: 'always' }): Promise<Decision> {
     const set = await this.policySet();
     const applicable = set.byTarget.get(target) ?? [];
     const violations: Finding[] = [];
@@ -157,7 +157,7 @@ export class GovernanceEngine {
       }
     }
     const decision: Decision = { decisionId: randomUUID(), allow: violations.length === 0, violations, warnings, policyRevision: set.revision };
-    if (options.record === 'always' || applicable.length > 0) {
+    if (options.record === 'always' || (options.record === 'when-applicable' && applicable.length > 0)) {
       await this.sql.query(
         `insert into governance_decisions (id, target, principal, input_digest, allow, violations, warnings, policy_revision)
          values ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -187,6 +187,14 @@ export class GovernanceEngine {
         violations: decision.violations,
       });
     }
+  }
+
+  /**
+   * Whether the operation's policies would let this call through, recording nothing: what
+   * completions use to offer only values the caller could read.
+   */
+  async permits(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown): Promise<boolean> {
+    return (await this.check(operation, policyInputForCall(operation, principal, args), { record: 'never' })).allow;
   }
 
   async decision(id: string): Promise<(Decision & { target: string; principal: string; inputDigest: string; decidedAt: string }) | undefined> {

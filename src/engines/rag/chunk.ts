@@ -8,7 +8,7 @@
  */
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
 
-export const SUPPORTED_MIME_TYPES = ['text/plain', 'text/markdown', 'text/html'] as const;
+import type { SUPPORTED_MIME_TYPES } from './constants.js';
 export type SupportedMimeType = (typeof SUPPORTED_MIME_TYPES)[number];
 
 export interface Chunk {

@@ -33,8 +33,7 @@ import { retrieveByGraph } from './graph/graph-retriever.js';
 import { detectCommunities, type Community } from './graph/communities.js';
 import { DeferredIndexBuilds } from './deferred-index-builds.js';
 
-export const RETRIEVAL_MODES = ['hybrid', 'vector', 'fulltext', 'graph'] as const;
-export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
+import type { RetrievalMode } from './constants.js';
 type Retriever = 'vector' | 'fulltext' | 'graph';
 
 /** GraphRAG's parts: where the graph is kept, and the extractor configured on the server. */

@@ -485,6 +485,36 @@ export const MIGRATIONS: readonly Migration[] = [
       create index rag_mentions_top on rag_mentions (collection, entity, count desc, chunk_id);
     `,
   },
+  {
+    version: 12,
+    name: 'audit: surface, resource and principal name; intents of running calls',
+    // Every MCP surface is audited (a resource read names its URI, a prompt its name), and a
+    // record names the key or token subject behind a principal id. A writing call leaves an
+    // intent before it runs, so a call killed half-way becomes an `interrupted` record once
+    // its process is known dead (its instance stopped beating).
+    up: `
+      alter table governance_audit add column surface text not null default 'tool';
+      alter table governance_audit add column resource text;
+      alter table governance_audit add column principal_name text;
+      create table governance_audit_intents (
+        id text primary key,
+        instance text not null,
+        started_at timestamptz not null default now(),
+        principal text not null,
+        principal_name text,
+        operation text not null,
+        surface text not null,
+        resource text,
+        trace_id text,
+        arguments text
+      );
+      create index governance_audit_intents_instance on governance_audit_intents (instance);
+      create table governance_audit_instances (
+        instance text primary key,
+        seen_at timestamptz not null default now()
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas

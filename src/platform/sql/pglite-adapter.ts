@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tracingEnabled, withSpan } from '../tracing.js';
+import { translated } from './sql-errors.js';
 import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
 
 interface PGliteQueryable {
@@ -37,15 +38,15 @@ function traced<T>(text: string, fn: () => Promise<T>): Promise<T> {
 function wrap(db: PGliteQueryable): SqlExecutor {
   return {
     query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
-      return traced(text, async () => {
-        const result = await db.query<R>(text, values ? [...values] : undefined);
-        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-      });
+      return traced(text, () =>
+        translated(async () => {
+          const result = await db.query<R>(text, values ? [...values] : undefined);
+          return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+        }),
+      );
     },
     exec(text: string) {
-      return traced(text, async () => {
-        await db.exec(text);
-      });
+      return traced(text, () => translated(() => db.exec(text).then(() => undefined)));
     },
     async copyBinary(table, columns, data) {
       // Identifiers come from engine code, never from input; the check keeps it that way.

@@ -6,6 +6,7 @@
  * tests and tenants share one database without sharing tables.
  */
 import pg from 'pg';
+import { translated } from './sql-errors.js';
 import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
 
 export interface PoolSettings {
@@ -19,12 +20,16 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 function wrap(db: Queryable): SqlExecutor {
   return {
-    async query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
-      const result = await db.query(text, values as unknown[] | undefined);
-      return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+    query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
+      return translated(async () => {
+        const result = await db.query(text, values as unknown[] | undefined);
+        return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+      });
     },
-    async exec(text: string) {
-      await db.query(text);
+    exec(text: string) {
+      return translated(async () => {
+        await db.query(text);
+      });
     },
   };
 }
@@ -61,7 +66,7 @@ export async function openPostgres(url: string, pool: PoolSettings, schema?: str
     kind: 'postgres',
     ...base,
     async transaction(fn) {
-      const client = await db.connect();
+      const client = await translated(() => db.connect());
       try {
         await client.query('begin');
         const result = await fn(wrap(client));
@@ -74,9 +79,7 @@ export async function openPostgres(url: string, pool: PoolSettings, schema?: str
         client.release();
       }
     },
-    async ping() {
-      await db.query('select 1');
-    },
+    ping: () => base.query('select 1').then(() => undefined),
     close: () => db.end(),
     poolFigures: () => ({ total: db.totalCount, idle: db.idleCount, waiting: db.waitingCount, max: pool.max }),
   };

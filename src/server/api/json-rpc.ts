@@ -7,9 +7,9 @@
  * invalid params) and, for failures of the operation itself, the error table's code with
  * `data: {code, details?}` carrying the REST API's error code.
  */
-import type { App } from '../../app.js';
+import type { ServerHost } from '../host.js';
 import { ERROR_CODES, isEngineError } from '../../errors.js';
-import type { AnyOperation, Principal } from '../../operations/operation.js';
+import type { AnyOperation, Principal } from '../../surface/operation.js';
 
 export const MAX_BATCH = 100;
 
@@ -45,7 +45,7 @@ export class JsonRpcEndpoint {
   private readonly methods: Map<string, AnyOperation>;
 
   constructor(
-    private readonly app: App,
+    private readonly app: ServerHost,
     operations: readonly AnyOperation[],
   ) {
     this.methods = new Map(operations.map((op) => [op.name, op]));

@@ -8,8 +8,8 @@
  * `#/$defs/...` reference means nothing once the schema sits inside this document.
  */
 import { ERROR_CODES } from '../../errors.js';
-import { operationJsonSchemas } from '../../operations/json-schema.js';
-import type { AnyOperation } from '../../operations/operation.js';
+import { operationJsonSchemas } from '../../surface/json-schema.js';
+import type { AnyOperation } from '../../surface/operation.js';
 import type { Authenticator, AuthRequirement } from '../auth/authenticator.js';
 import { restMethod, restPath } from './rest.js';
 

@@ -6,10 +6,10 @@
  * response is the operation's output; errors are {error: {code, message, details?}}.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { App } from '../../app.js';
+import type { ServerHost } from '../host.js';
 import { EngineError } from '../../errors.js';
-import { operationJsonSchemas } from '../../operations/json-schema.js';
-import type { AnyOperation, Principal } from '../../operations/operation.js';
+import { operationJsonSchemas } from '../../surface/json-schema.js';
+import type { AnyOperation, Principal } from '../../surface/operation.js';
 import { JsonSyntaxError, parseJson, readBody } from '../http/body.js';
 import { sendJson, withHttpStatus } from '../http/responses.js';
 import { queryToInput } from './query-params.js';
@@ -64,7 +64,7 @@ export function requestSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-export async function serveRest(app: App, route: RestRoute, req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal, limits: RequestLimits): Promise<void> {
+export async function serveRest(app: ServerHost, route: RestRoute, req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal, limits: RequestLimits): Promise<void> {
   const input = await readInput(route, req, url, limits);
   const output = await app.invoke(route.operation, input, { principal, signal: requestSignal(res) });
   sendJson(res, 200, output);

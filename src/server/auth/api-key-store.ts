@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidInput, notFound } from '../../errors.js';
-import { unknownScopesProblem } from '../../operations/scopes.js';
+import { unknownScopesProblem } from '../../../tools/scopes.js';
 import { isoTimestamp, type SqlPort } from '../../platform/sql/sql-port.js';
 
 export const API_KEY_PREFIX = 'ml3_';

@@ -13,7 +13,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, 
 import type { AuthConfigFile } from '../../config/schema.js';
 import { durationSeconds } from '../../config/duration.js';
 import { EngineError } from '../../errors.js';
-import type { Principal } from '../../operations/operation.js';
+import type { Principal } from '../../surface/operation.js';
 import type { ApiKeyStore } from './api-key-store.js';
 
 /** 401: `tokenError` is the RFC 6750 error code for the WWW-Authenticate challenge. */
@@ -165,7 +165,7 @@ export function createAuthenticator(config: AuthConfigFile, options: Authenticat
     if (apiKey.enabled === false) throw new AuthenticationError(`API keys are not enabled on this server; send an Authorization: Bearer token instead`);
     const verified = await (await options.apiKeys()).verify(key.trim());
     if (!verified) throw new AuthenticationError(`the API key in ${apiKey.header} is unknown, revoked or expired`);
-    return { id: `apikey:${verified.id}`, scopes: verified.scopes };
+    return { id: `apikey:${verified.id}`, name: verified.name, scopes: verified.scopes };
   }
 
   async function fromBearer(token: string): Promise<Principal> {
@@ -179,7 +179,7 @@ export function createAuthenticator(config: AuthConfigFile, options: Authenticat
       if (!jwt.enabled) throw new AuthenticationError('HS256 tokens are not accepted by this server', 'invalid_token');
       try {
         const { payload } = await jwtVerify(token, jwtSecret, { algorithms: ['HS256'], maxTokenAge: jwtMaxAge, requiredClaims: ['sub', 'iat'] });
-        return { id: `jwt:${payload.sub}`, scopes: scopesOf(payload) };
+        return { id: `jwt:${payload.sub}`, name: payload.sub, scopes: scopesOf(payload) };
       } catch (error) {
         throw tokenFailure(error, 'JWT');
       }
@@ -194,7 +194,7 @@ export function createAuthenticator(config: AuthConfigFile, options: Authenticat
         clockTolerance,
         requiredClaims: ['sub', 'exp'],
       });
-      return { id: `oauth:${payload.sub}`, scopes: scopesOf(payload) };
+      return { id: `oauth:${payload.sub}`, name: payload.sub, scopes: scopesOf(payload) };
     } catch (error) {
       throw tokenFailure(error, 'OAuth2 access token');
     }

@@ -2,7 +2,7 @@
  * Execution operations: what the executor under DAG nodes is doing in this process.
  */
 import { z } from 'zod';
-import { defineOperation } from './operation.js';
+import { defineOperation } from '../src/surface/operation.js';
 
 export const executionStatus = defineOperation({
   name: 'execution_status',

@@ -2,10 +2,10 @@
  * Governance operations: CEL policies, policy checks, and the hash-chained audit log.
  */
 import { z } from 'zod';
-import { invalidInput } from '../errors.js';
-import { formatIssues } from '../zod-issues.js';
-import { leanList as list, boundedText as text } from './fields.js';
-import { defineOperation } from './operation.js';
+import { invalidInput } from '../src/errors.js';
+import { formatIssues } from '../src/zod-issues.js';
+import { leanList as list, boundedText as text } from '../src/surface/fields.js';
+import { defineOperation } from '../src/surface/operation.js';
 
 const when = (description: string) =>
   z

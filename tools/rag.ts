@@ -2,10 +2,9 @@
  * RAG operations: ingest documents into collections and retrieve cited context.
  */
 import { z } from 'zod';
-import { SUPPORTED_MIME_TYPES } from '../engines/rag/chunk.js';
-import { RETRIEVAL_MODES } from '../engines/rag/rag-engine.js';
-import { defineOperation } from './operation.js';
-import { isoTime } from './fields.js';
+import { RETRIEVAL_MODES, SUPPORTED_MIME_TYPES } from '../src/engines/rag/constants.js';
+import { defineOperation } from '../src/surface/operation.js';
+import { isoTime } from '../src/surface/fields.js';
 
 const collectionName = () =>
   z

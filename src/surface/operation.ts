@@ -17,8 +17,14 @@ export { ENGINE_IDS, type EngineId } from '../engines/engine-names.js';
 export interface Principal {
   /** Stable id used in audit records and `createdBy` fields. */
   id: string;
+  /** Who that is for a reader of the audit log: the API key's name or the token's subject. */
+  name?: string;
   /** Granted scopes; `*` grants all. */
   scopes: readonly string[];
+}
+
+export function hasScope(principal: Principal, scope: string): boolean {
+  return principal.scopes.includes('*') || principal.scopes.includes(scope);
 }
 
 export interface OperationContext {

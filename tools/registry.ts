@@ -2,30 +2,14 @@
  * Registry operations: publish, get, list and yank immutable artifacts.
  */
 import { z } from 'zod';
-import { invalidInput } from '../errors.js';
-import { defineOperation } from './operation.js';
-import { artifactName, artifactVersion, isoTime, labels, mediaType } from './fields.js';
+import { invalidInput } from '../src/errors.js';
+import { encodeContent } from '../src/surface/content-encoding.js';
+import { defineOperation } from '../src/surface/operation.js';
+import { artifactUri } from '../src/surface/uris.js';
+import { artifactName, artifactVersion, isoTime, labels, mediaType } from '../src/surface/fields.js';
 
 /** Content larger than this is not put inline in a tool result; read the resource instead. */
 export const INLINE_CONTENT_LIMIT = 1024 * 1024;
-
-const TEXTUAL = /^(text\/|application\/(json|yaml|x-yaml|xml|javascript|toml|x-ndjson|sql)\b)|\+(json|yaml|xml)\b/i;
-
-export function artifactUri(name: string, version: string): string {
-  return `registry://artifacts/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
-}
-
-/** Text when the media type is textual and the bytes are UTF-8, base64 otherwise. */
-export function encodeContent(media: string, content: Uint8Array): { encoding: 'utf8' | 'base64'; content: string } {
-  if (TEXTUAL.test(media)) {
-    try {
-      return { encoding: 'utf8', content: new TextDecoder('utf-8', { fatal: true }).decode(content) };
-    } catch {
-      // not UTF-8 after all: fall back to base64
-    }
-  }
-  return { encoding: 'base64', content: Buffer.from(content).toString('base64') };
-}
 
 function decodeContent(content: string, encoding: 'utf8' | 'base64'): Uint8Array {
   if (encoding === 'utf8') return Buffer.from(content, 'utf8');

@@ -4,7 +4,7 @@
  * Every operation, listed by hand and grouped by engine (toolset). Surfaces loop over
  * `selectOperations(...)`; nothing is discovered from the filesystem.
  */
-import { ENGINE_IDS, type AnyOperation, type EngineId } from './operation.js';
+import { ENGINE_IDS, type AnyOperation, type EngineId } from '../src/surface/operation.js';
 import { DAG_OPERATIONS } from './dag.js';
 import { EXECUTION_OPERATIONS } from './execution.js';
 import { RAG_OPERATIONS } from './rag.js';

@@ -2,10 +2,10 @@
  * Taxonomy operations: look up concepts, walk the tree, classify text or an artifact.
  */
 import { z } from 'zod';
-import { invalidInput } from '../errors.js';
-import { leanList as list, boundedText as text } from './fields.js';
-import { defineOperation } from './operation.js';
-import { encodeContent } from './registry.js';
+import { invalidInput } from '../src/errors.js';
+import { leanList as list, boundedText as text } from '../src/surface/fields.js';
+import { defineOperation } from '../src/surface/operation.js';
+import { encodeContent } from '../src/surface/content-encoding.js';
 
 
 /** How much of an artifact's content classification reads. */

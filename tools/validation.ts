@@ -2,9 +2,9 @@
  * Validation operations: a JSON Schema registry and validation of values and artifacts.
  */
 import { z } from 'zod';
-import { parseStructuredContent } from '../engines/validation/structured-content.js';
-import { defineOperation } from './operation.js';
-import { artifactName, artifactVersion, isoTime, mediaType } from './fields.js';
+import { parseStructuredContent } from '../src/engines/validation/structured-content.js';
+import { defineOperation } from '../src/surface/operation.js';
+import { artifactName, artifactVersion, isoTime, mediaType } from '../src/surface/fields.js';
 
 const schemaId = () =>
   z

@@ -3,8 +3,8 @@
  * environment promotions.
  */
 import { z } from 'zod';
-import { leanList as list, boundedText as text } from './fields.js';
-import { defineOperation } from './operation.js';
+import { leanList as list, boundedText as text } from '../src/surface/fields.js';
+import { defineOperation } from '../src/surface/operation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const requestId = z

@@ -4,11 +4,8 @@
  * keys, to keep tools/list small, and the engine's validation reports what is wrong.
  */
 import { z } from 'zod';
-import { defineOperation } from './operation.js';
+import { defineOperation } from '../src/surface/operation.js';
 
-/** The MCP resources of a run and of a workflow's latest version. */
-export const runUri = (id: string) => `dag://runs/${encodeURIComponent(id)}`;
-export const workflowUri = (name: string) => `dag://workflows/${encodeURIComponent(name)}`;
 
 const RUN_STATUS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 const NODE_STATUS = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;

@@ -1,0 +1,104 @@
+/*
+ * Adapters from configuration
+ * ===========================
+ * Opens what each port's configuration names: PGlite or PostgreSQL, the in-process cache
+ * or Redis (alone or behind the LRU), SQL tables or Neo4j for GraphRAG, and the embedder.
+ * Drivers are imported here on first use, not at start, so a stdio client's `initialize`
+ * is answered before they have loaded.
+ */
+import { join } from 'node:path';
+import type { LoadedConfig } from './config/load-config.js';
+import type { CachePort } from './platform/cache/cache-port.js';
+import { lockDataDir } from './platform/data-dir-lock.js';
+import type { EmbedderChoice } from './platform/embeddings/embedder-choice.js';
+import type { EmbeddingsPort } from './platform/embeddings/embeddings-port.js';
+import type { GraphStore } from './platform/graph/graph-store.js';
+import type { Logger } from './platform/log.js';
+import type { Metrics } from './platform/metrics.js';
+import type { SqlPort } from './platform/sql/sql-port.js';
+
+export const MEMORY_DATA_DIR = 'memory://';
+
+export interface AdapterSettings {
+  config: LoadedConfig;
+  env: Record<string, string | undefined>;
+  log: Logger;
+  metrics: Metrics;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  databaseSchema?: string;
+  cacheKeyPrefix?: string;
+}
+
+/** The SQL database, and the data-dir lock to release when it closes (embedded only). */
+export async function openSql(settings: AdapterSettings): Promise<{ sql: SqlPort; releaseLock?: () => void }> {
+  const url = settings.databaseUrl ?? settings.env.DATABASE_URL;
+  if (url) {
+    const { openPostgres } = await import('./platform/sql/postgres-adapter.js');
+    return { sql: await openPostgres(url, settings.config.engineMap.database.pool, settings.databaseSchema) };
+  }
+  const { openPglite } = await import('./platform/sql/pglite-adapter.js');
+  if (settings.dataDir === MEMORY_DATA_DIR) return { sql: await openPglite(undefined) };
+  const releaseLock = lockDataDir(settings.dataDir);
+  try {
+    return { sql: await openPglite(join(settings.dataDir, 'pgdata')), releaseLock };
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+export async function openCache(settings: AdapterSettings): Promise<CachePort> {
+  const { countedCache } = await import('./platform/cache/counted-cache.js');
+  return countedCache(await openCacheBackend(settings), settings.metrics);
+}
+
+async function openCacheBackend(settings: AdapterSettings): Promise<CachePort> {
+  const { cache } = settings.config.engineMap;
+  const url = settings.redisUrl ?? settings.env.REDIS_URL;
+  if (url && cache.redis.enabled) {
+    const log = settings.log.child({ component: 'cache' });
+    if (cache.memory.enabled) {
+      const { openTieredCache } = await import('./platform/cache/tiered-cache.js');
+      return openTieredCache(url, { ttlSeconds: cache.redis.ttl, memoryMaxSize: cache.memory.maxSize, keyPrefix: settings.cacheKeyPrefix, log });
+    }
+    const { openRedisCache } = await import('./platform/cache/redis-cache.js');
+    return openRedisCache(url, { ttlSeconds: cache.redis.ttl, keyPrefix: settings.cacheKeyPrefix, log });
+  }
+  const { createMemoryCache } = await import('./platform/cache/memory-cache.js');
+  return createMemoryCache({ maxSize: cache.memory.maxSize, ttlSeconds: cache.redis.ttl });
+}
+
+export async function openEmbedder(choice: EmbedderChoice, settings: AdapterSettings, cache: CachePort): Promise<EmbeddingsPort> {
+  switch (choice.provider) {
+    case 'openai':
+      return (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
+        url: choice.url,
+        model: settings.env.EMBEDDINGS_MODEL || 'text-embedding-3-small',
+        apiKey: settings.env.EMBEDDINGS_API_KEY || undefined,
+        cache,
+        cacheTtlSeconds: settings.config.engineMap.cache.redis.ttl,
+      });
+    case 'onnx': {
+      const started = performance.now();
+      const embedder = await (await import('./platform/embeddings/onnx-embedder.js')).createOnnxEmbedder({ modelDir: choice.modelDir, threads: choice.threads });
+      settings.log.info({ embedder: embedder.id, modelDir: choice.modelDir, ms: Math.round(performance.now() - started) }, 'embedding model loaded');
+      return embedder;
+    }
+    case 'offline':
+      return (await import('./platform/embeddings/offline-embedder.js')).createOfflineEmbedder();
+  }
+}
+
+/** Neo4j when NEO4J_URI is set or graphStore says so; else tables in the SQL database. */
+export async function openGraphStore(settings: AdapterSettings, sql: SqlPort, configured: 'postgres' | 'neo4j'): Promise<GraphStore> {
+  const uri = settings.env.NEO4J_URI;
+  if (configured === 'neo4j' || uri) {
+    if (!uri) throw new Error('RAG_engine.settings.graphStore is "neo4j" but NEO4J_URI is not set; set NEO4J_URI (and NEO4J_USER, NEO4J_PASSWORD) or use graphStore "postgres"');
+    const { openNeo4jGraphStore } = await import('./platform/graph/neo4j-graph-store.js');
+    return openNeo4jGraphStore({ uri, user: settings.env.NEO4J_USER || 'neo4j', password: settings.env.NEO4J_PASSWORD || '' });
+  }
+  const { createSqlGraphStore } = await import('./platform/graph/sql-graph-store.js');
+  return createSqlGraphStore(sql);
+}

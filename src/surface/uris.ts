@@ -1,0 +1,15 @@
+/*
+ * Resource URIs
+ * =============
+ * Built in one place: tools name them in results (contentUri), resources match them, and
+ * change events announce them. Each variable is one URL-encoded path segment.
+ */
+
+export const runUri = (id: string) => `dag://runs/${encodeURIComponent(id)}`;
+export const workflowUri = (name: string) => `dag://workflows/${encodeURIComponent(name)}`;
+export const collectionUri = (name: string) => `rag://collections/${encodeURIComponent(name)}`;
+export const conceptUri = (id: string) => `taxonomy://concepts/${encodeURIComponent(id)}`;
+
+export function artifactUri(name: string, version: string): string {
+  return `registry://artifacts/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
+}
