@@ -98,7 +98,7 @@ export const governanceAuditQuery = defineOperation({
   name: 'governance_audit_query',
   engine: 'governance',
   title: 'Audit log',
-  description: 'Audit records of tool calls, newest first.',
+  description: 'Audit records of every call (tools, resource reads, prompts, completions), newest first.',
   input: z.object({
     principal: text(200, true).optional().describe('Principal.'),
     operation: text(64, true).optional().describe('Tool.'),
@@ -108,7 +108,7 @@ export const governanceAuditQuery = defineOperation({
     limit: z.number().int().min(1).max(200).default(50).describe('Page size.'),
   }),
   output: z.object({
-    records: list('Each {seq, at, principal, operation, outcome, errorCode, durationMs, traceId, arguments}.'),
+    records: list('Each {seq, at, principal, principalName, operation, surface, resource, outcome, errorCode, durationMs, traceId, arguments}.'),
     nextCursor: z.string().optional().describe('Next page.'),
   }),
   annotations: { readOnlyHint: true },
