@@ -1,7 +1,17 @@
-// Lint rules: the recommended TypeScript set, plus the one rule that guards the stdio protocol:
-// nothing in src/ may write to stdout except the CLI subcommands that print a result.
+// Lint rules: the recommended TypeScript set, plus the project's boundaries:
+// - nothing in src/, tools/, resources/ or prompts/ writes to stdout except the CLI, whose
+//   subcommands print a result (on the stdio transport stdout carries protocol messages only);
+// - platform adapters never import engines, engines never import the server or the MCP
+//   declarations, and declarations never import the server.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+const stdoutRules = {
+  'no-console': 'error',
+  'no-restricted-properties': ['error', { object: 'process', property: 'stdout', message: 'stdout carries MCP messages on the stdio transport: log to stderr (the logger), or print from src/cli.ts' }],
+};
+
+const importsFrom = (groups) => ['error', { patterns: groups.map(([group, message]) => ({ group, message })) }];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', '.ci-out/'] },
@@ -15,7 +25,28 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'tools/**/*.ts', 'resources/**/*.ts', 'prompts/**/*.ts'],
+    ignores: ['src/cli.ts'],
+    rules: stdoutRules,
+  },
+  {
+    files: ['src/cli.ts'],
     rules: { 'no-console': 'error' },
+  },
+  {
+    files: ['src/platform/**/*.ts'],
+    rules: { 'no-restricted-imports': importsFrom([[['**/engines/**'], 'platform adapters serve every engine and import none: move what both need into platform/']]) },
+  },
+  {
+    files: ['src/engines/**/*.ts'],
+    rules: {
+      'no-restricted-imports': importsFrom([
+        [['**/server/**', '**/tools/**', '**/resources/**', '**/prompts/**', '**/surface/**'], 'engines hold domain logic and know nothing of MCP, HTTP or the declarations'],
+      ]),
+    },
+  },
+  {
+    files: ['tools/**/*.ts', 'resources/**/*.ts', 'prompts/**/*.ts', 'src/surface/**/*.ts'],
+    rules: { 'no-restricted-imports': importsFrom([[['**/server/**', '**/app.js'], 'declarations are served by the server, never the other way round']]) },
   },
 );

@@ -12,7 +12,7 @@ import { invalidInput } from '../../errors.js';
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
 import { chunkDocument, type Chunk, type ChunkSettings, type SupportedMimeType } from './chunk.js';
 import type { ChunkExtraction, EntityExtractor } from './graph/extraction.js';
-import { termFrequencies } from './tokenize.js';
+import { termFrequencies } from '../../platform/text/tokenize.js';
 
 /** What preparation reads of a document. */
 export interface PrepareInput {

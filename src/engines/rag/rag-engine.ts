@@ -24,7 +24,7 @@ import { createInProcessPreparer, type DocumentPreparer, type Preparation } from
 import { createWorkerPreparer } from './worker-preparer.js';
 import { DEFAULT_VECTOR_WEIGHT, fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
-import { terms } from './tokenize.js';
+import { terms } from '../../platform/text/tokenize.js';
 import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
 import type { ChunkExtraction, EntityExtractor } from './graph/extraction.js';
 import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';

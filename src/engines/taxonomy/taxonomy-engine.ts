@@ -8,7 +8,7 @@
  */
 import { distance } from 'fastest-levenshtein';
 import { invalidInput, notFound } from '../../errors.js';
-import { terms } from '../rag/tokenize.js';
+import { terms } from '../../platform/text/tokenize.js';
 import type { Concept } from './ontology-loader.js';
 
 export interface ConceptMatch {

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { stemmer } from 'stemmer';
-import { terms } from '../../engines/rag/tokenize.js';
+import { terms } from '../text/tokenize.js';
 import type { EmbeddingsPort } from './embeddings-port.js';
 
 const VERSION = 2;

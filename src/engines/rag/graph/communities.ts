@@ -8,7 +8,7 @@
  */
 import louvainModule from 'graphology-communities-louvain';
 import type { GraphStore } from '../../../platform/graph/graph-store.js';
-import { terms } from '../tokenize.js';
+import { terms } from '../../../platform/text/tokenize.js';
 import { entityGraph, entityOf } from './entity-graph.js';
 
 export interface Community {

@@ -6,7 +6,7 @@
  * endpoint). An entity is identified by its key: its name through the BM25 analyzer, so
  * "Licenses" and "license" are one entity and a query links to it by the same stems.
  */
-import { terms } from '../tokenize.js';
+import { terms } from '../../../platform/text/tokenize.js';
 
 export interface ExtractedEntity {
   /** Analyzer terms of the name joined by spaces; the entity's identity in its collection. */

@@ -13,7 +13,7 @@
  * other pairs within a window of four mentions "co-occurs".
  */
 import { buildExtraction, CO_OCCURS, type ChunkExtraction, type EntityExtractor } from './extraction.js';
-import { isStopWord } from '../tokenize.js';
+import { isStopWord } from '../../../platform/text/tokenize.js';
 
 const SENTENCE = /[^.!?;:\n]+(?:[.!?;:](?=\s|$)|\n|$)|[^\n]+/g;
 const TOKEN = /[\p{L}\p{N}]+(?:[.'’-][\p{L}\p{N}]+)*/gu;

@@ -1,6 +1,6 @@
 /*
- * rag/tokenize
- * ============
+ * text/tokenize
+ * =============
  * The one analyzer behind full-text ranking and the offline embedder: Unicode-aware
  * lower-casing, splitting on anything that is not a letter or digit, an English stop-word
  * list, and Porter stemming (the `stemmer` package). Query and documents go through the
