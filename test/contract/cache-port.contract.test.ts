@@ -8,6 +8,7 @@ import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
 import { openRedisCache } from '../../src/platform/cache/redis-cache.js';
 import { openTieredCache } from '../../src/platform/cache/tiered-cache.js';
 import { REDIS_URL, silentLogger, title, uniqueId } from '../helpers/backends.js';
+import { eventually, sleep } from '../helpers/timing.js';
 
 const backends: { name: string; skip?: string; open(prefix: string): Promise<CachePort> }[] = [
   { name: 'memory', open: async () => createMemoryCache({ maxSize: 3, ttlSeconds: 60 }) },
@@ -48,7 +49,7 @@ for (const backend of backends) {
     it('expires entries after their time to live', async () => {
       await cache.set('short', 'x', 1);
       expect(await cache.get('short')).toBe('x');
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      await sleep(1200);
       expect(await cache.get('short')).toBeUndefined();
     });
 
@@ -78,14 +79,6 @@ describe.skipIf(!REDIS_URL)(`redis cache after losing its connection${REDIS_URL 
   });
 });
 
-async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
-  let value = await read();
-  for (let i = 0; i < 50 && value !== expected; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    value = await read();
-  }
-  return value;
-}
 
 describe.skipIf(!REDIS_URL)(`two replicas sharing a two-level cache${REDIS_URL ? '' : ' (skipped: set REDIS_URL to a Redis server)'}`, () => {
   const open = (prefix: string) => openTieredCache(REDIS_URL!, { ttlSeconds: 60, memoryMaxSize: 100, keyPrefix: prefix, log: silentLogger });
@@ -97,16 +90,18 @@ describe.skipIf(!REDIS_URL)(`two replicas sharing a two-level cache${REDIS_URL ?
       await a.set('alias', 'v1');
       // Once a's announcement has reached b, b keeps what it reads in process: removing the key
       // from Redis behind both caches' backs shows that b answers from its own memory.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(await b.get('alias')).toBe('v1');
       const raw = new Redis(REDIS_URL!);
       await raw.del(`${prefix}alias`);
       raw.disconnect();
       expect(await b.get('alias')).toBe('v1');
       await a.set('alias', 'v2');
-      expect(await eventually(() => b.get('alias'), 'v2')).toBe('v2');
+      await eventually(async () => (await b.get('alias')) === 'v2', 'the new value reaching the other replica', { timeoutMs: 1000, intervalMs: 20 });
+      expect(await b.get('alias')).toBe('v2');
       await a.delete('alias');
-      expect(await eventually(() => b.get('alias'), undefined)).toBeUndefined();
+      await eventually(async () => (await b.get('alias')) === undefined, 'the deletion reaching the other replica', { timeoutMs: 1000, intervalMs: 20 });
+      expect(await b.get('alias')).toBeUndefined();
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -118,7 +113,7 @@ describe.skipIf(!REDIS_URL)(`two replicas sharing a two-level cache${REDIS_URL ?
     try {
       await a.set('short', 'x', 1);
       expect(await b.get('short')).toBe('x');
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      await sleep(1200);
       expect(await b.get('short')).toBeUndefined();
     } finally {
       await Promise.all([a.close(), b.close()]);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHub, type ServerEvent } from '../../src/platform/events/event-hub.js';
 import { attachRedisEventRelay } from '../../src/platform/events/redis-event-relay.js';
 import { REDIS_URL, silentLogger, title, uniqueId } from '../helpers/backends.js';
+import { sleep } from '../helpers/timing.js';
 
 interface Deployment {
   a: EventHub;
@@ -37,7 +38,6 @@ const backends: { name: string; skip?: string; open(prefix: string): Promise<Dep
   },
 ];
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Collects what a listener hears; `until` waits for a count, `quiet` checks nothing more arrives. */
 function recorder(hub: EventHub) {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../src/server/auth/api-key-store.js';
 import { appBackends, title } from '../helpers/backends.js';
 import { raw, startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { eventually } from '../helpers/timing.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const JWT_SECRET = 'a-test-secret-of-more-than-32-characters!';
@@ -287,14 +288,6 @@ describe('rate limits', () => {
   }
 });
 
-/** Polls until check() holds: for changes that reach every replica within a cache TTL. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what} did not happen within 15 s`);
-}
 
 describe('api_key.enabled auto (the default)', () => {
   for (const backend of appBackends()) {

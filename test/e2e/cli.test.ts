@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { selectOperations } from '../../tools/index.js';
 import { connectStdio } from '../helpers/clients.js';
 import { cleanEnv, runCli, startHttpServer } from '../helpers/cli.js';
 
@@ -68,27 +69,8 @@ describe('mcp-level3 command', () => {
     await validationOnly.close();
     const readOnly = await connectStdio('v2', ['--data-dir', 'memory://', '--read-only']);
     const tools = (await readOnly.listTools()).tools;
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      'dag_runs',
-      'dag_status',
-      'dag_validate',
-      'execution_status',
-      'governance_audit_query',
-      'governance_audit_verify',
-      'governance_check',
-      'governance_policies',
-      'promotion_history',
-      'promotion_status',
-      'rag_collections',
-      'rag_query',
-      'registry_get',
-      'registry_list',
-      'taxonomy_classify',
-      'taxonomy_lookup',
-      'taxonomy_tree',
-      'validation_list_schemas',
-      'validation_validate',
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(selectOperations({ readOnly: true }).map((op) => op.name).sort());
+    expect(tools.map((t) => t.name)).not.toContain('registry_publish');
     await expect(readOnly.callTool({ name: 'registry_publish', arguments: {} })).rejects.toThrow(/registry_publish/);
     await readOnly.close();
   });

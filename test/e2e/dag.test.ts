@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js';
 import { connectHttp, type McpClient } from '../helpers/clients.js';
 import { DATABASE_URL, uniqueId } from '../helpers/backends.js';
+import { sleep } from '../helpers/timing.js';
 
 interface NodeState {
   id: string;
@@ -28,7 +29,6 @@ interface RunState {
   nodes: NodeState[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function tool<T>(client: McpClient, name: string, args: Record<string, unknown>): Promise<T> {
   const result = await client.callTool({ name, arguments: args });

@@ -15,8 +15,8 @@ import { connectStdio, type McpClient } from '../helpers/clients.js';
 import { DATABASE_URL, freshDatabase, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
 import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';
+import { sleep } from '../helpers/timing.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -9,17 +9,11 @@ import { registryGet, registryPublish } from '../../tools/registry.js';
 import { startTestApp, type TestApp } from '../helpers/backends.js';
 import { POSTGRES_BIN_DIR, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';
+import { eventually } from '../helpers/timing.js';
 
 const admin = { id: 'faults', scopes: ['*'] };
 
 
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what} did not happen within 15 s`);
-}
 
 describe.skipIf(!REDIS_SERVER_BIN)(`a Redis restart${REDIS_SERVER_BIN ? '' : ' (skipped: set REDIS_SERVER_BIN to a redis-server binary)'}`, () => {
   let redis: ChildProcess | undefined;

@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/platform/sql/migrations.js';
+import { ALL_OPERATIONS } from '../../tools/index.js';
 import { CLIENT_KINDS, connectHttp, type McpClient } from '../helpers/clients.js';
 import { startHttpServer, type RunningServer } from '../helpers/cli.js';
+import { sleep } from '../helpers/timing.js';
 
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
 
@@ -48,7 +50,7 @@ describe('HTTP transport', () => {
     for (let i = 0; i < 40; i++) {
       ready = await fetch(`${server.origin}/ready`);
       if (ready.status === 200) break;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     expect(ready!.status).toBe(200);
     expect(await ready!.json()).toMatchObject({ ready: true, checks: { database: { ok: true, backend: 'pglite', schemaVersion: MIGRATIONS.at(-1)!.version }, cache: { ok: true, backend: 'memory' } } });
@@ -65,40 +67,7 @@ describe('HTTP transport', () => {
 
       it('lists every tool with an output schema and annotations', async () => {
         const { tools } = await client.listTools();
-        expect(tools.map((t) => t.name).sort()).toEqual([
-          'dag_cancel',
-          'dag_define',
-          'dag_run',
-          'dag_runs',
-          'dag_status',
-          'dag_validate',
-          'execution_status',
-          'governance_audit_query',
-          'governance_audit_verify',
-          'governance_check',
-          'governance_policies',
-          'governance_set_policy',
-          'promotion_approve',
-          'promotion_history',
-          'promotion_reject',
-          'promotion_request',
-          'promotion_rollback',
-          'promotion_status',
-          'rag_collections',
-          'rag_delete',
-          'rag_ingest',
-          'rag_query',
-          'registry_get',
-          'registry_list',
-          'registry_publish',
-          'registry_yank',
-          'taxonomy_classify',
-          'taxonomy_lookup',
-          'taxonomy_tree',
-          'validation_list_schemas',
-          'validation_register_schema',
-          'validation_validate',
-        ]);
+        expect(tools.map((t) => t.name).sort()).toEqual(ALL_OPERATIONS.map((op) => op.name).sort());
         for (const tool of tools) {
           expect(tool.outputSchema, tool.name).toBeDefined();
           expect(typeof tool.annotations?.readOnlyHint, tool.name).toBe('boolean');

@@ -14,8 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, runCli, startHttpServer, type RunningServer } from '../helpers/cli.js';
 import { DATABASE_URL, freshDatabase, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
+import { sleep } from '../helpers/timing.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WORKERS = 6;
 const KILLED = 1;
 

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS, connectStdio, type McpClient } from '../helpers/clients.js';
 import { CLI, cleanEnv, runCli, stopProcess } from '../helpers/cli.js';
+import { sleep } from '../helpers/timing.js';
 
 for (const kind of CLIENT_KINDS) {
   describe(`stdio with the ${kind} client`, () => {
@@ -54,7 +55,7 @@ describe('stdio protocol hygiene', () => {
     const waitFor = async (id: number) => {
       for (let i = 0; i < 400; i++) {
         if (stdout.split('\n').some((line) => line.includes(`"id":${id}`))) return;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       throw new Error(`no answer to ${id}; stdout: ${stdout}\nstderr: ${stderr}`);
     };

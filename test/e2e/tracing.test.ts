@@ -12,6 +12,7 @@ import { cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js
 import { DATABASE_URL, dropSchema, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { connectWithHeaders } from '../helpers/in-process-http.js';
 import pg from 'pg';
+import { sleep } from '../helpers/timing.js';
 
 const OTLP = process.env.OTEL_TEST_ENDPOINT;
 const QUERY = process.env.JAEGER_QUERY_URL;
@@ -41,7 +42,7 @@ async function findTrace(service: string, spanName: string): Promise<JaegerTrace
       const trace = data?.find((t) => t.spans.some((s) => s.operationName === spanName));
       if (trace) return trace;
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   throw new Error(`Jaeger has no trace of ${service} with a span "${spanName}"`);
 }

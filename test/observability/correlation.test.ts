@@ -16,6 +16,7 @@ import { startTracing } from '../../src/platform/tracing-sdk.js';
 import { captureContext, currentSpanId, currentTraceId, runInContext, shutdownTracing, withSpan } from '../../src/platform/tracing.js';
 import { startTestApp, type TestApp } from '../helpers/backends.js';
 import { connectWithHeaders, serveInProcess, type InProcessHttp } from '../helpers/in-process-http.js';
+import { sleep } from '../helpers/timing.js';
 
 interface Line {
   msg: string;
@@ -163,7 +164,7 @@ describe('carrying a trace across a hand-off (the API engines use)', () => {
       captured = captureContext();
     });
     // A queue or timer hop: the async context is gone, the captured one restores it.
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await sleep(1);
     expect(currentTraceId()).toBeUndefined();
     await runInContext(captured, () => withSpan('dag node a', { 'dag.node.id': 'a' }, () => currentSpanId()));
 

@@ -11,6 +11,7 @@ import { registryGet, registryList } from '../../tools/registry.js';
 import { validationRegisterSchema } from '../../tools/validation.js';
 import { failure } from '../helpers/failures.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
+import { sleep } from '../helpers/timing.js';
 
 type Status = z.output<typeof dagStatus.output>;
 
@@ -108,12 +109,12 @@ for (const backend of appBackends()) {
           ],
         },
       });
-      for (let i = 0; i < 200 && node(await status(started.runId), 'long').status !== 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 200 && node(await status(started.runId), 'long').status !== 'running'; i++) await sleep(20);
       const cancelled = await call(dagCancel, { runId: started.runId });
       expect(cancelled).toEqual({ runId: started.runId, status: 'cancelled' });
       let s = await status(started.runId);
       for (let i = 0; i < 200 && node(s, 'long').status === 'running'; i++) {
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
         s = await status(started.runId);
       }
       expect(s.status).toBe('cancelled');

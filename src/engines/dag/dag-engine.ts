@@ -8,11 +8,13 @@
  * through the ActionPort, run with the identity and scopes of the caller who started
  * the run.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { isoTimestamp, type SqlPort } from '../../platform/sql/sql-port.js';
+import { sha256Digest } from '../../platform/digest.js';
+import { decodeCursor, isSeq, keysetPage } from '../../platform/sql/keyset.js';
 import { carrierFromContext } from '../../platform/tracing.js';
 import type { Executor } from '../execution/executor.js';
 import { BUILTIN_ACTIONS, isBuiltin, runBuiltin } from './builtins.js';
@@ -88,13 +90,7 @@ function toRunView(row: RunRow): RunView {
 }
 
 function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(value)).digest('hex')}`;
-}
-
-function decodeCursor(cursor: string): number {
-  const seq = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!Number.isSafeInteger(seq) || seq <= 0) throw invalidInput('cursor: not a cursor this server issued; pass nextCursor from the previous page unchanged');
-  return seq;
+  return sha256Digest(JSON.stringify(value));
 }
 
 export class DagEngine {
@@ -360,18 +356,17 @@ export class DagEngine {
   }
 
   async listRuns(options: { status?: RunStatus; workflow?: string; cursor?: string; limit: number }): Promise<{ runs: RunView[]; nextCursor?: string }> {
-    const before = options.cursor ? decodeCursor(options.cursor) : null;
+    const before = options.cursor ? decodeCursor(options.cursor, isSeq) : null;
     const { rows } = await this.sql.query<RunRow>(
       `select ${RUN_COLUMNS} from dag_runs
         where ($1::text is null or status = $1) and ($2::text is null or workflow = $2) and ($3::bigint is null or seq < $3)
         order by seq desc limit $4`,
       [options.status ?? null, options.workflow ?? null, before, options.limit + 1],
     );
-    const more = rows.length > options.limit;
-    const page = more ? rows.slice(0, options.limit) : rows;
+    const { page, nextCursor } = keysetPage(rows, options.limit, (row) => Number(row.seq));
     return {
       runs: page.map(toRunView),
-      ...(more ? { nextCursor: Buffer.from(String(page.at(-1)!.seq)).toString('base64url') } : {}),
+      ...(nextCursor ? { nextCursor } : {}),
     };
   }
 

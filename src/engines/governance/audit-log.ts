@@ -15,9 +15,11 @@
  * died (its instance stopped beating) becomes an `interrupted` record, so a call killed
  * half-way still shows in the chain.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { invalidInput } from '../../errors.js';
+import { randomUUID } from 'node:crypto';
+import { sha256Hex } from '../../platform/digest.js';
+import { decodeCursor, isSeq, keysetPage } from '../../platform/sql/keyset.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp } from '../../platform/sql/sql-port.js';
 
 export type AuditLevel = 'none' | 'basic' | 'full';
 
@@ -80,17 +82,13 @@ const FULL_STRING_LIMIT = 1024;
 const BASIC_STRING_LIMIT = 128;
 const VERIFY_BATCH = 1000;
 
-function digestOf(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** What of the arguments is kept at each level; secrets never, whatever the level. */
 export function recordedArguments(args: unknown, level: AuditLevel): string | null {
   if (level === 'none') return null;
   const keep = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') {
       const limit = level === 'full' ? FULL_STRING_LIMIT : BASIC_STRING_LIMIT;
-      return value.length <= limit ? value : `[${value.length} chars, sha256:${digestOf(value)}]`;
+      return value.length <= limit ? value : `[${value.length} chars, sha256:${sha256Hex(value)}]`;
     }
     if (value === null || typeof value !== 'object') return value;
     if (level === 'basic' && depth > 0) return Array.isArray(value) ? `[list of ${value.length}]` : '[object]';
@@ -119,13 +117,13 @@ export function chainHash(record: Omit<AuditRecord, 'hash'>): string {
     record.arguments,
   ];
   if (record.surface !== 'tool' || record.resource !== null || record.principalName !== null) fields.push(record.surface, record.resource, record.principalName);
-  return digestOf(JSON.stringify(fields));
+  return sha256Hex(JSON.stringify(fields));
 }
 
 function toRecord(row: AuditRow): AuditRecord {
   return {
     seq: Number(row.seq),
-    at: new Date(row.at).toISOString(),
+    at: isoTimestamp(row.at),
     principal: row.principal,
     principalName: row.principal_name,
     operation: row.operation,
@@ -139,16 +137,6 @@ function toRecord(row: AuditRow): AuditRecord {
     prevHash: row.prev_hash,
     hash: row.hash,
   };
-}
-
-interface QueryCursor {
-  seq: number;
-}
-
-function decodeCursor(cursor: string): QueryCursor {
-  const seq = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!Number.isSafeInteger(seq) || seq < 0) throw invalidInput('cursor: not a cursor this server issued; pass nextCursor from the previous page unchanged');
-  return { seq };
 }
 
 export class AuditLog {
@@ -257,7 +245,7 @@ export class AuditLog {
 
   /** Newest first, keyset-paginated on seq. */
   async query(filter: { principal?: string; operation?: string; since?: string; until?: string; cursor?: string; limit: number }): Promise<{ records: AuditRecord[]; nextCursor?: string }> {
-    const cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+    const cursor = filter.cursor ? decodeCursor(filter.cursor, isSeq) : undefined;
     const { rows } = await this.sql.query<AuditRow>(
       `select * from governance_audit
        where ($1::text is null or principal = $1)
@@ -267,13 +255,12 @@ export class AuditLog {
          and ($5::bigint is null or seq < $5)
        order by seq desc
        limit $6`,
-      [filter.principal ?? null, filter.operation ?? null, filter.since ?? null, filter.until ?? null, cursor?.seq ?? null, filter.limit + 1],
+      [filter.principal ?? null, filter.operation ?? null, filter.since ?? null, filter.until ?? null, cursor ?? null, filter.limit + 1],
     );
-    const more = rows.length > filter.limit;
-    const page = (more ? rows.slice(0, filter.limit) : rows).map(toRecord);
+    const { page, nextCursor } = keysetPage(rows, filter.limit, (row) => Number(row.seq));
     return {
-      records: page,
-      ...(more ? { nextCursor: Buffer.from(String(page.at(-1)!.seq)).toString('base64url') } : {}),
+      records: page.map(toRecord),
+      ...(nextCursor ? { nextCursor } : {}),
     };
   }
 

@@ -9,11 +9,13 @@
  * Compiled policies are kept in memory per policy-set revision; each evaluation reads the
  * one-row revision first, so a policy changed through another replica applies at once.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Digest } from '../../platform/digest.js';
 import stringify from 'safe-stable-stringify';
 import { EngineError, invalidInput } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp } from '../../platform/sql/sql-port.js';
 import { AuditLog, type AuditLevel } from './audit-log.js';
 import type { CompiledPolicy, PolicyInput } from './cel-policy.js';
 
@@ -72,7 +74,7 @@ function toPolicy(row: PolicyRow): Policy {
     effect: row.effect,
     message: row.message,
     revision: Number(row.revision),
-    updatedAt: new Date(row.updated_at).toISOString(),
+    updatedAt: isoTimestamp(row.updated_at),
     updatedBy: row.updated_by,
   };
 }
@@ -165,7 +167,7 @@ export class GovernanceEngine {
           decision.decisionId,
           target,
           input.principal.id,
-          `sha256:${createHash('sha256').update(stringify(input) ?? '').digest('hex')}`,
+          sha256Digest(stringify(input) ?? ''),
           decision.allow,
           JSON.stringify(violations),
           JSON.stringify(warnings),
@@ -220,7 +222,7 @@ export class GovernanceEngine {
       violations: row.violations,
       warnings: row.warnings,
       policyRevision: Number(row.policy_revision),
-      decidedAt: new Date(row.decided_at).toISOString(),
+      decidedAt: isoTimestamp(row.decided_at),
     };
   }
 }

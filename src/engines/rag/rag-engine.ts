@@ -10,7 +10,7 @@
  * entities and relations are extracted and written to the graph store in the same
  * transaction, and a third retriever ranks chunks through the graph (graph/).
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex, sha256Key } from '../../platform/digest.js';
 import { EventEmitter } from 'node:events';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
@@ -19,6 +19,7 @@ import { isWeightedQueryEmbedder, offlineEmbedderDimensions } from '../../platfo
 import { encodeCopyBinary } from '../../platform/sql/binary-copy.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp } from '../../platform/sql/sql-port.js';
 import type { Chunk, ChunkSettings, SupportedMimeType } from './chunk.js';
 import { createInProcessPreparer, type DocumentPreparer, type Preparation } from './document-preparer.js';
 import { createWorkerPreparer } from './worker-preparer.js';
@@ -149,7 +150,7 @@ function vectorLiteral(vector: Float32Array): string {
 }
 
 function indexName(collection: string): string {
-  return `rag_hnsw_${createHash('sha256').update(collection).digest('hex').slice(0, 16)}`;
+  return `rag_hnsw_${sha256Hex(collection).slice(0, 16)}`;
 }
 
 export const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -498,10 +499,8 @@ export class RagEngine {
         });
         continue;
       }
-      const hash = createHash('sha256')
-        // With GraphRAG on the hash differs, so documents ingested without a graph get one.
-        .update(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text, ...(this.graph ? ['graph'] : [])]))
-        .digest('hex');
+      // With GraphRAG on the hash differs, so documents ingested without a graph get one.
+      const hash = sha256Hex(JSON.stringify([doc.title ?? null, doc.uri ?? null, doc.mimeType, doc.metadata ?? {}, doc.text, ...(this.graph ? ['graph'] : [])]));
       if (storedHashes.get(doc.id) === hash) out.skipped++;
       else todo.push({ doc, hash });
     }
@@ -722,7 +721,7 @@ export class RagEngine {
       chunks: r.chunk_count,
       embedder: r.embedder,
       dimensions: r.dimensions,
-      createdAt: new Date(r.created_at).toISOString(),
+      createdAt: isoTimestamp(r.created_at),
     }));
   }
 
@@ -733,7 +732,7 @@ export class RagEngine {
     );
     const row = rows[0];
     if (!row) throw notFound(`no document "${id}" in collection "${collection}"`);
-    return { id: row.id, title: row.title, uri: row.uri, mimeType: row.mime_type, metadata: row.metadata, text: row.text, chunks: row.chunk_count, updatedAt: new Date(row.updated_at).toISOString() };
+    return { id: row.id, title: row.title, uri: row.uri, mimeType: row.mime_type, metadata: row.metadata, text: row.text, chunks: row.chunk_count, updatedAt: isoTimestamp(row.updated_at) };
   }
 
   async documentIds(collection: string, prefix: string, limit = 50): Promise<string[]> {
@@ -757,7 +756,7 @@ export class RagEngine {
 
     const diversity = input.diversity ?? 0;
     if (!(diversity >= 0 && diversity <= 1)) throw invalidInput(`diversity: expected a number from 0 (off) to 1, e.g. 0.3; got ${input.diversity}`);
-    const cacheKey = `rag:query:${collection.name}:${new Date(collection.created_at).getTime()}.${collection.generation}:${createHash('sha256').update(JSON.stringify([input.query, input.mode, input.topK, input.filter ?? null, diversity])).digest('base64url')}`;
+    const cacheKey = `rag:query:${collection.name}:${new Date(collection.created_at).getTime()}.${collection.generation}:${sha256Key(JSON.stringify([input.query, input.mode, input.topK, input.filter ?? null, diversity]))}`;
     const cached = await this.cache.get(cacheKey);
     if (cached) return JSON.parse(cached) as QueryResult;
 

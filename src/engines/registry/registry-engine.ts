@@ -8,12 +8,14 @@
  * content is immutable, and whatever changes the rest (a yank, an alias move) deletes the
  * version's entry.
  */
-import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
+import { sha256Digest } from '../../platform/digest.js';
+import { decodeCursor, keysetPage } from '../../platform/sql/keyset.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp } from '../../platform/sql/sql-port.js';
 
 export interface ArtifactRecord {
   name: string;
@@ -88,7 +90,7 @@ function toRecord(row: ArtifactRow): ArtifactRecord {
     mediaType: row.media_type,
     labels: row.labels,
     metadata: row.metadata,
-    createdAt: new Date(row.created_at).toISOString(),
+    createdAt: isoTimestamp(row.created_at),
     createdBy: row.created_by,
     yanked: row.yanked,
     yankReason: row.yank_reason,
@@ -101,32 +103,12 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-export function sha256Digest(content: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(content).digest('hex')}`;
-}
-
 function escapeLike(prefix: string): string {
   return prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-interface ListCursor {
-  name: string;
-  seq: number;
-}
-
-function encodeCursor(cursor: ListCursor): string {
-  return Buffer.from(JSON.stringify([cursor.name, cursor.seq])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): ListCursor {
-  try {
-    const [name, seq] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof name === 'string' && typeof seq === 'number' && Number.isInteger(seq)) return { name, seq };
-  } catch {
-    // fall through to the error below
-  }
-  throw invalidInput('cursor: not a cursor this server issued; pass nextCursor from the previous page unchanged');
-}
+/** A list cursor: the name and seq of the last row. */
+const isListKey = (key: unknown): key is [string, number] => Array.isArray(key) && typeof key[0] === 'string' && typeof key[1] === 'number' && Number.isInteger(key[1]);
 
 export class RegistryEngine {
   constructor(
@@ -242,7 +224,7 @@ export class RegistryEngine {
   }
 
   async list(options: { prefix?: string; label?: string; includeYanked?: boolean; cursor?: string; limit: number }): Promise<{ artifacts: (ArtifactRecord & { latest: boolean })[]; nextCursor?: string }> {
-    const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const cursor = options.cursor ? decodeCursor(options.cursor, isListKey) : undefined;
     let labelKey: string | null = null;
     let labelMatch: string | null = null;
     if (options.label) {
@@ -271,17 +253,15 @@ export class RegistryEngine {
         labelKey,
         labelMatch,
         options.includeYanked ?? false,
-        cursor?.name ?? null,
-        cursor?.seq ?? 0,
+        cursor?.[0] ?? null,
+        cursor?.[1] ?? 0,
         options.limit + 1,
       ],
     );
-    const more = rows.length > options.limit;
-    const page = more ? rows.slice(0, options.limit) : rows;
-    const last = page.at(-1);
+    const { page, nextCursor } = keysetPage(rows, options.limit, (row) => [row.name, row.seq]);
     return {
       artifacts: page.map((row) => ({ ...toRecord(row), latest: row.latest === true })),
-      ...(more && last ? { nextCursor: encodeCursor({ name: last.name, seq: last.seq }) } : {}),
+      ...(nextCursor ? { nextCursor } : {}),
     };
   }
 
@@ -297,7 +277,7 @@ export class RegistryEngine {
     if (!row) throw notFound(`no artifact ${name}@${version} to yank (registry_list with prefix "${name}" shows its versions)`);
     await this.cache.delete(this.cacheKey(name, version));
     this.log.info({ artifact: `${name}@${version}`, reason, principal }, 'artifact yanked');
-    return { ...toRecord(row), yankedAt: new Date(row.yanked_at).toISOString() };
+    return { ...toRecord(row), yankedAt: isoTimestamp(row.yanked_at) };
   }
 
   /**

@@ -10,6 +10,7 @@ import addFormatsModule from 'ajv-formats';
 import { conflict, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp } from '../../platform/sql/sql-port.js';
 import { toStrictSchema } from './strict-schema.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default import is the module object.
@@ -113,8 +114,8 @@ export class ValidationEngine {
         id: row.id,
         mediaType: row.media_type,
         revision: row.revision,
-        createdAt: new Date(row.created_at).toISOString(),
-        updatedAt: new Date(row.updated_at).toISOString(),
+        createdAt: isoTimestamp(row.created_at),
+        updatedAt: isoTimestamp(row.updated_at),
         created: row.created,
       };
     });
@@ -128,8 +129,8 @@ export class ValidationEngine {
       id: row.id,
       mediaType: row.media_type,
       revision: row.revision,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
+      createdAt: isoTimestamp(row.created_at),
+      updatedAt: isoTimestamp(row.updated_at),
     }));
   }
 

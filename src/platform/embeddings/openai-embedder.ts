@@ -6,7 +6,7 @@
  * requests, retries 429 and 5xx with exponential backoff and jitter (honouring
  * Retry-After), caches each text's vector in the cache port, and L2-normalizes.
  */
-import { createHash } from 'node:crypto';
+import { sha256Key } from '../digest.js';
 import { EngineError } from '../../errors.js';
 import type { CachePort } from '../cache/cache-port.js';
 import { postJsonWithRetries } from '../retry.js';
@@ -56,7 +56,7 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embeddings
     return [...body.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
   };
 
-  const cacheKey = (text: string) => `emb:${options.model}:${createHash('sha256').update(text).digest('base64url')}`;
+  const cacheKey = (text: string) => `emb:${options.model}:${sha256Key(text)}`;
 
   const port: EmbeddingsPort = {
     id: `openai:${options.model}`,

@@ -43,6 +43,8 @@ export function assertIdentifier(name: string, what: string): string {
 }
 
 /** A timestamp column as ISO 8601 UTC (pg gives Date, PGlite may give text); null stays null. */
+export function isoTimestamp(value: Date | string): string;
+export function isoTimestamp(value: Date | string | null): string | null;
 export function isoTimestamp(value: Date | string | null): string | null {
   return value === null ? null : new Date(value).toISOString();
 }

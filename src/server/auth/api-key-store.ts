@@ -6,7 +6,8 @@
  * a high-entropy secret needs no slow hash, and the plain key is returned once, at
  * creation. Revoked and expired keys stay listed (for audit) but never authenticate.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../../platform/digest.js';
 import { invalidInput, notFound } from '../../errors.js';
 import { unknownScopesProblem } from '../../../tools/scopes.js';
 import { isoTimestamp, type SqlPort } from '../../platform/sql/sql-port.js';
@@ -41,7 +42,7 @@ interface Row {
 
 
 function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return sha256Hex(secret);
 }
 
 function toRecord(row: Row): ApiKeyRecord {
