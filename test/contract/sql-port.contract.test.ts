@@ -3,40 +3,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCopyBinary } from '../../src/platform/sql/binary-copy.js';
+import { AuditLog, chainHash } from '../../src/engines/governance/audit-log.js';
 import { migrate, MIGRATIONS } from '../../src/platform/sql/migrations.js';
-import { openPglite } from '../../src/platform/sql/pglite-adapter.js';
-import { openPostgres } from '../../src/platform/sql/postgres-adapter.js';
 import type { SqlPort } from '../../src/platform/sql/sql-port.js';
-import { DATABASE_URL, dropSchema, title, uniqueId } from '../helpers/backends.js';
+import { openPostgres } from '../../src/platform/sql/postgres-adapter.js';
+import { DATABASE_URL, dropSchema, SQL_POOL, sqlBackends, title, uniqueId } from '../helpers/backends.js';
 
-const POOL = { min: 0, max: 5, acquireTimeoutMillis: 5000, idleTimeoutMillis: 1000 };
-
-interface SqlBackend {
-  name: string;
-  skip?: string;
-  open(): Promise<{ sql: SqlPort; cleanup: () => Promise<void> }>;
-}
-
-const backends: SqlBackend[] = [
-  {
-    name: 'pglite',
-    async open() {
-      const sql = await openPglite(undefined);
-      return { sql, cleanup: async () => undefined };
-    },
-  },
-  {
-    name: 'postgres',
-    skip: DATABASE_URL ? undefined : 'set DATABASE_URL to a PostgreSQL with pgvector',
-    async open() {
-      const schema = uniqueId('sql');
-      const sql = await openPostgres(DATABASE_URL!, POOL, schema);
-      return { sql, cleanup: () => dropSchema(DATABASE_URL!, schema) };
-    },
-  },
-];
-
-for (const backend of backends) {
+for (const backend of sqlBackends()) {
   describe.skipIf(backend.skip)(`SQL port contract on ${title(backend)}`, () => {
     let sql: SqlPort;
     let cleanup: () => Promise<void>;
@@ -139,6 +112,25 @@ for (const backend of backends) {
       expect(recorded).toHaveLength(1);
     });
 
+    it('keeps audit records written before migration 12 verifiable, and chains new records naming their surface after them', async () => {
+      await atVersion(11, async (older) => {
+        const old = { seq: 1, at: new Date().toISOString(), principal: 'local', principalName: null, operation: 'registry_get', surface: 'tool', resource: null, outcome: 'ok', errorCode: null, durationMs: 3, traceId: null, arguments: '{"name":"acme/a"}', prevHash: '0'.repeat(64) };
+        const hash = chainHash(old);
+        await older.query(
+          `insert into governance_audit (seq, at, principal, operation, outcome, error_code, duration_ms, trace_id, arguments, prev_hash, hash) values (1, $1, 'local', 'registry_get', 'ok', null, 3, null, $2, $3, $4)`,
+          [old.at, old.arguments, old.prevHash, hash],
+        );
+        await older.query('update governance_audit_head set seq = 1, hash = $1 where id = 1', [hash]);
+        expect((await migrate(older, MIGRATIONS.filter((m) => m.version <= 12))).applied).toEqual([12]);
+        const audit = new AuditLog(older, 'full');
+        expect(await audit.verify()).toEqual({ ok: true, records: 1 });
+        await audit.append({ principal: 'apikey:k1', principalName: 'release-reader', operation: 'registry-artifact', surface: 'resource', resource: 'registry://artifacts/acme%2Fa/1.0.0', outcome: 'ok', durationMs: 1, arguments: {} });
+        expect(await audit.verify()).toEqual({ ok: true, records: 2 });
+        await older.exec("alter table governance_audit disable trigger governance_audit_no_change; update governance_audit set resource = 'registry://artifacts/acme%2Fb/1.0.0' where seq = 2");
+        expect(await audit.verify()).toMatchObject({ ok: false, firstBroken: { seq: 2 } });
+      });
+    });
+
     it('carries postings and term statistics over when they move from the collection name to its id (migration 10)', async () => {
       await atVersion(9, async (older) => {
         await older.exec(`
@@ -171,7 +163,7 @@ for (const backend of backends) {
         await older.exec(`
           insert into rag_mentions (collection, entity, chunk_id, document_id, count) values
             ('alpha', 'gpl', 1, 'd1', 1), ('alpha', 'gpl', 2, 'd1', 3), ('alpha', 'gpl', 3, 'd2', 2), ('alpha', 'mit', 1, 'd1', 1), ('beta', 'gpl', 4, 'd3', 5)`);
-        expect((await migrate(older)).applied).toEqual([11]);
+        expect((await migrate(older, MIGRATIONS.filter((m) => m.version <= 11))).applied).toEqual([11]);
         const { rows } = await older.query("select chunk_id, count from rag_mentions where collection = 'alpha' and entity = 'gpl' order by count desc, chunk_id limit 2");
         expect(rows).toEqual([
           { chunk_id: 2, count: 3 },
@@ -193,7 +185,7 @@ for (const backend of backends) {
     if (backend.name === 'postgres') {
       it('serializes migrations started by several replicas at once', async () => {
         const schema = uniqueId('replicas');
-        const ports = await Promise.all([1, 2, 3].map(() => openPostgres(DATABASE_URL!, POOL, schema)));
+        const ports = await Promise.all([1, 2, 3].map(() => openPostgres(DATABASE_URL!, SQL_POOL, schema)));
         try {
           const results = await Promise.all(ports.map((p) => migrate(p)));
           expect(results.flatMap((r) => r.applied).sort((a, b) => a - b)).toEqual(MIGRATIONS.map((m) => m.version));

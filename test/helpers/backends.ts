@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { App, MEMORY_DATA_DIR, type AppOptions } from '../../src/app.js';
+import { openPglite } from '../../src/platform/sql/pglite-adapter.js';
+import { openPostgres } from '../../src/platform/sql/postgres-adapter.js';
+import type { SqlPort } from '../../src/platform/sql/sql-port.js';
 
 export interface Backend {
   /** Suite title suffix, e.g. "pglite + memory cache". */
@@ -101,3 +104,33 @@ export async function freshDatabase(label: string): Promise<{ url: string; drop(
 }
 
 export const ADMIN = { principal: { id: 'test-admin', scopes: ['*'] } };
+
+export const SQL_POOL = { min: 0, max: 5, acquireTimeoutMillis: 5000, idleTimeoutMillis: 1000 };
+
+export interface SqlBackend {
+  name: string;
+  skip?: string;
+  open(): Promise<{ sql: SqlPort; cleanup: () => Promise<void> }>;
+}
+
+/** The SQL port alone, on each backend (the port's contract suite). */
+export function sqlBackends(): SqlBackend[] {
+  return [
+  {
+    name: 'pglite',
+    async open() {
+      const sql = await openPglite(undefined);
+      return { sql, cleanup: async () => undefined };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: DATABASE_URL ? undefined : 'set DATABASE_URL to a PostgreSQL with pgvector',
+    async open() {
+      const schema = uniqueId('sql');
+      const sql = await openPostgres(DATABASE_URL!, SQL_POOL, schema);
+      return { sql, cleanup: () => dropSchema(DATABASE_URL!, schema) };
+    },
+  },
+  ];
+}
