@@ -2,7 +2,6 @@
  * Validation operations: a JSON Schema registry and validation of values and artifacts.
  */
 import { z } from 'zod';
-import { parseStructuredContent } from '../src/engines/validation/structured-content.js';
 import { defineOperation } from '../src/surface/operation.js';
 import { artifactName, artifactVersion, isoTime, mediaType } from '../src/surface/fields.js';
 
@@ -70,6 +69,8 @@ export const validationValidate = defineOperation({
   async handler(input, { engines }) {
     if (input.artifact) {
       const artifact = await engines.registry.getVersion(input.artifact.name, input.artifact.version);
+      // Loaded on first use: the YAML parser is not needed to answer `initialize`.
+      const { parseStructuredContent } = await import('../src/engines/validation/structured-content.js');
       const value = parseStructuredContent(artifact.mediaType, artifact.content, 'artifact');
       return engines.validation.validate(input.schemaId, value);
     }
