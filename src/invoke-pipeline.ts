@@ -217,6 +217,25 @@ export class InvokePipeline {
   }
 }
 
+/**
+ * A call refused before its input could be read (a malformed body, a wrong content type,
+ * positional JSON-RPC params): it still passes the path, which audits it and rethrows.
+ */
+export function refusedInvocation(operation: AnyOperation, error: unknown, recorded: Record<string, unknown>): Invocation<never, never> {
+  return {
+    surface: 'tool',
+    name: operation.name,
+    engine: operation.engine,
+    scope: operation.scope,
+    arguments: recorded,
+    writes: false,
+    parse: () => {
+      throw error;
+    },
+    work: () => Promise.reject(error),
+  };
+}
+
 /** The operation's input, validated; INVALID_INPUT names each problem. */
 export function parseInput<O extends AnyOperation>(operation: O, args: unknown): z.output<O['input']> {
   const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });

@@ -19,6 +19,7 @@ describe.each(appBackends())('MCP surfaces through the invoke path on $name', (b
     let http: InProcessHttp;
     let reader: Client;
     let ragOnly: Client;
+    let readerKey: string;
 
     beforeAll(async () => {
       t = await startTestApp(backend);
@@ -32,10 +33,10 @@ describe.each(appBackends())('MCP surfaces through the invoke path on $name', (b
         ADMIN,
       );
       const keys = await app.apiKeys();
-      const readerKey = await keys.create({ name: 'release-reader', scopes: ['registry:read'] });
+      readerKey = (await keys.create({ name: 'release-reader', scopes: ['registry:read'] })).key;
       const ragKey = await keys.create({ name: 'rag-agent', scopes: ['rag:read'] });
       http = await serveInProcess(app);
-      reader = await connectWithHeaders(http.url, { 'X-API-Key': readerKey.key });
+      reader = await connectWithHeaders(http.url, { 'X-API-Key': readerKey });
       ragOnly = await connectWithHeaders(http.url, { 'X-API-Key': ragKey.key });
     });
     afterAll(async () => {
@@ -85,6 +86,20 @@ describe.each(appBackends())('MCP surfaces through the invoke path on $name', (b
       expect(rows).toContainEqual(expect.objectContaining({ surface: 'resource', resource: OPEN, outcome: 'ok' }));
       expect(rows).toContainEqual(expect.objectContaining({ surface: 'prompt', resource: 'registry_review', outcome: 'denied' }));
       expect(await t.app.invoke(governanceAuditVerify, {}, ADMIN)).toMatchObject({ ok: true });
+    });
+
+    it('audits API requests refused before validation: a malformed REST body, a wrong content type, positional JSON-RPC params', async () => {
+      const post = (path: string, body: string, type: string) => fetch(`${http.origin}${path}`, { method: 'POST', headers: { 'content-type': type, 'x-api-key': readerKey }, body });
+      expect((await post('/api/v1/registry/publish', '{"name": "acme/x", ', 'application/json')).status).toBe(400);
+      expect((await post('/api/v1/registry/yank', 'name=acme/x', 'application/x-www-form-urlencoded')).status).toBe(415);
+      const rpc = await post('/api/v1/rpc', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'registry_get', params: ['acme/hello', '1.0.0'] }), 'application/json');
+      expect(((await rpc.json()) as { error: { code: number } }).error.code).toBe(-32602);
+      const { records } = await t.app.invoke(governanceAuditQuery, { limit: 50 }, ADMIN);
+      const refused = (records as { operation: string; outcome: string; errorCode: string | null; principalName: string | null; arguments: { refused?: string } | null }[]).filter(
+        (r) => r.principalName === 'release-reader' && r.arguments?.refused !== undefined,
+      );
+      expect(refused.map((r) => r.operation).sort()).toEqual(['registry_get', 'registry_publish', 'registry_yank']);
+      for (const record of refused) expect(record).toMatchObject({ outcome: 'error', errorCode: 'INVALID_INPUT' });
     });
 
     it('offers completions only of values the caller could read, and nothing to a key without the scope', async () => {

@@ -8,7 +8,8 @@
  * `data: {code, details?}` carrying the REST API's error code.
  */
 import type { ServerHost } from '../host.js';
-import { ERROR_CODES, isEngineError } from '../../errors.js';
+import { ERROR_CODES, invalidInput, isEngineError } from '../../errors.js';
+import { refusedInvocation } from '../../invoke-pipeline.js';
 import type { AnyOperation, Principal } from '../../surface/operation.js';
 
 export const MAX_BATCH = 100;
@@ -81,7 +82,10 @@ export class JsonRpcEndpoint {
     }
     const params = request.params;
     if (params !== undefined && (params === null || typeof params !== 'object' || Array.isArray(params))) {
-      return respond(failure(id, -32602, `Invalid params: params must be an object naming ${operation.name}'s inputs, not ${Array.isArray(params) ? 'an array' : JSON.stringify(params)}`));
+      const message = `Invalid params: params must be an object naming ${operation.name}'s inputs, not ${Array.isArray(params) ? 'an array' : JSON.stringify(params)}`;
+      // Refused before validation, and audited all the same: the call named an operation.
+      await this.app.run(refusedInvocation(operation, invalidInput(message), { refused: 'params is not an object' }), call).catch(() => undefined);
+      return respond(failure(id, -32602, message));
     }
     try {
       const result = await this.app.invoke(operation, params ?? {}, call);

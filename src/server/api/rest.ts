@@ -6,6 +6,7 @@
  * response is the operation's output; errors are {error: {code, message, details?}}.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { refusedInvocation } from '../../invoke-pipeline.js';
 import type { ServerHost } from '../host.js';
 import { EngineError } from '../../errors.js';
 import { operationJsonSchemas } from '../../surface/json-schema.js';
@@ -65,7 +66,15 @@ export function requestSignal(res: ServerResponse): AbortSignal {
 }
 
 export async function serveRest(app: ServerHost, route: RestRoute, req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal, limits: RequestLimits): Promise<void> {
-  const input = await readInput(route, req, url, limits);
-  const output = await app.invoke(route.operation, input, { principal, signal: requestSignal(res) });
+  const call = { principal, signal: requestSignal(res) };
+  let input: unknown;
+  try {
+    input = await readInput(route, req, url, limits);
+  } catch (error) {
+    // Refused before validation, and audited all the same: the request reached the route.
+    const reason = error instanceof Error ? error.message : String(error);
+    return app.run(refusedInvocation(route.operation, error, { refused: reason, contentType: req.headers['content-type'] ?? null }), call);
+  }
+  const output = await app.invoke(route.operation, input, call);
   sendJson(res, 200, output);
 }
