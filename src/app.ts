@@ -71,15 +71,6 @@ export interface Services {
   migrations: MigrationStatus;
 }
 
-export interface Services {
-  sql: SqlPort;
-  cache: CachePort;
-  /** GraphRAG's store, when GraphRAG is among the rag modules. */
-  graph?: GraphStore;
-  engines: Engines;
-  migrations: MigrationStatus;
-}
-
 export class App implements ServerHost {
   readonly config: LoadedConfig;
   readonly log: Logger;

@@ -31,13 +31,13 @@ import {
 } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { ERROR_CODES, EngineError, invalidInput } from '../errors.js';
-import type { CallContext } from '../invoke-pipeline.js';
+import type { CallContext, Invocation } from '../invoke-pipeline.js';
 import { VERSION } from '../package-info.js';
 import type { Completer } from '../surface/access.js';
 import { operationJsonSchemas } from '../surface/json-schema.js';
 import { hasScope, type AnyOperation, type Principal, type SampleModel } from '../surface/operation.js';
 import type { AnyPrompt } from '../surface/prompt.js';
-import { decodeVariable, type AnyResource } from '../surface/resource.js';
+import { decodeVariable, type AnyResource, type ResourceBody } from '../surface/resource.js';
 import { formatIssues } from '../zod-issues.js';
 import { deliverChanges } from './change-notifications.js';
 import type { ServerHost } from './host.js';
@@ -144,22 +144,23 @@ export async function authorizeSubscription(host: ServerHost, catalog: McpCatalo
     const subscribable = catalog.resources.filter((e) => e.resource.subscribable).map((e) => e.resource.uriTemplate);
     throw invalidInput(`only ${subscribable.join(' and ') || 'no resources'} can be subscribed to; got ${JSON.stringify(uri)}`);
   }
-  const { resource } = found.entry;
-  await host.run(
-    {
-      surface: 'subscription',
-      name: resource.name,
-      engine: resource.engine,
-      scope: resource.scope,
-      resource: uri,
-      arguments: { uri },
-      writes: false,
-      parse: () => found.values,
-      policy: (values) => ({ operation: resource.governedAs.operation, input: resource.governedAs.input(values) }),
-      work: (values, { surface }) => resource.read(values, surface),
-    },
-    call,
-  );
+  await host.run(readInvocation('subscription', found.entry.resource, uri, found.values), call);
+}
+
+/** A read of one resource (or a subscription to it, checked as a read), governed as its operation. */
+function readInvocation(surface: 'resource' | 'subscription', resource: AnyResource, uri: string, values: Record<string, string>): Invocation<Record<string, string>, ResourceBody> {
+  return {
+    surface,
+    name: resource.name,
+    engine: resource.engine,
+    scope: resource.scope,
+    resource: uri,
+    arguments: { uri },
+    writes: false,
+    parse: () => values,
+    policy: (parsed) => ({ operation: resource.governedAs.operation, input: resource.governedAs.input(parsed) }),
+    work: (parsed, { surface: context }) => resource.read(parsed, context),
+  };
 }
 
 function progressReporter(ctx: ServerContext) {
@@ -277,23 +278,8 @@ export function createMcpServerFactory(
       const { uri } = request.params;
       const found = resourceEntryFor(catalog, uri);
       if (!found) throw new ResourceNotFoundError(uri, `no resource ${uri} on this server; resources/templates/list names the templates`);
-      const { resource } = found.entry;
       try {
-        const body = await host.run(
-          {
-            surface: 'resource',
-            name: resource.name,
-            engine: resource.engine,
-            scope: resource.scope,
-            resource: uri,
-            arguments: { uri },
-            writes: false,
-            parse: () => found.values,
-            policy: (values) => ({ operation: resource.governedAs.operation, input: resource.governedAs.input(values) }),
-            work: (values, { surface }) => resource.read(values, surface),
-          },
-          call(ctx as ServerContext),
-        );
+        const body = await host.run(readInvocation('resource', found.entry.resource, uri, found.values), call(ctx as ServerContext));
         return { contents: [{ uri, ...body } as { uri: string; mimeType: string; text: string }] };
       } catch (error) {
         throw protocolError(error, 'resource', uri);
