@@ -8,7 +8,9 @@
 //     relabel semantics: source labels joined by ";", anchored regex), keeps the server's pods
 //     at <pod IP>:8080 /metrics with job, namespace and pod labels, and drops PostgreSQL and Redis;
 //   - the chart's files/alerting-rules.yaml is a link to deploy/observability/alerting-rules.yaml;
-//   - docs/deployment.md and deployment.zh-TW.md: the same code blocks in the same order;
+//   - docs/deployment.md and deployment.zh-TW.md: the same code blocks in the same order, the
+//     same headings (levels, in order) and, section by section, the same paragraphs, list
+//     items and table rows (.ci/doc-structure.mjs; a paragraph missing from the translation fails);
 //     every repository path they name exists, every `npm run` script is in package.json,
 //     every option given to mcp-level3 / cli.js is one src/cli.ts's usage lists;
 //   - live: the built server (memory://) scraped by a real Prometheus (Debian's `prometheus`)
@@ -25,6 +27,7 @@ import { join } from 'node:path';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
+import { structureDiff, structureOf } from './doc-structure.mjs';
 
 const [renderedPath] = process.argv.slice(2);
 const OBS = 'deploy/observability';
@@ -169,6 +172,18 @@ await check('deployment.zh-TW.md has the code blocks of deployment.md, identical
   expect(en.length > 10, `${en.length} code blocks`);
   const differ = en.findIndex((block, i) => block !== zh[i]);
   expect(en.length === zh.length && differ === -1, `block ${differ}: ${JSON.stringify((zh[differ] ?? '(missing)').slice(0, 120))} vs ${JSON.stringify((en[differ] ?? '').slice(0, 120))}`);
+});
+await check('deployment.zh-TW.md has the sections of deployment.md: same headings in order, same paragraphs, list items and table rows per section', () => {
+  const [en, zh] = DOCS.map((d) => texts[d]);
+  expect(structureOf(en).length > 20, `${structureOf(en).length - 1} headings`);
+  const problems = structureDiff(en, zh);
+  expect(problems.length === 0, problems.join('; '));
+  // the check itself: any one prose paragraph dropped from the English must be caught
+  const parts = en.split('\n\n');
+  const prose = parts.map((part, i) => i).filter((i) => /^[A-Za-z`]/.test(parts[i]) && parts.slice(0, i).join('\n\n').split('```').length % 2 === 1);
+  expect(prose.length > 20, `${prose.length} paragraphs`);
+  const missed = prose.filter((i) => structureDiff(en, parts.filter((_, j) => j !== i).join('\n\n')).length === 0);
+  expect(missed.length === 0, `dropping paragraph ${missed[0]} (${JSON.stringify(parts[missed[0]]?.slice(0, 60))}) was not reported`);
 });
 /** Code: fenced blocks and `inline code`. */
 const codeOf = (text) => [...fenced(text), ...(text.replace(/```[\s\S]*?```/g, '').match(/`[^`\n]+`/g) ?? [])];

@@ -28,8 +28,9 @@ const DEFAULT_ENVIRONMENTS = [
 // embedder (rag/fusion.ts DEFAULT_VECTOR_WEIGHT).
 const FUSION_METHOD = 'convex';
 const FUSION_WEIGHTS = { fulltext: 1, graph: 0.1 };
-// Reciprocal-rank fusion constant (fusion "rrf"); docs/rag.md has the sweep (60, the
-// paper's, weighs a retriever's first hits little more than its tenth).
+// Reciprocal-rank fusion constant (fusion "rrf"); the sweep is in
+// bench/results/2026-11-rag-measurements.md (60, the paper's, weighs a retriever's first hits
+// little more than its tenth).
 const RRF_K = 10;
 
 const engineBase = {

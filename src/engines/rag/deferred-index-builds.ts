@@ -2,8 +2,8 @@
  * rag/deferred-index-builds
  * =========================
  * When a collection's vector index gets built on PGlite. pgvector there has no SIMD, so an
- * HNSW index kept current costs about 6 ms per inserted vector, while building it once over
- * the rows already stored is several times cheaper per row. A collection that has outgrown
+ * HNSW index kept current makes every insert slow, while building it once over the rows
+ * already stored is several times cheaper per row. A collection that has outgrown
  * exact scans therefore gets its index once ingestion into it has been quiet for a while:
  * every ingest into it postpones the build, builds run in the background one at a time, and
  * close() waits for a running build and cancels waiting ones. Until the build is done,

@@ -10,7 +10,7 @@
  *   ranks, scores say how far ahead a list's top is: BM25's one outstanding match outweighs
  *   a vector list's flat top, and the other way round. The standard deviation rather than
  *   min–max's range as the unit keeps a list's single outlier from squashing its other
- *   items towards 0 (measured in docs/rag.md).
+ *   items towards 0 (the comparison: bench/results/2026-11-rag-measurements.md).
  * - rrf: reciprocal-rank fusion (Cormack, Clarke and Büttcher, SIGIR 2009): each list
  *   contributes weight / (k + rank), so lists combine by position alone.
  *
@@ -25,7 +25,8 @@ export type FusionMethod = (typeof FUSION_METHODS)[number];
  * embedder is lexical (hashed stems and n-grams, the query weighted by BM25's IDF): its list
  * repeats BM25's evidence with more noise, and weighted like BM25 it pulled hybrid below BM25
  * on the license and man-page sets; at half BM25's weight hybrid stayed level with BM25. A
- * neural embedder's list carries evidence BM25 lacks and earns an equal share (docs/rag.md).
+ * neural embedder's list carries evidence BM25 lacks and earns an equal share (docs/rag.md,
+ * "Choosing the fusion").
  */
 export const DEFAULT_VECTOR_WEIGHT = { lexical: 0.5, semantic: 1 } as const;
 

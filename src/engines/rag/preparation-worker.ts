@@ -54,7 +54,7 @@ let queue = Promise.resolve();
 port.on('message', (request: PreparationRequest) => {
   queue = queue.then(() => handle(request));
 });
-// Embedding a word builds the SUBTLEX prior (0.1–0.4 s) now rather than in the first request.
+// Embedding a word builds the SUBTLEX prior now rather than in the first request.
 queue = queue.then(async () => {
   await embedder.embed(['license']);
   port.postMessage(READY);

@@ -114,28 +114,27 @@ const BM25_K1 = 1.2;
 const BM25_B = 0.75;
 /**
  * Terms in more than this share of chunks, or in more than FREQUENT_TERM_CHUNKS, are scored
- * last, on the best candidates only: reading postings costs about 8 µs each on PostgreSQL at
- * 100,000 chunks (heap visits for tf and dl), so 2,000–5,000 of them were the slow queries.
+ * last, on the best candidates only: every posting read costs an index probe (and, without an
+ * index-only scan, a heap visit for tf and dl), so on large collections the queries whose words
+ * sit in thousands of chunks each were the slow ones, even below the 5% share.
  */
 const FREQUENT_TERM_SHARE = 0.05;
 const FREQUENT_TERM_CHUNKS = 2_000;
 const FREQUENT_TERM_CANDIDATES = 1000;
 /**
  * Hybrid's BM25 list is proven exact only up to this many frequent-term postings (see
- * fulltext). At 25,000 rather than 5,000, man20k's hybrid nDCG@10 rose from 0.6466 to 0.6524
- * (exact: 0.6532) for a p95 of 239 ms against 191 on PGlite at 64,000 chunks, and 17.5–20.0
- * ms against 16.9 at 100,000 chunks on PostgreSQL.
+ * fulltext): the budget bounds hybrid's query time on large collections, and at this size its
+ * quality is level with an always-exact list, where a smaller budget lost some (the
+ * measurements: bench/results/2026-11-rag-measurements.md, "Hybrid's BM25 budget").
  */
 const FUSED_EXACT_MAX_POSTINGS = 25_000;
 /**
  * Default exactScanMaxChunks. PGlite runs pgvector without SIMD: keeping an HNSW index
- * current there costs about 6 ms per inserted 384-d vector (150 rows/s, measured), while an
- * exact scan of 20,000 chunks takes about 15 ms; so PGlite scans exactly up to 20,000 chunks
- * and builds the index only then, once ingestion has paused (deferred-index-builds.ts).
- * PostgreSQL keeps the index from the start and its exact
- * scan is no bargain (65–70 ms at 20,000 768-d chunks, measured by bench/rag-scale.mjs,
- * against 4–8 ms through the index at recall@10 0.99), so it scans exactly only tiny
- * collections.
+ * current there makes every insert slow, while an exact scan of a collection this size is
+ * still quick; so PGlite scans exactly up to 20,000 chunks and builds the index only then,
+ * once ingestion has paused (deferred-index-builds.ts). PostgreSQL keeps the index from the
+ * start, and its exact scan is already many times slower than the index at this size, so it
+ * scans exactly only tiny collections (figures: bench/results/2026-11-rag-measurements.md).
  */
 const EXACT_SCAN_MAX_CHUNKS = { pglite: 20_000, postgres: 1_000 } as const;
 const VECTOR_INDEX_QUIET_MS = 5_000;
@@ -305,8 +304,8 @@ export class RagEngine {
     const create = `create index if not exists ${indexName(collection.name)} on rag_chunks using hnsw ((embedding::vector(${collection.dimensions})) vector_cosine_ops) where collection = '${collection.name}'`;
     if (this.sql.kind === 'postgres') await this.sql.exec(create);
     else {
-      // A graph that does not fit in maintenance_work_mem (64 MB) is built on disk, insert by
-      // insert: at 64,000 × 768 that took over 230 CPU-s, against 122 with room for it.
+      // A graph that does not fit in maintenance_work_mem (64 MB by default) is built on disk,
+      // insert by insert, at over twice the CPU of a build with room for it.
       await this.sql.transaction(async (tx) => {
         await tx.query(`set local maintenance_work_mem = '${PGLITE_INDEX_BUILD_MEMORY}'`);
         await tx.exec(create);
@@ -608,7 +607,7 @@ export class RagEngine {
    */
   private async copyChunks(tx: SqlExecutor, collection: string, rows: readonly ChunkRow[]): Promise<number[]> {
     // One range at once: PGlite has a single connection, so nothing draws from the sequence
-    // between nextval and setval (a nextval per row cost 100 ms per 2,850 chunks).
+    // between nextval and setval (a nextval per row is a statement per chunk).
     const { rows: reserved } = await tx.query<{ last: number }>("select setval(pg_get_serial_sequence('rag_chunks', 'id'), nextval(pg_get_serial_sequence('rag_chunks', 'id')) + $1 - 1)::int as last", [
       rows.length,
     ]);
@@ -849,9 +848,9 @@ export class RagEngine {
    * and when proving its order would read more than FUSED_EXACT_MAX_POSTINGS postings of
    * frequent terms, it ranks exactly the chunks holding at least one rarer query term and
    * leaves out chunks with frequent terms only (unless that leaves fewer than topK): proving
-   * the order down to the 50th place made most hybrid queries on a 20,000-chunk collection
-   * read every posting of their frequent terms (36 of 60 measured). Small collections stay
-   * exact: on the 2,850-chunk license set no query reaches the budget.
+   * the order down to the 50th place made most hybrid queries on large collections read
+   * every posting of their frequent terms. Small collections stay exact: their frequent
+   * terms have too few postings to reach the budget.
    */
   private async fulltext(collection: CollectionRow, { df, idf }: TermStats, limit: number, filter?: Record<string, unknown>, fusedFor?: number) {
     if (df.size === 0) return [];

@@ -8,7 +8,8 @@
  * it does not keep the process alive while idle, and close() ends it (App.close).
  *
  * Starting the worker (loading the text splitter, building the embedder's word-frequency
- * prior) takes 0.3–0.8 s; the engine would wait that long for its first group. So the first
+ * prior) takes a noticeable fraction of a second; the engine would wait that long for its
+ * first group. So the first
  * request after a start is prepared here, in process, with the same code: the first group is
  * written while the worker gets ready for the next. Only the first: on a busy machine the
  * worker may take seconds to start, and more work here would only slow the writes.

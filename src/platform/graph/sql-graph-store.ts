@@ -2,8 +2,8 @@
  * Graph store on SQL tables (default)
  * ===================================
  * rag_entities (collection, key) → name, type and how many chunks mention it (kept as
- * mentions are added and removed: counted per query it was a third of a graph query's time
- * at 15,000 chunks); rag_mentions entity → chunk with a count;
+ * mentions are added and removed: counting an entity's mentions on every query was a large
+ * share of a graph query's time); rag_mentions entity → chunk with a count;
  * rag_relations source → target with a label, per document (weight = times extracted), and
  * rag_edges their sums per (source, target, label), kept as documents are added and removed,
  * which the queries read.
@@ -53,8 +53,8 @@ export function createSqlGraphStore(sql: SqlPort): GraphStore {
   };
   /**
    * Edges matching `where`, heaviest first, at most `limit`, read back as one JSON array in one
-   * row: a second hop returns up to 2,000 edges, and decoding a row per edge was half of the
-   * call (2,000 edges on PGlite: 18.6–21 ms as rows, 10.2–10.5 ms as one JSON value).
+   * row: a second hop returns up to 2,000 edges, and on PGlite returning and decoding a row
+   * per edge was about half of the call.
    */
   const edgesWhere = async (where: string, values: unknown[], limit: number): Promise<GraphEdge[]> => {
     const { rows } = await sql.query<{ edges: [string, string, string, number][] | null }>(

@@ -392,7 +392,7 @@ export const MIGRATIONS: readonly Migration[] = [
     only: 'postgres',
     // BM25 reads tf and dl with every posting. Kept in the key, a posting is read from the
     // index alone once autovacuum has marked its page all-visible, instead of costing a heap
-    // visit (about 8 µs each at 100,000 chunks, where a query reads thousands). PGlite has
+    // visit each (and a query on a large collection reads thousands). PGlite has
     // no autovacuum to keep the visibility map, so there the wider key would only cost ingest.
     up: `
       alter table rag_postings drop constraint rag_postings_pkey;
@@ -435,8 +435,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 10,
     name: 'rag postings and term statistics keyed by collection id; chunk rows kept inline',
     // Most of PGlite's ingest went to the postings key. The collection's name in every key
-    // (and term statistics row) made it larger and slower to compare than an integer: 143,000
-    // postings loaded in 0.56–0.66 s keyed by id, 0.74–0.84 s by name. Chunk rows (text, terms,
+    // (and term statistics row) made it larger and slower to compare than an integer, and
+    // loading postings measurably slower. Chunk rows (text, terms,
     // a 3 KB vector at 768 dimensions) went over the 2 KB TOAST threshold, so each insert
     // compressed the text and terms and moved the vector out of line; toast_tuple_target keeps
     // them in the page (rows over 8 KB, e.g. 1,536-dimension vectors, are still TOASTed).
@@ -475,9 +475,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 11,
     name: 'rag mentions indexed by entity and count',
     // A graph query takes each linked entity's most-mentioning chunks. Keyed by chunk id, a
-    // hub entity's every mention was read and sorted (man pages, 64,000 chunks: "flag" in
-    // 6,938 chunks; 12.4 ms a query); in count order the first few index entries are the
-    // answer (3.6 ms). It replaces the primary key rather than adding a second index, which
+    // hub entity's every mention (thousands of chunks for a common word) was read and sorted;
+    // in count order the first few index entries are the answer. It replaces the primary key rather than adding a second index, which
     // every ingest would pay for: an entity appears once per chunk by construction
     // (extraction merges a chunk's mentions of a key into one count).
     up: `
