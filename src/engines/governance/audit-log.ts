@@ -139,7 +139,22 @@ function toRecord(row: AuditRow): AuditRecord {
   };
 }
 
+type RecordInput = Omit<AuditEntry, 'arguments'> & { recordedArguments: string | null };
+
+interface PendingRecord {
+  entry: RecordInput;
+  intentId?: string;
+  resolve(record: AuditRecord): void;
+  reject(error: unknown): void;
+}
+
+/** Records written in one transaction at most (14 parameters each, well under PostgreSQL's 65,535). */
+const MAX_GROUP_COMMIT = 500;
+
 export class AuditLog {
+  private readonly queue: PendingRecord[] = [];
+  private flushing = false;
+
   constructor(
     private readonly sql: SqlPort,
     private readonly level: AuditLevel,
@@ -160,42 +175,78 @@ export class AuditLog {
     return id;
   }
 
-  async append(entry: AuditEntry, intentId?: string): Promise<AuditRecord> {
-    const args = recordedArguments(entry.arguments, this.level);
-    return this.sql.transaction(async (tx) => {
-      const record = await this.appendIn(tx, { ...entry, recordedArguments: args });
-      if (intentId) await tx.query('delete from governance_audit_intents where id = $1', [intentId]);
-      return record;
+  /**
+   * Appends a record (removing the call's intent), answering once it is committed. Records
+   * that arrive while a batch is being written go into the next one, together: one
+   * transaction and one head lock per batch (group commit), so the chain costs little per
+   * call under load and nothing extra when calls come one at a time. A batch that fails
+   * fails every call in it.
+   */
+  append(entry: AuditEntry, intentId?: string): Promise<AuditRecord> {
+    const recorded = { ...entry, recordedArguments: recordedArguments(entry.arguments, this.level) };
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entry: recorded, intentId, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
     });
   }
 
-  private async appendIn(tx: SqlExecutor, entry: Omit<AuditEntry, 'arguments'> & { recordedArguments: string | null }): Promise<AuditRecord> {
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_GROUP_COMMIT);
+      try {
+        const intents = batch.flatMap((pending) => (pending.intentId ? [pending.intentId] : []));
+        const records = await this.sql.transaction(async (tx) => {
+          const appended = await this.appendIn(tx, batch.map((pending) => pending.entry));
+          if (intents.length > 0) await tx.query('delete from governance_audit_intents where id = any($1::text[])', [intents]);
+          return appended;
+        });
+        batch.forEach((pending, i) => pending.resolve(records[i]!));
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** Chains the records after the head, in order, inside the caller's transaction. */
+  private async appendIn(tx: SqlExecutor, entries: readonly RecordInput[]): Promise<AuditRecord[]> {
     const head = await tx.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1 for update');
-    const previous = head.rows[0]!;
-    const unhashed = {
-      seq: Number(previous.seq) + 1,
-      // Taken after the head lock, so time never runs backwards along the chain.
-      at: new Date().toISOString(),
-      principal: entry.principal,
-      principalName: entry.principalName ?? null,
-      operation: entry.operation,
-      surface: entry.surface ?? 'tool',
-      resource: entry.resource ?? null,
-      outcome: entry.outcome,
-      errorCode: entry.errorCode ?? null,
-      durationMs: Math.round(entry.durationMs),
-      traceId: entry.traceId ?? null,
-      arguments: entry.recordedArguments,
-      prevHash: previous.hash,
-    };
-    const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
+    let { seq, hash } = { seq: Number(head.rows[0]!.seq), hash: head.rows[0]!.hash };
+    const records: AuditRecord[] = [];
+    for (const entry of entries) {
+      const unhashed = {
+        seq: seq + 1,
+        // Taken after the head lock, so time never runs backwards along the chain.
+        at: new Date().toISOString(),
+        principal: entry.principal,
+        principalName: entry.principalName ?? null,
+        operation: entry.operation,
+        surface: entry.surface ?? 'tool',
+        resource: entry.resource ?? null,
+        outcome: entry.outcome,
+        errorCode: entry.errorCode ?? null,
+        durationMs: Math.round(entry.durationMs),
+        traceId: entry.traceId ?? null,
+        arguments: entry.recordedArguments,
+        prevHash: hash,
+      };
+      const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
+      records.push(record);
+      ({ seq, hash } = record);
+    }
+    const columns = 14;
+    const values = records.flatMap((r) => [r.seq, r.at, r.principal, r.principalName, r.operation, r.surface, r.resource, r.outcome, r.errorCode, r.durationMs, r.traceId, r.arguments, r.prevHash, r.hash]);
+    const rows = records.map((_, i) => `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`).join(', ');
     await tx.query(
       `insert into governance_audit (seq, at, principal, principal_name, operation, surface, resource, outcome, error_code, duration_ms, trace_id, arguments, prev_hash, hash)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [record.seq, record.at, record.principal, record.principalName, record.operation, record.surface, record.resource, record.outcome, record.errorCode, record.durationMs, record.traceId, record.arguments, record.prevHash, record.hash],
+       values ${rows}`,
+      values,
     );
-    await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [record.seq, record.hash]);
-    return record;
+    await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [seq, hash]);
+    return records;
   }
 
   /** This process is alive: its intents are not interrupted. */
@@ -224,7 +275,7 @@ export class AuditLog {
         [instance, options.othersAreDead, options.staleSeconds],
       );
       for (const row of rows) {
-        await this.appendIn(tx, {
+        await this.appendIn(tx, [{
           principal: row.principal,
           principalName: row.principal_name ?? undefined,
           operation: row.operation,
@@ -235,7 +286,7 @@ export class AuditLog {
           durationMs: Date.now() - new Date(row.started_at).getTime(),
           traceId: row.trace_id ?? undefined,
           recordedArguments: row.arguments,
-        });
+        }]);
         await tx.query('delete from governance_audit_intents where id = $1', [row.id]);
       }
       await tx.query(`delete from governance_audit_instances where instance <> $1 and seen_at < now() - make_interval(secs => $2)`, [instance, options.staleSeconds]);
