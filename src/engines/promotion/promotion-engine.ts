@@ -168,6 +168,8 @@ export class PromotionEngine {
     await this.sql.transaction(async (tx) => {
       // The gates ran outside this transaction: what can have changed since is read again here,
       // share-locked so that a yank or a policy change waits until this request is stored.
+      // The alias lock comes first, in the order rollback takes them.
+      if (passed && required === 0) await this.lockAlias(tx, input.name, input.environment);
       const state = await this.registry.lockedYankState(tx, input.name, input.version);
       if (state?.yanked) {
         throw conflict(`${input.name}@${input.version} is yanked (${state.yankReason ?? 'no reason given'}) and cannot be promoted; publish and promote a fixed version`);
@@ -194,6 +196,8 @@ export class PromotionEngine {
     await this.expireStale();
     await this.sql.transaction(async (tx) => {
       const request = await this.lockPending(tx, requestId, principal, 'approve');
+      // Alias lock, then the version's row: the order of every alias move (see rollback).
+      await this.lockAlias(tx, request.name, request.environment);
       const state = await this.registry.lockedYankState(tx, request.name, request.version);
       if (state?.yanked) {
         throw conflict(`${request.name}@${request.version} was yanked (${state.yankReason ?? 'no reason given'}) after this request was made; it cannot be promoted, reject the request`);
