@@ -201,6 +201,7 @@ export class App implements ServerHost {
           const lines = result.errors.map((e) => `${e.pointer}: ${e.message}`).join('; ');
           throw invalidInput(`content does not match schema "${result.schemaId}" bound to ${mediaType}: ${lines}`, { errors: result.errors });
         }
+        return (tx) => validation.confirmBinding(tx, mediaType, result);
       };
       const registry = new RegistryEngine(
         sql,

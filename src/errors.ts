@@ -13,7 +13,10 @@ export const ERROR_CODES = {
   NOT_FOUND: { http: 404, jsonRpc: -32004 },
   CONFLICT: { http: 409, jsonRpc: -32009 },
   TOO_LARGE: { http: 413, jsonRpc: -32013 },
+  /** A rate limit refused this caller: wait Retry-After seconds. */
   BUSY: { http: 429, jsonRpc: -32029 },
+  /** A bounded queue of the server is full (every caller is refused): retry after details.retryAfterSeconds. */
+  QUEUE_FULL: { http: 503, jsonRpc: -32050 },
   UNAVAILABLE: { http: 503, jsonRpc: -32053 },
   INTERNAL: { http: 500, jsonRpc: -32603 },
 } as const;

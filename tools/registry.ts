@@ -36,7 +36,7 @@ export const registryPublish = defineOperation({
   engine: 'registry',
   title: 'Publish artifact version',
   description:
-    'Publish an immutable artifact version. Re-publishing identical content is a no-op; different content under an existing version is refused. If a schema is bound to mediaType, the content must validate first.',
+    'Publish an immutable artifact version. Re-publishing the same content, media type and labels is a no-op; a difference in any of them under an existing version is refused, naming what is stored. If a schema is bound to mediaType, the content must validate first.',
   input: z.object({
     name: nameField,
     version: versionField,
@@ -48,7 +48,8 @@ export const registryPublish = defineOperation({
   }),
   output: z.object({
     ...recordFields,
-    created: z.boolean().describe('false when this exact version and content already existed (idempotent re-publish).'),
+    labels: z.record(z.string(), z.string()).describe('Labels as stored.'),
+    created: z.boolean().describe('false when this exact version, content, media type and labels already existed (idempotent re-publish).'),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'registry:write',
@@ -72,6 +73,7 @@ export const registryPublish = defineOperation({
       size: published.size,
       mediaType: published.mediaType,
       createdAt: published.createdAt,
+      labels: published.labels,
       created: published.created,
     };
   },

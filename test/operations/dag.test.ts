@@ -3,6 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import type { EngineError } from '../../src/errors.js';
 import { dagCancel, dagDefine, dagRun, dagRuns, dagStatus, dagValidate } from '../../tools/dag.js';
 import { executionStatus } from '../../tools/execution.js';
 import type { AnyOperation } from '../../src/surface/operation.js';
@@ -227,13 +228,18 @@ for (const backend of appBackends()) {
         let refused: Error | undefined;
         for (let i = 0; i < 5 && !refused; i++) {
           try {
-            started.push((await small.app.invoke(dagRun, { definition: def }, ADMIN)).runId);
+            started.push((await small.app.invoke(dagRun, { definition: def, idempotencyKey: `busy-${i}` }, ADMIN)).runId);
           } catch (error) {
             refused = error as Error;
           }
         }
         expect(refused?.message).toMatch(/^busy, retry after \d+ s: 1 runs are waiting to start \(limit DAG_engine\.settings\.maxQueuedRuns = 1\)$/);
+        // A full queue has its own code (503), not the rate limit's (BUSY, 429).
+        expect((refused as EngineError).code).toBe('QUEUE_FULL');
         expect(started.length).toBeGreaterThanOrEqual(1);
+        // A key that already made a run still gets it while the queue is full.
+        const again = await small.app.invoke(dagRun, { definition: def, idempotencyKey: 'busy-0' }, ADMIN);
+        expect(again.runId).toBe(started[0]);
         for (const id of started) await small.app.invoke(dagCancel, { runId: id }, ADMIN);
       } finally {
         await small.close();

@@ -26,9 +26,22 @@ for (const backend of appBackends()) {
       expect(Date.parse(out.createdAt as string)).not.toBeNaN();
     });
 
-    it('treats re-publishing the same content as an idempotent success', async () => {
-      const again = await call(registryPublish, { name: 'acme/model', version: '1.0.0', content: 'weights v1' });
-      expect(again).toMatchObject({ digest: sha('weights v1'), created: false });
+    it('treats re-publishing the same content and labels as an idempotent success', async () => {
+      const again = await call(registryPublish, { name: 'acme/model', version: '1.0.0', content: 'weights v1', labels: { team: 'ml' } });
+      expect(again).toMatchObject({ digest: sha('weights v1'), labels: { team: 'ml' }, created: false });
+    });
+
+    it('refuses the same content with other labels or media type, naming what differs and what is stored', async () => {
+      const labels = await failure(call(registryPublish, { name: 'acme/model', version: '1.0.0', content: 'weights v1', labels: { team: 'ops' } }));
+      expect(labels.code).toBe('CONFLICT');
+      expect(labels.message).toContain('but different labels (labels: stored {"team":"ml"}, this request {"team":"ops"})');
+      expect(labels.details).toMatchObject({ stored: { mediaType: 'text/plain', labels: { team: 'ml' } } });
+      const none = await failure(call(registryPublish, { name: 'acme/model', version: '1.0.0', content: 'weights v1' }));
+      expect(none.message).toContain('labels: stored {"team":"ml"}, this request {}');
+      const both = await failure(call(registryPublish, { name: 'acme/model', version: '1.0.0', content: 'weights v1', mediaType: 'application/json' }));
+      expect(both.message).toContain('but different mediaType and labels (mediaType: stored "text/plain", this request "application/json"; labels:');
+      const stored = await call(registryGet, { name: 'acme/model', version: '1.0.0', includeContent: false });
+      expect(stored).toMatchObject({ mediaType: 'text/plain', labels: { team: 'ml' } });
     });
 
     it('refuses different content under an existing version and names the stored digest', async () => {

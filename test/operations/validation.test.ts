@@ -36,6 +36,26 @@ for (const backend of appBackends()) {
       expect(schemas.map((s) => s.id)).toContain('person/v1');
     });
 
+    it('confirms inside a transaction the schema binding content was validated against, and refuses a changed one', async () => {
+      const { sql, engines } = await t.app.services();
+      const mediaType = 'application/vnd.confirm+json';
+      const unbound = await engines.validation.validateForMediaType(mediaType, () => ({}));
+      expect(unbound).toBeUndefined();
+      await call(validationRegisterSchema, { id: 'confirm/v1', schema: person, mediaType });
+      // Validated while no schema was bound; bound before the publishing transaction ran.
+      const late = await failure(sql.transaction((tx) => engines.validation.confirmBinding(tx, mediaType, undefined)));
+      expect(late.code).toBe('CONFLICT');
+      expect(late.message).toBe(
+        `the schema bound to ${mediaType} changed while the content was validated (no schema, now schema "confirm/v1" revision 1); send the request again to validate against the current one`,
+      );
+      const seen = await engines.validation.validateForMediaType(mediaType, () => ({ name: 'Ada' }));
+      expect(seen).toMatchObject({ schemaId: 'confirm/v1', revision: 1, valid: true });
+      await sql.transaction((tx) => engines.validation.confirmBinding(tx, mediaType, seen));
+      await call(validationRegisterSchema, { id: 'confirm/v1', schema: person, mediaType });
+      const changed = await failure(sql.transaction((tx) => engines.validation.confirmBinding(tx, mediaType, seen)));
+      expect(changed.message).toContain('(schema "confirm/v1" revision 1, now schema "confirm/v1" revision 2)');
+    });
+
     it('refuses an invalid JSON Schema with the reason', async () => {
       const error = await failure(call(validationRegisterSchema, { id: 'broken', schema: { type: 'no-such-type' } }));
       expect(error.code).toBe('INVALID_INPUT');

@@ -63,7 +63,7 @@ describe('executor', () => {
     const blocked = [0, 1, 2].map(() => executor.submit({ group: 'g', action: 'work', run: () => gate.promise }));
     const refused = await executor.submit({ group: 'h', action: 'work', run: async () => undefined }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(EngineError);
-    expect((refused as EngineError).code).toBe('BUSY');
+    expect((refused as EngineError).code).toBe('QUEUE_FULL');
     expect((refused as EngineError).message).toMatch(/^busy, retry after \d+ s: 2 tasks are already queued \(limit execution\.settings\.maxQueued = 2\)$/);
     gate.resolve();
     await Promise.all(blocked);

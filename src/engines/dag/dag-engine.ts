@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
-import { isoTimestamp, type SqlPort } from '../../platform/sql/sql-port.js';
+import { isoTimestamp, type SqlExecutor, type SqlPort } from '../../platform/sql/sql-port.js';
 import { sha256Digest } from '../../platform/digest.js';
 import { decodeCursor, isSeq, keysetPage } from '../../platform/sql/keyset.js';
 import { carrierFromContext } from '../../platform/tracing.js';
@@ -224,23 +224,31 @@ export class DagEngine {
     const runId = randomUUID();
     // Nodes run later, on any replica: they rejoin the caller's trace through this.
     const traceContext = carrierFromContext();
+    const idempotencyKey = request.idempotencyKey;
+    // The run an idempotency key already made, if any (a different request under it is a conflict).
+    const madeBy = async (tx: SqlExecutor, key: string) => {
+      const { rows } = await tx.query<{ id: string; status: RunStatus; request_digest: string }>(
+        'select id, status, request_digest from dag_runs where principal_id = $1 and idempotency_key = $2',
+        [principal.id, key],
+      );
+      const existing = rows[0];
+      if (!existing) return undefined;
+      if (existing.request_digest !== requestDigest) {
+        throw conflict(`idempotencyKey ${JSON.stringify(key)} was already used for a different request (run ${existing.id}); use a new key for a new run`);
+      }
+      return { runId: existing.id, status: existing.status, created: false };
+    };
     const result = await this.sql.transaction(async (tx) => {
-      if (request.idempotencyKey) {
-        const { rows } = await tx.query<{ id: string; status: RunStatus; request_digest: string }>(
-          'select id, status, request_digest from dag_runs where principal_id = $1 and idempotency_key = $2',
-          [principal.id, request.idempotencyKey],
-        );
-        const existing = rows[0];
-        if (existing) {
-          if (existing.request_digest !== requestDigest) {
-            throw conflict(`idempotencyKey ${JSON.stringify(request.idempotencyKey)} was already used for a different request (run ${existing.id}); use a new key for a new run`);
-          }
-          return { runId: existing.id, status: existing.status, created: false };
-        }
+      if (idempotencyKey) {
+        // Callers racing with one key queue here until the first commits (or rolls back), and
+        // then read back the run it made: every one of them gets that run.
+        await tx.query(`select pg_advisory_xact_lock(hashtext('dag_run:' || $1 || ':' || $2))`, [principal.id, idempotencyKey]);
+        const existing = await madeBy(tx, idempotencyKey);
+        if (existing) return existing;
       }
       const { rows: queued } = await tx.query<{ n: number }>(`select count(*)::integer as n from dag_runs where status = 'queued'`);
       if ((queued[0]?.n ?? 0) >= this.settings.maxQueuedRuns) {
-        throw new EngineError('BUSY', `busy, retry after 5 s: ${queued[0]!.n} runs are waiting to start (limit DAG_engine.settings.maxQueuedRuns = ${this.settings.maxQueuedRuns})`, {
+        throw new EngineError('QUEUE_FULL', `busy, retry after 5 s: ${queued[0]!.n} runs are waiting to start (limit DAG_engine.settings.maxQueuedRuns = ${this.settings.maxQueuedRuns})`, {
           retryAfterSeconds: 5,
         });
       }
@@ -265,8 +273,11 @@ export class DagEngine {
         ],
       );
       if (inserted.rows.length === 0) {
-        // A concurrent call with the same key won the insert; the caller retries and finds it.
-        throw new EngineError('BUSY', `busy, retry after 1 s: another dag_run with idempotencyKey ${JSON.stringify(request.idempotencyKey)} is being started`, { retryAfterSeconds: 1 });
+        // Only a committed run with this key stops the insert (the lock above orders the
+        // callers), and this statement sees it: read it back.
+        const existing = idempotencyKey ? await madeBy(tx, idempotencyKey) : undefined;
+        if (!existing) throw new Error(`dag_run: the insert of a run with idempotencyKey ${JSON.stringify(idempotencyKey)} did nothing and no run holds the key`);
+        return existing;
       }
       await tx.query(
         `insert into dag_nodes (run_id, ordinal, node_id, action, spec, refs, children, deps_remaining)

@@ -5,7 +5,7 @@
  * process, and at most each group's own limit per group (a group is a DAG run). Waiting
  * tasks are taken round-robin across groups, so a run with 10,000 ready nodes does not
  * starve a run with one. The queue is bounded: past `maxQueued` a submission is refused
- * with BUSY and a retry-after estimate instead of growing memory without limit. Each
+ * with QUEUE_FULL and a retry-after estimate instead of growing memory without limit. Each
  * attempt gets an AbortSignal that fires on its timeout and on the caller's cancellation;
  * a failed attempt is retried after an exponential, jittered delay spent outside any slot.
  */
@@ -108,7 +108,7 @@ export class Executor {
     if (this.queued >= this.settings.maxQueued) {
       return Promise.reject(
         new EngineError(
-          'BUSY',
+          'QUEUE_FULL',
           `busy, retry after ${this.retryAfterSeconds()} s: ${this.queued} tasks are already queued (limit execution.settings.maxQueued = ${this.settings.maxQueued})`,
           { retryAfterSeconds: this.retryAfterSeconds() },
         ),

@@ -14,8 +14,7 @@ import { sha256Digest } from '../../platform/digest.js';
 import stringify from 'safe-stable-stringify';
 import { EngineError, invalidInput } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
-import type { SqlPort } from '../../platform/sql/sql-port.js';
-import { isoTimestamp } from '../../platform/sql/sql-port.js';
+import { isoTimestamp, type SqlExecutor, type SqlPort } from '../../platform/sql/sql-port.js';
 import { AuditLog, type AuditLevel } from './audit-log.js';
 import type { CompiledPolicy, PolicyInput } from './cel-policy.js';
 
@@ -121,6 +120,16 @@ export class GovernanceEngine {
   async policies(target?: string): Promise<Policy[]> {
     const { rows } = await this.sql.query<PolicyRow>('select * from governance_policies where ($1::text is null or target = $1) order by target, id', [target ?? null]);
     return rows.map(toPolicy);
+  }
+
+  /**
+   * The policy-set revision, read inside the caller's transaction and share-locked until it
+   * ends: a caller that decided on a revision confirms with this that no policy changed
+   * before its change commits (setPolicy waits for the lock).
+   */
+  async lockedRevision(tx: SqlExecutor): Promise<number> {
+    const { rows } = await tx.query<{ revision: string | number }>('select revision from governance_policy_set where id = 1 for share');
+    return Number(rows[0]!.revision);
   }
 
   private async policySet(): Promise<PolicySet> {

@@ -10,7 +10,10 @@
  * Concurrency: the request row is locked (select ... for update) while it is decided, so two
  * racing approvers produce one promotion; every alias move takes a transaction-scoped
  * advisory lock on (artifact, environment), so promotions and rollbacks of one environment
- * serialize, across replicas too.
+ * serialize, across replicas too. Gates run before the transaction; inside it, what they
+ * decided on is read again from SQL and share-locked until the commit (the yanked flag, the
+ * policy-set revision, the schema binding), so a yank, policy change or schema change either
+ * commits first and is seen, or waits. No cache takes part in a decision.
  */
 import { randomUUID } from 'node:crypto';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
@@ -144,47 +147,67 @@ export class PromotionEngine {
       throw conflict(`${input.name}@${input.version} is yanked (${artifact.yankReason ?? 'no reason given'}) and cannot be promoted; publish and promote a fixed version`);
     }
     const gates: GateResult[] = [await this.orderGate(artifact, previous)];
+    let policyRevision: number | undefined;
+    let binding: { seen: { schemaId: string; revision: number } | undefined } | undefined;
     for (const gate of rule.gates) {
-      if (gate === 'schema') gates.push(await this.schemaGate(artifact));
-      if (gate === 'policy') gates.push(await this.policyGate(artifact, input, principal));
+      if (gate === 'schema') {
+        const schema = await this.schemaGate(artifact);
+        if (schema.result.passed) binding = { seen: schema.seen };
+        gates.push(schema.result);
+      }
+      if (gate === 'policy') {
+        const policy = await this.policyGate(artifact, input, principal);
+        policyRevision = policy.revision;
+        gates.push(policy.result);
+      }
       if (gate === 'taxonomy') gates.push(this.taxonomyGate(artifact));
     }
     const passed = gates.every((g) => g.passed);
     const required = this.approvalsFor(rule);
     const id = randomUUID();
-    const moved = await this.sql.transaction(async (tx) => {
+    await this.sql.transaction(async (tx) => {
+      // The gates ran outside this transaction: what can have changed since is read again here,
+      // share-locked so that a yank or a policy change waits until this request is stored.
+      // The alias lock comes first, in the order rollback takes them.
+      if (passed && required === 0) await this.lockAlias(tx, input.name, input.environment);
+      const state = await this.registry.lockedYankState(tx, input.name, input.version);
+      if (state?.yanked) {
+        throw conflict(`${input.name}@${input.version} is yanked (${state.yankReason ?? 'no reason given'}) and cannot be promoted; publish and promote a fixed version`);
+      }
+      if (passed && binding) await this.validation.confirmBinding(tx, artifact.mediaType, binding.seen);
+      if (policyRevision !== undefined) {
+        const now = await this.governance.lockedRevision(tx);
+        if (now !== policyRevision) {
+          throw conflict(`the policy set changed while this request's gates ran (revision ${policyRevision}, now ${now}); request the promotion again to check it against the current policies`);
+        }
+      }
       await tx.query(
         `insert into promotion_requests (id, name, version, environment, reason, requested_by, status, approvals_required, gates, expires_at, decided_at, decided_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(hours => $10), case when $7 = 'rejected' then now() end, case when $7 = 'rejected' then 'gates' end)`,
         [id, input.name, input.version, input.environment, input.reason, principal.id, passed ? 'pending_approval' : 'rejected', required, JSON.stringify(gates), this.settings.requestTtlHours],
       );
-      if (passed && required === 0) return this.promoteIn(tx, id, input.name, input.version, input.environment, principal.id);
-      return undefined;
+      if (passed && required === 0) await this.promoteIn(tx, id, input.name, input.version, input.environment, principal.id);
     });
-    await this.afterMove(input.name, moved);
     this.log.info({ requestId: id, artifact: `${input.name}@${input.version}`, environment: input.environment, passed, principal: principal.id }, 'promotion requested');
     return this.status(id);
   }
 
   async approve(requestId: string, principal: string, comment: string | undefined): Promise<PromotionRequest> {
     await this.expireStale();
-    const moved = await this.sql.transaction(async (tx) => {
+    await this.sql.transaction(async (tx) => {
       const request = await this.lockPending(tx, requestId, principal, 'approve');
-      const { rows: yanked } = await tx.query<{ yanked: boolean; yank_reason: string | null }>('select yanked, yank_reason from registry_artifacts where name = $1 and version = $2', [
-        request.name,
-        request.version,
-      ]);
-      if (yanked[0]?.yanked) {
-        throw conflict(`${request.name}@${request.version} was yanked (${yanked[0].yank_reason ?? 'no reason given'}) after this request was made; it cannot be promoted, reject the request`);
+      // Alias lock, then the version's row: the order of every alias move (see rollback).
+      await this.lockAlias(tx, request.name, request.environment);
+      const state = await this.registry.lockedYankState(tx, request.name, request.version);
+      if (state?.yanked) {
+        throw conflict(`${request.name}@${request.version} was yanked (${state.yankReason ?? 'no reason given'}) after this request was made; it cannot be promoted, reject the request`);
       }
       await tx.query(`insert into promotion_approvals (request_id, approver, decision, comment) values ($1, $2, 'approve', $3)`, [requestId, principal, comment ?? null]);
       const { rows } = await tx.query<{ n: number }>(`select count(*)::int as n from promotion_approvals where request_id = $1 and decision = 'approve'`, [requestId]);
-      if (rows[0]!.n < request.approvals_required) return undefined;
-      return this.promoteIn(tx, requestId, request.name, request.version, request.environment, principal);
+      if (rows[0]!.n < request.approvals_required) return;
+      await this.promoteIn(tx, requestId, request.name, request.version, request.environment, principal);
     });
-    const request = await this.status(requestId);
-    await this.afterMove(request.name, moved);
-    return request;
+    return this.status(requestId);
   }
 
   async reject(requestId: string, principal: string, comment: string): Promise<PromotionRequest> {
@@ -255,8 +278,7 @@ export class PromotionEngine {
       const [current, before] = rows;
       if (!current) throw notFound(`${name} has never been promoted to ${environment}; there is nothing to roll back`);
       if (!before) throw conflict(`${name}@${current.version} is the only version promoted to ${environment}; there is no earlier version to roll back to`);
-      const { rows: target } = await tx.query<{ yanked: boolean }>('select yanked from registry_artifacts where name = $1 and version = $2', [name, before.version]);
-      if (target[0]?.yanked) throw conflict(`the previous version ${name}@${before.version} is yanked; promote a good version to ${environment} instead`);
+      if ((await this.registry.lockedYankState(tx, name, before.version))?.yanked) throw conflict(`the previous version ${name}@${before.version} is yanked; promote a good version to ${environment} instead`);
       const previous = await this.registry.setAlias(tx, name, environment, before.version, principal);
       await tx.query('update promotion_events set rolled_back = true where seq = $1', [current.seq]);
       const { rows: inserted } = await tx.query<EventRow>(
@@ -266,7 +288,6 @@ export class PromotionEngine {
       );
       return toEvent(inserted[0]!);
     });
-    await this.registry.forget(name, [event.version, event.previousVersion]);
     this.log.info({ artifact: name, environment, version: event.version, from: event.previousVersion, principal }, 'promotion rolled back');
     return event;
   }
@@ -295,7 +316,7 @@ export class PromotionEngine {
     await tx.query(`select pg_advisory_xact_lock(hashtext('promotion:' || $1 || '@' || $2))`, [name, environment]);
   }
 
-  private async promoteIn(tx: SqlExecutor, requestId: string, name: string, version: string, environment: string, actor: string): Promise<{ version: string; previous: string | null }> {
+  private async promoteIn(tx: SqlExecutor, requestId: string, name: string, version: string, environment: string, actor: string): Promise<void> {
     await this.lockAlias(tx, name, environment);
     const previous = await this.registry.setAlias(tx, name, environment, version, actor);
     await tx.query(`insert into promotion_events (name, environment, action, version, previous_version, request_id, actor) values ($1, $2, 'promote', $3, $4, $5, $6)`, [
@@ -307,11 +328,6 @@ export class PromotionEngine {
       actor,
     ]);
     await tx.query(`update promotion_requests set status = 'promoted', decided_at = now(), decided_by = $2 where id = $1`, [requestId, actor]);
-    return { version, previous };
-  }
-
-  private async afterMove(name: string, moved: { version: string; previous: string | null } | undefined): Promise<void> {
-    if (moved) await this.registry.forget(name, [moved.version, moved.previous]);
   }
 
   private async orderGate(artifact: Artifact, previous: EnvironmentRule | undefined): Promise<GateResult> {
@@ -326,19 +342,24 @@ export class PromotionEngine {
       : { gate: 'order', passed: false, messages: [`${artifact.name}@${artifact.version} has not been promoted to ${previous.name}; promote it there first`] };
   }
 
-  private async schemaGate(artifact: Artifact): Promise<GateResult> {
+  private async schemaGate(artifact: Artifact): Promise<{ result: GateResult; seen?: { schemaId: string; revision: number } }> {
     try {
       const result = await this.validation.validateForMediaType(artifact.mediaType, () => parseStructuredContent(artifact.mediaType, artifact.content, 'content'));
-      if (!result) return { gate: 'schema', passed: true, messages: [`no schema is bound to ${artifact.mediaType}`] };
-      if (result.valid) return { gate: 'schema', passed: true, messages: [`content matches schema "${result.schemaId}"`] };
-      return { gate: 'schema', passed: false, messages: result.errors.map((e) => `schema "${result.schemaId}": ${e.pointer}: ${e.message}`) };
+      if (!result) return { result: { gate: 'schema', passed: true, messages: [`no schema is bound to ${artifact.mediaType}`] } };
+      const seen = { schemaId: result.schemaId, revision: result.revision };
+      if (result.valid) return { result: { gate: 'schema', passed: true, messages: [`content matches schema "${result.schemaId}"`] }, seen };
+      return { result: { gate: 'schema', passed: false, messages: result.errors.map((e) => `schema "${result.schemaId}": ${e.pointer}: ${e.message}`) }, seen };
     } catch (error) {
-      if (error instanceof EngineError && error.code === 'INVALID_INPUT') return { gate: 'schema', passed: false, messages: [error.message] };
+      if (error instanceof EngineError && error.code === 'INVALID_INPUT') return { result: { gate: 'schema', passed: false, messages: [error.message] } };
       throw error;
     }
   }
 
-  private async policyGate(artifact: Artifact, input: { environment: string; reason: string }, principal: { id: string; scopes: readonly string[] }): Promise<GateResult> {
+  private async policyGate(
+    artifact: Artifact,
+    input: { environment: string; reason: string },
+    principal: { id: string; scopes: readonly string[] },
+  ): Promise<{ result: GateResult; revision: number }> {
     const decision = await this.governance.check('promotion', {
       principal: { id: principal.id, scopes: principal.scopes },
       action: 'promotion_request',
@@ -359,7 +380,7 @@ export class PromotionEngine {
       ...decision.warnings.map((w) => `warning from ${w.policy}: ${w.message}`),
       `decision ${decision.decisionId}`,
     ];
-    return { gate: 'policy', passed: decision.allow, messages };
+    return { result: { gate: 'policy', passed: decision.allow, messages }, revision: decision.policyRevision };
   }
 
   private taxonomyGate(artifact: Artifact): GateResult {

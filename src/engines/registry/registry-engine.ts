@@ -2,11 +2,15 @@
  * registry engine
  * ===============
  * Immutable, versioned, content-addressed artifacts. A version is written once: publishing
- * the same bytes again is an idempotent success, different bytes a conflict naming the
- * stored digest. Yanking is soft: the version stays readable but is flagged and never
- * chosen as `latest`. Reads of a version, with the aliases pointing at it, are cached:
- * content is immutable, and whatever changes the rest (a yank, an alias move) deletes the
- * version's entry.
+ * the same request again is an idempotent success; different bytes, labels or media type
+ * under a stored version are a conflict naming what differs and what is stored. Yanking is
+ * soft: the version stays readable but is flagged and never chosen as `latest`.
+ *
+ * Caching: only content is cached, under its digest (`registry:content:sha256:…`), a key
+ * whose value can never change, so a late cache fill writes a value that is still true and
+ * nothing ever needs invalidating. What can change (the yanked flag, the aliases pointing at
+ * a version) is read from SQL on every read, with the record, in one primary-key query:
+ * a read never reports a state older than the last committed change.
  */
 import semver from 'semver';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
@@ -46,8 +50,13 @@ export interface PublishInput {
   metadata?: Record<string, unknown>;
 }
 
-/** Called before anything is stored; throws when the content (or its labels) must be refused. */
-export type ContentGate = (mediaType: string, content: Uint8Array, labels: Record<string, string>) => Promise<void>;
+/**
+ * Called before anything is stored, outside the transaction; throws when the content (or its
+ * labels) must be refused. It may return a confirmation that the publishing transaction runs
+ * before it inserts: it re-reads what the gate decided on (the schema binding) and throws
+ * when that changed meanwhile.
+ */
+export type ContentGate = (mediaType: string, content: Uint8Array, labels: Record<string, string>) => Promise<((tx: SqlExecutor) => Promise<void>) | void>;
 
 export interface RegistrySettings {
   maxContentBytes: number;
@@ -80,6 +89,11 @@ const SEMVER_ORDER = 'major desc, minor desc, patch desc, (prerelease is null) d
 const latestOrder = (t = '') => `(${t}prerelease is null) desc, ${t}major desc, ${t}minor desc, ${t}patch desc, ${t}prerelease desc`;
 /** Versions larger than this are not kept in the cache: they would crowd out everything else. */
 const MAX_CACHED_BYTES = 256 * 1024;
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
+}
 
 function toRecord(row: ArtifactRow): ArtifactRecord {
   return {
@@ -119,8 +133,9 @@ export class RegistryEngine {
     private readonly log: Logger,
   ) {}
 
-  private cacheKey(name: string, version: string) {
-    return `registry:artifact:${name}@${version}`;
+  /** Content is immutable under its digest: the key is the version of the value. */
+  private contentKey(digest: string) {
+    return `registry:content:${digest}`;
   }
 
   async publish(input: PublishInput, principal: string): Promise<ArtifactRecord & { created: boolean }> {
@@ -141,9 +156,10 @@ export class RegistryEngine {
     }
     const mediaType = input.mediaType ?? 'application/octet-stream';
     const digest = sha256Digest(input.content);
-    await this.gate(mediaType, input.content, input.labels ?? {});
+    const confirm = await this.gate(mediaType, input.content, input.labels ?? {});
 
     return this.sql.transaction(async (tx) => {
+      if (confirm) await confirm(tx);
       const inserted = await tx.query<ArtifactRow>(
         `insert into registry_artifacts
            (name, version, major, minor, patch, prerelease, digest, size, media_type, content, labels, metadata, created_by)
@@ -178,32 +194,44 @@ export class RegistryEngine {
           { existingDigest: row.digest },
         );
       }
+      const labels = input.labels ?? {};
+      const differences: string[] = [];
+      if (row.media_type !== mediaType) differences.push(`mediaType: stored ${JSON.stringify(row.media_type)}, this request ${JSON.stringify(mediaType)}`);
+      if (!sameLabels(row.labels, labels)) differences.push(`labels: stored ${JSON.stringify(row.labels)}, this request ${JSON.stringify(labels)}`);
+      if (differences.length > 0) {
+        throw conflict(
+          `${input.name}@${input.version} already exists with the same content (${digest}) but different ${differences.map((d) => d.slice(0, d.indexOf(':'))).join(' and ')} (${differences.join('; ')}); versions are immutable: publish again with the stored values, or publish a new version`,
+          { existingDigest: row.digest, stored: { mediaType: row.media_type, labels: row.labels } },
+        );
+      }
       return { ...toRecord(row), created: false };
     });
   }
 
   async getVersion(name: string, version: string): Promise<Artifact> {
-    const key = this.cacheKey(name, version);
-    const cached = await this.cache.get(key);
-    if (cached) {
-      const { content, ...rest } = JSON.parse(cached) as Omit<Artifact, 'content'> & { content: string };
-      return { ...rest, content: Buffer.from(content, 'base64') };
-    }
+    // The record (with what can change: yanked, aliases) always comes from SQL; content over
+    // the cache limit comes with it, smaller content from the cache by digest.
     const { rows } = await this.sql.query<ArtifactRow & { aliases: string[] }>(
-      `select ${RECORD_COLUMNS}, content,
+      `select ${RECORD_COLUMNS}, case when a.size > $3 then a.content end as content,
          array(select al.alias from registry_aliases al where al.name = a.name and al.version = a.version order by al.alias) as aliases
        from registry_artifacts a where name = $1 and version = $2`,
-      [name, version],
+      [name, version, MAX_CACHED_BYTES],
     );
     const row = rows[0];
     if (!row) {
       throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
     }
-    const artifact: Artifact = { ...toRecord(row), aliases: row.aliases, content: row.content! };
-    if (artifact.size <= MAX_CACHED_BYTES) {
-      await this.cache.set(key, JSON.stringify({ ...artifact, content: Buffer.from(row.content!).toString('base64') }), this.settings.cacheTtlSeconds);
-    }
-    return artifact;
+    return { ...toRecord(row), aliases: row.aliases, content: row.content ?? (await this.smallContent(name, version, row.digest)) };
+  }
+
+  private async smallContent(name: string, version: string, digest: string): Promise<Uint8Array> {
+    const key = this.contentKey(digest);
+    const cached = await this.cache.get(key);
+    if (cached !== undefined) return Buffer.from(cached, 'base64');
+    const { rows } = await this.sql.query<{ content: Uint8Array }>('select content from registry_artifacts where name = $1 and version = $2', [name, version]);
+    const content = rows[0]!.content;
+    await this.cache.set(key, Buffer.from(content).toString('base64'), this.settings.cacheTtlSeconds);
+    return content;
   }
 
   /** `latest` is the highest version not yanked (releases win over pre-releases); other aliases are set by promotion. */
@@ -275,7 +303,6 @@ export class RegistryEngine {
     );
     const row = rows[0];
     if (!row) throw notFound(`no artifact ${name}@${version} to yank (registry_list with prefix "${name}" shows its versions)`);
-    await this.cache.delete(this.cacheKey(name, version));
     this.log.info({ artifact: `${name}@${version}`, reason, principal }, 'artifact yanked');
     return { ...toRecord(row), yankedAt: isoTimestamp(row.yanked_at) };
   }
@@ -283,7 +310,6 @@ export class RegistryEngine {
   /**
    * Points an environment alias at a version inside the caller's transaction (promotion owns
    * the transaction; the registry owns the alias table). Returns the version it pointed at.
-   * Call forget() for both versions after the transaction commits.
    */
   async setAlias(tx: SqlExecutor, name: string, alias: string, version: string, principal: string): Promise<string | null> {
     const before = await tx.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2 for update', [name, alias]);
@@ -296,9 +322,17 @@ export class RegistryEngine {
     return before.rows[0]?.version ?? null;
   }
 
-  /** Drops cached reads of these versions, whose alias lists changed. */
-  async forget(name: string, versions: readonly (string | null)[]): Promise<void> {
-    for (const version of versions) if (version) await this.cache.delete(this.cacheKey(name, version));
+  /**
+   * The yanked state of a version, read inside the caller's transaction and share-locked until
+   * it ends, so a yank cannot commit between this check and the change the caller makes.
+   * Undefined when there is no such version.
+   */
+  async lockedYankState(tx: SqlExecutor, name: string, version: string): Promise<{ yanked: boolean; yankReason: string | null } | undefined> {
+    const { rows } = await tx.query<{ yanked: boolean; yank_reason: string | null }>(
+      'select yanked, yank_reason from registry_artifacts where name = $1 and version = $2 for share',
+      [name, version],
+    );
+    return rows[0] && { yanked: rows[0].yanked, yankReason: rows[0].yank_reason };
   }
 
   /** Names starting with prefix, for completions. */

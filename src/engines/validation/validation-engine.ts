@@ -9,8 +9,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormatsModule from 'ajv-formats';
 import { conflict, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
-import type { SqlPort } from '../../platform/sql/sql-port.js';
-import { isoTimestamp } from '../../platform/sql/sql-port.js';
+import { isoTimestamp, type SqlExecutor, type SqlPort } from '../../platform/sql/sql-port.js';
 import { toStrictSchema } from './strict-schema.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default import is the module object.
@@ -95,6 +94,12 @@ export class ValidationEngine {
     this.compile(input.schema);
     const mediaType = input.mediaType ?? null;
     return this.sql.transaction(async (tx) => {
+      // A binding changes under the lock of each media type it names, old and new, so a
+      // publish that confirms its binding (confirmBinding) orders itself before or after.
+      const { rows: old } = await tx.query<{ media_type: string | null }>('select media_type from validation_schemas where id = $1', [input.id]);
+      for (const type of [...new Set([old[0]?.media_type, mediaType])].sort()) {
+        if (type) await tx.query(`select pg_advisory_xact_lock(hashtext('validation:binding:' || $1))`, [type]);
+      }
       if (mediaType) {
         const bound = await tx.query<{ id: string }>('select id from validation_schemas where media_type = $1 and id <> $2', [mediaType, input.id]);
         if (bound.rows[0]) {
@@ -134,7 +139,22 @@ export class ValidationEngine {
     }));
   }
 
-  private async validator(where: { id: string } | { mediaType: string }): Promise<{ id: string; validate: ValidateFunction } | undefined> {
+  /**
+   * Confirms inside the caller's transaction that the schema bound to mediaType is still the
+   * one (id and revision) the content was validated against, or still none, and holds the
+   * binding until the transaction ends (registerSchema waits for it). Throws CONFLICT otherwise.
+   */
+  async confirmBinding(tx: SqlExecutor, mediaType: string, seen: { schemaId: string; revision: number } | undefined): Promise<void> {
+    await tx.query(`select pg_advisory_xact_lock_shared(hashtext('validation:binding:' || $1))`, [mediaType]);
+    const { rows } = await tx.query<{ id: string; revision: number }>('select id, revision from validation_schemas where media_type = $1', [mediaType]);
+    const now = rows[0];
+    if (now?.id === seen?.schemaId && now?.revision === seen?.revision) return;
+    const was = seen ? `schema "${seen.schemaId}" revision ${seen.revision}` : 'no schema';
+    const is = now ? `schema "${now.id}" revision ${now.revision}` : 'no schema';
+    throw conflict(`the schema bound to ${mediaType} changed while the content was validated (${was}, now ${is}); send the request again to validate against the current one`);
+  }
+
+  private async validator(where: { id: string } | { mediaType: string }): Promise<{ id: string; revision: number; validate: ValidateFunction } | undefined> {
     const { rows } =
       'id' in where
         ? await this.sql.query<{ id: string; revision: number }>('select id, revision from validation_schemas where id = $1', [where.id])
@@ -142,13 +162,13 @@ export class ValidationEngine {
     const row = rows[0];
     if (!row) return undefined;
     const cached = this.compiled.get(row.id);
-    if (cached && cached.revision === row.revision) return { id: row.id, validate: cached.validate };
+    if (cached && cached.revision === row.revision) return { id: row.id, revision: row.revision, validate: cached.validate };
     const full = await this.sql.query<{ schema: unknown; revision: number }>('select schema, revision from validation_schemas where id = $1', [row.id]);
     const stored = full.rows[0];
     if (!stored) return undefined;
     const validate = this.compile(stored.schema);
     this.compiled.set(row.id, { revision: stored.revision, validate });
-    return { id: row.id, validate };
+    return { id: row.id, revision: stored.revision, validate };
   }
 
   private run(validate: ValidateFunction, value: unknown): ValidationResult {
@@ -167,9 +187,9 @@ export class ValidationEngine {
    * Validates content against the schema bound to its media type; undefined when none is
    * bound. The content is parsed only when a schema applies.
    */
-  async validateForMediaType(mediaType: string, parse: () => unknown): Promise<(ValidationResult & { schemaId: string }) | undefined> {
+  async validateForMediaType(mediaType: string, parse: () => unknown): Promise<(ValidationResult & { schemaId: string; revision: number }) | undefined> {
     const found = await this.validator({ mediaType });
     if (!found) return undefined;
-    return { schemaId: found.id, ...this.run(found.validate, parse()) };
+    return { schemaId: found.id, revision: found.revision, ...this.run(found.validate, parse()) };
   }
 }

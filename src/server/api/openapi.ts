@@ -35,7 +35,7 @@ const ERROR_STATUSES: Record<string, string> = {
   '415': 'The body is not JSON.',
   '429': 'Too many requests; wait Retry-After seconds.',
   '500': 'Unexpected failure; the server log has the details under the reference in the message.',
-  '503': 'Storage, or the OAuth2 issuer, cannot be reached right now; retry.',
+  '503': 'Storage, or the OAuth2 issuer, cannot be reached right now (UNAVAILABLE), or a queue is full (QUEUE_FULL, with Retry-After); retry.',
 };
 
 const COMPLEX = new Set(['object', 'array']);

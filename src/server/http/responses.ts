@@ -39,7 +39,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
+/** Retry-After from an error that says when to retry (details.retryAfterSeconds: a full queue). */
+function retryAfter(error: unknown): Record<string, string> {
+  const seconds = isEngineError(error) ? (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds : undefined;
+  return typeof seconds === 'number' && seconds > 0 ? { 'retry-after': String(Math.ceil(seconds)) } : {};
+}
+
 export function sendError(res: ServerResponse, error: unknown, headers: Record<string, string | string[]> = {}): void {
   const { status, body } = toErrorBody(error);
-  sendJson(res, status, body, headers);
+  sendJson(res, status, body, { ...retryAfter(error), ...headers });
 }
