@@ -308,6 +308,7 @@ export class App {
         run: (name, input, { principal, signal }) => this.invoke(actions.get(name)!, input, { principal, signal }),
       },
       {
+        ...settings,
         maxNodes: settings.maxNodes,
         maxQueuedRuns: settings.maxQueuedRuns,
         httpAllowedHosts: settings.httpAllowedHosts,
@@ -318,7 +319,8 @@ export class App {
       this.engineLog('dag'),
       this.metrics,
     );
-    await dag.start();
+    // A disabled engine is not opened: its operations are not offered and its scheduler never runs.
+    if (engineMap.DAG_engine.enabled) await dag.start();
     return { dag, execution };
   }
 

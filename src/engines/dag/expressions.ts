@@ -7,9 +7,17 @@
  * expression ("==" escapes a literal leading "="); `when` is always an expression.
  * References to `nodes.<id>` are read from the parsed expression, so validation can tell
  * which nodes an expression needs and refuse any that is not upstream.
+ *
+ * Expressions are user programs, so every evaluation runs under budgets: a time budget
+ * (DAG_engine.settings.expressionTimeoutMs) and a nesting-depth budget
+ * (expressionMaxDepth), checked by JSONata at each step; an evaluation over either fails
+ * with an error that names the setting. Evaluation gives the event loop back every few
+ * milliseconds, so a runaway expression delays other work by at most that much, and regex
+ * literals run on RE2 (linear time).
  */
 import jsonata from 'jsonata';
 import { LRUCache } from 'lru-cache';
+import { LinearRegExp, UnsupportedPatternError } from '../../platform/linear-regex.js';
 
 type Expression = ReturnType<typeof jsonata>;
 
@@ -24,18 +32,58 @@ interface AstNode {
 
 export class ExpressionError extends Error {}
 
+/** The budgets of one evaluation. */
+export interface ExpressionLimits {
+  /** Wall-clock milliseconds one evaluation may take (DAG_engine.settings.expressionTimeoutMs). */
+  timeoutMs: number;
+  /** How deeply evaluation may nest, recursion included (DAG_engine.settings.expressionMaxDepth). */
+  maxDepth: number;
+}
+
+export const DEFAULT_EXPRESSION_LIMITS: ExpressionLimits = { timeoutMs: 1000, maxDepth: 1000 };
+
+/** An evaluation that went over a budget: the node fails and is not retried. */
+export class ExpressionBudgetError extends ExpressionError {}
+
+/** How long JSONata keeps the thread before giving the event loop a turn. */
+const SLICE_MS = 10;
+let sliceStart = 0;
+
+/**
+ * JSONata calls this before every step and awaits what it returns. Its steps are promise
+ * continuations (microtasks), which run before any I/O callback: without a pause, a long
+ * evaluation would starve the event loop, and HTTP requests (/health included) and timers
+ * would wait for it to end.
+ */
+function giveTheLoopATurn(): Promise<void> | undefined {
+  const now = performance.now();
+  if (now - sliceStart < SLICE_MS) return undefined;
+  return new Promise((resolve) =>
+    setImmediate(() => {
+      sliceStart = performance.now();
+      resolve();
+    }),
+  );
+}
+
 const compiled = new LRUCache<string, Expression>({ max: 20_000 });
 
-export function compile(source: string): Expression {
-  let expression = compiled.get(source);
+/**
+ * The compiled expression, with the given budgets (JSONata's `timeout` and `stack` options,
+ * fixed at compilation) and RE2 for its regex literals. Without limits: for reading the tree.
+ */
+export function compile(source: string, limits?: ExpressionLimits): Expression {
+  const key = limits ? `${limits.timeoutMs}/${limits.maxDepth}/${source}` : `-/${source}`;
+  let expression = compiled.get(key);
   if (!expression) {
     try {
-      expression = jsonata(source);
+      expression = jsonata(source, { RegexEngine: LinearRegExp as unknown as RegExpConstructor, ...(limits ? { timeout: limits.timeoutMs, stack: limits.maxDepth } : {}) });
     } catch (error) {
       const e = error as { message: string; position?: number };
       throw new ExpressionError(`${JSON.stringify(source)} is not a valid JSONata expression: ${e.message}${e.position !== undefined ? ` (at character ${e.position})` : ''}`);
     }
-    compiled.set(source, expression);
+    if (limits) expression.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, giveTheLoopATurn);
+    compiled.set(key, expression);
   }
   return expression;
 }
@@ -110,31 +158,53 @@ export interface Scope {
   nodes: Record<string, unknown>;
 }
 
-export async function evaluate(source: string, scope: Scope): Promise<unknown> {
+/** Extra functions for one evaluation, e.g. $secret in http_request headers. */
+export type Bindings = Record<string, unknown>;
+
+export async function evaluate(source: string, scope: Scope, limits: ExpressionLimits, bindings?: Bindings): Promise<unknown> {
   let result: unknown;
   try {
-    result = await compile(source).evaluate(scope);
+    result = await compile(source, limits).evaluate(scope, bindings);
   } catch (error) {
     if (error instanceof ExpressionError) throw error;
-    const e = error as { message: string; position?: number };
+    const e = error as { message: string; position?: number; code?: string };
+    if (e.code === 'D1012') {
+      throw new ExpressionBudgetError(
+        `expression ${JSON.stringify(source)} ran longer than expressionTimeoutMs (${limits.timeoutMs} ms, DAG_engine.settings.expressionTimeoutMs) and was stopped: look for recursion that never ends or work that grows with the input, or raise the setting`,
+      );
+    }
+    if (e.code === 'D1011') {
+      throw new ExpressionBudgetError(
+        `expression ${JSON.stringify(source)} nested deeper than expressionMaxDepth (${limits.maxDepth}, DAG_engine.settings.expressionMaxDepth) and was stopped: look for recursion without a base case, write it tail-recursively, or raise the setting`,
+      );
+    }
+    if (error instanceof UnsupportedPatternError) throw new ExpressionError(`expression ${JSON.stringify(source)}: ${error.message}`);
     throw new ExpressionError(`expression ${JSON.stringify(source)} failed: ${e.message}${e.position !== undefined ? ` (at character ${e.position})` : ''}`);
   }
   // JSONata returns its own sequence arrays and functions; keep plain JSON only.
   return result === undefined ? undefined : (JSON.parse(JSON.stringify(result)) as unknown);
 }
 
-/** The input with every "=" expression replaced by its value ("==x" becomes "=x"). */
-export async function evaluateInput(value: unknown, scope: Scope): Promise<unknown> {
+/**
+ * The input with every "=" expression replaced by its value ("==x" becomes "=x").
+ * `bindingsAt` gives the extra functions for the value at a path (keys from the input's root).
+ */
+export async function evaluateInput(value: unknown, scope: Scope, limits: ExpressionLimits, bindingsAt?: (path: readonly string[]) => Bindings | undefined, path: readonly string[] = []): Promise<unknown> {
   if (typeof value === 'string') {
     if (value.startsWith('==')) return value.slice(1);
-    if (value.startsWith('=')) return evaluate(value.slice(1), scope);
+    if (value.startsWith('=')) return evaluate(value.slice(1), scope, limits, bindingsAt?.(path));
     return value;
   }
-  if (Array.isArray(value)) return Promise.all(value.map((item) => evaluateInput(item, scope)));
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    // One after another: each evaluation's time budget is its own.
+    for (const [i, item] of value.entries()) out.push(await evaluateInput(item, scope, limits, bindingsAt, [...path, String(i)]));
+    return out;
+  }
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      const evaluated = await evaluateInput(item, scope);
+      const evaluated = await evaluateInput(item, scope, limits, bindingsAt, [...path, key]);
       if (evaluated !== undefined) out[key] = evaluated;
     }
     return out;
@@ -143,8 +213,8 @@ export async function evaluateInput(value: unknown, scope: Scope): Promise<unkno
 }
 
 /** JSONata truthiness, as its $boolean() defines it: empty strings, arrays and objects, 0 and null are false. */
-export async function condition(source: string, scope: Scope): Promise<boolean> {
-  return truthy(await evaluate(source, scope));
+export async function condition(source: string, scope: Scope, limits: ExpressionLimits, bindings?: Bindings): Promise<boolean> {
+  return truthy(await evaluate(source, scope, limits, bindings));
 }
 
 function truthy(value: unknown): boolean {
