@@ -14,6 +14,14 @@ const positiveInt = () => z.number({ error: 'expected a positive integer' }).int
 const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
 const bool = () => z.boolean({ error: 'expected true or false' });
 const text = () => z.string({ error: 'expected a string' });
+/** A list given as one comma-separated string (from an environment variable) or as a list. */
+const commaList = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : (v ?? []);
 const cidr = () =>
   text().refine((v) => isCidr(v), { error: 'expected a CIDR like "10.0.0.0/8" or "fd00::/8"' });
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -75,11 +83,11 @@ const engineMapSchema = z.strictObject({
     settings: z
       .strictObject({
         maxNodes: positiveInt().default(10000),
-        // empty: the http_request action is off
-        httpAllowedHosts: z.array(text()).default([]),
+        // empty: the http_request action is off; a comma-separated string (DAG_HTTP_ALLOWED_HOSTS) or a list
+        httpAllowedHosts: z.preprocess(commaList, z.array(text())).default([]),
         // CIDRs http_request may reach although private, loopback or link-local ("10.0.0.0/8");
         // a comma-separated string (DAG_HTTP_ALLOWED_NETWORKS) or a list
-        httpAllowedNetworks: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : (v ?? [])), z.array(cidr())).default([]),
+        httpAllowedNetworks: z.preprocess(commaList, z.array(cidr())).default([]),
         // $secret("NAME") in http_request headers reads the environment variable of this prefix + NAME
         secretEnvPrefix: text().regex(/^[A-Z][A-Z0-9_]*_$/, { error: 'expected an upper-case prefix ending in "_", like "MCP_SECRET_"' }).default('MCP_SECRET_'),
         leaseSeconds: positiveInt().default(30),

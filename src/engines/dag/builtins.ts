@@ -155,7 +155,7 @@ async function resolveChecked(host: string, allowedNetworks: readonly string[]):
     const verdict = checkAddress(address, allowedNetworks);
     if (!verdict.allowed) {
       throw invalidInput(
-        `http_request: "${host}" resolves to ${address}, a ${verdict.what} address (${verdict.range}), which workflows may not reach; if this server should reach it, list a CIDR covering it in DAG_engine.settings.httpAllowedNetworks (env DAG_HTTP_ALLOWED_NETWORKS)`,
+        `http_request: "${host}" resolves to ${address}, in ${verdict.range} (${verdict.what}), which workflows may not reach; if this server should reach it, list a CIDR covering it in DAG_engine.settings.httpAllowedNetworks (env DAG_HTTP_ALLOWED_NETWORKS)`,
       );
     }
   }

@@ -16,7 +16,7 @@ const DENIED_RANGES: readonly { cidr: string; what: string }[] = [
   { cidr: '10.0.0.0/8', what: 'private (RFC 1918)' },
   { cidr: '100.64.0.0/10', what: 'carrier-grade NAT (RFC 6598)' },
   { cidr: '127.0.0.0/8', what: 'loopback' },
-  { cidr: '169.254.0.0/16', what: 'link-local, where cloud metadata services answer' },
+  { cidr: '169.254.0.0/16', what: 'link-local; cloud metadata services answer there' },
   { cidr: '172.16.0.0/12', what: 'private (RFC 1918)' },
   { cidr: '192.0.0.0/24', what: 'IETF protocol assignments' },
   { cidr: '192.168.0.0/16', what: 'private (RFC 1918)' },
