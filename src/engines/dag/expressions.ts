@@ -10,10 +10,11 @@
  *
  * Expressions are user programs, so every evaluation runs under budgets: a time budget
  * (DAG_engine.settings.expressionTimeoutMs) and a nesting-depth budget
- * (expressionMaxDepth), checked by JSONata at each step; an evaluation over either fails
- * with an error that names the setting. Evaluation gives the event loop back every few
- * milliseconds, so a runaway expression delays other work by at most that much, and regex
- * literals run on RE2 (linear time).
+ * (expressionMaxDepth), checked at each step; an evaluation over either fails with an error
+ * that names the setting. The time is what the evaluation's own steps took, not the time it
+ * waited while others ran. Evaluation gives the event loop back every few milliseconds, so a
+ * runaway expression delays other work by at most that much, and regex literals run on RE2
+ * (linear time).
  */
 import jsonata from 'jsonata';
 import { LRUCache } from 'lru-cache';
@@ -34,7 +35,7 @@ export class ExpressionError extends Error {}
 
 /** The budgets of one evaluation. */
 export interface ExpressionLimits {
-  /** Wall-clock milliseconds one evaluation may take (DAG_engine.settings.expressionTimeoutMs). */
+  /** Milliseconds of its own steps one evaluation may take (DAG_engine.settings.expressionTimeoutMs). */
   timeoutMs: number;
   /** How deeply evaluation may nest, recursion included (DAG_engine.settings.expressionMaxDepth). */
   maxDepth: number;
@@ -47,42 +48,63 @@ export class ExpressionBudgetError extends ExpressionError {}
 
 /** How long JSONata keeps the thread before giving the event loop a turn. */
 const SLICE_MS = 10;
+/** Most time one step is charged: a longer gap between two steps was mostly other work. */
+const MAX_STEP_CHARGE_MS = 50;
+/** When the current run of JSONata work began (after a turn given to the event loop). */
 let sliceStart = 0;
+/** When the last step of any evaluation began, or JSONata got the thread back. */
+let lastStep = 0;
+
+/** Time charged to each evaluation (keyed by its root frame). */
+const charged = new WeakMap<object, { used: number }>();
 
 /**
- * JSONata calls this before every step and awaits what it returns. Its steps are promise
- * continuations (microtasks), which run before any I/O callback: without a pause, a long
- * evaluation would starve the event loop, and HTTP requests (/health included) and timers
- * would wait for it to end.
+ * JSONata calls this before every step and awaits what it returns. It charges the time since
+ * the previous step of any evaluation to this one (steps of concurrent evaluations
+ * interleave, so each pays for its own steps), stops the evaluation over its time budget,
+ * and every SLICE_MS gives the event loop a turn: JSONata's steps are promise continuations
+ * (microtasks), which run before any I/O callback, so without a pause a long evaluation
+ * would starve the event loop, and HTTP requests (/health included) and timers would wait
+ * for it to end. The time spent waiting for that turn is not charged.
  */
-function giveTheLoopATurn(): Promise<void> | undefined {
-  const now = performance.now();
-  if (now - sliceStart < SLICE_MS) return undefined;
-  return new Promise((resolve) =>
-    setImmediate(() => {
-      sliceStart = performance.now();
-      resolve();
-    }),
-  );
+function meter(timeoutMs: number) {
+  return (_expr: unknown, _input: unknown, environment: { base: object }): Promise<void> | undefined => {
+    const now = performance.now();
+    let budget = charged.get(environment.base);
+    if (!budget) {
+      budget = { used: 0 };
+      charged.set(environment.base, budget);
+    }
+    budget.used += Math.min(Math.max(0, now - lastStep), MAX_STEP_CHARGE_MS);
+    lastStep = now;
+    if (budget.used > timeoutMs) throw { code: 'D1012', value: timeoutMs, stack: new Error().stack };
+    if (now - sliceStart < SLICE_MS) return undefined;
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        sliceStart = lastStep = performance.now();
+        resolve();
+      }),
+    );
+  };
 }
 
 const compiled = new LRUCache<string, Expression>({ max: 20_000 });
 
 /**
- * The compiled expression, with the given budgets (JSONata's `timeout` and `stack` options,
- * fixed at compilation) and RE2 for its regex literals. Without limits: for reading the tree.
+ * The compiled expression, with the given budgets (the depth as JSONata's `stack` option, the
+ * time by meter()) and RE2 for its regex literals. Without limits: for reading the tree.
  */
 export function compile(source: string, limits?: ExpressionLimits): Expression {
   const key = limits ? `${limits.timeoutMs}/${limits.maxDepth}/${source}` : `-/${source}`;
   let expression = compiled.get(key);
   if (!expression) {
     try {
-      expression = jsonata(source, { RegexEngine: LinearRegExp as unknown as RegExpConstructor, ...(limits ? { timeout: limits.timeoutMs, stack: limits.maxDepth } : {}) });
+      expression = jsonata(source, { RegexEngine: LinearRegExp as unknown as RegExpConstructor, ...(limits ? { stack: limits.maxDepth } : {}) });
     } catch (error) {
       const e = error as { message: string; position?: number };
       throw new ExpressionError(`${JSON.stringify(source)} is not a valid JSONata expression: ${e.message}${e.position !== undefined ? ` (at character ${e.position})` : ''}`);
     }
-    if (limits) expression.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, giveTheLoopATurn);
+    if (limits) expression.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, meter(limits.timeoutMs));
     compiled.set(key, expression);
   }
   return expression;
@@ -163,8 +185,11 @@ export type Bindings = Record<string, unknown>;
 
 export async function evaluate(source: string, scope: Scope, limits: ExpressionLimits, bindings?: Bindings): Promise<unknown> {
   let result: unknown;
+  const expression = compile(source, limits);
+  // Whatever ran since JSONata's last step was not JSONata: charge none of it to this evaluation.
+  lastStep = performance.now();
   try {
-    result = await compile(source, limits).evaluate(scope, bindings);
+    result = await expression.evaluate(scope, bindings);
   } catch (error) {
     if (error instanceof ExpressionError) throw error;
     const e = error as { message: string; position?: number; code?: string };
