@@ -40,3 +40,12 @@ describe('expression budgets', () => {
     expect(cheap).toEqual(Array.from({ length: 10 }, (_, i) => `1-${i}`));
   }, 30_000);
 });
+
+describe('regex literals', () => {
+  it('are refused when read from a definition if RE2 cannot compile them', async () => {
+    const { references, ExpressionError } = await import('../../src/engines/dag/expressions.js');
+    expect(() => references('$match(nodes.a.text, /(x)\\1/)')).toThrow(ExpressionError);
+    expect(() => references('$match(nodes.a.text, /(x)\\1/)')).toThrow(/cannot be used: .*backreferences/);
+    expect([...references('$match(nodes.a.text, /^(a+)+$/)').nodes]).toEqual(['a']);
+  });
+});

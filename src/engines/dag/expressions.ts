@@ -18,7 +18,7 @@
  */
 import jsonata from 'jsonata';
 import { LRUCache } from 'lru-cache';
-import { LinearRegExp, UnsupportedPatternError } from '../../platform/linear-regex.js';
+import { compileLinear, LinearRegExp, UnsupportedPatternError } from '../../platform/linear-regex.js';
 
 type Expression = ReturnType<typeof jsonata>;
 
@@ -132,7 +132,12 @@ export function references(source: string, into: References = { nodes: new Set()
       found = { nodes: named ? [named[1] ?? named[2]!] : [], dynamic: simple[1] === 'nodes' && !named };
     } else {
       const walked: References = { nodes: new Set(), dynamic: false };
-      walk(compile(source).ast() as AstNode, walked);
+      try {
+        walk(compile(source).ast() as AstNode, walked);
+      } catch (error) {
+        if (error instanceof UnsupportedPatternError) throw new ExpressionError(`expression ${JSON.stringify(source)}: ${error.message}`);
+        throw error;
+      }
       found = { nodes: [...walked.nodes], dynamic: walked.dynamic };
     }
     referenceCache.set(source, found);
@@ -149,6 +154,8 @@ function walk(node: unknown, into: References): void {
   }
   if (!node || typeof node !== 'object') return;
   const ast = node as AstNode;
+  // Regex literals run on RE2: one it cannot compile is refused with the definition.
+  if (ast.type === 'regex' && ast.value instanceof RegExp) compileLinear(ast.value.source, ast.value.flags);
   if (ast.type === 'path' && ast.steps) {
     let i = 0;
     if (ast.steps[0]?.type === 'variable' && (ast.steps[0].value === '$' || ast.steps[0].value === '')) i = 1;
