@@ -2,7 +2,10 @@
  * The address check behind http_request (platform/net/address-policy.ts): which resolved
  * addresses are refused unless DAG_engine.settings.httpAllowedNetworks covers them.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { runBuiltin } from '../../src/engines/dag/builtins.js';
 import { checkAddress, isCidr } from '../../src/platform/net/address-policy.js';
 
 describe('address policy', () => {
@@ -40,5 +43,24 @@ describe('address policy', () => {
     expect(isCidr('fd00::/8')).toBe(true);
     expect(isCidr('10.0.0.0')).toBe(false);
     expect(isCidr('example.com/8')).toBe(false);
+  });
+});
+
+describe('http_request by host name', () => {
+  it('refuses an allowed name that resolves to loopback, and reaches it by the checked address once the network is allowed', async () => {
+    const server = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ host: req.headers.host })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const signal = new AbortController().signal;
+    const input = { url: `http://localhost:${port}/hook` };
+    try {
+      await expect(runBuiltin('http_request', input, signal, { httpAllowedHosts: ['localhost'] })).rejects.toThrow(
+        /"localhost" resolves to (127\.0\.0\.1|::1), in (127\.0\.0\.0\/8|::1\/128) \(loopback\), which workflows may not reach; .*DAG_engine\.settings\.httpAllowedNetworks/,
+      );
+      const reached = await runBuiltin('http_request', input, signal, { httpAllowedHosts: ['localhost'], httpAllowedNetworks: ['127.0.0.0/8', '::1/128'] });
+      expect(reached).toMatchObject({ status: 200, body: { host: `localhost:${port}` } });
+    } finally {
+      server.close();
+    }
   });
 });

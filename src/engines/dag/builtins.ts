@@ -113,7 +113,7 @@ async function httpRequest(input: z.output<typeof httpInput>, signal: AbortSigna
     method: input.method,
     headers: { ...(hasBody && typeof input.body !== 'string' ? { 'content-type': 'application/json' } : {}), ...input.headers },
     body: hasBody ? (typeof input.body === 'string' ? input.body : JSON.stringify(input.body)) : undefined,
-    address: target,
+    addresses: target,
     signal,
   });
   let body: unknown = response.text;
@@ -137,10 +137,10 @@ interface Resolved {
 
 /**
  * The host's addresses, every one of them checked: a name with one denied address among
- * several is refused (which address a client picks is not ours to predict). The first is
- * the one connected to.
+ * several is refused (which address a client picks is not ours to predict). The connection
+ * goes to these addresses, and to no other.
  */
-async function resolveChecked(host: string, allowedNetworks: readonly string[]): Promise<Resolved> {
+async function resolveChecked(host: string, allowedNetworks: readonly string[]): Promise<Resolved[]> {
   let addresses: Resolved[];
   if (isIP(host)) {
     addresses = [{ address: host, family: isIP(host) as 4 | 6 }];
@@ -160,15 +160,17 @@ async function resolveChecked(host: string, allowedNetworks: readonly string[]):
     }
   }
   if (addresses.length === 0) throw new ActionFailure(`http_request: "${host}" has no address`, true);
-  return addresses[0]!;
+  return addresses;
 }
 
-/** One request to the checked address (TLS still verifies the host name); redirects are returned, not followed. */
-function send(url: URL, options: { method: string; headers: Record<string, string>; body?: string; address: Resolved; signal: AbortSignal }): Promise<{ status: number; headers: Record<string, string>; text: string }> {
-  const { address, family } = options.address;
+/** One request to the checked addresses (TLS still verifies the host name); redirects are returned, not followed. */
+function send(url: URL, options: { method: string; headers: Record<string, string>; body?: string; addresses: Resolved[]; signal: AbortSignal }): Promise<{ status: number; headers: Record<string, string>; text: string }> {
+  const { addresses } = options;
+  // The socket asks this instead of DNS: it gets the addresses checked above (all of them when
+  // it tries several, as Node's happy eyeballs does), never a second answer.
   const pinned: LookupFunction = (_host, lookupOptions, callback) => {
-    if (lookupOptions.all) (callback as unknown as (error: null, addresses: { address: string; family: number }[]) => void)(null, [{ address, family }]);
-    else callback(null, address, family);
+    if (lookupOptions.all) (callback as unknown as (error: null, found: Resolved[]) => void)(null, addresses);
+    else callback(null, addresses[0]!.address, addresses[0]!.family);
   };
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
