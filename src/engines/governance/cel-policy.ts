@@ -68,7 +68,7 @@ const step = celFunc(STEP, [CelScalar.DYN], CelScalar.DYN, (condition) => {
   if (!m) return condition;
   if (m.over) return false;
   if (++m.steps > m.limits.costLimit) m.over = 'cost';
-  else if ((m.steps & 255) === 0 && performance.now() > m.deadline) m.over = 'time';
+  else if ((m.steps & 15) === 0 && performance.now() > m.deadline) m.over = 'time';
   return m.over ? false : condition;
 });
 
