@@ -242,6 +242,9 @@ export class Scheduler {
   private async runInline(): Promise<number> {
     let done = 0;
     this.inlineDue = false;
+    // Announced once per turn, not per claim: every announcement wakes the run's waiters.
+    const runs = new Set<string>();
+    const finished = new Map<string, RunRow>();
     for (let pass = 0; ; pass++) {
       if (pass === INLINE_PASSES || done >= INLINE_BATCH || this.stopped) {
         this.inlineDue = true; // more may be ready: the next loop turn goes on
@@ -254,9 +257,11 @@ export class Scheduler {
       // One after another: each evaluation's time budget is its own.
       for (const node of nodes) completions.push({ ...(await this.inlineCompletion(node)), children: node.children });
       const result = completions.some((c) => c.status === 'failed') ? await writeCompletions(this.sql, this.owner, completions, INLINE_ACTIONS) : await writeInlineCompletions(this.sql, this.owner, completions);
-      for (const run of result.finished) await this.finishRun(run);
-      for (const run of result.runs) this.events.emit('run', run);
+      for (const run of result.runs) runs.add(run);
+      for (const run of result.finished) finished.set(run.id, run);
     }
+    for (const run of finished.values()) await this.finishRun(run);
+    for (const run of runs) this.events.emit('run', run);
     return done;
   }
 
