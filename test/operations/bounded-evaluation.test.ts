@@ -153,14 +153,21 @@ for (const backend of appBackends()) {
       expect(JSON.stringify(audit)).not.toContain(SECRET_VALUE);
     }, 30_000);
 
-    it('refuses $secret outside http_request headers and secrets that are not set', async () => {
-      const result = await run([
+    it('refuses $secret outside http_request headers with the definition, and secrets that are not set when the node runs', async () => {
+      for (const misuse of [
         { id: 'leak', action: 'transform', input: { token: `=$secret("${SECRET_NAME}")` } },
+        { id: 'leak', action: 'http_request', input: { url: `="http://127.0.0.1:${port}/" & $secret("${SECRET_NAME}")` } },
+        { id: 'leak', action: 'noop', when: `$secret("${SECRET_NAME}") = "x"` },
+      ]) {
+        const refused = await failure(run([misuse]));
+        expect(refused.code).toBe('INVALID_INPUT');
+        expect(refused.message).toMatch(/leak.*\$secret\(\) may be used only in the header values of an http_request node's input/);
+      }
+      const result = await run([
         { id: 'unknown', action: 'http_request', input: { url: `http://127.0.0.1:${port}/`, headers: { 'x-upstream-key': '=$secret("NOT_SET_ANYWHERE")' } } },
         { id: 'env', action: 'http_request', input: { url: `http://127.0.0.1:${port}/`, headers: { 'x-db': '=$secret("../DATABASE_URL")' } } },
       ]);
       const s = await status(result.runId);
-      expect(s.nodes.find((n) => n.id === 'leak')!.error).toMatch(/only available in the header values of an http_request node's input/);
       expect(s.nodes.find((n) => n.id === 'unknown')!.error).toMatch(/no such secret on this server; .*MCP_SECRET_NOT_SET_ANYWHERE.*secretEnvPrefix/);
       expect(s.nodes.find((n) => n.id === 'env')!.error).toMatch(/a secret name is upper-case letters/);
       expect(JSON.stringify(s)).not.toContain(SECRET_VALUE);

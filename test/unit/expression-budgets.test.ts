@@ -48,4 +48,11 @@ describe('regex literals', () => {
     expect(() => references('$match(nodes.a.text, /(x)\\1/)')).toThrow(/cannot be used: .*backreferences/);
     expect([...references('$match(nodes.a.text, /^(a+)+$/)').nodes]).toEqual(['a']);
   });
+
+  it('notices $secret, called or passed around', async () => {
+    const { references } = await import('../../src/engines/dag/expressions.js');
+    expect(references('"Bearer " & $secret("X")').secret).toBe(true);
+    expect(references('($f := $secret; $f("X"))').secret).toBe(true);
+    expect(references('nodes.a.secret & $string(params.secret)').secret).toBeUndefined();
+  });
 });

@@ -114,12 +114,14 @@ export interface References {
   nodes: Set<string>;
   /** Uses of `nodes` that do not name a node (`nodes[0]`, `$keys(nodes)`): they cannot be checked. */
   dynamic: boolean;
+  /** The expression calls $secret(). */
+  secret?: boolean;
 }
 
 /** A plain dotted path such as `nodes.build.version` or `params.env`: read without the parser. */
 const SIMPLE_PATH = /^\s*(?:\$\$\.)?([A-Za-z_][\w]*)(?:\.(?:`([^`]+)`|([A-Za-z_][\w]*)))*\s*$/;
 const NAMED_NODE = /^\s*(?:\$\$\.)?nodes\.(?:`([^`]+)`|([A-Za-z_][\w]*))/;
-const referenceCache = new LRUCache<string, { nodes: string[]; dynamic: boolean }>({ max: 20_000 });
+const referenceCache = new LRUCache<string, { nodes: string[]; dynamic: boolean; secret?: boolean }>({ max: 20_000 });
 
 /** The node ids an expression reads as `nodes.<id>`. Throws ExpressionError on a syntax error. */
 export function references(source: string, into: References = { nodes: new Set(), dynamic: false }): References {
@@ -138,12 +140,13 @@ export function references(source: string, into: References = { nodes: new Set()
         if (error instanceof UnsupportedPatternError) throw new ExpressionError(`expression ${JSON.stringify(source)}: ${error.message}`);
         throw error;
       }
-      found = { nodes: [...walked.nodes], dynamic: walked.dynamic };
+      found = { nodes: [...walked.nodes], dynamic: walked.dynamic, secret: walked.secret };
     }
     referenceCache.set(source, found);
   }
   for (const id of found.nodes) into.nodes.add(id);
   if (found.dynamic) into.dynamic = true;
+  if (found.secret) into.secret = true;
   return into;
 }
 
@@ -156,6 +159,8 @@ function walk(node: unknown, into: References): void {
   const ast = node as AstNode;
   // Regex literals run on RE2: one it cannot compile is refused with the definition.
   if (ast.type === 'regex' && ast.value instanceof RegExp) compileLinear(ast.value.source, ast.value.flags);
+  // Any use of $secret, called or passed around.
+  if (ast.type === 'variable' && ast.value === 'secret') into.secret = true;
   if (ast.type === 'path' && ast.steps) {
     let i = 0;
     if (ast.steps[0]?.type === 'variable' && (ast.steps[0].value === '$' || ast.steps[0].value === '')) i = 1;
