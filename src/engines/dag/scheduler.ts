@@ -7,10 +7,11 @@
  * transform) skip the executor: they are claimed, evaluated and completed batch after
  * batch, layer after layer. Expressions are evaluated outside any transaction, under the
  * budgets of expressions.ts. A node whose attempts keep crashing the process fails after
- * maxInterruptedAttempts instead of being resumed forever. A heartbeat extends the leases of the nodes it holds and
- * puts nodes of dead replicas back in the queue; a cancellation watch aborts, within half
- * a second, running nodes whose run another replica cancelled. Node results are written
- * at least once per attempt and at most once per node: the write is fenced by the lease.
+ * maxInterruptedAttempts instead of being resumed forever. A heartbeat extends the leases
+ * of the nodes it holds and puts nodes of dead replicas back in the queue; a cancellation
+ * watch aborts, within half a second, running nodes whose run another replica cancelled.
+ * Node results are written at least once per attempt and at most once per node: the write
+ * is fenced by the lease.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
