@@ -149,6 +149,42 @@ function mutate(name) {
   return base;
 }
 
+/**
+ * Programs users may supply, in the shapes that once stalled the server (issue 17): JSONata
+ * that recurses forever or too deep, catastrophic regexes in JSONata and JSON Schema, a CEL
+ * policy of nested comprehensions, http_request to the metadata address. Each call must be
+ * answered (a failed run or a refusal), and /health must answer while the runaway runs.
+ */
+const l30 = `[${Array.from({ length: 30 }, (_, i) => i).join(',')}]`;
+const nestedAll = (range, depth) => (depth === 0 ? 'true' : `${range}.all(x${depth}, ${nestedAll(range, depth - 1)})`);
+const HOSTILE_CALLS = [
+  ['dag_run', { wait: true, definition: { name: 'fuzz/spin', nodes: [{ id: 'spin', action: 'transform', input: '=($f := function($n){ $f($n + 1) }; $f(0))' }] } }],
+  ['dag_run', { wait: true, definition: { name: 'fuzz/deep', nodes: [{ id: 'deep', action: 'transform', input: '=($f := function($n){ 1 + $f($n + 1) }; $f(0))' }] } }],
+  ['dag_run', { wait: true, definition: { name: 'fuzz/when', nodes: [{ id: 'w', action: 'noop', when: '$count([1..10000000].($ * 2)) > 0' }] } }],
+  ['dag_run', { wait: true, definition: { name: 'fuzz/redos', nodes: [{ id: 'r', action: 'transform', input: `=$match("${'a'.repeat(40)}!", /^(a+)+$/)` }] } }],
+  ['dag_run', { wait: true, definition: { name: 'fuzz/meta', nodes: [{ id: 'm', action: 'http_request', input: { url: 'http://169.254.169.254/latest/meta-data/' } }] } }],
+  ['validation_register_schema', { id: 'fuzz/redos', schema: { type: 'object', properties: { s: { type: 'string', pattern: '^(a+)+$' } }, patternProperties: { '^(b+)+$': {} } } }],
+  ['validation_validate', { schemaId: 'fuzz/redos', value: { s: `${'a'.repeat(40)}!`, [`${'b'.repeat(40)}!`]: 1 } }],
+  ['validation_register_schema', { id: 'fuzz/backref', schema: { type: 'string', pattern: '^(a)\\1(?=b)$' } }],
+  ['governance_set_policy', { id: 'fuzz-literal', target: 'fuzz_target', expression: nestedAll(l30, 6), effect: 'deny', message: 'fuzz' }],
+  ['governance_set_policy', { id: 'fuzz-dynamic', target: 'fuzz_target', expression: `!(${nestedAll('request.items', 6)})`, effect: 'deny', message: 'fuzz' }],
+  ['governance_check', { target: 'fuzz_target', input: { request: { items: Array.from({ length: 30 }, (_, i) => i) } } }],
+];
+
+function hostileCases() {
+  return HOSTILE_CALLS.map(([method, params], i) => async () => {
+    const label = `json-rpc hostile program #${i} (${method})`;
+    const call = send('/api/v1/rpc', { body: JSON.stringify({ jsonrpc: '2.0', id: i, method, params }) });
+    if (method !== 'dag_run') return { label, response: await call };
+    // While a program runs, the server answers others.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const health = await send('/health', { method: 'GET' });
+    const response = await call;
+    if (health.status !== 200) return { label: `${label}: /health while it ran`, response: { status: 0, error: `/health answered ${health.status || health.error}` } };
+    return { label, response };
+  });
+}
+
 async function target(name, cases) {
   const failures = [];
   let count = 0;
@@ -208,6 +244,7 @@ async function main() {
     await target('json-rpc: generated messages', generated('/api/v1/rpc', () => jsonRpcCase(methods), CASES)),
     await target('rest: mutated inputs', Array.from({ length: restRounds }, () => restCases).flat()),
     await target('rest: hostile bodies', operations.filter((r) => r.method === 'POST').flatMap((r) => raw(r.path))),
+    await target('json-rpc: hostile programs', hostileCases()),
   ];
   const after = await send('/health', { method: 'GET' });
   results.push({ name: 'server still healthy', cases: 1, failures: after.status === 200 ? [] : [`/health answered ${after.status || after.error}`] });

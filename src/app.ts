@@ -278,6 +278,7 @@ export class App implements ServerHost {
         run: (name, input, { principal, signal }) => this.invoke(actions.get(name)!, input, { principal, signal }),
       },
       {
+        ...settings,
         maxNodes: settings.maxNodes,
         maxQueuedRuns: settings.maxQueuedRuns,
         httpAllowedHosts: settings.httpAllowedHosts,
@@ -288,7 +289,8 @@ export class App implements ServerHost {
       this.engineLog('dag'),
       this.metrics,
     );
-    await dag.start();
+    // A disabled engine is not opened: its operations are not offered and its scheduler never runs.
+    if (engineMap.DAG_engine.enabled) await dag.start();
     return { dag, execution };
   }
 

@@ -8,11 +8,22 @@
  */
 import { z } from 'zod';
 import { FUSION_METHODS } from '../engines/rag/fusion.js';
+import { isCidr } from '../platform/net/address-policy.js';
 
 const positiveInt = () => z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
 const bool = () => z.boolean({ error: 'expected true or false' });
 const text = () => z.string({ error: 'expected a string' });
+/** A list given as one comma-separated string (from an environment variable) or as a list. */
+const commaList = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : (v ?? []);
+const cidr = () =>
+  text().refine((v) => isCidr(v), { error: 'expected a CIDR like "10.0.0.0/8" or "fd00::/8"' });
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
 
@@ -73,13 +84,34 @@ const engineMapSchema = z.strictObject({
     settings: z
       .strictObject({
         maxNodes: positiveInt().default(10000),
-        // empty: the http_request action is off
-        httpAllowedHosts: z.array(text()).default([]),
+        // empty: the http_request action is off; a comma-separated string (DAG_HTTP_ALLOWED_HOSTS) or a list
+        httpAllowedHosts: z.preprocess(commaList, z.array(text())).default([]),
+        // CIDRs http_request may reach although private, loopback or link-local ("10.0.0.0/8");
+        // a comma-separated string (DAG_HTTP_ALLOWED_NETWORKS) or a list
+        httpAllowedNetworks: z.preprocess(commaList, z.array(cidr())).default([]),
+        // $secret("NAME") in http_request headers reads the environment variable of this prefix + NAME
+        secretEnvPrefix: text().regex(/^[A-Z][A-Z0-9_]*_$/, { error: 'expected an upper-case prefix ending in "_", like "MCP_SECRET_"' }).default('MCP_SECRET_'),
         leaseSeconds: positiveInt().default(30),
         pollIntervalMs: positiveInt().default(500),
         maxQueuedRuns: positiveInt().default(1000),
+        // budget of one JSONata evaluation (a node's input or condition, a run's output)
+        expressionTimeoutMs: positiveInt().default(1000),
+        expressionMaxDepth: positiveInt().default(1000),
+        // a node whose attempt was cut short by a process crash this many times fails
+        maxInterruptedAttempts: positiveInt().default(3),
       })
-      .default({ maxNodes: 10000, httpAllowedHosts: [], leaseSeconds: 30, pollIntervalMs: 500, maxQueuedRuns: 1000 }),
+      .default({
+        maxNodes: 10000,
+        httpAllowedHosts: [],
+        httpAllowedNetworks: [],
+        secretEnvPrefix: 'MCP_SECRET_',
+        leaseSeconds: 30,
+        pollIntervalMs: 500,
+        maxQueuedRuns: 1000,
+        expressionTimeoutMs: 1000,
+        expressionMaxDepth: 1000,
+        maxInterruptedAttempts: 3,
+      }),
   }),
   execution: z.strictObject({
     ...engineBase,
@@ -91,7 +123,15 @@ const engineMapSchema = z.strictObject({
   governance: z.strictObject({
     ...engineBase,
     modules: z.array(text()).default([]),
-    settings: z.strictObject({ auditLevel: oneOf(['none', 'basic', 'full'] as const).default('full') }).default({ auditLevel: 'full' }),
+    settings: z
+      .strictObject({
+        auditLevel: oneOf(['none', 'basic', 'full'] as const).default('full'),
+        // most comprehension steps one policy evaluation may take (estimated at set, counted when run)
+        policyCostLimit: positiveInt().default(100_000),
+        // most milliseconds one policy evaluation may take
+        policyTimeoutMs: positiveInt().default(200),
+      })
+      .default({ auditLevel: 'full', policyCostLimit: 100_000, policyTimeoutMs: 200 }),
   }),
   taxonomy: z.strictObject({
     ...engineBase,

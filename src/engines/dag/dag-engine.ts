@@ -18,6 +18,8 @@ import { decodeCursor, isSeq, keysetPage } from '../../platform/sql/keyset.js';
 import { carrierFromContext } from '../../platform/tracing.js';
 import type { Executor } from '../execution/executor.js';
 import { BUILTIN_ACTIONS, isBuiltin, runBuiltin } from './builtins.js';
+import { DEFAULT_EXPRESSION_LIMITS } from './expressions.js';
+import { environmentSecrets } from './secrets.js';
 import { DefinitionSyntaxError, parseDefinitionText, type WorkflowDefinition } from './definition.js';
 import { RUN_COLUMNS, type NodeRow, type NodeStatus, type RunRow, type RunStatus } from './run-store.js';
 import { Scheduler, type ActionPort, type RunPrincipal } from './scheduler.js';
@@ -29,9 +31,16 @@ export interface DagSettings {
   maxNodes: number;
   maxQueuedRuns: number;
   httpAllowedHosts: readonly string[];
+  /** CIDRs http_request may reach although loopback, private or link-local. */
+  httpAllowedNetworks?: readonly string[];
+  /** $secret("NAME") reads the environment variable of this prefix + NAME. */
+  secretEnvPrefix?: string;
   runConcurrency: number;
   leaseMs: number;
   pollIntervalMs: number;
+  expressionTimeoutMs?: number;
+  expressionMaxDepth?: number;
+  maxInterruptedAttempts?: number;
 }
 
 export interface WorkflowRecord {
@@ -105,17 +114,25 @@ export class DagEngine {
     private readonly log: Logger,
     metrics?: Pick<Metrics, 'dagRunsTotal' | 'dagNodeDuration'>,
   ) {
+    const builtinSettings = { httpAllowedHosts: settings.httpAllowedHosts, httpAllowedNetworks: settings.httpAllowedNetworks ?? [] };
     this.actionPort = {
       has: (name) => isBuiltin(name) || operations.has(name),
       names: () => [...BUILTIN_ACTIONS, ...operations.names()],
-      run: (name, input, context) =>
-        isBuiltin(name) ? runBuiltin(name, input, context.signal, { httpAllowedHosts: settings.httpAllowedHosts }) : operations.run(name, input, context),
+      run: (name, input, context) => (isBuiltin(name) ? runBuiltin(name, input, context.signal, builtinSettings) : operations.run(name, input, context)),
     };
     this.scheduler = new Scheduler(
       sql,
       executor,
       this.actionPort,
-      { leaseMs: settings.leaseMs, pollIntervalMs: settings.pollIntervalMs, runConcurrency: settings.runConcurrency, soleProcess: sql.kind === 'pglite' },
+      {
+        leaseMs: settings.leaseMs,
+        pollIntervalMs: settings.pollIntervalMs,
+        runConcurrency: settings.runConcurrency,
+        soleProcess: sql.kind === 'pglite',
+        expressions: { timeoutMs: settings.expressionTimeoutMs ?? DEFAULT_EXPRESSION_LIMITS.timeoutMs, maxDepth: settings.expressionMaxDepth ?? DEFAULT_EXPRESSION_LIMITS.maxDepth },
+        maxInterruptedAttempts: settings.maxInterruptedAttempts ?? 3,
+        secret: environmentSecrets(settings.secretEnvPrefix ?? 'MCP_SECRET_'),
+      },
       log,
       metrics,
     );

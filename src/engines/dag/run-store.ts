@@ -3,9 +3,10 @@
  * =============
  * The SQL of runs and nodes, the same on PGlite and PostgreSQL. Batches travel as one
  * jsonb parameter (jsonb_to_recordset), so a claim or a group of completions is one
- * statement whatever its size. Every write of a node's result is fenced: by its lease for
- * nodes the executor ran (a replica whose lease lapsed, and whose node another replica
- * took, writes nothing), by the row lock of the writing transaction for inline builtins.
+ * statement whatever its size. Every write of a node's result is fenced by its lease: a
+ * replica whose lease lapsed, and whose node another replica took, writes nothing. Inline
+ * builtins are claimed the same way, so their expressions are evaluated outside any
+ * transaction, and a crash while one runs is counted (interruptions) like any other.
  *
  * Batched writes find their rows with `run_id = any(..) and ordinal = any(..)`, which the
  * primary key answers with index probes, and match the exact pairs afterwards: joining the
@@ -40,9 +41,11 @@ export interface ClaimedNode {
   run_status: RunStatus;
   /** W3C trace context of the dag_run call, when it was traced. */
   trace_context: Record<string, string> | null;
+  /** Attempts cut short by a process crash (taken back after its lease lapsed). */
+  interruptions: number;
 }
 
-/** A ready node of an inline action, locked by the transaction that will complete it. */
+/** A ready node of an inline action, claimed under a lease like the others. */
 export interface InlineNode {
   run_id: string;
   ordinal: number;
@@ -52,6 +55,8 @@ export interface InlineNode {
   params: Record<string, unknown>;
   upstream: Record<string, unknown> | null;
   children: number[];
+  attempts: number;
+  interruptions: number;
 }
 
 export interface Completion {
@@ -64,11 +69,6 @@ export interface Completion {
   releasesChildren: boolean;
   /** The claim did not start an attempt (a false condition): give the attempt back. */
   notAttempted?: boolean;
-  /**
-   * Completed inline, in the transaction that locked it while pending (no lease, no
-   * 'running' state); `notAttempted` false means the completion is its one attempt.
-   */
-  inline?: boolean;
 }
 
 export interface RunRow {
@@ -125,7 +125,7 @@ export async function claimReady(sql: SqlPort, owner: string, limit: number, per
             lease_expires = now() + $4 * interval '1 millisecond', started_at = coalesce(n.started_at, now())
        from locked, dag_runs r
       where n.run_id = locked.run_id and n.ordinal = locked.ordinal and r.id = n.run_id
-     returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.attempts, r.params, r.principal_id, r.principal_scopes, r.concurrency, r.status as run_status, r.trace_context,
+     returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.attempts, n.interruptions, r.params, r.principal_id, r.principal_scopes, r.concurrency, r.status as run_status, r.trace_context,
        (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs) and u.status = 'succeeded') as upstream`,
     [limit, perRun, owner, leaseMs, inlineActions],
   );
@@ -140,13 +140,12 @@ async function markStarted(sql: SqlExecutor, rows: { run_id: string; run_status:
 }
 
 /**
- * Locks up to `limit` ready nodes of inline actions (FOR UPDATE SKIP LOCKED), fairly across
- * runs and at most each run's concurrency per run, for the caller to complete in the same
- * transaction. They stay 'pending' until then: if the process dies, the transaction rolls
- * back and they are simply still ready.
+ * Claims up to `limit` ready nodes of inline actions for `owner`, fairly across runs and
+ * at most each run's concurrency per run, under a lease like claimReady: the caller
+ * evaluates them outside any transaction and writes their results fenced by the lease.
  */
-export async function lockInline(tx: SqlExecutor, limit: number, inlineActions: readonly string[]): Promise<InlineNode[]> {
-  const { rows } = await tx.query<InlineNode & { run_status: RunStatus }>(
+export async function claimInline(sql: SqlPort, owner: string, limit: number, leaseMs: number, inlineActions: readonly string[]): Promise<InlineNode[]> {
+  const { rows } = await sql.query<InlineNode & { run_status: RunStatus }>(
     `with ready as (
        select n.run_id, n.ordinal, r.concurrency, row_number() over (partition by n.run_id order by n.ordinal) as rn
        from dag_nodes n join dag_runs r on r.id = n.run_id
@@ -158,12 +157,16 @@ export async function lockInline(tx: SqlExecutor, limit: number, inlineActions: 
        where n.status = 'pending' and n.deps_remaining = 0
        for update of n skip locked
      )
-     select n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.children, r.params, r.status as run_status,
-       (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs) and u.status = 'succeeded') as upstream
-       from locked join dag_nodes n on n.run_id = locked.run_id and n.ordinal = locked.ordinal join dag_runs r on r.id = n.run_id`,
-    [limit, inlineActions],
+     update dag_nodes n
+        set status = 'running', attempts = n.attempts + 1, lease_owner = $3,
+            lease_expires = now() + $4 * interval '1 millisecond', started_at = coalesce(n.started_at, now())
+       from locked, dag_runs r
+      where n.run_id = locked.run_id and n.ordinal = locked.ordinal and r.id = n.run_id
+     returning n.run_id, n.ordinal, n.node_id, n.action, n.spec, n.children, n.attempts, n.interruptions, r.params, r.status as run_status,
+       (select jsonb_object_agg(u.node_id, u.output) from dag_nodes u where u.run_id = n.run_id and u.node_id = any(n.refs) and u.status = 'succeeded') as upstream`,
+    [limit, inlineActions, owner, leaseMs],
   );
-  await markStarted(tx, rows);
+  await markStarted(sql, rows);
   return rows;
 }
 
@@ -206,50 +209,54 @@ function pairParams(pairs: { run_id: string; ordinal: number; count?: number }[]
 }
 
 /**
- * Inline completions without a failure, in one statement: the nodes, their children's
- * counters and the runs' counters. The caller locked the nodes while pending in this
- * transaction, so all are accepted; failures take the general path (skipping descendants
- * can touch a child this would release, and one statement may not update a row twice).
+ * Completions of claimed inline nodes that all release their children (none failed), in
+ * one statement: the nodes, their children's counters and the runs' counters. Only nodes
+ * still running under this owner's lease are written, and only their children released;
+ * failures take the general path (skipping descendants can touch a child this would
+ * release, and one statement may not update a row twice).
  */
-export async function writeInlineCompletions(tx: SqlExecutor, completions: (Completion & { children: number[] })[]): Promise<FlushResult> {
+export async function writeInlineCompletions(sql: SqlPort, owner: string, completions: (Completion & { children: number[] })[]): Promise<FlushResult> {
   const [runs, ordinals, pairs] = pairParams(completions);
-  const [childRuns, childOrdinals, childCounts] = pairParams(childReleases(completions.filter((c) => c.status === 'succeeded' || c.releasesChildren)));
-  const { rows } = await tx.query<RunRow>(
+  const [childRuns, childOrdinals, childCounts] = pairParams(childReleases(completions));
+  const { rows } = await sql.query<RunRow>(
     `with done as (
        update dag_nodes n
-          set status = c.status, output = c.output, error = c.error, finished_at = now(),
-              attempts = n.attempts + c.attempt_delta, started_at = case when c.attempt_delta > 0 then now() else n.started_at end
+          set status = c.status, output = c.output, error = c.error, finished_at = now(), lease_expires = null,
+              attempts = n.attempts + c.attempt_delta, started_at = case when c.attempt_delta < 0 then null else n.started_at end
          from jsonb_to_recordset($1::jsonb) as c(run_id text, ordinal integer, status text, output jsonb, error text, attempt_delta integer)
         where n.run_id = any($2::text[]) and n.ordinal = any($3::integer[]) and $4::jsonb ? (n.run_id || '/' || n.ordinal)
-          and n.run_id = c.run_id and n.ordinal = c.ordinal and n.status = 'pending'
-       returning n.run_id
+          and n.run_id = c.run_id and n.ordinal = c.ordinal and n.status = 'running' and n.lease_owner = $8
+       returning n.run_id, n.children
+     ),
+     kids as (
+       select d.run_id, k.child as ordinal, count(*)::integer as n
+         from done d cross join lateral unnest(d.children) as k(child) group by d.run_id, k.child
      ),
      released as (
-       update dag_nodes n set deps_remaining = n.deps_remaining - ($7::jsonb ->> (n.run_id || '/' || n.ordinal))::integer
+       update dag_nodes n set deps_remaining = n.deps_remaining - kids.n
+         from kids
         where n.run_id = any($5::text[]) and n.ordinal = any($6::integer[]) and $7::jsonb ? (n.run_id || '/' || n.ordinal)
+          and n.run_id = kids.run_id and n.ordinal = kids.ordinal
      ),
      counted as (select run_id, count(*)::integer as n from done group by run_id)
      update dag_runs r set remaining = r.remaining - counted.n
        from counted where r.id = any($2::text[]) and r.id = counted.run_id
      returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}`,
     [
-      JSON.stringify(completions.map((c) => ({ run_id: c.run_id, ordinal: c.ordinal, status: c.status, output: c.output ?? null, error: c.error, attempt_delta: c.notAttempted ? 0 : 1 }))),
+      JSON.stringify(completions.map((c) => ({ run_id: c.run_id, ordinal: c.ordinal, status: c.status, output: c.output ?? null, error: c.error, attempt_delta: c.notAttempted ? -1 : 0 }))),
       runs,
       ordinals,
       pairs,
       childRuns,
       childOrdinals,
       childCounts,
+      owner,
     ],
   );
   return { runs: rows.map((r) => r.id), finished: rows.filter((r) => r.remaining <= 0 && (r.status === 'running' || r.status === 'queued')) };
 }
 
-/**
- * The same within a transaction the caller holds (the inline path locks its nodes and
- * completes them in one). A completion is accepted when its node is still running under
- * this owner's lease, or, for an inline one, still pending (the caller holds its row lock).
- */
+/** The same within a transaction the caller holds: a completion is accepted when its node is still running under this owner's lease. */
 export async function writeCompletionsIn(tx: SqlExecutor, owner: string, completions: Completion[], inlineActions: readonly string[]): Promise<FlushResult> {
   if (completions.length === 0) return { runs: [], finished: [] };
   const { rows: written } = await tx.query<{ run_id: string; ordinal: number; status: string; node_id: string; children: number[] }>(
@@ -257,10 +264,10 @@ export async function writeCompletionsIn(tx: SqlExecutor, owner: string, complet
         set status = c.status, output = c.output, error = c.error, finished_at = now(), lease_expires = null,
             attempts = n.attempts + c.attempt_delta,
             started_at = case when c.attempt_delta < 0 then null when c.attempt_delta > 0 then now() else n.started_at end
-       from jsonb_to_recordset($1::jsonb) as c(run_id text, ordinal integer, status text, output jsonb, error text, attempt_delta integer, inline boolean)
+       from jsonb_to_recordset($1::jsonb) as c(run_id text, ordinal integer, status text, output jsonb, error text, attempt_delta integer)
       where n.run_id = any($3::text[]) and n.ordinal = any($4::integer[])
         and n.run_id = c.run_id and n.ordinal = c.ordinal
-        and case when c.inline then n.status = 'pending' else n.status = 'running' and n.lease_owner = $2 end
+        and n.status = 'running' and n.lease_owner = $2
      returning n.run_id, n.ordinal, n.status, n.node_id, n.children`,
     [
       JSON.stringify(
@@ -270,9 +277,8 @@ export async function writeCompletionsIn(tx: SqlExecutor, owner: string, complet
           status: c.status,
           output: c.output ?? null,
           error: c.error,
-          // Executor nodes counted their attempt when claimed; inline ones count it now.
-          attempt_delta: c.inline ? (c.notAttempted ? 0 : 1) : c.notAttempted ? -1 : 0,
-          inline: c.inline === true,
+          // The claim counted the attempt.
+          attempt_delta: c.notAttempted ? -1 : 0,
         })),
       ),
       owner,
@@ -358,14 +364,16 @@ export async function heartbeat(sql: SqlPort, owner: string, leaseMs: number): P
 
 /**
  * Nodes whose lease lapsed (their replica died) go back to pending, keeping the attempt
- * they used, or to cancelled in a cancelled run. `all` takes every running node back: on
- * the embedded database, whose one process has just started, they are all orphans.
+ * they used and counting the interruption, or to cancelled in a cancelled run. `all` takes
+ * every running node back: on the embedded database, whose one process has just started,
+ * they are all orphans (a clean stop gives its nodes back first, uncounted).
  */
 export async function reclaimLapsed(sql: SqlPort, all: boolean): Promise<string[]> {
   const { rows } = await sql.query<{ run_id: string }>(
     `update dag_nodes n
         set status = case when r.status = 'cancelled' then 'cancelled' else 'pending' end,
             finished_at = case when r.status = 'cancelled' then now() else null end,
+            interruptions = n.interruptions + 1,
             lease_owner = null, lease_expires = null
        from dag_runs r
       where r.id = n.run_id and n.status = 'running' and ($1::boolean or n.lease_expires < now())

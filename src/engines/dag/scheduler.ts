@@ -4,11 +4,14 @@
  * The loop that moves runs forward in this process: it claims ready nodes from SQL (as
  * many as the executor has idle slots), evaluates their condition and input, hands them
  * to the executor, and writes their results back in batches. Inline builtins (noop,
- * transform) skip the executor: they are locked, evaluated and completed in one
- * transaction, layer after layer. A heartbeat extends the leases of the nodes it holds and
- * puts nodes of dead replicas back in the queue; a cancellation watch aborts, within half
- * a second, running nodes whose run another replica cancelled. Node results are written
- * at least once per attempt and at most once per node: the write is fenced by the lease.
+ * transform) skip the executor: they are claimed, evaluated and completed batch after
+ * batch, layer after layer. Expressions are evaluated outside any transaction, under the
+ * budgets of expressions.ts. A node whose attempts keep crashing the process fails after
+ * maxInterruptedAttempts instead of being resumed forever. A heartbeat extends the leases
+ * of the nodes it holds and puts nodes of dead replicas back in the queue; a cancellation
+ * watch aborts, within half a second, running nodes whose run another replica cancelled.
+ * Node results are written at least once per attempt and at most once per node: the write
+ * is fenced by the lease.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
@@ -20,18 +23,17 @@ import type { SqlPort } from '../../platform/sql/sql-port.js';
 import { DEFAULT_RETRY } from '../execution/backoff.js';
 import { TaskCancelledError, TaskTimeoutError, type Executor } from '../execution/executor.js';
 import { ActionFailure, INLINE_ACTIONS, runInline } from './builtins.js';
-import { condition, evaluateInput, ExpressionError, inputExpressions, references, type References } from './expressions.js';
+import { condition, evaluateInput, ExpressionError, inputExpressions, references, type Bindings, type ExpressionLimits, type References } from './expressions.js';
 import {
   cancelledAmong,
+  claimInline,
   claimReady,
   heartbeat,
-  lockInline,
   reclaimLapsed,
   recordAttempt,
   releaseOwned,
   unclosedRuns,
   writeCompletions,
-  writeCompletionsIn,
   writeInlineCompletions,
   type ClaimedNode,
   type Completion,
@@ -59,27 +61,49 @@ export interface SchedulerSettings {
   soleProcess: boolean;
   /** How often to look for cancellations made by other processes (only with several). */
   cancelCheckMs?: number;
+  /** Budgets of each JSONata evaluation. */
+  expressions: ExpressionLimits;
+  /** A node interrupted by a process crash this many times fails instead of running again. */
+  maxInterruptedAttempts: number;
+  /** The value of a server-side secret, for $secret("NAME") in http_request headers; throws when unknown. */
+  secret: (name: string) => string;
 }
 
 /** Errors that the same call would meet again: retrying cannot help. */
 const PERMANENT_CODES = new Set(['INVALID_INPUT', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'TOO_LARGE', 'UNAUTHENTICATED']);
 const MAX_OUTPUT_BYTES = 1024 * 1024;
-/** Inline nodes per transaction: bounds how long it holds its row locks (and PGlite's one connection). */
+/** Inline nodes one claim takes. */
 const INLINE_BATCH = 1000;
-/** Ready-set look-ups per inline transaction: each completes a layer and releases the next. */
+/** Claims per inline turn of the loop: each completes a layer and releases the next. */
 const INLINE_PASSES = 20;
 
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof ExpressionError || error instanceof TaskCancelledError) return false;
+  if (error instanceof ExpressionError || error instanceof TaskCancelledError || error instanceof InterruptedTooOften) return false;
   if (error instanceof ActionFailure) return error.retryable;
   if (isEngineError(error)) return !PERMANENT_CODES.has(error.code);
   return true;
+}
+
+/** The node's attempts kept ending with the process that ran them. */
+class InterruptedTooOften extends Error {
+  constructor(interruptions: number, limit: number) {
+    super(
+      `interrupted ${interruptions} times: the process running this node stopped (crashed or was killed) during each of its last attempts, and maxInterruptedAttempts (${limit}, DAG_engine.settings.maxInterruptedAttempts) allows no more; look for what in its input or action stops the process`,
+    );
+  }
 }
 
 function describe(error: unknown, attempts: number): string {
   const message = error instanceof Error ? error.message : String(error);
   return attempts > 1 ? `${message} (after ${attempts} attempts)` : message;
 }
+
+/** $secret outside http_request headers: an error naming where it may be used. */
+const NO_SECRETS: Bindings = {
+  secret: (name: unknown) => {
+    throw new ExpressionError(`$secret(${JSON.stringify(name)}) is only available in the header values of an http_request node's input, so that a secret never lands in a node's output or the audit log`);
+  },
+};
 
 export class Scheduler {
   /**
@@ -211,47 +235,50 @@ export class Scheduler {
   }
 
   /**
-   * Completes ready inline nodes in one transaction: lock the ready ones, evaluate them,
-   * write their results (which may make the next layer ready), and again, up to
-   * INLINE_BATCH nodes. A crash rolls it all back; the nodes are then still ready.
+   * Completes ready inline nodes: claim a batch under a lease, evaluate it outside any
+   * transaction, write the results (which may make the next layer ready), and again, up
+   * to INLINE_BATCH nodes. A crash leaves the claimed nodes running; their lease lapses
+   * and they are taken back, counted as interrupted.
    */
   private async runInline(): Promise<number> {
     let done = 0;
     this.inlineDue = false;
-    const { runs, finished } = await this.sql.transaction(async (tx) => {
-      const runs = new Set<string>();
-      const finished = new Map<string, RunRow>();
-      for (let pass = 0; ; pass++) {
-        if (pass === INLINE_PASSES || done >= INLINE_BATCH) {
-          this.inlineDue = true; // more may be ready: the next loop turn goes on
-          break;
-        }
-        const nodes = await lockInline(tx, INLINE_BATCH - done, INLINE_ACTIONS);
-        if (nodes.length === 0) break;
-        done += nodes.length;
-        const completions = await Promise.all(nodes.map(async (node) => ({ ...(await this.inlineCompletion(node)), children: node.children })));
-        const result = completions.some((c) => c.status === 'failed')
-          ? await writeCompletionsIn(tx, this.owner, completions, INLINE_ACTIONS)
-          : await writeInlineCompletions(tx, completions);
-        for (const run of result.runs) runs.add(run);
-        for (const run of result.finished) finished.set(run.id, run);
+    // Announced once per turn, not per claim: every announcement wakes the run's waiters.
+    const runs = new Set<string>();
+    const finished = new Map<string, RunRow>();
+    for (let pass = 0; ; pass++) {
+      if (pass === INLINE_PASSES || done >= INLINE_BATCH || this.stopped) {
+        this.inlineDue = true; // more may be ready: the next loop turn goes on
+        break;
       }
-      return { runs, finished };
-    });
+      const nodes = await claimInline(this.sql, this.owner, INLINE_BATCH - done, this.settings.leaseMs, INLINE_ACTIONS);
+      if (nodes.length === 0) break;
+      done += nodes.length;
+      const completions: (Completion & { children: number[] })[] = [];
+      // One after another: each evaluation's time budget is its own.
+      for (const node of nodes) completions.push({ ...(await this.inlineCompletion(node)), children: node.children });
+      const result = completions.some((c) => c.status === 'failed') ? await writeCompletions(this.sql, this.owner, completions, INLINE_ACTIONS) : await writeInlineCompletions(this.sql, this.owner, completions);
+      for (const run of result.runs) runs.add(run);
+      for (const run of result.finished) finished.set(run.id, run);
+    }
     for (const run of finished.values()) await this.finishRun(run);
     for (const run of runs) this.events.emit('run', run);
     return done;
   }
 
   private async inlineCompletion(node: InlineNode): Promise<Completion> {
-    const base = { run_id: node.run_id, ordinal: node.ordinal, inline: true };
+    const base = { run_id: node.run_id, ordinal: node.ordinal };
+    if (node.interruptions >= this.settings.maxInterruptedAttempts) {
+      return { ...base, status: 'failed', output: null, error: new InterruptedTooOften(node.interruptions, this.settings.maxInterruptedAttempts).message, releasesChildren: false };
+    }
     const started = performance.now();
     const scope = { params: node.params, nodes: node.upstream ?? {} };
+    const limits = this.settings.expressions;
     try {
-      if (node.spec.when !== undefined && !(await condition(node.spec.when, scope))) {
+      if (node.spec.when !== undefined && !(await condition(node.spec.when, scope, limits, NO_SECRETS))) {
         return { ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true, notAttempted: true };
       }
-      const output = runInline(node.action, node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope));
+      const output = runInline(node.action, node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope, limits, () => NO_SECRETS));
       const bytes = output === null ? 4 : JSON.stringify(output).length;
       if (bytes > MAX_OUTPUT_BYTES) throw new Error(`output is ${bytes} bytes; node outputs are limited to ${MAX_OUTPUT_BYTES}`);
       this.recordInline(node.action, 'succeeded', started);
@@ -281,7 +308,7 @@ export class Scheduler {
           'select node_id, output from dag_nodes where run_id = $1 and node_id in (select jsonb_array_elements_text($2::jsonb))',
           [run.id, JSON.stringify([...refs.nodes])],
         );
-        output = (await evaluateInput(run.output_spec, { params: run.params, nodes: Object.fromEntries(rows.map((r) => [r.node_id, r.output])) })) ?? null;
+        output = (await evaluateInput(run.output_spec, { params: run.params, nodes: Object.fromEntries(rows.map((r) => [r.node_id, r.output])) }, this.settings.expressions, () => NO_SECRETS)) ?? null;
       } catch (e) {
         error = `output: ${(e as Error).message}`;
       }
@@ -308,6 +335,9 @@ export class Scheduler {
     };
     const policy = node.spec.retry ?? DEFAULT_RETRY;
     const base = { run_id: node.run_id, ordinal: node.ordinal };
+    if (node.interruptions >= this.settings.maxInterruptedAttempts) {
+      return done({ ...base, status: 'failed', output: null, error: new InterruptedTooOften(node.interruptions, this.settings.maxInterruptedAttempts).message, releasesChildren: false });
+    }
     if (node.attempts > policy.maxAttempts) {
       // Claimed again after its replica died, with no attempt left.
       return done({ ...base, status: 'failed', output: null, error: `interrupted: the process running it stopped, and all ${policy.maxAttempts} attempts are used`, releasesChildren: false });
@@ -324,10 +354,11 @@ export class Scheduler {
     let attempts = node.attempts;
     try {
       const scope = { params: node.params, nodes: node.upstream ?? {} };
-      if (node.spec.when !== undefined && !(await condition(node.spec.when, scope))) {
+      const limits = this.settings.expressions;
+      if (node.spec.when !== undefined && !(await condition(node.spec.when, scope, limits, NO_SECRETS))) {
         return done({ ...base, status: 'skipped', output: null, error: `skipped: when ${JSON.stringify(node.spec.when)} is false`, releasesChildren: true, notAttempted: true });
       }
-      const input = node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope);
+      const input = node.spec.input === undefined ? undefined : await evaluateInput(node.spec.input, scope, limits, (path) => this.bindingsAt(node.action, path));
       const output = await this.executor.submit({
         group: node.run_id,
         groupConcurrency: node.concurrency,
@@ -363,6 +394,18 @@ export class Scheduler {
       entry.inFlight--;
       if (entry.inFlight === 0 && this.runControllers.get(node.run_id) === entry) this.runControllers.delete(node.run_id);
     }
+  }
+
+  /**
+   * $secret("NAME") reads a server-side secret in http_request header values only: there the
+   * value goes to the remote server and nowhere else (not into the node's output, the run's
+   * output or the audit log). Anywhere else it is an error that says so.
+   */
+  private bindingsAt(action: string, path: readonly string[]): Bindings {
+    if (action === 'http_request' && path.length === 2 && path[0] === 'headers') {
+      return { secret: (name: unknown) => this.settings.secret(String(name)) };
+    }
+    return NO_SECRETS;
   }
 
   /** Aborts this process's running nodes of runs cancelled by another process. */

@@ -115,6 +115,7 @@ export function validateDefinition(input: unknown, options: ValidateOptions): Va
       continue;
     }
     if (refs.dynamic) report({ nodeId: node.def.id, message: 'reads "nodes" without naming a node; write nodes.<id> (nodes.`my-id` for ids with "-") so the dependency can be checked' });
+    if (refs.secret && secretOutsideHeaders(node.def)) report({ nodeId: node.def.id, message: SECRET_ONLY_IN_HEADERS });
     for (const ref of refs.nodes) {
       const target = index.get(ref);
       if (target === undefined) report({ nodeId: node.def.id, message: `an expression reads nodes.${ref}, but there is no node "${ref}"` });
@@ -128,6 +129,7 @@ export function validateDefinition(input: unknown, options: ValidateOptions): Va
     try {
       inputExpressions(definition.output, (source) => references(source, refs));
       for (const ref of refs.nodes) if (!index.has(ref)) report({ message: `output reads nodes.${ref}, but there is no node "${ref}"` });
+      if (refs.secret) report({ message: `output: ${SECRET_ONLY_IN_HEADERS}` });
     } catch (error) {
       if (!(error instanceof ExpressionError)) throw error;
       report({ message: `output: ${error.message}` });
@@ -190,4 +192,25 @@ function upstreamCheck(parents: number[][]): (ancestor: number, node: number) =>
     }
     return false;
   };
+}
+
+const SECRET_ONLY_IN_HEADERS = '$secret() may be used only in the header values of an http_request node\'s input (headers: {name: \'=$secret("NAME")\'}), so that a secret never lands in an output or the audit log';
+
+/** Whether a node calls $secret() anywhere but an http_request header value. */
+function secretOutsideHeaders(node: { action: string; input?: unknown; when?: string }): boolean {
+  const calls = (value: unknown) => {
+    let found = false;
+    inputExpressions(value, (source) => {
+      if (references(source).secret) found = true;
+    });
+    return found;
+  };
+  if (node.when !== undefined && references(node.when).secret) return true;
+  const input = node.input;
+  if (node.action !== 'http_request' || !input || typeof input !== 'object' || Array.isArray(input)) return calls(input);
+  return Object.entries(input).some(([key, value]) => {
+    if (key !== 'headers') return calls(value);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return calls(value);
+    return Object.values(value).some((header) => typeof header !== 'string' && calls(header));
+  });
 }

@@ -9,8 +9,17 @@
  * variable (or a comprehension variable in scope), every function exists, operands whose
  * types are known at compile time fit the operator, and the result can be a bool. What
  * stays dynamic (fields of `request`, `artifact`, `principal`) is checked when evaluated.
+ *
+ * Policies run on every gated call, so each has a cost budget, counted in comprehension
+ * steps (one iteration of all, exists, exists_one, map or filter):
+ * governance.settings.policyCostLimit. At governance_set_policy, a static estimate
+ * (the product of the sizes of nested comprehension ranges whose size is known from the
+ * expression: list and map literals, and comprehensions over them) over the limit is
+ * refused. When evaluated, every step is counted, and so is the time: an evaluation over
+ * either budget stops at once and reports an error naming the limit, which a deny policy
+ * turns into a violation (fail closed). `matches()` runs on RE2 (linear time).
  */
-import { celEnv, CelScalar, isCelError, isCelList, isCelMap, mapType, parse, plan, type CelValue } from '@bufbuild/cel';
+import { celEnv, celFunc, CelScalar, isCelError, isCelList, isCelMap, mapType, parse, plan, type CelValue } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 
 /** The variables every policy sees. */
@@ -30,7 +39,40 @@ export interface PolicyInput {
   request: Record<string, unknown>;
 }
 
-const env = celEnv({ variables: POLICY_VARIABLES, funcs: strings });
+/** The budget of one evaluation. */
+export interface PolicyLimits {
+  /** Comprehension steps (governance.settings.policyCostLimit). */
+  costLimit: number;
+  /** Milliseconds (governance.settings.policyTimeoutMs). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_POLICY_LIMITS: PolicyLimits = { costLimit: 100_000, timeoutMs: 200 };
+
+/** Counted steps of the evaluation under way (CEL evaluates synchronously: one at a time). */
+interface Meter {
+  steps: number;
+  limits: PolicyLimits;
+  deadline: number;
+  over?: 'cost' | 'time';
+}
+let meter: Meter | undefined;
+
+/**
+ * Wraps every comprehension's loop condition: counts the step and, over a budget, answers
+ * false, which ends the loop (and every enclosing one) at once.
+ */
+const STEP = '__policy_step';
+const step = celFunc(STEP, [CelScalar.DYN], CelScalar.DYN, (condition) => {
+  const m = meter;
+  if (!m) return condition;
+  if (m.over) return false;
+  if (++m.steps > m.limits.costLimit) m.over = 'cost';
+  else if ((m.steps & 15) === 0 && performance.now() > m.deadline) m.over = 'time';
+  return m.over ? false : condition;
+});
+
+const env = celEnv({ variables: POLICY_VARIABLES, funcs: [...strings, step] });
 
 export class PolicyCompileError extends Error {
   constructor(
@@ -42,7 +84,10 @@ export class PolicyCompileError extends Error {
   }
 }
 
-export type CompiledPolicy = (input: PolicyInput) => { fired: boolean } | { error: string };
+export type CompiledPolicy = ((input: PolicyInput) => { fired: boolean } | { error: string; overBudget?: boolean }) & {
+  /** Static estimate of the steps one evaluation takes (comprehensions over ranges of known size). */
+  estimatedCost: number;
+};
 
 type Kind = 'bool' | 'int' | 'uint' | 'double' | 'string' | 'bytes' | 'null' | 'list' | 'map' | 'dyn';
 
@@ -69,7 +114,7 @@ function positionOf(source: string, offset: number): { line: number; column: num
 }
 
 /** Parses and statically checks an expression; throws PolicyCompileError with a position. */
-export function compile(expression: string): CompiledPolicy {
+export function compile(expression: string, limits: PolicyLimits = DEFAULT_POLICY_LIMITS): CompiledPolicy {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(expression);
@@ -132,7 +177,7 @@ export function compile(expression: string): CompiledPolicy {
         const targetKind = call.target ? kindOf(call.target, scope) : undefined;
         const args = call.args.map((arg) => kindOf(arg, scope));
         const fn = call.function;
-        if (!SPECIAL.has(fn) && !env.funcs.find(fn)) return fail(node, `unknown function "${fn}"`);
+        if (fn === STEP || (!SPECIAL.has(fn) && !env.funcs.find(fn))) return fail(node, `unknown function "${fn}"`);
         const known = (k: Kind) => k !== 'dyn';
         if (fn === '_&&_' || fn === '_||_' || fn === '!_') {
           args.forEach((k, i) => {
@@ -178,19 +223,108 @@ export function compile(expression: string): CompiledPolicy {
     throw new PolicyCompileError(`the expression must evaluate to a bool (true when the policy fires), but it is of type ${resultKind}`, line, column);
   }
 
+  const estimatedCost = staticCost(parsed.expr as unknown as ExprNode, 1);
+  meterComprehensions(parsed.expr as unknown as ExprNode);
   const evaluate = plan(env, parsed);
-  return (input) => {
-    const result = evaluate({
-      principal: { id: input.principal.id, scopes: [...input.principal.scopes] },
-      action: input.action,
-      artifact: toCel(input.artifact) as Record<string, never>,
-      environment: input.environment,
-      request: toCel(input.request) as Record<string, never>,
-    } as never);
+  const run = (input: PolicyInput) => {
+    const started = performance.now();
+    const m: Meter = { steps: 0, limits, deadline: started + limits.timeoutMs };
+    meter = m;
+    let result: ReturnType<typeof evaluate>;
+    try {
+      result = evaluate({
+        principal: { id: input.principal.id, scopes: [...input.principal.scopes] },
+        action: input.action,
+        artifact: toCel(input.artifact) as Record<string, never>,
+        environment: input.environment,
+        request: toCel(input.request) as Record<string, never>,
+      } as never);
+    } finally {
+      meter = undefined;
+    }
+    if (m.over === 'cost') {
+      return { error: `evaluation stopped after ${limits.costLimit} comprehension steps, the policyCostLimit (governance.settings.policyCostLimit); iterate over less, or nest fewer comprehensions`, overBudget: true };
+    }
+    if (m.over === 'time') {
+      return { error: `evaluation stopped after ${limits.timeoutMs} ms, the policyTimeoutMs (governance.settings.policyTimeoutMs); iterate over less, or nest fewer comprehensions`, overBudget: true };
+    }
     if (isCelError(result)) return { error: result.message };
     if (typeof result !== 'boolean') return { error: `evaluated to ${describe(result)}, not a bool` };
     return { fired: result };
   };
+  return Object.assign(run, { estimatedCost });
+}
+
+/** How many elements a range has, when the expression says: literals, and comprehensions or concatenations of them. */
+function knownSize(node: ExprNode): number | undefined {
+  const { exprKind } = node;
+  switch (exprKind.case) {
+    case 'listExpr':
+      return (exprKind.value as { elements: unknown[] }).elements.length;
+    case 'structExpr':
+      return (exprKind.value as { entries: unknown[] }).entries.length;
+    case 'comprehensionExpr':
+      // map and filter produce at most one element per element of their range
+      return knownSize((exprKind.value as { iterRange: ExprNode }).iterRange);
+    case 'callExpr': {
+      const call = exprKind.value as { function: string; args: ExprNode[] };
+      if (call.function === '_+_' && call.args.length === 2) {
+        const [a, b] = call.args.map(knownSize);
+        return a !== undefined && b !== undefined ? a + b : undefined;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Comprehension steps one evaluation takes at least: each comprehension runs once per
+ * element of its range for every step of the comprehensions around it. Ranges of unknown
+ * size (from the request) count as one element here; the meter counts them when evaluated.
+ */
+function staticCost(node: ExprNode | undefined, outer: number): number {
+  if (!node || typeof node !== 'object') return 0;
+  const { exprKind } = node;
+  if (exprKind?.case === 'comprehensionExpr') {
+    const c = exprKind.value as { iterRange: ExprNode; accuInit: ExprNode; loopCondition: ExprNode; loopStep: ExprNode; result: ExprNode };
+    const inner = outer * Math.max(1, knownSize(c.iterRange) ?? 1);
+    return inner + staticCost(c.iterRange, outer) + staticCost(c.accuInit, outer) + staticCost(c.loopCondition, inner) + staticCost(c.loopStep, inner) + staticCost(c.result, outer);
+  }
+  let total = 0;
+  for (const child of children(node)) total += staticCost(child, outer);
+  return total;
+}
+
+function children(node: ExprNode): ExprNode[] {
+  const { exprKind } = node;
+  const v = exprKind?.value as Record<string, unknown> | undefined;
+  switch (exprKind?.case) {
+    case 'selectExpr':
+      return [v!.operand as ExprNode];
+    case 'callExpr':
+      return [...(v!.target ? [v!.target as ExprNode] : []), ...(v!.args as ExprNode[])];
+    case 'listExpr':
+      return v!.elements as ExprNode[];
+    case 'structExpr':
+      return (v!.entries as { keyKind: { case: string; value: unknown }; value: ExprNode }[]).flatMap((e) => [...(e.keyKind.case === 'mapKey' ? [e.keyKind.value as ExprNode] : []), e.value]);
+    case 'comprehensionExpr': {
+      const c = v as unknown as { iterRange: ExprNode; accuInit: ExprNode; loopCondition: ExprNode; loopStep: ExprNode; result: ExprNode };
+      return [c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result];
+    }
+    default:
+      return [];
+  }
+}
+
+/** Rewrites every comprehension's loop condition `c` to `__policy_step(c)`, which the meter counts. */
+function meterComprehensions(node: ExprNode): void {
+  for (const child of children(node)) meterComprehensions(child);
+  if (node.exprKind.case === 'comprehensionExpr') {
+    const c = node.exprKind.value as { loopCondition: ExprNode };
+    c.loopCondition = { id: c.loopCondition.id, exprKind: { case: 'callExpr', value: { function: STEP, args: [c.loopCondition] } } } as unknown as ExprNode;
+  }
 }
 
 // JSON numbers become CEL doubles; integers stay comparable with int literals through

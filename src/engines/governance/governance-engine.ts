@@ -16,7 +16,7 @@ import { EngineError, invalidInput } from '../../errors.js';
 import type { Logger } from '../../platform/log.js';
 import { isoTimestamp, type SqlExecutor, type SqlPort } from '../../platform/sql/sql-port.js';
 import { AuditLog, type AuditLevel } from './audit-log.js';
-import type { CompiledPolicy, PolicyInput } from './cel-policy.js';
+import type { CompiledPolicy, PolicyInput, PolicyLimits } from './cel-policy.js';
 
 // The CEL evaluator loads on first use: most calls meet an empty policy set, and start-up
 // (the first tool call) should not wait for it.
@@ -81,20 +81,30 @@ function toPolicy(row: PolicyRow): Policy {
 export class GovernanceEngine {
   readonly audit: AuditLog;
   private compiled?: PolicySet;
+  private readonly limits: PolicyLimits;
 
   constructor(
     private readonly sql: SqlPort,
-    settings: { auditLevel: AuditLevel },
+    settings: { auditLevel: AuditLevel; policyCostLimit?: number; policyTimeoutMs?: number },
     private readonly log: Logger,
   ) {
     this.audit = new AuditLog(sql, settings.auditLevel);
+    this.limits = { costLimit: settings.policyCostLimit ?? 100_000, timeoutMs: settings.policyTimeoutMs ?? 200 };
   }
 
-  /** Compiles first: an expression that does not compile is refused with its position. */
+  /**
+   * Compiles first: an expression that does not compile is refused with its position, and
+   * one whose estimated cost is over policyCostLimit with the estimate.
+   */
   async setPolicy(input: Omit<Policy, 'revision' | 'updatedAt' | 'updatedBy'>, principal: string): Promise<Policy> {
     const { compile, PolicyCompileError } = await celPolicy();
     try {
-      compile(input.expression);
+      const { estimatedCost } = compile(input.expression, this.limits);
+      if (estimatedCost > this.limits.costLimit) {
+        throw invalidInput(
+          `expression: its nested comprehensions take about ${estimatedCost.toLocaleString('en-US')} steps per evaluation, over the policyCostLimit of ${this.limits.costLimit.toLocaleString('en-US')} (governance.settings.policyCostLimit); iterate over smaller lists or nest fewer comprehensions`,
+        );
+      }
     } catch (error) {
       if (error instanceof PolicyCompileError) {
         throw invalidInput(`expression: ${error.message}`, { line: error.line, column: error.column });
@@ -141,7 +151,7 @@ export class GovernanceEngine {
     const { compile } = policies.length > 0 ? await celPolicy() : { compile: undefined };
     for (const policy of policies) {
       const list = byTarget.get(policy.target) ?? [];
-      list.push({ policy, evaluate: compile!(policy.expression) });
+      list.push({ policy, evaluate: compile!(policy.expression, this.limits) });
       byTarget.set(policy.target, list);
     }
     this.compiled = { revision, byTarget };
@@ -161,7 +171,7 @@ export class GovernanceEngine {
     for (const { policy, evaluate } of applicable) {
       const result = evaluate(input);
       if ('error' in result) {
-        const finding = { policy: policy.id, message: `policy could not be evaluated: ${result.error} (use has() for optional fields)` };
+        const finding = { policy: policy.id, message: `policy could not be evaluated: ${result.error}${result.overBudget ? '' : ' (use has() for optional fields)'}` };
         (policy.effect === 'deny' ? violations : warnings).push(finding);
       } else if (result.fired) {
         (policy.effect === 'deny' ? violations : warnings).push({ policy: policy.id, message: policy.message });

@@ -4,10 +4,13 @@
  * A registry of JSON Schema 2020-12 documents (ajv), validation of values and artifacts
  * against them, and optional binding of a schema to a media type so that the registry
  * validates content of that type before storing it. Errors name the JSON pointer.
+ * `pattern` and `patternProperties` run on RE2 (platform/linear-regex.ts), in time linear
+ * in the input; a schema whose pattern RE2 cannot compile is refused at registration.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { conflict, invalidInput, notFound } from '../../errors.js';
+import { ajvLinearRegExp, UnsupportedPatternError } from '../../platform/linear-regex.js';
 import type { Logger } from '../../platform/log.js';
 import { isoTimestamp, type SqlExecutor, type SqlPort } from '../../platform/sql/sql-port.js';
 import { toStrictSchema } from './strict-schema.js';
@@ -41,7 +44,7 @@ interface CompiledSchema {
 const MAX_REPORTED_ERRORS = 50;
 
 function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, code: { regExp: ajvLinearRegExp } });
   addFormats(ajv);
   return ajv;
 }
@@ -86,6 +89,7 @@ export class ValidationEngine {
     try {
       return ajv.compile(this.settings.strictMode ? (toStrictSchema(schema) as object) : (schema as object));
     } catch (error) {
+      if (error instanceof UnsupportedPatternError) throw invalidInput(`schema: ${error.message}`);
       throw invalidInput(`schema: cannot be compiled: ${(error as Error).message}`);
     }
   }

@@ -514,6 +514,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: 'dag nodes count the attempts a process crash interrupted',
+    // Taken back from a dead process (its lease lapsed, or the embedded database's one
+    // process restarted): a node that keeps crashing its process fails after
+    // DAG_engine.settings.maxInterruptedAttempts instead of being resumed forever.
+    up: `alter table dag_nodes add column interruptions integer not null default 0;`,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
