@@ -94,4 +94,3 @@ describe('mcp-level3 command', () => {
   });
   // A second process on one data directory: test/e2e/data-dir-lock.test.ts.
 });
-});
