@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectStdio } from '../helpers/clients.js';
-import { cleanEnv, runCli, startHttpServer } from '../helpers/cli.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
 
 describe('mcp-level3 command', () => {
   it('prints its version and usage', async () => {
