@@ -9,7 +9,7 @@ import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import { hasScope, type App } from '../app.js';
 import { EngineError } from '../errors.js';
 import { decodeVariable, enginesFor } from './resource-access.js';
-import { dagStatus, runUri, workflowUri } from '../operations/dag.js';
+import { dagStatus, runUri, runViewer, workflowUri } from '../operations/dag.js';
 import type { Principal } from '../operations/operation.js';
 
 const SUBSCRIBABLE = /^dag:\/\/(runs|workflows)\/([^/]+)$/;
@@ -39,7 +39,7 @@ export function registerDagSurface(app: App, server: McpServer, principal: Princ
     new ResourceTemplate('dag://runs/{id}', {
       list: async () => ({
         resources: hasScope(principal, dagStatus.scope)
-          ? (await (await dag()).listRuns({ limit: 50 })).runs.map((r) => ({ uri: runUri(r.runId), name: `${r.workflow} ${r.status}`, mimeType: 'application/json' }))
+          ? (await (await dag()).listRuns({ limit: 50, viewer: runViewer(principal) })).runs.map((r) => ({ uri: runUri(r.runId), name: `${r.workflow} ${r.status}`, mimeType: 'application/json' }))
           : [],
       }),
     }),
@@ -60,6 +60,6 @@ export async function assertSubscribable(app: App, principal: Principal, uri: st
   if (!match) throw new EngineError('INVALID_INPUT', `only runs and workflows can be subscribed to (dag://runs/{id}, dag://workflows/{name}); got ${JSON.stringify(uri)}`);
   const dag = (await enginesFor(app, principal, dagStatus.scope, 'workflows and runs')).dag;
   const key = decodeVariable(match[2]);
-  if (match[1] === 'runs') await dag.run(key);
+  if (match[1] === 'runs') await dag.run(key, runViewer(principal));
   else await dag.workflow(key);
 }
