@@ -25,6 +25,7 @@ import { lockDataDir } from './platform/data-dir-lock.js';
 import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
+import { withoutPaths } from './platform/redact.js';
 import { currentTraceId, withSpan, type SpanHandle } from './platform/tracing.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
@@ -156,7 +157,7 @@ export class App {
   constructor(private readonly options: AppOptions = {}) {
     const env = (this.env = options.env ?? process.env);
     this.config = loadConfig({ configDir: options.configDir ?? './config', explicit: options.configExplicit ?? false, env });
-    this.log = options.logger ?? createLogger(this.config.engineMap.logging.level);
+    this.log = options.logger ?? createLogger(this.config.engineMap.logging.level, undefined, { redact: this.config.engineMap.logging.redact });
     const engineMap = this.config.engineMap.engine_map;
     this.operations = selectOperations({
       toolsets: options.toolsets,
@@ -194,7 +195,8 @@ export class App {
           // Forget the failure so the next call tries again (the database may come back).
           this.opening = undefined;
           this.log.error({ err: (error as Error).message }, 'cannot open storage');
-          throw new EngineError('UNAVAILABLE', `storage is not available: ${(error as Error).message}`);
+          // Clients learn what is wrong, but not where the files are (the log has the full message).
+          throw new EngineError('UNAVAILABLE', `storage is not available: ${withoutPaths((error as Error).message)}`);
         },
       );
     }
