@@ -16,36 +16,61 @@ import { runCli, startHttpServer } from '../helpers/cli.js';
 
 const LOCK_MODULE = resolve('dist/src/platform/data-dir-lock.js');
 
-// Takes the lock, says "held" or "busy" (or "error ..."), then keeps it until stdin ends.
+// Says "ready" once loaded; on "go" takes the lock and says "held" or "busy" (or "error
+// ..."), then keeps it until stdin ends. The go signal lines the racers up: their attempts
+// fall within a millisecond or so, where process start-up alone would spread them out.
 const CONTENDER = `
 const { lockDataDir, DataDirLockedError } = await import(${JSON.stringify(LOCK_MODULE)});
-let answer;
-try { lockDataDir(process.argv[1]); answer = 'held'; }
-catch (error) { answer = error instanceof DataDirLockedError ? 'busy' : 'error ' + error.message; }
-process.stdout.write(answer + '\\n');
-process.stdin.resume();
+process.stdout.write('ready\\n');
+process.stdin.once('data', () => {
+  let answer;
+  try { lockDataDir(process.argv[1]); answer = 'held'; }
+  catch (error) { answer = error instanceof DataDirLockedError ? 'busy' : 'error ' + error.message; }
+  process.stdout.write(answer + '\\n');
+});
 process.stdin.on('end', () => process.exit(0));
 `;
 
 interface Contender {
   child: ChildProcessWithoutNullStreams;
-  answer: Promise<string>;
+  ready: Promise<unknown>;
+  /** Tells it to take the lock; resolves to its answer. */
+  go(): Promise<string>;
   exited: Promise<unknown>;
 }
 
 function contend(dir: string): Contender {
   const child = spawn(process.execPath, ['--input-type=module', '-e', CONTENDER, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let buffered = '';
   child.stdout.setEncoding('utf8');
-  const answer = new Promise<string>((done) => {
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('\n')) done(out.trim());
-    });
-    child.once('exit', () => done(out.trim() || 'exited'));
+  child.stdout.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let at = buffered.indexOf('\n'); at !== -1; at = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+      const waiter = waiting.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
   });
   const exited = new Promise((done) => child.once('exit', done));
-  return { child, answer, exited };
+  child.once('exit', () => {
+    for (const waiter of waiting.splice(0)) waiter('exited');
+  });
+  const next = () => (lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise<string>((done) => waiting.push(done)));
+  const ready = next();
+  return {
+    child,
+    ready,
+    go: async () => {
+      await ready;
+      child.stdin.write('go\n');
+      return next();
+    },
+    exited,
+  };
 }
 
 /** The pid of a process that has ended: what a crashed server leaves in a pid file. */
@@ -63,7 +88,8 @@ describe('data directory lock', () => {
       writeFileSync(join(dir, LOCK_FILE), `${stale}\n`);
       writeFileSync(join(dir, 'mcp-level3.pid'), `${stale}\n`); // what earlier versions left
       const contenders = [contend(dir), contend(dir), contend(dir)];
-      const answers = await Promise.all(contenders.map((c) => c.answer));
+      await Promise.all(contenders.map((c) => c.ready));
+      const answers = await Promise.all(contenders.map((c) => c.go()));
       for (const c of contenders) c.child.stdin.end();
       await Promise.all(contenders.map((c) => c.exited));
       expect(answers.sort(), `round ${round}`).toEqual(['busy', 'busy', 'held']);
@@ -73,15 +99,15 @@ describe('data directory lock', () => {
   it('is free again once its holder is killed (kill -9), and while held, busy for everyone else', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-lock-kill-'));
     const first = contend(dir);
-    expect(await first.answer).toBe('held');
+    expect(await first.go()).toBe('held');
     const second = contend(dir);
-    expect(await second.answer).toBe('busy');
+    expect(await second.go()).toBe('busy');
     second.child.stdin.end();
     await second.exited;
     first.child.kill('SIGKILL');
     await first.exited;
     const third = contend(dir);
-    expect(await third.answer).toBe('held');
+    expect(await third.go()).toBe('held');
     third.child.stdin.end();
     await third.exited;
   });
@@ -110,7 +136,7 @@ describe('data directory lock', () => {
   it('names neither the directory nor the holder in /ready or an operation error when an app cannot open it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-lock-app-'));
     const holder = contend(dir);
-    expect(await holder.answer).toBe('held');
+    expect(await holder.go()).toBe('held');
     const app = new App({ dataDir: dir, env: { LOG_LEVEL: 'silent' } });
     const { handle } = createHttpApp(app, { allowedHosts: [], maxBodyBytes: 1024 * 1024 });
     const { createServer } = await import('node:http');
