@@ -6,7 +6,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
 import { authConfigFileSchema, engineMapFileSchema } from '../../src/config/schema.js';
+import { KNOWN_SCOPES, unknownScopesProblem } from '../../src/operations/scopes.js';
 import { createLogger } from '../../src/platform/log.js';
 import { DEFAULT_REDACT, redactFields, withoutPaths } from '../../src/platform/redact.js';
 import { createProxyTrust } from '../../src/server/auth/proxy-trust.js';
@@ -27,6 +29,14 @@ describe('security.trust_proxy', () => {
     const bad = trustProxy('10.0.0.0/99');
     expect(bad.success).toBe(false);
     expect(JSON.stringify(bad.error?.issues)).toContain('10.0.0.0/99');
+  });
+
+  it('reads MCP_TRUST_PROXY from the shipped auth-config.yaml, naming a bad entry', () => {
+    const trust = (value: string) => loadConfig({ configDir: './config', explicit: true, env: { MCP_TRUST_PROXY: value } }).auth.security.trust_proxy;
+    expect(trust('true')).toBe(1);
+    expect(trust('2')).toBe(2);
+    expect(trust('fe80::/10, 10.0.0.0/8')).toEqual(['fe80::/10', '10.0.0.0/8']);
+    expect(() => trust('bogus')).toThrow(/security\.trust_proxy: invalid IP address: bogus/);
   });
 
   it('with no proxy trusted, takes the socket peer and ignores forwarded headers', () => {
@@ -100,5 +110,12 @@ describe('redaction', () => {
   it('takes file system paths out of messages a client may see, but not URLs', () => {
     expect(withoutPaths("ENOENT: no such file or directory, open '/srv/mcp/data/pgdata/PG_VERSION'")).toBe("ENOENT: no such file or directory, open '<path>'");
     expect(withoutPaths('connect to postgres://db:5432/mcp failed')).toBe('connect to postgres://db:5432/mcp failed');
+  });
+});
+
+describe('dag:admin', () => {
+  it('is a scope keys and stdio may be given, though no operation requires it', () => {
+    expect(KNOWN_SCOPES).toContain('dag:admin');
+    expect(unknownScopesProblem(['dag:admin', 'dag:read'])).toBeUndefined();
   });
 });
