@@ -226,6 +226,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
       `principal "${principal.id}" made more than ${security.rate_limit.requests_per_minute} calls this minute (security.rate_limit.requests_per_minute; a batch counts each call); wait ${wait} s`,
       { retryAfterSeconds: wait },
     );
+  const retryAfter = (refusal: EngineError) => ({ 'retry-after': String((refusal.details as { retryAfterSeconds: number }).retryAfterSeconds) });
 
   async function serveMcpRequest(req: IncomingMessage, res: ServerResponse, principal: Principal, charge: Charge): Promise<void> {
     (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: principal.id, scopes: [...principal.scopes] };
@@ -243,8 +244,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
     if (Array.isArray(body) && body.length > 1) {
       const refusal = await charge(body.length - 1);
       if (refusal) {
-        const retryAfter = String((refusal.details as { retryAfterSeconds: number }).retryAfterSeconds);
-        return sendJson(res, 429, { jsonrpc: '2.0', id: null, error: { code: ERROR_CODES.BUSY.jsonRpc, message: `${refusal.message} (this batch holds ${body.length} messages)`, data: { code: 'BUSY' } } }, { 'retry-after': retryAfter });
+        return sendJson(res, 429, { jsonrpc: '2.0', id: null, error: { code: ERROR_CODES.BUSY.jsonRpc, message: `${refusal.message} (this batch holds ${body.length} messages)`, data: { code: 'BUSY' } } }, retryAfter(refusal));
       }
     }
     return serveMcp(req, res, body);
@@ -335,7 +335,7 @@ export function createHttpApp(app: App, options: HttpAppOptions): HttpApp {
       return wait > 0 ? overLimit(principal, wait) : undefined;
     };
     const refusal = await charge();
-    if (refusal) return sendError(res, refusal, { 'retry-after': String((refusal.details as { retryAfterSeconds: number }).retryAfterSeconds) });
+    if (refusal) return sendError(res, refusal, retryAfter(refusal));
     if (isMcp) return serveMcpRequest(req, res, principal, charge);
     try {
       await serveApi(req, res, path, principal, charge);
