@@ -5,8 +5,11 @@
  * eras, stateless) and the API under the configured base path (REST routes and JSON-RPC,
  * both derived from the operation declarations), are dispatched directly: each request
  * passes the Host/Origin check (DNS rebinding), authentication (one Principal for every
- * surface), the failed-authentication and per-principal rate limits, and the body size
- * and JSON nesting limits before it reaches an operation. Everything else goes through
+ * surface), the failed-authentication limit (per client address, found behind trusted
+ * proxies by proxy-trust.ts) and the per-principal limit (which counts calls: each call of a
+ * batch), and the body size and JSON nesting limits before it reaches an operation; a
+ * `subscriptions/listen` also needs a free slot of its principal's share and read access to
+ * every resource it names. Everything else goes through
  * express: /health, /ready, /metrics, the API reference at /api/docs and the RFC 9728
  * metadata. Security headers on every response; CORS only for configured origins. Errors
  * are JSON in one shape and never carry stack traces or paths. Every request has an id
