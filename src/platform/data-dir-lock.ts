@@ -12,7 +12,7 @@
  *
  * How the lock is taken, without a native addon (the image installs with --ignore-scripts):
  *   - Linux and other systems with util-linux or busybox: the file is opened here and its
- *     descriptor handed to `flock --exclusive --nonblock 3` as the child's fd 3. flock(2)
+ *     descriptor handed to `flock -x -n 3` as the child's fd 3. flock(2)
  *     locks belong to the open file description, which the child shares with this process,
  *     so the lock stays held by this process after the short-lived child exits.
  *   - macOS and the BSDs: open(2) with O_EXLOCK | O_NONBLOCK, which locks atomically.
@@ -63,7 +63,8 @@ function openLocked(path: string): number | undefined {
     }
   }
   const fd = openSync(path, O_RDWR | O_CREAT, 0o644);
-  const result = spawnSync('flock', ['--exclusive', '--nonblock', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], encoding: 'utf8' });
+  // -x -n (not the long forms): busybox's flock takes only these.
+  const result = spawnSync('flock', ['-x', '-n', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], encoding: 'utf8' });
   if (result.status === 0) return fd;
   closeSync(fd);
   if (result.error) {
