@@ -9,7 +9,7 @@
 # Three stages on Node 24 LTS: `build` compiles TypeScript with the dev dependencies,
 # `deps` installs the production dependencies only, `runtime` copies the two results and
 # nothing else (no compiler, no npm cache, no sources). The runtime runs as uid 1000 and
-# writes only under /data (the embedded PGlite database and its pid lock), so the root
+# writes only under /data (the embedded PGlite database and its lock file), so the root
 # filesystem can be mounted read-only. `.ci/image.sh` lays this image out from this file
 # without a Docker engine and runs it read-only; docs/deployment.md has the details.
 

@@ -203,6 +203,13 @@ check('loadConfig(rendered /config)', () => {
   }
   expect(validation.apiRoutes.base_path === '/api/v1', 'api routes');
 });
+check('the trust settings reach the server: client addresses behind the ingress, subscriptions per principal', () => {
+  const value = (name) => env[name]?.value;
+  expect(value('MCP_TRUST_PROXY') === (find('Ingress') ? '1' : 'false'), `MCP_TRUST_PROXY ${value('MCP_TRUST_PROXY')} with${find('Ingress') ? '' : 'out'} an Ingress`);
+  const names = ['MCP_TRUST_PROXY', 'MCP_SUBSCRIPTIONS_PER_PRINCIPAL', 'MCP_SUBSCRIPTIONS_TOTAL'];
+  const security = loadConfig({ configDir, explicit: true, env: Object.fromEntries(names.map((name) => [name, value(name)])) }).auth.security;
+  expect(security.trust_proxy === (find('Ingress') ? 1 : 0) && security.subscriptions.per_principal === 16 && security.subscriptions.total === 1024, JSON.stringify(security));
+});
 
 console.log(JSON.stringify({ passed, failed }));
 process.exit(failed > 0 ? 1 : 0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Sends malformed and hostile messages to /mcp, /api/v1/rpc and the REST routes of a
 // running server: bad JSON, wrong types, huge ids and strings, deep nesting, unknown
-// methods, and random mutations of valid calls. Every answer must come within a deadline
+// methods, random mutations of valid calls, spoofed X-Forwarded-* headers, batches at and
+// over the limit, and subscriptions/listen naming hostile or too many resources. Every answer must come within a deadline
 // and be below 500, and the server must still answer /health at the end.
 //
 //   node fuzz/malformed.mjs http://127.0.0.1:PORT [--cases N] [--seed S]
@@ -237,6 +238,26 @@ async function main() {
   });
   const restRounds = Math.max(1, Math.ceil(CASES / Math.max(1, operations.length)));
 
+  // Issue 17: spoofed forwarding headers, batches at and over the limits, and
+  // subscriptions/listen naming hostile or too many resources (each refused, so it ends).
+  const FORWARDED = ['not-an-address', '999.999.999.999', '1.2.3.4, '.repeat(1000), '::ffff:127.0.0.1', '[::1]:80', ', , ,', 'unknown', '127.0.0.1\u0000', 'a'.repeat(8000), '10.0.0.1, 169.254.169.254'];
+  const call = (i) => ({ jsonrpc: '2.0', id: i, method: 'registry_list', params: {} });
+  const listen = (uris) => JSON.stringify({ jsonrpc: '2.0', id: 'l1', method: 'subscriptions/listen', params: { notifications: { resourceSubscriptions: uris } } });
+  const trustCases = [
+    ...FORWARDED.flatMap((value) => [
+      async () => ({ label: `x-forwarded-for ${JSON.stringify(value.slice(0, 40))}`, response: await send('/api/v1/registry/list', { method: 'GET', headers: { 'x-forwarded-for': value.replace('\u0000', '') } }) }),
+      async () => ({ label: `x-forwarded-proto ${JSON.stringify(value.slice(0, 40))}`, response: await send('/.well-known/oauth-protected-resource', { method: 'GET', headers: { 'x-forwarded-proto': value.replace('\u0000', ''), 'x-forwarded-for': value.replace('\u0000', '') } }) }),
+    ]),
+    async () => ({ label: 'json-rpc batch of 100 calls', response: await send('/api/v1/rpc', { body: JSON.stringify(Array.from({ length: 100 }, (_, i) => call(i))) }) }),
+    async () => ({ label: 'json-rpc batch of 101 calls', response: await send('/api/v1/rpc', { body: JSON.stringify(Array.from({ length: 101 }, (_, i) => call(i))) }) }),
+    async () => ({ label: 'mcp batch of 100 messages', response: await send('/mcp', { body: JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/list' }))) }) }),
+    async () => ({ label: 'mcp batch of 101 messages', response: await send('/mcp', { body: JSON.stringify(Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' }))) }) }),
+    ...[['dag://runs/nope'], ['file:///etc/passwd'], ['dag://runs/%ZZ'], ['dag://workflows/'.padEnd(5000, 'x')], Array.from({ length: 300 }, (_, i) => `dag://runs/${i}`)].map((uris) => async () => ({
+      label: `subscriptions/listen ${JSON.stringify(uris).slice(0, 60)}`,
+      response: await send('/mcp', { body: listen(uris), headers: { 'mcp-protocol-version': '2026-07-28' } }),
+    })),
+  ];
+
   const results = [
     await target('mcp: hostile bodies', raw('/mcp')),
     await target('mcp: generated messages', generated('/mcp', mcpCase, CASES)),
@@ -245,6 +266,7 @@ async function main() {
     await target('rest: mutated inputs', Array.from({ length: restRounds }, () => restCases).flat()),
     await target('rest: hostile bodies', operations.filter((r) => r.method === 'POST').flatMap((r) => raw(r.path))),
     await target('json-rpc: hostile programs', hostileCases()),
+    await target('trust: forwarded headers, batches, subscriptions', trustCases),
   ];
   const after = await send('/health', { method: 'GET' });
   results.push({ name: 'server still healthy', cases: 1, failures: after.status === 200 ? [] : [`/health answered ${after.status || after.error}`] });

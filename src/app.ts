@@ -22,6 +22,7 @@ import { chooseEmbedder, type EmbedderChoice } from './platform/embeddings/embed
 import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
+import { withoutPaths } from './platform/redact.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 import type { GraphStore } from './platform/graph/graph-store.js';
@@ -102,7 +103,7 @@ export class App implements ServerHost {
   constructor(private readonly options: AppOptions = {}) {
     const env = (this.env = options.env ?? process.env);
     this.config = loadConfig({ configDir: options.configDir ?? './config', explicit: options.configExplicit ?? false, env });
-    this.log = options.logger ?? createLogger(this.config.engineMap.logging.level);
+    this.log = options.logger ?? createLogger(this.config.engineMap.logging.level, undefined, { redact: this.config.engineMap.logging.redact });
     const engineMap = this.config.engineMap.engine_map;
     this.operations = selectOperations({
       toolsets: options.toolsets,
@@ -161,7 +162,8 @@ export class App implements ServerHost {
           // Forget the failure so the next call tries again (the database may come back).
           this.opening = undefined;
           this.log.error({ err: (error as Error).message }, 'cannot open storage');
-          throw new EngineError('UNAVAILABLE', `storage is not available: ${(error as Error).message}`);
+          // Clients learn what is wrong, but not where the files are (the log has the full message).
+          throw new EngineError('UNAVAILABLE', `storage is not available: ${withoutPaths((error as Error).message)}`);
         },
       );
     }

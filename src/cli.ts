@@ -10,13 +10,14 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { App, type AppOptions } from './app.js';
+import { App, MEMORY_DATA_DIR, type AppOptions } from './app.js';
 import type { ApiKeyStore } from './server/auth/api-key-store.js';
 import { ConfigError } from './config/load-config.js';
 import { parseToolsets } from '../tools/index.js';
 import type { Principal } from './surface/operation.js';
 import { unknownScopesProblem } from '../tools/scopes.js';
 import { VERSION } from './package-info.js';
+import { DataDirLockedError, lockDataDir } from './platform/data-dir-lock.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
 
@@ -255,6 +256,22 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
   await app.close();
 }
 
+/**
+ * The embedded database's directory is taken before anything is served: a second server on
+ * a live data dir stops here, non-zero, with the holder on stderr (instead of serving
+ * errors). The app takes the same lock again when it opens storage (shared in process); the
+ * operating system drops it when this process ends.
+ */
+function holdDataDir(app: App): void {
+  if (process.env.DATABASE_URL || app.dataDir === MEMORY_DATA_DIR) return;
+  try {
+    lockDataDir(app.dataDir);
+  } catch (error) {
+    if (error instanceof DataDirLockedError) fail(error.detail, 1);
+    fail(`data dir ${app.dataDir}: ${(error as Error).message}`, 1);
+  }
+}
+
 /** `cp .env.example .env` is how the deployment guide configures a checkout; variables already set win. */
 function loadDotEnv(): void {
   if (!existsSync('.env')) return;
@@ -281,6 +298,7 @@ async function main(): Promise<void> {
   if (command !== 'stdio' && command !== 'http' && command !== 'apikey') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http" or "apikey"\n\n${USAGE}`);
 
   const app = createApp(values);
+  holdDataDir(app);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
   // Before anything opens storage: the drivers must load after their instrumentations.
   // Without an endpoint the SDK is never imported.

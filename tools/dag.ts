@@ -1,10 +1,21 @@
 /*
- * DAG operations: define, validate, run, follow, cancel and list workflow runs.
+ * DAG operations: define, validate, run, follow, cancel and list workflow runs. A run is
+ * its starter's: status, cancel and the list show another principal's runs only to holders
+ * of `dag:admin` (or `*`); to anyone else such a run does not exist (NOT_FOUND).
  * The definition format is documented in docs/dag.md; the tool schemas only name its
  * keys, to keep tools/list small, and the engine's validation reports what is wrong.
  */
 import { z } from 'zod';
-import { defineOperation } from '../src/surface/operation.js';
+import type { RunViewer } from '../src/engines/dag/dag-engine.js';
+import { defineOperation, type Principal } from '../src/surface/operation.js';
+
+/** Sees every principal's runs (and their output); without it a principal sees its own only. */
+export const DAG_ADMIN_SCOPE = 'dag:admin';
+
+/** How the dag engine sees a caller: its runs are its own, an administrator sees all. */
+export function runViewer(principal: Principal): RunViewer {
+  return { id: principal.id, admin: principal.scopes.includes('*') || principal.scopes.includes(DAG_ADMIN_SCOPE) };
+}
 
 
 const RUN_STATUS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -83,7 +94,7 @@ export const dagRun = defineOperation({
       view = await engines.dag.waitForRun(started.runId, signal, (v) => progress(v.done, v.nodeCount, `${v.status}: ${v.done}/${v.nodeCount} nodes done`));
     } catch (error) {
       // The caller gave up on the call that started the run: the run stops too.
-      if (signal.aborted && started.created) await engines.dag.cancel(started.runId, principal.id);
+      if (signal.aborted && started.created) await engines.dag.cancel(started.runId, runViewer(principal));
       throw error;
     }
     return { runId: view.runId, status: view.status, ...(view.output !== undefined ? { output: view.output } : {}), ...(view.error ? { error: view.error } : {}) };
@@ -120,9 +131,10 @@ export const dagStatus = defineOperation({
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'dag:read',
-  async handler(input, { engines }) {
-    const run = await engines.dag.run(input.runId);
-    const nodes = await engines.dag.nodes(input.runId, input.nodeStatus);
+  async handler(input, { engines, principal }) {
+    const viewer = runViewer(principal);
+    const run = await engines.dag.run(input.runId, viewer);
+    const nodes = await engines.dag.nodes(input.runId, viewer, input.nodeStatus);
     return {
       ...dropNull({ runId: run.runId, workflow: run.workflow, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt, output: run.output, error: run.error }),
       nodes: nodes.map(({ action: _action, ...node }) => dropNull(node)),
@@ -140,7 +152,7 @@ export const dagCancel = defineOperation({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   scope: 'dag:run',
   async handler(input, { engines, principal }) {
-    const view = await engines.dag.cancel(input.runId, principal.id);
+    const view = await engines.dag.cancel(input.runId, runViewer(principal));
     return { runId: view.runId, status: view.status };
   },
 });
@@ -171,8 +183,8 @@ export const dagRuns = defineOperation({
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'dag:read',
-  async handler(input, { engines }) {
-    const page = await engines.dag.listRuns(input);
+  async handler(input, { engines, principal }) {
+    const page = await engines.dag.listRuns({ ...input, viewer: runViewer(principal) });
     return {
       runs: page.runs.map((r) => ({ runId: r.runId, workflow: r.workflow, status: r.status, createdAt: r.createdAt })),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),

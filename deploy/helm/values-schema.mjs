@@ -82,6 +82,8 @@ const schema = {
         insecureNoAuth: bool,
       }),
       allowedHosts: list(str()),
+      trustProxy: { type: ['string', 'integer', 'boolean'], description: '"" = 1 hop with ingress.enabled, else none; a hop count; or trusted proxy CIDRs, comma-separated' },
+      subscriptions: obj({ perPrincipal: posInt, total: posInt }),
     }),
     podSecurityContext: open(),
     securityContext: open(),

@@ -6,9 +6,11 @@
  * an error, never silently ignored. Messages say what was expected; the loader adds the
  * file, the key path and what was found.
  */
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { FUSION_METHODS } from '../engines/rag/fusion.js';
 import { isCidr } from '../platform/net/address-policy.js';
+import { DEFAULT_REDACT } from '../platform/redact.js';
 
 const positiveInt = () => z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
@@ -201,8 +203,10 @@ export const engineMapFileSchema = z.strictObject({
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
       format: oneOf(['json'] as const).default('json'),
+      // field and header names whose values are masked in logs and audit arguments; `*` matches any characters
+      redact: z.array(text().min(1, { error: 'expected a field name or pattern like "*-key"' })).default([...DEFAULT_REDACT]),
     })
-    .default({ level: 'info', format: 'json' }),
+    .default({ level: 'info', format: 'json', redact: [...DEFAULT_REDACT] }),
 });
 
 export const apiRoutesFileSchema = z.strictObject({
@@ -261,6 +265,34 @@ const stdioSchema = z
   })
   .default({ principal: 'local', scopes: ['*'] });
 
+/**
+ * `security.trust_proxy`: how the client address is found behind proxies. The result is a
+ * hop count (0: the socket's peer is the client, X-Forwarded-* ignored; n: the n nearest
+ * proxies are trusted, so the client is the n-th X-Forwarded-For entry from the right) or
+ * the list of trusted proxy addresses and CIDRs (and proxy-addr's names loopback,
+ * linklocal, uniquelocal): the client is the first address from the right that is not
+ * trusted. `false` is 0 and `true` is 1 (one proxy, the usual ingress). A string is a
+ * comma-separated list (so one environment variable can set it), or a number.
+ */
+const trustProxySchema = z
+  .union([z.boolean(), nonNegativeInt(), text(), z.array(text())], { error: 'expected false, true, a hop count, or a list of trusted proxy addresses/CIDRs' })
+  .transform((value, ctx): number | string[] => {
+    if (value === false) return 0;
+    if (value === true) return 1;
+    if (typeof value === 'number') return value;
+    const list = (typeof value === 'string' ? value.split(',') : value).map((entry) => entry.trim()).filter(Boolean);
+    if (typeof value === 'string' && /^\d+$/.test(value.trim())) return Number(value.trim());
+    if (typeof value === 'string' && ['', 'false'].includes(value.trim().toLowerCase())) return 0;
+    if (typeof value === 'string' && value.trim().toLowerCase() === 'true') return 1;
+    try {
+      proxyAddr.compile(list);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `${(error as Error).message}; expected addresses or CIDRs like "10.0.0.0/8", or loopback, linklocal, uniquelocal` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
 const securitySchema = z
   .strictObject({
     // Public URL of this server's MCP endpoint, e.g. https://mcp.example.com/mcp: the OAuth2
@@ -277,13 +309,22 @@ const securitySchema = z
         failed_auth_per_minute: positiveInt().default(10),
       })
       .default({ requests_per_minute: 1200, failed_auth_per_minute: 10 }),
-    // take the client address from X-Forwarded-For (only behind a proxy that sets it)
-    trust_proxy: bool().default(false),
+    // which proxies' X-Forwarded-For / X-Forwarded-Proto to believe: a hop count, or a list
+    // of trusted addresses and CIDRs (see trustProxySchema)
+    trust_proxy: trustProxySchema.default(0),
+    subscriptions: z
+      .strictObject({
+        // open subscriptions/listen streams one principal may hold on one replica
+        per_principal: positiveInt().default(16),
+        // open subscriptions/listen streams on one replica, all principals together
+        total: positiveInt().default(1024),
+      })
+      .default({ per_principal: 16, total: 1024 }),
     cors: z
       .strictObject({ allowed_origins: z.array(text()).default([]) })
       .default({ allowed_origins: [] }),
   })
-  .default({ resource_url: '', max_body_bytes: undefined, max_json_depth: 64, rate_limit: { requests_per_minute: 1200, failed_auth_per_minute: 10 }, trust_proxy: false, cors: { allowed_origins: [] } });
+  .default({ resource_url: '', max_body_bytes: undefined, max_json_depth: 64, rate_limit: { requests_per_minute: 1200, failed_auth_per_minute: 10 }, trust_proxy: 0, subscriptions: { per_principal: 16, total: 1024 }, cors: { allowed_origins: [] } });
 
 export const authConfigFileSchema = z
   .strictObject({ authentication: authenticationSchema, security: securitySchema, stdio: stdioSchema })

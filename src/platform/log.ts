@@ -7,27 +7,22 @@
  *
  * Every line written while a request or a span is active also carries `request_id`,
  * `trace_id` and `span_id` (the names OpenTelemetry's log correlation uses), read from
- * request-context.ts and tracing.ts. Secrets never reach the output: known secret fields
- * are redacted by path, and credentials inside URLs and bearer tokens inside strings are
- * masked.
+ * request-context.ts and tracing.ts. Secrets never reach the output: the values of fields
+ * and headers named in `logging.redact` (redact.ts: authorization, cookies, *-key, *-token,
+ * *secret*, ... by default) are masked at any depth, and credentials inside URLs and bearer
+ * tokens inside strings are masked.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { createRedactor, DEFAULT_REDACT, REDACTED } from './redact.js';
 import { currentRequestId } from './request-context.js';
 import { currentSpanId, currentTraceId } from './tracing.js';
 
 export type { Logger };
 
-const CENSOR = '[redacted]';
+const CENSOR = REDACTED;
 
-// pino's `*` matches one level; the common places secrets sit are listed at both depths.
-const SECRET_KEYS = ['password', 'secret', 'token', 'apiKey', 'api_key', 'authorization', 'cookie', 'client_secret', 'clientSecret', 'accessToken', 'refreshToken'];
-const HEADER_KEYS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
-export const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((key) => `*.${key}`),
-  ...HEADER_KEYS.flatMap((key) => [`headers["${key}"]`, `*.headers["${key}"]`]),
-  'config.auth',
-];
+// The whole configuration object is never logged; a line that tries gets a mask.
+const REDACT_PATHS = ['config.auth'];
 
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/:@]+:[^\s/@]+@/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/-]+=*/g;
@@ -36,27 +31,11 @@ function scrub(value: string): string {
   return value.replace(URL_CREDENTIALS, `$1${CENSOR}@`).replace(BEARER, `$1 ${CENSOR}`);
 }
 
-/** Masks credentials in string values, copying what changes: the caller's objects are left alone. */
-function scrubStrings(object: Record<string, unknown>, depth: number): Record<string, unknown> {
-  let out = object;
-  for (const key of Object.keys(object)) {
-    const value = object[key];
-    let clean: unknown = value;
-    if (typeof value === 'string') clean = scrub(value);
-    else if (depth > 0 && value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-      clean = scrubStrings(value as Record<string, unknown>, depth - 1);
-    }
-    if (clean !== value) {
-      if (out === object) out = { ...object };
-      out[key] = clean;
-    }
-  }
-  return out;
-}
-
 /** pino's error serializer, with credentials masked in the message and stack. */
 function errorSerializer(error: Error): Record<string, unknown> {
-  return scrubStrings(pino.stdSerializers.err(error) as unknown as Record<string, unknown>, 0);
+  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  for (const key of ['message', 'stack'] as const) if (typeof serialized[key] === 'string') serialized[key] = scrub(serialized[key]);
+  return serialized;
 }
 
 function correlation(): Record<string, string> {
@@ -71,15 +50,21 @@ function correlation(): Record<string, string> {
   return fields;
 }
 
+export interface LoggerOptions {
+  /** Field and header names whose values are masked (`logging.redact`); the default list when absent. */
+  redact?: readonly string[];
+}
+
 /** destination: where lines go (tests pass a stream); stderr by default. */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream, options: LoggerOptions = {}): Logger {
+  const redact = createRedactor(options.redact ?? DEFAULT_REDACT, scrub);
   return pino(
     {
       level,
       base: { service: 'mcp-level3' },
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin: correlation,
-      formatters: { level: (label) => ({ level: label }), log: (object) => scrubStrings(object, 1) },
+      formatters: { level: (label) => ({ level: label }), log: (object) => redact(object) },
       serializers: { err: errorSerializer },
       hooks: {
         // The message string is not seen by formatters.log.

@@ -5,8 +5,11 @@
  * eras, stateless) and the API under the configured base path (REST routes and JSON-RPC,
  * both derived from the operation declarations), are dispatched directly: each request
  * passes the Host/Origin check (DNS rebinding), authentication (one Principal for every
- * surface), the failed-authentication and per-principal rate limits, and the body size
- * and JSON nesting limits before it reaches an operation. Everything else goes through
+ * surface), the failed-authentication limit (per client address, found behind trusted
+ * proxies by proxy-trust.ts) and the per-principal limit (which counts calls: each call of a
+ * batch), and the body size and JSON nesting limits before it reaches an operation; a
+ * `subscriptions/listen` also needs a free slot of its principal's share and read access to
+ * every resource it names. Everything else goes through
  * express: /health, /ready, /metrics, the API reference at /api/docs and the RFC 9728
  * metadata. Security headers on every response; CORS only for configured origins. Errors
  * are JSON in one shape and never carry stack traces or paths. Every request has an id
@@ -30,7 +33,10 @@ import { buildOpenApiDocument } from './api/openapi.js';
 import { requestSignal, restRoutes, serveRest } from './api/rest.js';
 import { AuthenticationError, createAuthenticator, LOCAL_PRINCIPAL, type Authenticator } from './auth/authenticator.js';
 import { challenges, METADATA_PATH, protectedResourceMetadata, resourceUrl } from './auth/protected-resource.js';
+import { createProxyTrust } from './auth/proxy-trust.js';
 import { createRateLimits, type RateLimits } from './auth/rate-limits.js';
+import { createSubscriptionSlots, MAX_LISTEN_RESOURCES } from './auth/subscription-limits.js';
+import { DAG_ADMIN_SCOPE } from '../../tools/dag.js';
 import { JsonSyntaxError, parseJson, readBody } from './http/body.js';
 import { errorBody, sendError, sendJson, withHttpStatus } from './http/responses.js';
 import { authorizeSubscription, createMcpServerFactory } from './mcp-server.js';
@@ -62,6 +68,19 @@ export interface HttpApp {
   close(): Promise<void>;
 }
 
+interface ListenRequest {
+  id?: string | number | null;
+  method: 'subscriptions/listen';
+  params?: { notifications?: { resourceSubscriptions?: unknown } };
+}
+
+function isListen(body: unknown): body is ListenRequest {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && (body as { method?: unknown }).method === 'subscriptions/listen';
+}
+
+/** Counts `calls` more calls (default 1) against the caller's rate limit; the error to answer when over it. */
+type Charge = (calls?: number) => Promise<EngineError | undefined>;
+
 function pathOf(url: string | undefined): string {
   const raw = url ?? '/';
   const query = raw.indexOf('?');
@@ -75,10 +94,6 @@ function principalOf(ctx: McpRequestContext): Principal {
   return { id: ctx.authInfo.clientId, ...(typeof name === 'string' ? { name } : {}), scopes: ctx.authInfo.scopes };
 }
 
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
 export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp {
   const { auth, apiRoutes } = app.config;
   const security = auth.security;
@@ -89,7 +104,8 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
   const rpcEnabled = apiRoutes.protocol.includes('JSON-RPC');
   const routes = restEnabled ? restRoutes(app.operations, basePath) : new Map();
   const rpc = new JsonRpcEndpoint(app, app.operations);
-  const scopes = [...new Set(app.operations.map((op) => op.scope))].sort();
+  const hasDag = app.operations.some((op) => op.engine === 'dag');
+  const scopes = [...new Set([...app.operations.map((op) => op.scope), ...(hasDag ? [DAG_ADMIN_SCOPE] : [])])].sort();
 
   const authenticator = createAuthenticator(auth, {
     apiKeys: () => app.apiKeys(),
@@ -114,6 +130,7 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
   });
   let docs: Map<string, StaticFile> | undefined;
 
+  const subscriptionSlots = createSubscriptionSlots(security.subscriptions.per_principal);
   const mcpFactory = createMcpServerFactory(app, principalOf);
   const mcp = createMcpHandler(
     mcpFactory,
@@ -121,6 +138,8 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
       maxRequestBodySize: options.maxBodyBytes,
       // subscriptions/listen streams hear every replica's changes (Redis pub/sub when configured).
       bus: app.events,
+      // all principals together; each principal's share is checked before (serveListen)
+      maxSubscriptions: security.subscriptions.total,
       onerror: (error) => app.log.debug({ err: error.message }, 'mcp request rejected'),
     },
   );
@@ -165,11 +184,9 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     res.setHeader('X-Request-Id', requestId);
   };
 
-  const clientAddress = (req: IncomingMessage) => {
-    const forwarded = security.trust_proxy ? firstHeader(req.headers['x-forwarded-for'])?.split(',')[0]?.trim() : undefined;
-    return forwarded || req.socket.remoteAddress || 'unknown';
-  };
-  const resourceFor = (req: IncomingMessage) => resourceUrl(security.resource_url, req.headers.host, firstHeader(req.headers['x-forwarded-proto']) === 'https' && security.trust_proxy);
+  const proxies = createProxyTrust(security.trust_proxy);
+  const clientAddress = (req: IncomingMessage) => proxies.clientAddress(req);
+  const resourceFor = (req: IncomingMessage) => resourceUrl(security.resource_url, req.headers.host, proxies.forwardedProto(req) === 'https');
 
   /**
    * The caller's principal (and whether it proved one with credentials), or undefined once a
@@ -207,7 +224,15 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     return false;
   }
 
-  async function serveMcpRequest(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+  const overLimit = (principal: Principal, wait: number) =>
+    new EngineError(
+      'BUSY',
+      `principal "${principal.id}" made more than ${security.rate_limit.requests_per_minute} calls this minute (security.rate_limit.requests_per_minute; a batch counts each call); wait ${wait} s`,
+      { retryAfterSeconds: wait },
+    );
+  const retryAfter = (refusal: EngineError) => ({ 'retry-after': String((refusal.details as { retryAfterSeconds: number }).retryAfterSeconds) });
+
+  async function serveMcpRequest(req: IncomingMessage, res: ServerResponse, principal: Principal, charge: Charge): Promise<void> {
     (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: principal.id, scopes: [...principal.scopes], extra: principal.name ? { name: principal.name } : undefined };
     if (req.method !== 'POST') return serveMcp(req, res);
     let body: unknown;
@@ -218,31 +243,55 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
       if (error instanceof EngineError && error.code === 'INVALID_INPUT') return sendJson(res, 400, invalidRequest(error.message));
       return sendError(res, error);
     }
-    const refusal = await refuseSubscriptions(body, principal);
-    if (refusal) return sendJson(res, 200, refusal);
+    if (isListen(body)) return serveListen(req, res, principal, body);
+    // A 2025-era batch: its further calls are counted at once, and over the limit it is refused whole.
+    if (Array.isArray(body) && body.length > 1) {
+      const refusal = await charge(body.length - 1);
+      if (refusal) {
+        return sendJson(res, 429, { jsonrpc: '2.0', id: null, error: { code: ERROR_CODES.BUSY.jsonRpc, message: `${refusal.message} (this batch holds ${body.length} messages)`, data: { code: 'BUSY' } } }, retryAfter(refusal));
+      }
+    }
     return serveMcp(req, res, body);
   }
 
   /**
-   * A `subscriptions/listen` is served by the SDK from the event bus; before that, each URI
-   * it asks for passes the invoke path as a subscription (scope, policy, ownership, audit).
-   * The refusal is the JSON-RPC error, or undefined to serve it.
+   * `subscriptions/listen` (2026-07-28): refused in-band, as the SDK refuses its own limit,
+   * when the principal holds its share of streams or names a resource it may not read (a
+   * run of another principal is NOT_FOUND, as on every surface); the slot is held until the
+   * stream closes.
    */
-  async function refuseSubscriptions(body: unknown, principal: Principal): Promise<unknown> {
-    const message = body as { method?: unknown; id?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | null;
-    if (!message || typeof message !== 'object' || message.method !== 'subscriptions/listen') return undefined;
-    const uris = message.params?.notifications?.resourceSubscriptions;
-    if (!Array.isArray(uris)) return undefined;
-    try {
-      for (const uri of uris) if (typeof uri === 'string') await authorizeSubscription(app, mcpFactory.catalog, uri, { principal });
-      return undefined;
-    } catch (error) {
-      const failure = error instanceof EngineError ? error : new EngineError('INTERNAL', 'internal error');
-      return { jsonrpc: '2.0', id: message.id ?? null, error: { code: ERROR_CODES[failure.code].jsonRpc, message: failure.message } };
+  async function serveListen(req: IncomingMessage, res: ServerResponse, principal: Principal, body: ListenRequest): Promise<void> {
+    const refuse = (error: EngineError) =>
+      sendJson(res, 200, { jsonrpc: '2.0', id: body.id ?? null, error: { code: ERROR_CODES[error.code].jsonRpc, message: error.message, data: { code: error.code } } });
+    const release = subscriptionSlots.take(principal.id);
+    if (!release) {
+      return refuse(
+        new EngineError(
+          'BUSY',
+          `principal "${principal.id}" already holds ${security.subscriptions.per_principal} open subscriptions/listen streams on this server (security.subscriptions.per_principal); close one, or follow several resources with one stream`,
+        ),
+      );
     }
+    res.once('close', release);
+    const uris = body.params?.notifications?.resourceSubscriptions;
+    if (Array.isArray(uris)) {
+      if (uris.length > MAX_LISTEN_RESOURCES) {
+        release();
+        return refuse(new EngineError('INVALID_INPUT', `a subscriptions/listen naming ${uris.length} resources; name at most ${MAX_LISTEN_RESOURCES} per stream`));
+      }
+      try {
+        // Each URI passes the invoke path as a subscription: scope, policy, ownership, audit.
+        for (const uri of uris) if (typeof uri === 'string') await authorizeSubscription(app, mcpFactory.catalog, uri, { principal });
+      } catch (error) {
+        release();
+        if (error instanceof EngineError) return refuse(error);
+        throw error;
+      }
+    }
+    return serveMcp(req, res, body);
   }
 
-  async function serveRpc(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+  async function serveRpc(req: IncomingMessage, res: ServerResponse, principal: Principal, charge: Charge): Promise<void> {
     if (req.method !== 'POST') return sendError(res, withHttpStatus(new EngineError('INVALID_INPUT', `${rpcPath} takes POST with a JSON-RPC 2.0 request or batch`), 405), { allow: 'POST' });
     const raw = await readBody(req, limits.maxBodyBytes);
     const type = req.headers['content-type'] ?? '';
@@ -256,7 +305,7 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
       if (error instanceof JsonSyntaxError) return sendJson(res, 400, parseError(error.message));
       return sendJson(res, 400, invalidRequest((error as Error).message));
     }
-    const answer = await rpc.handle(message, { principal, signal: requestSignal(res) });
+    const answer = await rpc.handle(message, { principal, signal: requestSignal(res), charge: () => charge() });
     if (answer === undefined) {
       res.writeHead(204).end();
       return;
@@ -265,8 +314,8 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     sendJson(res, invalid ? 400 : 200, answer);
   }
 
-  async function serveApi(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal): Promise<void> {
-    if (path === rpcPath && rpcEnabled) return serveRpc(req, res, principal);
+  async function serveApi(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal, charge: Charge): Promise<void> {
+    if (path === rpcPath && rpcEnabled) return serveRpc(req, res, principal, charge);
     const route = routes.get(path);
     if (!route) {
       return sendError(res, new EngineError('NOT_FOUND', `no operation at ${path} on this server; GET ${OPENAPI_PATH} lists the routes (operations left out by --toolsets or --read-only are not served)`));
@@ -284,13 +333,17 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     const caller = await authenticate(req, res);
     if (!caller) return;
     const { principal, credentials } = caller;
-    if (credentials) {
-      const wait = await rateLimits.recordRequest(principal.id);
-      if (wait > 0) return sendError(res, new EngineError('BUSY', `principal "${principal.id}" sent more than ${security.rate_limit.requests_per_minute} requests this minute; wait ${wait} s`), { 'retry-after': String(wait) });
-    }
-    if (isMcp) return serveMcpRequest(req, res, principal);
+    // Every request costs one call; each further call of a batch costs one more (charge).
+    const charge = async (calls = 1): Promise<EngineError | undefined> => {
+      if (!credentials) return undefined;
+      const wait = await rateLimits.recordRequest(principal.id, calls);
+      return wait > 0 ? overLimit(principal, wait) : undefined;
+    };
+    const refusal = await charge();
+    if (refusal) return sendError(res, refusal, retryAfter(refusal));
+    if (isMcp) return serveMcpRequest(req, res, principal, charge);
     try {
-      await serveApi(req, res, path, principal);
+      await serveApi(req, res, path, principal, charge);
     } catch (error) {
       if (error instanceof EngineError && error.code === 'FORBIDDEN' && credentials) {
         const scope = routes.get(path)?.operation.scope;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { selectOperations } from '../../tools/index.js';
 import { connectStdio } from '../helpers/clients.js';
-import { cleanEnv, runCli, startHttpServer } from '../helpers/cli.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
 
 describe('mcp-level3 command', () => {
   it('prints its version and usage', async () => {
@@ -74,19 +74,5 @@ describe('mcp-level3 command', () => {
     await expect(readOnly.callTool({ name: 'registry_publish', arguments: {} })).rejects.toThrow(/registry_publish/);
     await readOnly.close();
   });
-
-  it('does not let two processes open one data directory', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mcp-lock-'));
-    const owner = await startHttpServer(['--data-dir', dir]);
-    try {
-      await fetch(`${owner.origin}/ready`);
-      const second = await connectStdio('v2', ['--data-dir', dir]);
-      const result = await second.callTool({ name: 'registry_list', arguments: {} });
-      expect(result.isError).toBe(true);
-      expect(JSON.stringify(result.content)).toMatch(/in use by process \d+/);
-      await second.close();
-    } finally {
-      await owner.stop();
-    }
-  });
+  // A second process on one data directory: test/e2e/data-dir-lock.test.ts.
 });

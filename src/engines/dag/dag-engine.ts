@@ -43,6 +43,19 @@ export interface DagSettings {
   maxInterruptedAttempts?: number;
 }
 
+/**
+ * Who is looking at runs: a run belongs to the principal that started it, and anyone else
+ * is told it does not exist, unless an administrator (the operations layer decides who is
+ * one: `dag:admin` or `*`).
+ */
+export interface RunViewer {
+  id: string;
+  admin: boolean;
+}
+
+/** The principal whose runs a viewer may see; null: all runs. */
+const ownerFilter = (viewer: RunViewer): string | null => (viewer.admin ? null : viewer.id);
+
 export interface WorkflowRecord {
   name: string;
   version: number;
@@ -333,9 +346,17 @@ export class DagEngine {
     return result;
   }
 
-  async run(runId: string): Promise<RunView> {
+  /** The run, if the viewer may see it: another principal's run is NOT_FOUND, as if it did not exist. */
+  async run(runId: string, viewer: RunViewer): Promise<RunView> {
+    const { rows } = await this.sql.query<RunRow>(`select ${RUN_COLUMNS} from dag_runs where id = $1 and ($2::text is null or principal_id = $2)`, [runId, ownerFilter(viewer)]);
+    if (!rows[0]) throw notFound(`no run ${JSON.stringify(runId)} (dag_runs lists your runs)`);
+    return toRunView(rows[0]);
+  }
+
+  /** The run whatever its owner: for the engine's own use on a run it was handed by its owner. */
+  private async anyRun(runId: string): Promise<RunView> {
     const { rows } = await this.sql.query<RunRow>(`select ${RUN_COLUMNS} from dag_runs where id = $1`, [runId]);
-    if (!rows[0]) throw notFound(`no run ${JSON.stringify(runId)} (dag_runs lists runs)`);
+    if (!rows[0]) throw notFound(`no run ${JSON.stringify(runId)} (dag_runs lists your runs)`);
     return toRunView(rows[0]);
   }
 
@@ -348,10 +369,14 @@ export class DagEngine {
     return rows.map((r) => r.id);
   }
 
-  async nodes(runId: string, status?: NodeStatus): Promise<NodeView[]> {
+  /** The run's nodes, if the viewer may see the run (else none). */
+  async nodes(runId: string, viewer: RunViewer, status?: NodeStatus): Promise<NodeView[]> {
     const { rows } = await this.sql.query<NodeRow>(
-      `select node_id, action, status, attempts, started_at, finished_at, error, output from dag_nodes where run_id = $1 and ($2::text is null or status = $2) order by ordinal`,
-      [runId, status ?? null],
+      `select n.node_id, n.action, n.status, n.attempts, n.started_at, n.finished_at, n.error, n.output
+         from dag_nodes n join dag_runs r on r.id = n.run_id
+        where n.run_id = $1 and ($2::text is null or n.status = $2) and ($3::text is null or r.principal_id = $3)
+        order by n.ordinal`,
+      [runId, status ?? null, ownerFilter(viewer)],
     );
     return rows.map((r) => ({
       id: r.node_id,
@@ -365,11 +390,14 @@ export class DagEngine {
     }));
   }
 
-  async cancel(runId: string, principal: string): Promise<RunView> {
+  /** Cancels the run if the viewer may see it (another principal's run is NOT_FOUND). */
+  async cancel(runId: string, viewer: RunViewer): Promise<RunView> {
+    const principal = viewer.id;
     const changed = await this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
-        `update dag_runs set status = 'cancelled', error = $2, finished_at = now() where id = $1 and status in ('queued', 'running') returning id`,
-        [runId, `cancelled by ${principal}`],
+        `update dag_runs set status = 'cancelled', error = $2, finished_at = now()
+          where id = $1 and status in ('queued', 'running') and ($3::text is null or principal_id = $3) returning id`,
+        [runId, `cancelled by ${principal}`, ownerFilter(viewer)],
       );
       if (rows.length === 0) return false;
       await tx.query(`update dag_nodes set status = 'cancelled', finished_at = now() where run_id = $1 and status = 'pending'`, [runId]);
@@ -380,16 +408,18 @@ export class DagEngine {
       this.scheduler.events.emit('run', runId);
       this.log.info({ run: runId, principal }, 'run cancelled');
     }
-    return this.run(runId);
+    return this.run(runId, viewer);
   }
 
-  async listRuns(options: { status?: RunStatus; workflow?: string; cursor?: string; limit: number }): Promise<{ runs: RunView[]; nextCursor?: string }> {
+  /** The runs the viewer may see (its own; all for an administrator), newest first. */
+  async listRuns(options: { status?: RunStatus; workflow?: string; cursor?: string; limit: number; viewer: RunViewer }): Promise<{ runs: RunView[]; nextCursor?: string }> {
     const before = options.cursor ? decodeCursor(options.cursor, isSeq) : null;
     const { rows } = await this.sql.query<RunRow>(
       `select ${RUN_COLUMNS} from dag_runs
         where ($1::text is null or status = $1) and ($2::text is null or workflow = $2) and ($3::bigint is null or seq < $3)
+          and ($5::text is null or principal_id = $5)
         order by seq desc limit $4`,
-      [options.status ?? null, options.workflow ?? null, before, options.limit + 1],
+      [options.status ?? null, options.workflow ?? null, before, options.limit + 1, ownerFilter(options.viewer)],
     );
     const { page, nextCursor } = keysetPage(rows, options.limit, (row) => Number(row.seq));
     return {
@@ -398,11 +428,14 @@ export class DagEngine {
     };
   }
 
-  /** Resolves when the run ends; reports progress on every change seen here (and at least every second). */
+  /**
+   * Resolves when the run ends; reports progress on every change seen here (and at least
+   * every second). For the caller that started the run (startRun's runId).
+   */
   async waitForRun(runId: string, signal: AbortSignal, onProgress: (view: RunView) => Promise<void>): Promise<RunView> {
     let last = -1;
     for (;;) {
-      const view = await this.run(runId);
+      const view = await this.anyRun(runId);
       if (view.done !== last) {
         last = view.done;
         await onProgress(view).catch(() => undefined);

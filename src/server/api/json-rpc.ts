@@ -2,13 +2,15 @@
  * JSON-RPC 2.0
  * ============
  * Every operation is a method of the same name, params by name. Batches (up to
- * MAX_BATCH calls) run in order; notifications (no id) run and get no response. Errors use
+ * MAX_BATCH calls) run in order, each call counted against the caller's rate limit (a call
+ * over it gets the rate-limit error in its place); notifications (no id) run and get no
+ * response. Errors use
  * the standard codes (-32700 parse, -32600 invalid request, -32601 unknown method, -32602
  * invalid params) and, for failures of the operation itself, the error table's code with
  * `data: {code, details?}` carrying the REST API's error code.
  */
 import type { ServerHost } from '../host.js';
-import { ERROR_CODES, invalidInput, isEngineError } from '../../errors.js';
+import { ERROR_CODES, invalidInput, isEngineError, type EngineError } from '../../errors.js';
 import { refusedInvocation } from '../../invoke-pipeline.js';
 import type { AnyOperation, Principal } from '../../surface/operation.js';
 
@@ -37,9 +39,22 @@ function validId(id: unknown): id is Id {
   return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
 }
 
+/** The error response for a batch entry that was not run; none for a notification. */
+function refused(entry: unknown, error: EngineError): RpcResponse | undefined {
+  const request = entry && typeof entry === 'object' && !Array.isArray(entry) ? (entry as Record<string, unknown>) : undefined;
+  if (request && !Object.hasOwn(request, 'id')) return undefined;
+  const id = request && validId(request.id) ? request.id : null;
+  return failure(id, ERROR_CODES[error.code].jsonRpc, error.message, { code: error.code, ...(error.details !== undefined ? { details: error.details } : {}) });
+}
+
 export interface RpcCall {
   principal: Principal;
   signal: AbortSignal;
+  /**
+   * Counts one more call of a batch against the caller's rate limit (the request itself paid
+   * for the first); resolves to the error to answer instead when it is over the limit.
+   */
+  charge?: () => Promise<EngineError | undefined>;
 }
 
 export class JsonRpcEndpoint {
@@ -58,9 +73,12 @@ export class JsonRpcEndpoint {
     if (message.length === 0) return invalidRequest('an empty batch; send at least one request');
     if (message.length > MAX_BATCH) return invalidRequest(`a batch of ${message.length} requests; send at most ${MAX_BATCH} per batch`);
     const responses: RpcResponse[] = [];
-    for (const entry of message) {
+    for (const [index, entry] of message.entries()) {
       if (call.signal.aborted) break;
-      const response = await this.one(entry, call);
+      // A batch costs its calls: each after the first is counted, and answered with the
+      // rate-limit error (not run) once over the limit.
+      const refusal = index > 0 && call.charge ? await call.charge() : undefined;
+      const response = refusal ? refused(entry, refusal) : await this.one(entry, call);
       if (response) responses.push(response);
     }
     return responses.length > 0 ? responses : undefined;

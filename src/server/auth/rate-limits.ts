@@ -1,8 +1,8 @@
 /*
  * Rate limits
  * ===========
- * Two fixed one-minute windows: requests per authenticated principal, and refused
- * credentials per client address (so guessing keys or tokens is slow). Counters live in
+ * Two fixed one-minute windows: operations per authenticated principal (a request costs one,
+ * a JSON-RPC or MCP batch one per call), and refused credentials per client address (so guessing keys or tokens is slow). Counters live in
  * Redis when REDIS_URL is set, so every replica sees the same counts, with an in-process
  * fallback while Redis is unreachable; otherwise in process memory.
  */
@@ -26,8 +26,11 @@ export interface RateLimits {
   failedAuthBlock(address: string): Promise<number>;
   /** Counts refused credentials from the address; the seconds to wait when that crossed the limit, else 0. */
   recordFailedAuth(address: string): Promise<number>;
-  /** Counts one request by the principal; the seconds to wait when over the limit, else 0. */
-  recordRequest(principalId: string): Promise<number>;
+  /**
+   * Counts `calls` operations (default 1) by the principal; the seconds to wait when that
+   * went over the limit, else 0. A batch costs its calls.
+   */
+  recordRequest(principalId: string, calls?: number): Promise<number>;
   /**
    * Resolves once the shared store is connected, or after `timeoutMs`. Until then requests
    * are counted in process, and those counts do not carry over to Redis.
@@ -40,9 +43,9 @@ const WINDOW_SECONDS = 60;
 
 const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
-async function consume(limiter: RateLimiterAbstract, key: string): Promise<number> {
+async function consume(limiter: RateLimiterAbstract, key: string, points = 1): Promise<number> {
   try {
-    await limiter.consume(key);
+    await limiter.consume(key, points);
     return 0;
   } catch (rejection) {
     if (rejection instanceof RateLimiterRes) return retryAfter(rejection);
@@ -84,7 +87,7 @@ export function createRateLimits(settings: RateLimitSettings): RateLimits {
       }
     },
     recordFailedAuth: (address) => consume(failed, address),
-    recordRequest: async (principalId) => (requests ? consume(requests, principalId) : 0),
+    recordRequest: async (principalId, calls = 1) => (requests && calls > 0 ? consume(requests, principalId, calls) : 0),
     async ready(timeoutMs) {
       if (!redis || redis.status === 'ready') return;
       let timer: NodeJS.Timeout | undefined;
