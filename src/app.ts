@@ -240,7 +240,7 @@ export class App implements ServerHost {
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
       );
-      const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'));
+      const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'), engineMap.logging.redact);
       await this.startAuditBeat(governance, sql.kind === 'pglite');
       const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
       return { sql, cache, graph, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };

@@ -32,6 +32,10 @@ export const DEFAULT_REDACT: readonly string[] = [
   'apikey',
   'accesstoken',
   'refreshtoken',
+  '*credential*',
+  '*passwd*',
+  '*passphrase*',
+  'private-key',
 ];
 
 /** How deep nested objects and arrays are walked; anything deeper is left as it is. */

@@ -17,6 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sha256Hex } from '../../platform/digest.js';
+import { DEFAULT_REDACT, fieldMatcher, REDACTED } from '../../platform/redact.js';
 import { decodeCursor, isSeq, keysetPage } from '../../platform/sql/keyset.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import { isoTimestamp } from '../../platform/sql/sql-port.js';
@@ -76,14 +77,17 @@ interface AuditRow {
   hash: string;
 }
 
-const SECRET_KEY = /pass(word|wd|phrase)?$|secret|token|api[-_]?key|authori[sz]ation|credential|private[-_]?key|cookie/i;
+const DEFAULT_SECRET = fieldMatcher(DEFAULT_REDACT);
 /** Strings longer than this are recorded as their length and digest, not their text. */
 const FULL_STRING_LIMIT = 1024;
 const BASIC_STRING_LIMIT = 128;
 const VERIFY_BATCH = 1000;
 
-/** What of the arguments is kept at each level; secrets never, whatever the level. */
-export function recordedArguments(args: unknown, level: AuditLevel): string | null {
+/**
+ * What of the arguments is kept at each level; fields the redaction list names (logging.redact)
+ * never, whatever the level.
+ */
+export function recordedArguments(args: unknown, level: AuditLevel, isSecret: (field: string) => boolean = DEFAULT_SECRET): string | null {
   if (level === 'none') return null;
   const keep = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') {
@@ -93,7 +97,7 @@ export function recordedArguments(args: unknown, level: AuditLevel): string | nu
     if (value === null || typeof value !== 'object') return value;
     if (level === 'basic' && depth > 0) return Array.isArray(value) ? `[list of ${value.length}]` : '[object]';
     if (Array.isArray(value)) return value.map((v) => keep(v, depth + 1));
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : keep(v, depth + 1)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecret(k) ? REDACTED : keep(v, depth + 1)]));
   };
   return JSON.stringify(keep(args ?? {}, 0));
 }
@@ -155,10 +159,15 @@ export class AuditLog {
   private readonly queue: PendingRecord[] = [];
   private flushing = false;
 
+  private readonly isSecret: (field: string) => boolean;
+
   constructor(
     private readonly sql: SqlPort,
     private readonly level: AuditLevel,
-  ) {}
+    redact: readonly string[] = DEFAULT_REDACT,
+  ) {
+    this.isSecret = fieldMatcher(redact);
+  }
 
   /**
    * Records that a writing call is about to run; its outcome record (append with the
@@ -170,7 +179,7 @@ export class AuditLog {
     await this.sql.query(
       `insert into governance_audit_intents (id, instance, principal, principal_name, operation, surface, resource, trace_id, arguments)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [id, instance, entry.principal, entry.principalName ?? null, entry.operation, entry.surface ?? 'tool', entry.resource ?? null, entry.traceId ?? null, recordedArguments(entry.arguments, this.level)],
+      [id, instance, entry.principal, entry.principalName ?? null, entry.operation, entry.surface ?? 'tool', entry.resource ?? null, entry.traceId ?? null, recordedArguments(entry.arguments, this.level, this.isSecret)],
     );
     return id;
   }
@@ -183,7 +192,7 @@ export class AuditLog {
    * fails every call in it.
    */
   append(entry: AuditEntry, intentId?: string): Promise<AuditRecord> {
-    const recorded = { ...entry, recordedArguments: recordedArguments(entry.arguments, this.level) };
+    const recorded = { ...entry, recordedArguments: recordedArguments(entry.arguments, this.level, this.isSecret) };
     return new Promise((resolve, reject) => {
       this.queue.push({ entry: recorded, intentId, resolve, reject });
       if (!this.flushing) {

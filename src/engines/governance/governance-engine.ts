@@ -87,8 +87,10 @@ export class GovernanceEngine {
     private readonly sql: SqlPort,
     settings: { auditLevel: AuditLevel; policyCostLimit?: number; policyTimeoutMs?: number },
     private readonly log: Logger,
+    /** Field names recorded as "[redacted]" in the audit log (logging.redact). */
+    redact?: readonly string[],
   ) {
-    this.audit = new AuditLog(sql, settings.auditLevel);
+    this.audit = new AuditLog(sql, settings.auditLevel, redact);
     this.limits = { costLimit: settings.policyCostLimit ?? 100_000, timeoutMs: settings.policyTimeoutMs ?? 200 };
   }
 
