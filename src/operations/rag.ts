@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { SUPPORTED_MIME_TYPES } from '../engines/rag/chunk.js';
+import { MAX_DOCUMENT_BYTES } from '../engines/rag/limits.js';
 import { RETRIEVAL_MODES } from '../engines/rag/rag-engine.js';
 import { defineOperation } from './operation.js';
 import { isoTime } from './fields.js';
@@ -33,7 +34,11 @@ export const ragIngest = defineOperation({
       .array(
         z.object({
           id: documentId(),
-          text: z.string().min(1, { error: 'is empty; send the document text' }).describe('Document text (plain, markdown or HTML per mimeType).'),
+          text: z
+            .string()
+            .min(1, { error: 'is empty; send the document text' })
+            .max(MAX_DOCUMENT_BYTES, { error: `is over ${MAX_DOCUMENT_BYTES} characters; split it into several documents` })
+            .describe('Document text (plain, markdown or HTML per mimeType), at most 5 MiB as UTF-8.'),
           title: z.string().max(1000).optional().describe('Title, indexed with every chunk.'),
           uri: z.string().max(2048).optional().describe('Where the document came from, returned in citations.'),
           mimeType: z.enum(SUPPORTED_MIME_TYPES, { error: `expected one of ${SUPPORTED_MIME_TYPES.join(', ')}` }).default('text/plain').describe('text/plain (default), text/markdown or text/html.'),

@@ -139,6 +139,29 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('ingests a 3 MB document in one piece', async () => {
+      const words = ['licence', 'patent', 'source', 'network', 'remote', 'grant', 'notice', 'warranty'];
+      const parts: string[] = [];
+      let length = 0;
+      for (let i = 0; length < 3_000_000; i++) {
+        const sentence = `${words[i % 8]}${i} ${words[(i * 3) % 8]} clause ${i % 997}. `;
+        parts.push(sentence);
+        length += sentence.length;
+      }
+      const result = await call(ragIngest, { collection: 'large', documents: [{ id: 'large', text: parts.join('') }] });
+      expect(result).toMatchObject({ ingested: 1, errors: [] });
+      expect(result.chunks).toBeGreaterThan(1000);
+      const { hits } = await call(ragQuery, { collection: 'large', query: 'patent12345', mode: 'fulltext', topK: 1 });
+      expect(hits[0]!.text).toContain('patent12345');
+    });
+
+    it('leaves no collection behind when every document of its first batch fails', async () => {
+      // PostgreSQL refuses the NUL character in text when the document is written.
+      const result = await call(ragIngest, { collection: 'never', documents: [{ id: 'nul', text: 'a text with a \u0000 in it' }] });
+      expect(result).toMatchObject({ ingested: 0, errors: [{ id: 'nul', message: expect.stringContaining('NUL character') }] });
+      expect((await call(ragCollections, {})).collections.map((c) => c.name)).not.toContain('never');
+    });
+
     it('stores the rest of a group when one document fails on write, and leaves nothing of it', async () => {
       // 20 documents are written in groups of 2; the second "twice" breaks the documents' key
       // inside the first group, which is written at once.
@@ -148,7 +171,7 @@ for (const backend of appBackends()) {
         ...Array.from({ length: 18 }, (_, i) => ({ id: `other-${i}`, text: `marmalade clauses number ${i}` })),
       ];
       const result = await call(ragIngest, { collection: 'groups', documents });
-      expect(result).toMatchObject({ ingested: 19, chunks: 19, errors: [{ id: 'twice', message: expect.stringContaining('could not be stored') }] });
+      expect(result).toMatchObject({ ingested: 19, chunks: 19, errors: [{ id: 'twice', message: expect.stringContaining('same batch has this id') }] });
       const { hits } = await call(ragQuery, { collection: 'groups', query: 'marmalade quince first', mode: 'fulltext', topK: 30 });
       expect(hits).toHaveLength(19);
       expect(hits[0]!.text).toBe('marmalade clauses first');
