@@ -102,9 +102,17 @@ async function runStdio(app: App): Promise<void> {
   const { principal, scopes } = app.config.auth.stdio;
   const scopeProblem = unknownScopesProblem(scopes);
   if (scopeProblem) fail(`configuration is invalid:\n  ${app.config.sources.auth}: stdio.scopes: ${scopeProblem}`);
-  const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+  const [{ serveStdio }, { LineStdioTransport }, { requestBodyLimit, REQUEST_LIMIT_SETTING }] = await Promise.all([
+    import('@modelcontextprotocol/server/stdio'),
+    import('./server/stdio-transport.js'),
+    import('./server/limits.js'),
+  ]);
   const local: Principal = { id: principal, scopes };
+  // Lines framed by our transport: an oversized message is answered with an error and skipped
+  // (the SDK's closes the connection), under the same limit as an HTTP body.
+  const transport = new LineStdioTransport({ maxMessageBytes: requestBodyLimit(app.config), limitSetting: REQUEST_LIMIT_SETTING });
   const handle = serveStdio(createMcpServerFactory(app, () => local, 'stdio'), {
+    transport,
     onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
   });
   app.start();
@@ -157,8 +165,8 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   if (!loopback && allowedHosts.length === 0) app.log.warn('Host and Origin headers are not checked; pass --allowed-hosts to enable DNS-rebinding protection');
 
   // Large enough for the largest artifact registry_publish accepts, base64-encoded.
-  const maxContent = app.config.engineMap.engine_map.registry.settings.maxContentBytes;
-  const maxBodyBytes = security.max_body_bytes ?? Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
+  const { requestBodyLimit } = await import('./server/limits.js');
+  const maxBodyBytes = requestBodyLimit(app.config);
   const redisUrl = process.env.REDIS_URL && app.config.engineMap.cache.redis.enabled ? process.env.REDIS_URL : undefined;
   const { createHttpApp } = await import('./server/http-app.js');
   const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl, requireApiKeys });
