@@ -139,7 +139,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: expected a port number 0-65535, got ${JSON.stringify(portText)}`);
 
   const loopback = LOOPBACK.has(host);
-  const { authentication, security } = app.config.auth;
+  const { authentication } = app.config.auth;
   let authConfigured = authentication.api_key.enabled === true || authentication.jwt.enabled || authentication.oauth2.enabled;
   // api_key.enabled auto on a shared address: API keys count as configured once one exists,
   // and then stay required even if every key is revoked (requireApiKeys), so the server
