@@ -17,6 +17,7 @@ import type { ContentGate } from './engines/registry/registry-engine.js';
 import { EngineError, invalidInput, isEngineError } from './errors.js';
 import { runUri, workflowUri } from './operations/dag.js';
 import { selectOperations } from './operations/index.js';
+import { rejectUnknownArguments } from './operations/unknown-arguments.js';
 import type { AnyOperation, EngineId, Principal, SampleModel } from './operations/operation.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import type { EmbeddingsPort } from './platform/embeddings/embeddings-port.js';
@@ -454,6 +455,7 @@ export class App {
     let errorCode: string | undefined;
     const log = this.engineLog(operation.engine);
     try {
+      rejectUnknownArguments(operation.input, args);
       const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });
       if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).join('; '));
       if (!hasScope(call.principal, operation.scope)) {

@@ -6,6 +6,7 @@ import { invalidInput } from '../errors.js';
 import { formatIssues } from '../zod-issues.js';
 import { leanList as list, boundedText as text } from './fields.js';
 import { defineOperation } from './operation.js';
+import { assertPolicyTarget } from './policy-targets.js';
 
 const when = (description: string) =>
   z
@@ -33,6 +34,7 @@ export const governanceSetPolicy = defineOperation({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'governance:admin',
   async handler(input, { engines, principal }) {
+    await assertPolicyTarget(input.target);
     const policy = await engines.governance.setPolicy(input, principal.id);
     return { id: policy.id, revision: policy.revision };
   },
@@ -80,6 +82,7 @@ export const governanceCheck = defineOperation({
   annotations: { readOnlyHint: true },
   scope: 'governance:read',
   async handler({ target, input: raw }, { engines, principal }) {
+    await assertPolicyTarget(target);
     const parsed = CHECK_INPUT.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).map((m) => `input.${m}`).join('; '));
     const input = parsed.data;

@@ -113,6 +113,7 @@ for (const backend of appBackends()) {
       expect((await failure(call(ragQuery, { collection: 'licenses', query: '  ' }))).message).toContain('query: is empty');
       expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', topK: 0 }))).message).toContain('topK: expected 1-100');
       expect((await failure(call(ragQuery, { collection: 'nope', query: 'x' }))).message).toContain('no collection "nope"');
+      expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', top_k: 1 }))).message).toBe('unknown argument `top_k`; did you mean `topK`?');
       expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', filter: { famly: 'GPL' } }))).message).toContain('fields present: "family"');
       expect((await failure(call(ragIngest, { collection: 'licenses', documents: [{ id: 'x', text: 'y', mimeType: 'application/pdf' }] }))).message).toContain('expected one of text/plain, text/markdown, text/html');
     });
