@@ -7,6 +7,7 @@ import { MAX_DOCUMENT_BYTES } from '../engines/rag/limits.js';
 import { RETRIEVAL_MODES } from '../engines/rag/rag-engine.js';
 import { defineOperation } from './operation.js';
 import { isoTime } from './fields.js';
+import { inline } from './result-text.js';
 
 const collectionName = () =>
   z
@@ -109,6 +110,7 @@ export const ragQuery = defineOperation({
       .max(1, { error: 'expected 0-1 (0 off)' })
       .optional()
       .describe('0-1: spread out near-duplicates (MMR); default 0, off.'),
+    maxChars: z.number().int().min(20).max(100_000).optional().describe('Cut each passage text to this many characters (citation offsets stay those of the whole chunk).'),
   }),
   output: z.object({
     hits: z.array(hitSchema).describe('Best first.'),
@@ -126,7 +128,19 @@ export const ragQuery = defineOperation({
     const done = metrics.ragQueryDuration.startTimer({ mode: input.mode });
     const { hits, graph } = await engines.rag.query(input);
     done();
-    return { hits, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
+    const max = input.maxChars;
+    const cut = max === undefined ? hits : hits.map((h) => (h.text.length > max ? { ...h, text: `${h.text.slice(0, max - 1)}…` } : h));
+    return { hits: cut, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
+  },
+  summarize({ hits, graph }) {
+    if (hits.length === 0) return 'No passage matched.';
+    const passages = hits.map((h, i) => {
+      const { title, uri, start, end } = h.citation;
+      const source = [title ? JSON.stringify(title) : undefined, uri ?? undefined].filter(Boolean).join(' ');
+      return `[${i + 1}] ${inline(h.documentId)}${source ? ` ${source}` : ''} chars ${start}-${end} score ${Number(h.score.toPrecision(3))}\n${h.text}`;
+    });
+    if (graph && graph.entities.length > 0) passages.push(`Graph entities: ${graph.entities.join(', ')}${graph.paths.length > 0 ? `\nPaths: ${graph.paths.join('; ')}` : ''}`);
+    return passages.join('\n\n');
   },
 });
 

@@ -22,6 +22,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasScope, type App } from '../app.js';
+import { resultContent } from '../operations/result-text.js';
 import { EngineError } from '../errors.js';
 import type { AnyOperation, Principal, SampleModel } from '../operations/operation.js';
 import { ragQuery } from '../operations/rag.js';
@@ -150,7 +151,7 @@ export function createMcpServerFactory(
           progress: progressReporter(ctx as ServerContext),
           sample: sampler(server, ctx as ServerContext),
         })) as Record<string, unknown>;
-        result = { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+        result = { content: resultContent(entry.operation, output), structuredContent: output };
       } catch (error) {
         result = { isError: true, content: [{ type: 'text', text: error instanceof EngineError ? error.message : 'internal error' }] };
       }
