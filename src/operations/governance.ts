@@ -68,7 +68,7 @@ export const governanceCheck = defineOperation({
   name: 'governance_check',
   engine: 'governance',
   title: 'Check policies',
-  description: "Evaluate a target's policies on an input and record the decision.",
+  description: "Evaluate a target's policies on an input; the decision is recorded (decisionId), nothing else changes.",
   input: z.object({
     target: text(64).describe('Operation name, or "promotion".'),
     input: z.record(z.string(), z.unknown()).default({}).describe('{principal?, artifact?, environment?, request?}; principal defaults to you.'),
@@ -79,7 +79,7 @@ export const governanceCheck = defineOperation({
     warnings: list('Each {policy, message}.'),
     decisionId: z.string().describe('Decision id.'),
   }),
-  annotations: { readOnlyHint: true },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   scope: 'governance:read',
   async handler({ target, input: raw }, { engines, principal }) {
     await assertPolicyTarget(target);
@@ -104,9 +104,9 @@ export const governanceAuditQuery = defineOperation({
   description: 'Audit records of tool calls, newest first.',
   input: z.object({
     principal: text(200, true).optional().describe('Principal.'),
-    operation: text(64, true).optional().describe('Tool.'),
-    since: when('From.').optional(),
-    until: when('Before.').optional(),
+    operation: text(64, true).optional().describe('Operation name, e.g. "registry_publish".'),
+    since: when('From this ISO 8601 time, e.g. "2026-01-31T00:00:00Z".').optional(),
+    until: when('Before this ISO 8601 time.').optional(),
     cursor: text(64, true).optional().describe('nextCursor.'),
     limit: z.number().int().min(1).max(200).default(50).describe('Page size.'),
   }),

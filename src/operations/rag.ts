@@ -73,7 +73,7 @@ const hitSchema = z.object({
   documentId: z.string().describe('Document the chunk belongs to.'),
   chunkId: z.number().int().describe('Chunk id.'),
   text: z.string().describe('Chunk text.'),
-  score: z.number().describe("Fused score (hybrid), or the retriever's own: BM25, or cosine similarity."),
+  score: z.number().describe("Hybrid: weighted sum of standardized scores (unbounded, compare within one result); else BM25, or cosine similarity."),
   retrievers: z
     .object({
       vector: z.number().int().optional().describe('Rank in vector retrieval.'),
@@ -97,7 +97,7 @@ export const ragQuery = defineOperation({
   engine: 'rag',
   title: 'Retrieve context',
   description:
-    'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors + entity graph fused by rank, default), vector, fulltext or graph.',
+    'Retrieve the chunks that best answer a query, with citations: hybrid (default: BM25, vectors and entity graph, each list\'s scores standardized and summed by weight), vector, fulltext or graph.',
   input: z.object({
     collection: collectionName(),
     query: z.string().max(2000).describe('What to find, in words.'),

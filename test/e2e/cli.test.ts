@@ -75,7 +75,6 @@ describe('mcp-level3 command', () => {
       'execution_status',
       'governance_audit_query',
       'governance_audit_verify',
-      'governance_check',
       'governance_policies',
       'promotion_history',
       'promotion_status',
