@@ -39,3 +39,19 @@ export const conflict = (message: string, details?: unknown) => new EngineError(
 export function isEngineError(error: unknown): error is EngineError {
   return error instanceof EngineError;
 }
+
+/**
+ * MCP protocol requests (resources/read, prompts/get, completion/complete) answer an engine
+ * error as a JSON-RPC error, with MCP's own codes where it has them: a resource that does not
+ * exist is -32002 (Resource not found), and a prompt's bad or missing argument (a collection
+ * that does not exist included) is -32602 (Invalid params). Other errors keep their code from
+ * ERROR_CODES (FORBIDDEN -32003, INTERNAL -32603, ...). Tool calls never come here: their
+ * failures are tool results with isError.
+ */
+export const MCP_RESOURCE_NOT_FOUND = -32002;
+
+export function mcpProtocolErrorCode(method: string, error: EngineError): number {
+  if (method === 'resources/read' && error.code === 'NOT_FOUND') return MCP_RESOURCE_NOT_FOUND;
+  if ((method === 'prompts/get' || method === 'completion/complete') && (error.code === 'NOT_FOUND' || error.code === 'INVALID_INPUT')) return ERROR_CODES.INVALID_INPUT.jsonRpc;
+  return ERROR_CODES[error.code].jsonRpc;
+}

@@ -93,6 +93,9 @@ for (const backend of appBackends()) {
         expect(challenge).toContain('Bearer resource_metadata="https://mcp.test.example/.well-known/oauth-protected-resource/mcp"');
         expect(challenge).toContain('ApiKey header="X-API-Key"');
         for (const path of ['/mcp', '/api/v1/rpc']) expect((await raw(`${s.origin}${path}`, { method: 'POST', headers: JSON_HEADERS, body: '{}' })).status).toBe(401);
+        // On /mcp the refusal is a JSON-RPC error, which MCP clients show as it is.
+        const mcp = await raw(`${s.origin}/mcp`, { method: 'POST', headers: JSON_HEADERS, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' });
+        expect(mcp.json).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32001, message: expect.stringMatching(/X-API-Key/), data: { code: 'UNAUTHENTICATED' } } });
       });
 
       it('publishes RFC 9728 metadata naming the resource, the issuer and the scopes', async () => {
