@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { App, type AppOptions } from './app.js';
+import { App, MEMORY_DATA_DIR, type AppOptions } from './app.js';
 import { ConfigError } from './config/load-config.js';
 import { parseToolsets } from './operations/index.js';
 import type { Principal } from './operations/operation.js';
@@ -18,6 +18,7 @@ import { unknownScopesProblem } from './operations/scopes.js';
 import { VERSION } from './package-info.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
+import type { AdminSocket, KeyAction, KeyActionResult } from './server/admin-socket.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
 
@@ -97,6 +98,21 @@ function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
   }
 }
 
+/**
+ * On an embedded data dir, the socket through which `mcp-level3 apikey` reaches this server
+ * while it holds the data dir (admin-socket.ts); opened once storage is.
+ */
+function startAdminSocket(app: App): Promise<AdminSocket | undefined> {
+  if (app.dataDir === MEMORY_DATA_DIR || process.env.DATABASE_URL) return Promise.resolve(undefined);
+  return app
+    .services()
+    .then(async ({ sql }) => (sql.kind === 'pglite' ? (await import('./server/admin-socket.js')).serveAdminSocket(app.dataDir, sql, app.log) : undefined))
+    .catch((error: unknown) => {
+      app.log.warn({ err: (error as Error).message }, 'admin socket not started: `mcp-level3 apikey` needs the server stopped');
+      return undefined;
+    });
+}
+
 async function runStdio(app: App): Promise<void> {
   // The local user's own server runs as one principal with the scopes auth-config.yaml gives it.
   const { principal, scopes } = app.config.auth.stdio;
@@ -116,11 +132,13 @@ async function runStdio(app: App): Promise<void> {
     onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
   });
   app.start();
+  const admin = startAdminSocket(app);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await handle.close().catch(() => undefined);
+    await (await admin)?.close().catch(() => undefined);
     await app.close();
     await shutdownTracing().catch(() => undefined);
     process.exit(0);
@@ -178,6 +196,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     fail(`cannot listen on ${host}:${port}: ${error.message}`, 1);
   });
   app.start();
+  const admin = startAdminSocket(app);
   // Counts taken in process while Redis connects would not carry over to it.
   await httpApp.ready();
   server.listen(port, host, () => {
@@ -194,6 +213,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     server.close();
     server.closeIdleConnections();
     await httpApp.close().catch(() => undefined);
+    await (await admin)?.close().catch(() => undefined);
     await app.close();
     await shutdownTracing().catch(() => undefined);
     process.exit(0);
@@ -216,12 +236,13 @@ async function apiKeysExist(app: App): Promise<boolean> {
 async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['values'], args: string[]): Promise<void> {
   const [action, ...rest] = args;
   const { ApiKeyStore } = await import('./server/auth/api-key-store.js');
+  const { requestKeyAction, runKeyAction } = await import('./server/admin-socket.js');
   const { durationSeconds } = await import('./config/duration.js');
   const { isEngineError } = await import('./errors.js');
   const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
 
   // Arguments are checked before the database is opened, so a mistake is reported at once.
-  let run: (store: InstanceType<typeof ApiKeyStore>) => Promise<void>;
+  let request: KeyAction;
   if (action === 'create') {
     if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
     const name = values.name ?? fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
@@ -236,32 +257,37 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
         fail(`apikey create: --expires: ${(error as Error).message}`);
       }
     }
-    run = async (store) => {
-      const created = await store.create({ name, scopes, expiresInSeconds });
-      process.stderr.write(`created API key ${created.id} "${created.name}" with scopes ${created.scopes.join(',')}${created.expiresAt ? `, expiring ${created.expiresAt}` : ''}.\nThe key is printed once, below; only its hash is stored. Send it in the X-API-Key header.\n`);
-      out(created.key);
-    };
+    request = { action: 'create', name, scopes, ...(expiresInSeconds !== undefined ? { expiresInSeconds } : {}) };
   } else if (action === 'list') {
-    run = async (store) => {
-      out(JSON.stringify(await store.list(), null, 2));
-    };
+    request = { action: 'list' };
   } else if (action === 'revoke') {
     if (rest.length !== 1) fail('apikey revoke: give the key id, e.g. `mcp-level3 apikey revoke 3f2a9c0d41be` (`apikey list` shows them)');
-    run = async (store) => {
-      const revoked = await store.revoke(rest[0]!);
-      process.stderr.write(`revoked API key ${revoked.id} "${revoked.name}" at ${revoked.revokedAt}\n`);
-    };
+    request = { action: 'revoke', id: rest[0]! };
   } else {
     fail(`apikey: unknown action ${JSON.stringify(action ?? '')}; use create, list or revoke\n\n${USAGE}`);
   }
+  let result: KeyActionResult;
   try {
-    await run(new ApiKeyStore((await app.services()).sql));
+    // A server running on the same embedded data dir holds it: ask that server (admin-socket.ts).
+    const embedded = app.dataDir !== MEMORY_DATA_DIR && !process.env.DATABASE_URL;
+    const viaServer = embedded ? await requestKeyAction(app.dataDir, request) : undefined;
+    if (viaServer) process.stderr.write(`(through the server running on ${app.dataDir})\n`);
+    result = viaServer ?? (await runKeyAction(new ApiKeyStore((await app.services()).sql), request));
   } catch (error) {
     await app.close();
     if (isEngineError(error)) fail(`apikey ${action}: ${error.message}`, 1);
     throw error;
   }
   await app.close();
+  if (result.action === 'create') {
+    const { created } = result;
+    process.stderr.write(`created API key ${created.id} "${created.name}" with scopes ${created.scopes.join(',')}${created.expiresAt ? `, expiring ${created.expiresAt}` : ''}.\nThe key is printed once, below; only its hash is stored. Send it in the X-API-Key header.\n`);
+    out(created.key);
+  } else if (result.action === 'list') {
+    out(JSON.stringify(result.keys, null, 2));
+  } else {
+    process.stderr.write(`revoked API key ${result.revoked.id} "${result.revoked.name}" at ${result.revoked.revokedAt}\n`);
+  }
 }
 
 /** `cp .env.example .env` is how the deployment guide configures a checkout; variables already set win. */

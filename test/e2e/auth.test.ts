@@ -379,6 +379,51 @@ describe('the apikey command', () => {
     expect(result.stderr).toContain('or "*" for all');
   });
 
+  it('creates, lists and revokes keys through the server that runs on the same data dir', async () => {
+    const { mkdtempSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { cleanEnv, runCli, startHttpServer } = await import('../helpers/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-keys-live-'));
+    const env = cleanEnv();
+    const server = await startHttpServer(['--data-dir', dir], env);
+    try {
+      // Before the first key the loopback server is open, as the README's first Inspector command expects.
+      expect((await fetch(`${server.origin}/api/v1/registry/list`)).status).toBe(200);
+      for (let i = 0; i < 200 && !server.stderr.some((line) => line.includes('admin socket for')); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(statSync(join(dir, 'admin.sock')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'admin.token')).mode & 0o777).toBe(0o600);
+      const created = await runCli(['apikey', 'create', '--name', 'live', '--scopes', 'registry:read', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(created.stderr).toContain('through the server running on');
+      expect(created.code).toBe(0);
+      const key = created.stdout.trim();
+      expect(key).toMatch(/^ml3_[0-9a-f]{12}_/);
+      // The first key turns authentication on (api_key.enabled auto; its presence is re-read within 5 s).
+      let status = 200;
+      for (let i = 0; i < 100 && status !== 401; i++) {
+        status = (await fetch(`${server.origin}/api/v1/registry/list`)).status;
+        if (status !== 401) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(401);
+      expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
+      const listed = await runCli(['apikey', 'list', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      const keys = JSON.parse(listed.stdout) as { id: string; name: string }[];
+      expect(keys.map((k) => k.name)).toEqual(['live']);
+      const revoked = await runCli(['apikey', 'revoke', keys[0]!.id, '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(revoked.code).toBe(0);
+      expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(401);
+      const unknown = await runCli(['apikey', 'revoke', 'ffffffffffff', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('apikey list');
+    } finally {
+      await server.stop();
+    }
+    // The server gone, the command opens the data dir itself again.
+    const after = await runCli(['apikey', 'list', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(after.code).toBe(0);
+    expect(after.stderr).not.toContain('through the server');
+  }, 180_000);
+
   it('creates a key that the server accepts, lists it without the secret, and revokes it', async () => {
     const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
