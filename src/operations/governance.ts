@@ -134,7 +134,7 @@ export const governanceAuditVerify = defineOperation({
   output: z.object({
     ok: z.boolean().describe('Intact.'),
     records: z.number().describe('Verified.'),
-    firstBroken: z.unknown().optional().describe('{seq, reason}.'),
+    firstBroken: z.unknown().meta({ type: 'object' }).optional().describe('{seq, reason}.'),
   }),
   annotations: { readOnlyHint: true },
   scope: 'governance:read',

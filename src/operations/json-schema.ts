@@ -35,24 +35,34 @@ function convert(schema: z.ZodType, io: 'input' | 'output'): Record<string, unkn
     },
   }) as Record<string, unknown>;
   delete json.$schema;
-  withoutTypeArrays(json);
+  tidy(json);
   if (io === 'input') typeInputProperties(json);
   return json;
 }
 
 const COMPOSED = ['anyOf', 'oneOf', 'allOf', '$ref', 'enum', 'const', 'not'];
 
-/** Type arrays (zod writes them for unions of primitives, after override runs) become anyOf. */
-function withoutTypeArrays(node: unknown): void {
+const isEmpty = (value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0;
+
+/**
+ * Type arrays (zod writes them for unions of primitives, after override runs) become anyOf.
+ * What says nothing is dropped: `propertyNames: {type: "string"}` (JSON keys are strings) and
+ * an empty `additionalProperties` (any value is the default), which strict checkers also flag
+ * as a schema that constrains nothing.
+ */
+function tidy(node: unknown): void {
   if (node === null || typeof node !== 'object') return;
-  if (Array.isArray(node)) return node.forEach(withoutTypeArrays);
+  if (Array.isArray(node)) return node.forEach(tidy);
   const record = node as Record<string, unknown>;
   if (Array.isArray(record.type)) {
     const types = record.type as string[];
     delete record.type;
     record.anyOf = types.map((type) => ({ type }));
   }
-  for (const value of Object.values(record)) withoutTypeArrays(value);
+  const names = record.propertyNames as Record<string, unknown> | undefined;
+  if (names && Object.keys(names).length === 1 && names.type === 'string') delete record.propertyNames;
+  if (isEmpty(record.additionalProperties)) delete record.additionalProperties;
+  for (const value of Object.values(record)) tidy(value);
 }
 
 /** Every property of an input (at any depth of declared objects and arrays) gets one type. */
