@@ -100,7 +100,7 @@ export const dagRun = defineOperation({
       }
     }
     return { runId: view.runId, status: view.status, ...(view.output !== undefined ? { output: view.output } : {}), ...(error ? { error } : {}) };
-  },
+  },  links: (run) => [{ uri: runUri(run.runId), name: `run ${run.runId}`, mimeType: 'application/json' }],
 });
 
 export const dagStatus = defineOperation({
@@ -156,7 +156,7 @@ export const dagStatus = defineOperation({
       lines.push(line);
     }
     return lines.join('\n');
-  },
+  },  links: (run) => [{ uri: runUri(run.runId), name: `run ${run.runId}`, mimeType: 'application/json' }],
 });
 
 export const dagCancel = defineOperation({

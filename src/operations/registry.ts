@@ -139,7 +139,8 @@ export const registryGet = defineOperation({
   summarize: ({ content, encoding, contentUri, name, version, ...rest }) => {
     const head = `${name}@${version} ${row(rest)} contentUri=${inlineValue(contentUri)}`;
     return content === undefined ? `${head}\n(content not inline: resources/read ${contentUri})` : `${head}\ncontent (${encoding}):\n${content}`;
-  },
+  },  // Content left out of the result (over 1 MiB, or includeContent false) is a link to read.
+  links: (artifact) => (artifact.content === undefined ? [{ uri: artifact.contentUri, name: `${artifact.name}@${artifact.version}`, mimeType: artifact.mediaType }] : []),
 });
 
 export const registryList = defineOperation({

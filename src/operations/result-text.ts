@@ -61,7 +61,10 @@ export function resultText(operation: AnyOperation, output: Record<string, unkno
   return compactText(output);
 }
 
-/** The `content` of a successful tools/call result. */
-export function resultContent(operation: AnyOperation, output: Record<string, unknown>): { type: 'text'; text: string }[] {
-  return [{ type: 'text', text: resultText(operation, output) }];
+export type ResultBlock = { type: 'text'; text: string } | { type: 'resource_link'; uri: string; name: string; mimeType?: string };
+
+/** The `content` of a successful tools/call result: the text, then links to the resources it names. */
+export function resultContent(operation: AnyOperation, output: Record<string, unknown>): ResultBlock[] {
+  const links = operation.links?.(output) ?? [];
+  return [{ type: 'text', text: resultText(operation, output) }, ...links.map((link) => ({ type: 'resource_link' as const, ...link }))];
 }

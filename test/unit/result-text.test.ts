@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dagStatus } from '../../src/operations/dag.js';
 import { ragQuery } from '../../src/operations/rag.js';
 import { registryGet } from '../../src/operations/registry.js';
-import { compactText, resultText } from '../../src/operations/result-text.js';
+import { compactText, resultContent, resultText } from '../../src/operations/result-text.js';
 
 describe('the text block of a tool result', () => {
   it('is one line per field and one row per list item, quoting only what needs it', () => {
@@ -45,5 +45,16 @@ describe('the text block of a tool result', () => {
     });
     expect(text.split('\n')[0]).toMatch(/^a\/b@1\.0\.0 digest=sha256:00 size=5/);
     expect(text.endsWith('content (utf8):\nline1\n"q"')).toBe(true);
+  });
+
+  it('links the resources a result names: a run, content left out', () => {
+    const run = { runId: 'r1', workflow: 'demo@1', status: 'succeeded', nodes: [] };
+    expect(resultContent(dagStatus, run)[1]).toEqual({ type: 'resource_link', uri: 'dag://runs/r1', name: 'run r1', mimeType: 'application/json' });
+    const artifact = {
+      name: 'a/b', version: '1.0.0', digest: 'sha256:00', size: 5, mediaType: 'text/plain', createdAt: '2026-01-01T00:00:00Z',
+      labels: {}, metadata: {}, createdBy: 'me', yanked: false, yankReason: null, aliases: [], contentUri: 'registry://artifacts/a%2Fb/1.0.0',
+    };
+    expect(resultContent(registryGet, artifact)).toHaveLength(2);
+    expect(resultContent(registryGet, { ...artifact, encoding: 'utf8', content: 'x' })).toHaveLength(1);
   });
 });
