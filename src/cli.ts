@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { App, MEMORY_DATA_DIR, type AppOptions } from './app.js';
-import type { ApiKeyStore } from './server/auth/api-key-store.js';
 import { ConfigError } from './config/load-config.js';
 import { parseToolsets } from '../tools/index.js';
 import type { Principal } from './surface/operation.js';
@@ -20,6 +19,7 @@ import { VERSION } from './package-info.js';
 import { DataDirLockedError, lockDataDir } from './platform/data-dir-lock.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
+import type { AdminSocket, KeyAction, KeyActionResult } from './server/admin-socket.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
 
@@ -99,22 +99,47 @@ function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
   }
 }
 
+/**
+ * On an embedded data dir, the socket through which `mcp-level3 apikey` reaches this server
+ * while it holds the data dir (admin-socket.ts); opened once storage is.
+ */
+function startAdminSocket(app: App): Promise<AdminSocket | undefined> {
+  if (app.dataDir === MEMORY_DATA_DIR || process.env.DATABASE_URL) return Promise.resolve(undefined);
+  return app
+    .services()
+    .then(async ({ sql }) => (sql.kind === 'pglite' ? (await import('./server/admin-socket.js')).serveAdminSocket(app.dataDir, sql, app.log) : undefined))
+    .catch((error: unknown) => {
+      app.log.warn({ err: (error as Error).message }, 'admin socket not started: `mcp-level3 apikey` needs the server stopped');
+      return undefined;
+    });
+}
+
 async function runStdio(app: App): Promise<void> {
   // The local user's own server runs as one principal with the scopes auth-config.yaml gives it.
   const { principal, scopes } = app.config.auth.stdio;
   const scopeProblem = unknownScopesProblem(scopes);
   if (scopeProblem) fail(`configuration is invalid:\n  ${app.config.sources.auth}: stdio.scopes: ${scopeProblem}`);
-  const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+  const [{ serveStdio }, { LineStdioTransport }, { requestBodyLimit, REQUEST_LIMIT_SETTING }] = await Promise.all([
+    import('@modelcontextprotocol/server/stdio'),
+    import('./server/stdio-transport.js'),
+    import('./server/limits.js'),
+  ]);
   const local: Principal = { id: principal, scopes };
+  // Lines framed by our transport: an oversized message is answered with an error and skipped
+  // (the SDK's closes the connection), under the same limit as an HTTP body.
+  const transport = new LineStdioTransport({ maxMessageBytes: requestBodyLimit(app.config), limitSetting: REQUEST_LIMIT_SETTING }, process.stdin, process.stdout); // --allow-stdout: the stdio transport's channel
   const handle = serveStdio(createMcpServerFactory(app, () => local, 'stdio'), {
+    transport,
     onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
   });
   app.start();
+  const admin = startAdminSocket(app);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await handle.close().catch(() => undefined);
+    await (await admin)?.close().catch(() => undefined);
     await app.close();
     await shutdownTracing().catch(() => undefined);
     process.exit(0);
@@ -133,7 +158,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: expected a port number 0-65535, got ${JSON.stringify(portText)}`);
 
   const loopback = LOOPBACK.has(host);
-  const { authentication, security } = app.config.auth;
+  const { authentication } = app.config.auth;
   let authConfigured = authentication.api_key.enabled === true || authentication.jwt.enabled || authentication.oauth2.enabled;
   // api_key.enabled auto on a shared address: API keys count as configured once one exists,
   // and then stay required even if every key is revoked (requireApiKeys), so the server
@@ -159,8 +184,8 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   if (!loopback && allowedHosts.length === 0) app.log.warn('Host and Origin headers are not checked; pass --allowed-hosts to enable DNS-rebinding protection');
 
   // Large enough for the largest artifact registry_publish accepts, base64-encoded.
-  const maxContent = app.config.engineMap.engine_map.registry.settings.maxContentBytes;
-  const maxBodyBytes = security.max_body_bytes ?? Math.max(10 * 1024 * 1024, Math.ceil((maxContent * 4) / 3) + 64 * 1024);
+  const { requestBodyLimit } = await import('./server/limits.js');
+  const maxBodyBytes = requestBodyLimit(app.config);
   const redisUrl = process.env.REDIS_URL && app.config.engineMap.cache.redis.enabled ? process.env.REDIS_URL : undefined;
   const { createHttpApp } = await import('./server/http-app.js');
   const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl, requireApiKeys });
@@ -172,6 +197,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     fail(`cannot listen on ${host}:${port}: ${error.message}`, 1);
   });
   app.start();
+  const admin = startAdminSocket(app);
   // Counts taken in process while Redis connects would not carry over to it.
   await httpApp.ready();
   server.listen(port, host, () => {
@@ -188,6 +214,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     server.close();
     server.closeIdleConnections();
     await httpApp.close().catch(() => undefined);
+    await (await admin)?.close().catch(() => undefined);
     await app.close();
     await shutdownTracing().catch(() => undefined);
     process.exit(0);
@@ -208,12 +235,13 @@ async function apiKeysExist(app: App): Promise<boolean> {
 
 async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['values'], args: string[]): Promise<void> {
   const [action, ...rest] = args;
+  const { requestKeyAction, runKeyAction } = await import('./server/admin-socket.js');
   const { durationSeconds } = await import('./config/duration.js');
   const { isEngineError } = await import('./errors.js');
   const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
 
   // Arguments are checked before the database is opened, so a mistake is reported at once.
-  let run: (store: ApiKeyStore) => Promise<void>;
+  let request: KeyAction;
   if (action === 'create') {
     if (rest.length > 0) fail(`apikey create: unexpected argument ${JSON.stringify(rest[0])}; use --name and --scopes`);
     const name = values.name ?? fail('apikey create: give --name saying who or what uses the key, e.g. --name ci-publisher');
@@ -228,32 +256,37 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
         fail(`apikey create: --expires: ${(error as Error).message}`);
       }
     }
-    run = async (store) => {
-      const created = await store.create({ name, scopes, expiresInSeconds });
-      process.stderr.write(`created API key ${created.id} "${created.name}" with scopes ${created.scopes.join(',')}${created.expiresAt ? `, expiring ${created.expiresAt}` : ''}.\nThe key is printed once, below; only its hash is stored. Send it in the X-API-Key header.\n`);
-      out(created.key);
-    };
+    request = { action: 'create', name, scopes, ...(expiresInSeconds !== undefined ? { expiresInSeconds } : {}) };
   } else if (action === 'list') {
-    run = async (store) => {
-      out(JSON.stringify(await store.list(), null, 2));
-    };
+    request = { action: 'list' };
   } else if (action === 'revoke') {
     if (rest.length !== 1) fail('apikey revoke: give the key id, e.g. `mcp-level3 apikey revoke 3f2a9c0d41be` (`apikey list` shows them)');
-    run = async (store) => {
-      const revoked = await store.revoke(rest[0]!);
-      process.stderr.write(`revoked API key ${revoked.id} "${revoked.name}" at ${revoked.revokedAt}\n`);
-    };
+    request = { action: 'revoke', id: rest[0]! };
   } else {
     fail(`apikey: unknown action ${JSON.stringify(action ?? '')}; use create, list or revoke\n\n${USAGE}`);
   }
+  let result: KeyActionResult;
   try {
-    await run(await app.apiKeys());
+    // A server running on the same embedded data dir holds it: ask that server (admin-socket.ts).
+    const embedded = app.dataDir !== MEMORY_DATA_DIR && !process.env.DATABASE_URL;
+    const viaServer = embedded ? await requestKeyAction(app.dataDir, request) : undefined;
+    if (viaServer) process.stderr.write(`(through the server running on ${app.dataDir})\n`);
+    result = viaServer ?? (await runKeyAction(await app.apiKeys(), request));
   } catch (error) {
     await app.close();
     if (isEngineError(error)) fail(`apikey ${action}: ${error.message}`, 1);
     throw error;
   }
   await app.close();
+  if (result.action === 'create') {
+    const { created } = result;
+    process.stderr.write(`created API key ${created.id} "${created.name}" with scopes ${created.scopes.join(',')}${created.expiresAt ? `, expiring ${created.expiresAt}` : ''}.\nThe key is printed once, below; only its hash is stored. Send it in the X-API-Key header.\n`);
+    out(created.key);
+  } else if (result.action === 'list') {
+    out(JSON.stringify(result.keys, null, 2));
+  } else {
+    process.stderr.write(`revoked API key ${result.revoked.id} "${result.revoked.name}" at ${result.revoked.revokedAt}\n`);
+  }
 }
 
 /**
@@ -298,7 +331,9 @@ async function main(): Promise<void> {
   if (command !== 'stdio' && command !== 'http' && command !== 'apikey') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http" or "apikey"\n\n${USAGE}`);
 
   const app = createApp(values);
-  holdDataDir(app);
+  // apikey asks a server running on the data dir first (admin-socket.ts), and takes the
+  // directory itself only when none answers.
+  if (command !== 'apikey') holdDataDir(app);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
   // Before anything opens storage: the drivers must load after their instrumentations.
   // Without an endpoint the SDK is never imported.

@@ -42,3 +42,4 @@ export const conflict = (message: string, details?: unknown) => new EngineError(
 export function isEngineError(error: unknown): error is EngineError {
   return error instanceof EngineError;
 }
+

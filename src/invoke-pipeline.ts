@@ -19,6 +19,7 @@ import type { Metrics } from './platform/metrics.js';
 import { currentTraceId, withSpan } from './platform/tracing.js';
 import type { InvokeAs, SurfaceContext } from './surface/access.js';
 import { hasScope, type AnyOperation, type EngineId, type Principal, type SampleModel } from './surface/operation.js';
+import { rejectUnknownArguments } from './surface/unknown-arguments.js';
 import { formatIssues } from './zod-issues.js';
 
 export interface CallContext {
@@ -238,6 +239,7 @@ export function refusedInvocation(operation: AnyOperation, error: unknown, recor
 
 /** The operation's input, validated; INVALID_INPUT names each problem. */
 export function parseInput<O extends AnyOperation>(operation: O, args: unknown): z.output<O['input']> {
+  rejectUnknownArguments(operation.input, args);
   const parsed = operation.input.safeParse(args ?? {}, { reportInput: true });
   if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).join('; '));
   return parsed.data as z.output<O['input']>;

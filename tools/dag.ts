@@ -16,6 +16,8 @@ export const DAG_ADMIN_SCOPE = 'dag:admin';
 export function runViewer(principal: Principal): RunViewer {
   return { id: principal.id, admin: principal.scopes.includes('*') || principal.scopes.includes(DAG_ADMIN_SCOPE) };
 }
+import { inline } from '../src/surface/result-text.js';
+import { runUri } from '../src/surface/uris.js';
 
 
 const RUN_STATUS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -82,7 +84,7 @@ export const dagRun = defineOperation({
     runId: outRunId(),
     status: runStatus(),
     output: z.unknown().optional().describe('Workflow output.'),
-    error: z.string().optional().describe('Why it failed.'),
+    error: z.string().optional().describe('Why it failed: each failed node with its error.'),
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   scope: 'dag:run',
@@ -97,8 +99,18 @@ export const dagRun = defineOperation({
       if (signal.aborted && started.created) await engines.dag.cancel(started.runId, runViewer(principal));
       throw error;
     }
-    return { runId: view.runId, status: view.status, ...(view.output !== undefined ? { output: view.output } : {}), ...(view.error ? { error: view.error } : {}) };
+    // A failed run names its failed nodes and their errors, so the caller need not ask dag_status.
+    let error = view.error;
+    if (view.status === 'failed') {
+      const failed = await engines.dag.nodes(view.runId, runViewer(principal), 'failed');
+      if (failed.length > 0) {
+        const shown = failed.slice(0, 5).map((n) => `node "${n.id}" (${n.action}) failed after ${n.attempts} attempt${n.attempts === 1 ? '' : 's'}: ${n.error ?? 'no error recorded'}`);
+        error = `${shown.join('; ')}${failed.length > 5 ? `; and ${failed.length - 5} more (dag_status with nodeStatus "failed")` : ''}`;
+      }
+    }
+    return { runId: view.runId, status: view.status, ...(view.output !== undefined ? { output: view.output } : {}), ...(error ? { error } : {}) };
   },
+  links: (run) => [{ uri: runUri(run.runId), name: `run ${run.runId}`, mimeType: 'application/json' }],
 });
 
 export const dagStatus = defineOperation({
@@ -140,6 +152,23 @@ export const dagStatus = defineOperation({
       nodes: nodes.map(({ action: _action, ...node }) => dropNull(node)),
     } as { runId: string; workflow: string; status: string; nodes: { id: string; status: string; attempts: number }[] };
   },
+  summarize: (run) => {
+    const lines = [`run ${run.runId} ${run.workflow}: ${run.status}${run.startedAt ? ` started ${run.startedAt}` : ''}${run.finishedAt ? ` finished ${run.finishedAt}` : ''}`];
+    if (run.error) lines.push(`error: ${run.error}`);
+    if (run.output !== undefined) lines.push(`output: ${inline(run.output)}`);
+    lines.push(`nodes (${run.nodes.length}):`);
+    for (const node of run.nodes) {
+      let line = `- ${node.id} ${node.status} attempts=${node.attempts}`;
+      if (node.error) line += ` error=${inline(node.error)}`;
+      if (node.output !== undefined) {
+        const output = inline(node.output);
+        line += ` output=${output.length > 300 ? `${output.slice(0, 299)}… (cut; whole in structuredContent, ${runUri(run.runId)})` : output}`;
+      }
+      lines.push(line);
+    }
+    return lines.join('\n');
+  },
+  links: (run) => [{ uri: runUri(run.runId), name: `run ${run.runId}`, mimeType: 'application/json' }],
 });
 
 export const dagCancel = defineOperation({

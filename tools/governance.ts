@@ -6,6 +6,7 @@ import { invalidInput } from '../src/errors.js';
 import { formatIssues } from '../src/zod-issues.js';
 import { leanList as list, boundedText as text } from '../src/surface/fields.js';
 import { defineOperation } from '../src/surface/operation.js';
+import { assertPolicyTarget } from './policy-targets.js';
 
 const when = (description: string) =>
   z
@@ -33,6 +34,7 @@ export const governanceSetPolicy = defineOperation({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'governance:admin',
   async handler(input, { engines, principal }) {
+    await assertPolicyTarget(input.target);
     const policy = await engines.governance.setPolicy(input, principal.id);
     return { id: policy.id, revision: policy.revision };
   },
@@ -66,7 +68,7 @@ export const governanceCheck = defineOperation({
   name: 'governance_check',
   engine: 'governance',
   title: 'Check policies',
-  description: "Evaluate a target's policies on an input and record the decision.",
+  description: "Evaluate a target's policies on an input; the decision is recorded (decisionId), nothing else changes.",
   input: z.object({
     target: text(64).describe('Operation name, or "promotion".'),
     input: z.record(z.string(), z.unknown()).default({}).describe('{principal?, artifact?, environment?, request?}; principal defaults to you.'),
@@ -77,9 +79,10 @@ export const governanceCheck = defineOperation({
     warnings: list('Each {policy, message}.'),
     decisionId: z.string().describe('Decision id.'),
   }),
-  annotations: { readOnlyHint: true },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   scope: 'governance:read',
   async handler({ target, input: raw }, { engines, principal }) {
+    await assertPolicyTarget(target);
     const parsed = CHECK_INPUT.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw invalidInput(formatIssues(parsed.error.issues).map((m) => `input.${m}`).join('; '));
     const input = parsed.data;
@@ -101,9 +104,9 @@ export const governanceAuditQuery = defineOperation({
   description: 'Audit records of every call (tools, resource reads, prompts, completions), newest first.',
   input: z.object({
     principal: text(200, true).optional().describe('Principal.'),
-    operation: text(64, true).optional().describe('Tool.'),
-    since: when('From.').optional(),
-    until: when('Before.').optional(),
+    operation: text(64, true).optional().describe('Operation name, e.g. "registry_publish".'),
+    since: when('From this ISO 8601 time, e.g. "2026-01-31T00:00:00Z".').optional(),
+    until: when('Before this ISO 8601 time.').optional(),
     cursor: text(64, true).optional().describe('nextCursor.'),
     limit: z.number().int().min(1).max(200).default(50).describe('Page size.'),
   }),
@@ -131,7 +134,7 @@ export const governanceAuditVerify = defineOperation({
   output: z.object({
     ok: z.boolean().describe('Intact.'),
     records: z.number().describe('Verified.'),
-    firstBroken: z.unknown().optional().describe('{seq, reason}.'),
+    firstBroken: z.unknown().meta({ type: 'object' }).optional().describe('{seq, reason}.'),
   }),
   annotations: { readOnlyHint: true },
   scope: 'governance:read',

@@ -83,7 +83,7 @@ export const promotionStatus = defineOperation({
   input: z.object({ requestId }),
   output: z.object({
     status,
-    request: z.unknown().describe('{name, version, environment, requestedBy, approvalsRequired, approvals: [{by, decision}], gates, expiresAt}.'),
+    request: z.unknown().meta({ type: 'object' }).describe('{name, version, environment, requestedBy, approvalsRequired, approvals: [{by, decision}], gates, expiresAt}.'),
   }),
   annotations: { readOnlyHint: true },
   scope: 'promotion:read',

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { RETRIEVAL_MODES, SUPPORTED_MIME_TYPES } from '../src/engines/rag/constants.js';
 import { defineOperation } from '../src/surface/operation.js';
 import { isoTime } from '../src/surface/fields.js';
+import { MAX_DOCUMENT_BYTES } from '../src/engines/rag/limits.js';
+import { inline } from '../src/surface/result-text.js';
 
 const collectionName = () =>
   z
@@ -32,7 +34,11 @@ export const ragIngest = defineOperation({
       .array(
         z.object({
           id: documentId(),
-          text: z.string().min(1, { error: 'is empty; send the document text' }).describe('Document text (plain, markdown or HTML per mimeType).'),
+          text: z
+            .string()
+            .min(1, { error: 'is empty; send the document text' })
+            .max(MAX_DOCUMENT_BYTES, { error: `is over ${MAX_DOCUMENT_BYTES} characters; split it into several documents` })
+            .describe('Document text (plain, markdown or HTML per mimeType), at most 5 MiB as UTF-8.'),
           title: z.string().max(1000).optional().describe('Title, indexed with every chunk.'),
           uri: z.string().max(2048).optional().describe('Where the document came from, returned in citations.'),
           mimeType: z.enum(SUPPORTED_MIME_TYPES, { error: `expected one of ${SUPPORTED_MIME_TYPES.join(', ')}` }).default('text/plain').describe('text/plain (default), text/markdown or text/html.'),
@@ -66,7 +72,7 @@ const hitSchema = z.object({
   documentId: z.string().describe('Document the chunk belongs to.'),
   chunkId: z.number().int().describe('Chunk id.'),
   text: z.string().describe('Chunk text.'),
-  score: z.number().describe("Fused score (hybrid), or the retriever's own: BM25, or cosine similarity."),
+  score: z.number().describe("Hybrid: weighted sum of standardized scores (unbounded, compare within one result); else BM25, or cosine similarity."),
   retrievers: z
     .object({
       vector: z.number().int().optional().describe('Rank in vector retrieval.'),
@@ -90,7 +96,7 @@ export const ragQuery = defineOperation({
   engine: 'rag',
   title: 'Retrieve context',
   description:
-    'Retrieve the chunks that best answer a query, with citations: hybrid (BM25 + vectors + entity graph fused by rank, default), vector, fulltext or graph.',
+    'Retrieve the chunks that best answer a query, with citations: hybrid (default: BM25, vectors and entity graph, each list\'s scores standardized and summed by weight), vector, fulltext or graph.',
   input: z.object({
     collection: collectionName(),
     query: z.string().max(2000).describe('What to find, in words.'),
@@ -103,6 +109,7 @@ export const ragQuery = defineOperation({
       .max(1, { error: 'expected 0-1 (0 off)' })
       .optional()
       .describe('0-1: spread out near-duplicates (MMR); default 0, off.'),
+    maxChars: z.number().int().min(20).max(100_000).optional().describe('Cut each passage text to this many characters (citation offsets stay those of the whole chunk).'),
   }),
   output: z.object({
     hits: z.array(hitSchema).describe('Best first.'),
@@ -120,7 +127,19 @@ export const ragQuery = defineOperation({
     const done = metrics.ragQueryDuration.startTimer({ mode: input.mode });
     const { hits, graph } = await engines.rag.query(input);
     done();
-    return { hits, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
+    const max = input.maxChars;
+    const cut = max === undefined ? hits : hits.map((h) => (h.text.length > max ? { ...h, text: `${h.text.slice(0, max - 1)}…` } : h));
+    return { hits: cut, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
+  },
+  summarize({ hits, graph }) {
+    if (hits.length === 0) return 'No passage matched.';
+    const passages = hits.map((h, i) => {
+      const { title, uri, start, end } = h.citation;
+      const source = [title ? JSON.stringify(title) : undefined, uri ?? undefined].filter(Boolean).join(' ');
+      return `[${i + 1}] ${inline(h.documentId)}${source ? ` ${source}` : ''} chars ${start}-${end} score ${Number(h.score.toPrecision(3))}\n${h.text}`;
+    });
+    if (graph && graph.entities.length > 0) passages.push(`Graph entities: ${graph.entities.join(', ')}${graph.paths.length > 0 ? `\nPaths: ${graph.paths.join('; ')}` : ''}`);
+    return passages.join('\n\n');
   },
 });
 

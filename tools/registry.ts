@@ -7,6 +7,7 @@ import { encodeContent } from '../src/surface/content-encoding.js';
 import { defineOperation } from '../src/surface/operation.js';
 import { artifactUri } from '../src/surface/uris.js';
 import { artifactName, artifactVersion, isoTime, labels, mediaType } from '../src/surface/fields.js';
+import { inline as inlineValue, row } from '../src/surface/result-text.js';
 
 /** Content larger than this is not put inline in a tool result; read the resource instead. */
 export const INLINE_CONTENT_LIMIT = 1024 * 1024;
@@ -99,7 +100,7 @@ export const registryGet = defineOperation({
     createdBy: z.string().describe('Principal that published it.'),
     yanked: z.boolean().describe('true when yanked: still readable, never "latest".'),
     yankReason: z.string().nullable().describe('Why it was yanked.'),
-    aliases: z.array(z.string()).describe('Environment aliases pointing at this version.'),
+    aliases: z.array(z.string()).describe('Aliases pointing at this version: environments, and "latest" when asked for by it.'),
     contentUri: z.string().describe('Resource URI of the content (resources/read).'),
     encoding: z.enum(['utf8', 'base64']).optional().describe('How content is encoded; absent when content is not inline.'),
     content: z.string().optional().describe('The content, when inline.'),
@@ -111,12 +112,21 @@ export const registryGet = defineOperation({
     const artifact = await engines.registry.getVersion(input.name, version);
     const { content, ...record } = artifact;
     const inline = input.includeContent && artifact.size <= INLINE_CONTENT_LIMIT;
+    // "latest" is computed, not stored: asked for by it, the version says so.
+    const aliases = input.alias === 'latest' && !record.aliases.includes('latest') ? ['latest', ...record.aliases] : record.aliases;
     return {
       ...record,
+      aliases,
       contentUri: artifactUri(artifact.name, artifact.version),
       ...(inline ? encodeContent(artifact.mediaType, content) : {}),
     };
   },
+  // Metadata on one line, then the content as it is (not escaped inside JSON).
+  summarize: ({ content, encoding, contentUri, name, version, ...rest }) => {
+    const head = `${name}@${version} ${row(rest)} contentUri=${inlineValue(contentUri)}`;
+    return content === undefined ? `${head}\n(content not inline: resources/read ${contentUri})` : `${head}\ncontent (${encoding}):\n${content}`;
+  },  // Content left out of the result (over 1 MiB, or includeContent false) is a link to read.
+  links: (artifact) => (artifact.content === undefined ? [{ uri: artifact.contentUri, name: `${artifact.name}@${artifact.version}`, mimeType: artifact.mediaType }] : []),
 });
 
 export const registryList = defineOperation({

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { FUSION_METHODS } from '../engines/rag/fusion.js';
 import { isCidr } from '../platform/net/address-policy.js';
 import { DEFAULT_REDACT } from '../platform/redact.js';
+import { MAX_DOCUMENT_BYTES } from '../engines/rag/limits.js';
 
 const positiveInt = () => z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
@@ -75,10 +76,11 @@ const engineMapSchema = z.strictObject({
             graph: z.number({ error: 'expected a number' }).min(0).default(FUSION_WEIGHTS.graph),
           })
           .default(FUSION_WEIGHTS),
-        maxDocumentBytes: positiveInt().default(5 * 1024 * 1024),
+        // rag_ingest's schema states this ceiling to every client, so a setting cannot pass it.
+        maxDocumentBytes: positiveInt().max(MAX_DOCUMENT_BYTES, { error: `at most ${MAX_DOCUMENT_BYTES} (5 MiB), the limit rag_ingest's schema states` }).default(MAX_DOCUMENT_BYTES),
       })
       .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, vectorIndexQuietMs: 5000, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: 5 * 1024 * 1024 }),
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, vectorIndexQuietMs: 5000, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: MAX_DOCUMENT_BYTES }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

@@ -32,6 +32,7 @@ import {
 import type { z } from 'zod';
 import { ERROR_CODES, EngineError, invalidInput } from '../errors.js';
 import type { CallContext, Invocation } from '../invoke-pipeline.js';
+import { resultContent } from '../surface/result-text.js';
 import { VERSION } from '../package-info.js';
 import type { Completer } from '../surface/access.js';
 import { operationJsonSchemas } from '../surface/json-schema.js';
@@ -239,7 +240,7 @@ export function createMcpServerFactory(
           progress: progressReporter(ctx as ServerContext),
           sample: sampler(server, ctx as ServerContext),
         })) as Record<string, unknown>;
-        result = { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+        result = { content: resultContent(entry.operation, output), structuredContent: output };
       } catch (error) {
         result = { isError: true, content: [{ type: 'text', text: error instanceof EngineError ? error.message : 'internal error' }] };
       }

@@ -39,7 +39,7 @@ export const labels = () =>
  * An output list whose items are plain objects, named in the description instead of spelled
  * out as a schema: every agent pays for tools/list in tokens.
  */
-export const leanList = (description: string) => z.array(z.unknown()).describe(description);
+export const leanList = (description: string) => z.array(z.unknown().meta({ type: 'object' })).describe(description);
 
 /** A string of at most max characters (and not empty unless optional), checked by refinement so the tool schema stays short. */
 export const boundedText = (max: number, optional = false) =>

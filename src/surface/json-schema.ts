@@ -7,6 +7,13 @@
  * Agents pay for every token of tools/list, so two things zod emits that say nothing are
  * dropped: the `$schema` URL (2020-12 is MCP's default dialect) and the ±2^53 bounds every
  * `.int()` carries.
+ *
+ * Portable for clients that take only the OpenAPI subset of JSON Schema (Gemini-based and some
+ * IDE agents drop or refuse the rest): no type arrays anywhere (["string", "null"] becomes an
+ * anyOf of single types), and in inputs every value has a type: free-form JSON (a DAG
+ * definition, a value to validate) is declared an object, and a JSON Schema document (an
+ * object or a boolean) an object. The zod schemas still accept what they did; the declared
+ * type is what a client is told to send.
  */
 import { z } from 'zod';
 import type { AnyOperation } from './operation.js';
@@ -28,7 +35,54 @@ function convert(schema: z.ZodType, io: 'input' | 'output'): Record<string, unkn
     },
   }) as Record<string, unknown>;
   delete json.$schema;
+  tidy(json);
+  if (io === 'input') typeInputProperties(json);
   return json;
+}
+
+const COMPOSED = ['anyOf', 'oneOf', 'allOf', '$ref', 'enum', 'const', 'not'];
+
+const isEmpty = (value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0;
+
+/**
+ * Type arrays (zod writes them for unions of primitives, after override runs) become anyOf.
+ * What says nothing is dropped: `propertyNames: {type: "string"}` (JSON keys are strings) and
+ * an empty `additionalProperties` (any value is the default), which strict checkers also flag
+ * as a schema that constrains nothing.
+ */
+function tidy(node: unknown): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) return node.forEach(tidy);
+  const record = node as Record<string, unknown>;
+  if (Array.isArray(record.type)) {
+    const types = record.type as string[];
+    delete record.type;
+    record.anyOf = types.map((type) => ({ type }));
+  }
+  const names = record.propertyNames as Record<string, unknown> | undefined;
+  if (names && Object.keys(names).length === 1 && names.type === 'string') delete record.propertyNames;
+  if (isEmpty(record.additionalProperties)) delete record.additionalProperties;
+  for (const value of Object.values(record)) tidy(value);
+}
+
+/** Every property of an input (at any depth of declared objects and arrays) gets one type. */
+function typeInputProperties(schema: Record<string, unknown>): void {
+  const properties = schema.properties as Record<string, Record<string, unknown>> | undefined;
+  for (const property of Object.values(properties ?? {})) {
+    if (property.type === undefined) {
+      const anyOf = property.anyOf as Record<string, unknown>[] | undefined;
+      const objectBranch = anyOf?.find((branch) => branch.type === 'object');
+      if (anyOf && objectBranch && anyOf.every((branch) => branch === objectBranch || branch.type === 'boolean')) {
+        // A JSON Schema document: an object (true and false are {} and {"not": {}}).
+        delete property.anyOf;
+        Object.assign(property, objectBranch);
+      } else if (!COMPOSED.some((key) => key in property)) {
+        property.type = 'object'; // free-form JSON
+      }
+    }
+    typeInputProperties(property);
+    if (property.items && typeof property.items === 'object') typeInputProperties(property.items as Record<string, unknown>);
+  }
 }
 
 export function operationJsonSchemas(operation: AnyOperation): OperationJsonSchemas {

@@ -63,6 +63,13 @@ export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType 
   /** Scope a principal needs, e.g. `registry:write`. */
   scope: string;
   handler(input: z.output<I>, ctx: OperationContext): Promise<z.input<O>>;
+  /**
+   * The text block of an MCP tool result: the output in the compact form a model reads
+   * (result-text.ts). Without it, one `key: value` line per field and one line per list item.
+   */
+  summarize?(output: z.output<O>): string;
+  /** Resources the result points at (a run, an artifact's content), sent as resource_link blocks after the text. */
+  links?(output: z.output<O>): { uri: string; name: string; mimeType?: string }[];
 }
 
 // The identity function keeps each declaration's input and output types tied to its handler.

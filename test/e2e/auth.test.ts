@@ -94,6 +94,9 @@ for (const backend of appBackends()) {
         expect(challenge).toContain('Bearer resource_metadata="https://mcp.test.example/.well-known/oauth-protected-resource/mcp"');
         expect(challenge).toContain('ApiKey header="X-API-Key"');
         for (const path of ['/mcp', '/api/v1/rpc']) expect((await raw(`${s.origin}${path}`, { method: 'POST', headers: JSON_HEADERS, body: '{}' })).status).toBe(401);
+        // On /mcp the refusal is a JSON-RPC error, which MCP clients show as it is.
+        const mcp = await raw(`${s.origin}/mcp`, { method: 'POST', headers: JSON_HEADERS, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' });
+        expect(mcp.json).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32001, message: expect.stringMatching(/X-API-Key/), data: { code: 'UNAUTHENTICATED' } } });
       });
 
       it('publishes RFC 9728 metadata naming the resource, the issuer and the scopes', async () => {
@@ -368,6 +371,51 @@ describe('the apikey command', () => {
     for (const scope of ['dag:run', 'governance:admin', 'promotion:approve', 'promotion:request', 'rag:read', 'registry:write']) expect(result.stderr).toContain(scope);
     expect(result.stderr).toContain('or "*" for all');
   });
+
+  it('creates, lists and revokes keys through the server that runs on the same data dir', async () => {
+    const { mkdtempSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { cleanEnv, runCli, startHttpServer } = await import('../helpers/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-keys-live-'));
+    const env = cleanEnv();
+    const server = await startHttpServer(['--data-dir', dir], env);
+    try {
+      // Before the first key the loopback server is open, as the README's first Inspector command expects.
+      expect((await fetch(`${server.origin}/api/v1/registry/list`)).status).toBe(200);
+      for (let i = 0; i < 200 && !server.stderr.some((line) => line.includes('admin socket for')); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(statSync(join(dir, 'admin.sock')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'admin.token')).mode & 0o777).toBe(0o600);
+      const created = await runCli(['apikey', 'create', '--name', 'live', '--scopes', 'registry:read', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(created.stderr).toContain('through the server running on');
+      expect(created.code).toBe(0);
+      const key = created.stdout.trim();
+      expect(key).toMatch(/^ml3_[0-9a-f]{12}_/);
+      // The first key turns authentication on (api_key.enabled auto; its presence is re-read within 5 s).
+      let status = 200;
+      for (let i = 0; i < 100 && status !== 401; i++) {
+        status = (await fetch(`${server.origin}/api/v1/registry/list`)).status;
+        if (status !== 401) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(401);
+      expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
+      const listed = await runCli(['apikey', 'list', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      const keys = JSON.parse(listed.stdout) as { id: string; name: string }[];
+      expect(keys.map((k) => k.name)).toEqual(['live']);
+      const revoked = await runCli(['apikey', 'revoke', keys[0]!.id, '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(revoked.code).toBe(0);
+      expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(401);
+      const unknown = await runCli(['apikey', 'revoke', 'ffffffffffff', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('apikey list');
+    } finally {
+      await server.stop();
+    }
+    // The server gone, the command opens the data dir itself again.
+    const after = await runCli(['apikey', 'list', '--data-dir', dir], env, { timeoutMs: 60_000 });
+    expect(after.code).toBe(0);
+    expect(after.stderr).not.toContain('through the server');
+  }, 180_000);
 
   it('creates a key that the server accepts, lists it without the secret, and revokes it', async () => {
     const { mkdtempSync } = await import('node:fs');

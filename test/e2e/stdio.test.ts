@@ -80,6 +80,71 @@ describe('stdio protocol hygiene', () => {
   });
 });
 
+describe('stdio framing of large messages', () => {
+  /** A raw stdio connection: send lines, wait for the answer with an id. */
+  function rawServer(env: Record<string, string> = {}) {
+    const child = spawn(process.execPath, [CLI, '--data-dir', 'memory://'], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.resume();
+    const answers = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: unknown; result?: Record<string, unknown>; error?: { code: number; message: string } });
+    return {
+      child,
+      answers,
+      send: (message: unknown) => child.stdin.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`),
+      async answer(id: unknown) {
+        for (let i = 0; i < 600; i++) {
+          const found = answers().find((m) => m.id === id);
+          if (found) return found;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`no answer to ${JSON.stringify(id)}; stdout: ${stdout.slice(0, 2000)}`);
+      },
+    };
+  }
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+
+  it('answers an 11 MB tools/call and serves the next call', async () => {
+    const server = rawServer();
+    try {
+      server.send(initialize);
+      await server.answer(1);
+      server.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      const text = 'a'.repeat(11 * 1024 * 1024);
+      server.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'rag_ingest', arguments: { collection: 'big', documents: [{ id: 'big', text }] } } });
+      const big = await server.answer(2);
+      expect(big.result).toMatchObject({ isError: true });
+      expect(JSON.stringify(big.result)).toContain('5242880 characters');
+      server.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'registry_list', arguments: {} } });
+      expect((await server.answer(3)).result).toMatchObject({ structuredContent: { artifacts: [] } });
+    } finally {
+      await stopProcess(server.child);
+    }
+  });
+
+  it('answers a message over the limit with an error under its id, and keeps reading', async () => {
+    const server = rawServer({ MCP_MAX_BODY_BYTES: String(1024 * 1024) });
+    try {
+      server.send(initialize);
+      await server.answer(1);
+      server.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      // The id comes last, after 2 MB of arguments.
+      const text = 'b'.repeat(2 * 1024 * 1024);
+      server.send(`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rag_ingest","arguments":{"collection":"c","documents":[{"id":"x","text":"${text}"}]}},"id":"late-id"}`);
+      const refused = await server.answer('late-id');
+      expect(refused.error?.code).toBe(-32013);
+      expect(refused.error?.message).toMatch(/larger than the 1048576 bytes this server takes \(security\.max_body_bytes/);
+      // No id to be found: answered with id null.
+      server.send(`{"jsonrpc":"2.0","params":{"x":"${text}"}}`);
+      server.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'registry_list', arguments: {} } });
+      expect((await server.answer(4)).result).toMatchObject({ structuredContent: { artifacts: [] } });
+      expect(server.answers().filter((m) => m.id === null && m.error?.code === -32013)).toHaveLength(1);
+    } finally {
+      await stopProcess(server.child);
+    }
+  });
+});
+
 describe('the stdio principal', () => {
   it('runs as the principal and scopes set in config: a read-only agent reads, and is refused a write naming the scope', async () => {
     const client = await connectStdio('v2', ['--data-dir', 'memory://'], { MCP_STDIO_PRINCIPAL: 'reader-agent', MCP_STDIO_SCOPES: 'registry:read,governance:read' });

@@ -72,7 +72,8 @@ for (const backend of appBackends()) {
           ],
         },
       });
-      expect(result).toMatchObject({ status: 'failed', error: '1 node failed' });
+      // The waited result names the failed node, its action and its error.
+      expect(result).toMatchObject({ status: 'failed', error: 'node "flaky" (fail) failed after 3 attempts: service down (after 3 attempts)' });
       const s = await status(result.runId);
       expect(node(s, 'flaky')).toMatchObject({ status: 'failed', attempts: 3, error: 'service down (after 3 attempts)' });
       expect(node(s, 'after')).toMatchObject({ status: 'skipped', attempts: 0, error: 'skipped: upstream node "flaky" failed' });

@@ -39,11 +39,11 @@ for (const backend of appBackends()) {
     });
 
     it('refuses type errors and unknown names before storing anything', async () => {
-      const undeclared = await failure(call(governanceSetPolicy, { id: 'bad1', target: 'x', expression: 'user.id == "a"', effect: 'deny', message: 'm' }));
+      const undeclared = await failure(call(governanceSetPolicy, { id: 'bad1', target: 'registry_get', expression: 'user.id == "a"', effect: 'deny', message: 'm' }));
       expect(undeclared.message).toContain('line 1, column 1: undeclared reference to "user"');
-      const mismatch = await failure(call(governanceSetPolicy, { id: 'bad2', target: 'x', expression: 'environment + 1 == 2', effect: 'deny', message: 'm' }));
+      const mismatch = await failure(call(governanceSetPolicy, { id: 'bad2', target: 'registry_get', expression: 'environment + 1 == 2', effect: 'deny', message: 'm' }));
       expect(mismatch.message).toContain('no "+" for (string, int)');
-      const notBool = await failure(call(governanceSetPolicy, { id: 'bad3', target: 'x', expression: 'environment', effect: 'deny', message: 'm' }));
+      const notBool = await failure(call(governanceSetPolicy, { id: 'bad3', target: 'registry_get', expression: 'environment', effect: 'deny', message: 'm' }));
       expect(notBool.message).toContain('must evaluate to a bool');
       expect((await call(governancePolicies, {})).policies).toEqual([]);
     });
@@ -110,16 +110,23 @@ for (const backend of appBackends()) {
       expect(ok).toMatchObject({ allow: true, violations: [], warnings: [] });
     });
 
+    it('refuses a target that is no operation, naming the closest', async () => {
+      const typo = await failure(call(governanceSetPolicy, { id: 'typo', target: 'registry_publsh', expression: 'true', effect: 'deny', message: 'm' }));
+      expect(typo.message).toBe('target: "registry_publsh" is not an operation name or "promotion"; did you mean "registry_publish"?');
+      expect((await failure(call(governanceCheck, { target: 'promotoin', input: {} }))).message).toContain('did you mean "promotion"?');
+      expect((await call(governancePolicies, {})).policies.map((p) => (p as Policy).id)).not.toContain('typo');
+    });
+
     it('treats a deny policy that cannot be evaluated as a violation', async () => {
-      await call(governanceSetPolicy, { id: 'needs-ticket', target: 'checkout', expression: 'request.ticket == ""', effect: 'deny', message: 'a ticket is required' });
-      const result = await call(governanceCheck, { target: 'checkout', input: { request: {} } });
+      await call(governanceSetPolicy, { id: 'needs-ticket', target: 'taxonomy_classify', expression: 'request.ticket == ""', effect: 'deny', message: 'a ticket is required' });
+      const result = await call(governanceCheck, { target: 'taxonomy_classify', input: { request: {} } });
       expect(result.allow).toBe(false);
       expect((result.violations as Finding[])[0]!.message).toMatch(/could not be evaluated: .*ticket/);
     });
 
     it('audits every call: who, what, outcome, and arguments without secrets', async () => {
       await failure(call(registryPublish, { name: 'acme/x', version: '1.0.0', content: 'x' }, { principal: { id: 'reader', scopes: ['registry:read'] } }));
-      await call(governanceCheck, { target: 'checkout', input: { request: { ticket: 'T-1', apiKey: 'sk-secret-value', nested: { password: 'hunter2' } } } });
+      await call(governanceCheck, { target: 'taxonomy_classify', input: { request: { ticket: 'T-1', apiKey: 'sk-secret-value', nested: { password: 'hunter2' } } } });
       const page = await call(governanceAuditQuery, { limit: 5 });
       const [latest, previous] = page.records as (AuditRecord & { arguments: unknown })[];
       expect(latest).toMatchObject({ principal: 'test-admin', operation: 'governance_check', outcome: 'ok', errorCode: null });
@@ -150,7 +157,7 @@ for (const backend of appBackends()) {
     });
 
     it('keeps one unbroken chain under concurrent calls', async () => {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => call(governanceCheck, { target: `concurrent-${i % 3}`, input: {} })));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => call(governanceCheck, { target: (['rag_query', 'rag_delete', 'registry_get'] as const)[i % 3], input: {} })));
       const okBefore = await verifications('ok');
       const verified = await call(governanceAuditVerify, {});
       // audit_chain_verifications_total counts the result; the broken series is there at 0
@@ -185,9 +192,9 @@ describe('audit levels', () => {
     it(`records ${level === 'none' ? 'no' : 'only top-level'} arguments at auditLevel ${level}`, async () => {
       const t = await startTestApp(embedded!, { env: { AUDIT_LEVEL: level } });
       try {
-        await t.app.invoke(governanceCheck, { target: 'x', input: { request: { deep: { value: 1 } } } }, ADMIN);
+        await t.app.invoke(governanceCheck, { target: 'registry_get', input: { request: { deep: { value: 1 } } } }, ADMIN);
         const { records } = await t.app.invoke(governanceAuditQuery, {}, ADMIN);
-        expect((records as { arguments: unknown }[])[0]!.arguments).toEqual(level === 'none' ? null : { target: 'x', input: '[object]' });
+        expect((records as { arguments: unknown }[])[0]!.arguments).toEqual(level === 'none' ? null : { target: 'registry_get', input: '[object]' });
       } finally {
         await t.close();
       }

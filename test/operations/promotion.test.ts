@@ -106,8 +106,26 @@ for (const backend of appBackends()) {
       expect(await alias('acme/churn', 'staging')).toBe('1.0.0');
       const nothing = await failure(call(promotionRollback, { name: 'acme/churn', environment: 'staging' }, sre));
       expect(nothing.code).toBe('CONFLICT');
+      expect(nothing.message).toContain('the only version promoted to staging; there is no earlier version to roll back to');
       const history = await call(promotionHistory, { name: 'acme/churn', environment: 'staging' });
       expect((history.events as PromotionEvent[]).map((e) => `${e.action} ${e.version}`)).toEqual(['rollback 1.0.0', 'promote 1.1.0', 'promote 1.0.0']);
+    });
+
+    it('refuses to promote the version an environment already has, before any approval', async () => {
+      const again = await failure(call(promotionRequest, { name: 'acme/churn', version: '1.0.0', environment: 'prod', reason: 'once more' }, dev));
+      expect(again.code).toBe('CONFLICT');
+      expect(again.message).toBe('acme/churn@1.0.0 is already the version in prod; there is nothing to promote (promotion_history shows its moves)');
+    });
+
+    it('refuses the second of two requests for the same version once the first promoted it', async () => {
+      await call(registryPublish, { name: 'acme/twice', version: '1.0.0', content: 'twice' }, dev);
+      await toDev('acme/twice', '1.0.0');
+      const first = await call(promotionRequest, { name: 'acme/twice', version: '1.0.0', environment: 'staging', reason: 'one' }, dev);
+      const second = await call(promotionRequest, { name: 'acme/twice', version: '1.0.0', environment: 'staging', reason: 'two' }, dev);
+      await call(promotionApprove, { requestId: first.requestId }, lead);
+      const late = await failure(call(promotionApprove, { requestId: second.requestId }, lead));
+      expect(late.message).toContain('is already the version in staging');
+      expect((await call(promotionStatus, { requestId: second.requestId })).request).toMatchObject({ approvals: [] });
     });
 
     it('rejects with a comment; a rejected request cannot be approved', async () => {

@@ -113,6 +113,7 @@ for (const backend of appBackends()) {
       expect((await failure(call(ragQuery, { collection: 'licenses', query: '  ' }))).message).toContain('query: is empty');
       expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', topK: 0 }))).message).toContain('topK: expected 1-100');
       expect((await failure(call(ragQuery, { collection: 'nope', query: 'x' }))).message).toContain('no collection "nope"');
+      expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', top_k: 1 }))).message).toBe('unknown argument `top_k`; did you mean `topK`?');
       expect((await failure(call(ragQuery, { collection: 'licenses', query: 'x', filter: { famly: 'GPL' } }))).message).toContain('fields present: "family"');
       expect((await failure(call(ragIngest, { collection: 'licenses', documents: [{ id: 'x', text: 'y', mimeType: 'application/pdf' }] }))).message).toContain('expected one of text/plain, text/markdown, text/html');
     });
@@ -139,6 +140,29 @@ for (const backend of appBackends()) {
       }
     });
 
+    it('ingests a 3 MB document in one piece', async () => {
+      const words = ['licence', 'patent', 'source', 'network', 'remote', 'grant', 'notice', 'warranty'];
+      const parts: string[] = [];
+      let length = 0;
+      for (let i = 0; length < 3_000_000; i++) {
+        const sentence = `${words[i % 8]}${i} ${words[(i * 3) % 8]} clause ${i % 997}. `;
+        parts.push(sentence);
+        length += sentence.length;
+      }
+      const result = await call(ragIngest, { collection: 'large', documents: [{ id: 'large', text: parts.join('') }] });
+      expect(result).toMatchObject({ ingested: 1, errors: [] });
+      expect(result.chunks).toBeGreaterThan(1000);
+      const { hits } = await call(ragQuery, { collection: 'large', query: 'patent12345', mode: 'fulltext', topK: 1 });
+      expect(hits[0]!.text).toContain('patent12345');
+    });
+
+    it('leaves no collection behind when every document of its first batch fails', async () => {
+      // PostgreSQL refuses the NUL character in text when the document is written.
+      const result = await call(ragIngest, { collection: 'never', documents: [{ id: 'nul', text: 'a text with a \u0000 in it' }] });
+      expect(result).toMatchObject({ ingested: 0, errors: [{ id: 'nul', message: expect.stringContaining('NUL character') }] });
+      expect((await call(ragCollections, {})).collections.map((c) => c.name)).not.toContain('never');
+    });
+
     it('stores the rest of a group when one document fails on write, and leaves nothing of it', async () => {
       // 20 documents are written in groups of 2; the second "twice" breaks the documents' key
       // inside the first group, which is written at once.
@@ -148,7 +172,7 @@ for (const backend of appBackends()) {
         ...Array.from({ length: 18 }, (_, i) => ({ id: `other-${i}`, text: `marmalade clauses number ${i}` })),
       ];
       const result = await call(ragIngest, { collection: 'groups', documents });
-      expect(result).toMatchObject({ ingested: 19, chunks: 19, errors: [{ id: 'twice', message: expect.stringContaining('could not be stored') }] });
+      expect(result).toMatchObject({ ingested: 19, chunks: 19, errors: [{ id: 'twice', message: expect.stringContaining('same batch has this id') }] });
       const { hits } = await call(ragQuery, { collection: 'groups', query: 'marmalade quince first', mode: 'fulltext', topK: 30 });
       expect(hits).toHaveLength(19);
       expect(hits[0]!.text).toBe('marmalade clauses first');

@@ -6,7 +6,7 @@ import { ALL_OPERATIONS, parseToolsets, selectOperations } from '../../tools/ind
 import { operationJsonSchemas } from '../../src/surface/json-schema.js';
 import { ENGINE_IDS } from '../../src/surface/operation.js';
 
-type JsonSchema = { type?: string; description?: string; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[] };
+type JsonSchema = { type?: string | string[]; description?: string; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[] };
 
 function undescribed(schema: JsonSchema, path: string): string[] {
   const missing: string[] = [];
@@ -48,6 +48,31 @@ describe('operation registry', () => {
       expect(output.type, op.name).toBe('object');
       expect([...undescribed(input, `${op.name} input`), ...undescribed(output, `${op.name} output`)]).toEqual([]);
     }
+  });
+
+  it('gives every input property one type, and uses no type arrays anywhere (portable to OpenAPI-subset clients)', () => {
+    const untyped: string[] = [];
+    const typeArrays: string[] = [];
+    const walkProperties = (schema: JsonSchema, path: string) => {
+      for (const [key, child] of Object.entries(schema.properties ?? {})) {
+        if (typeof child.type !== 'string') untyped.push(`${path}.${key}`);
+        walkProperties(child, `${path}.${key}`);
+        if (child.items) walkProperties(child.items, `${path}.${key}[]`);
+      }
+    };
+    const findTypeArrays = (node: unknown, path: string) => {
+      if (node === null || typeof node !== 'object') return;
+      if (Array.isArray((node as JsonSchema).type)) typeArrays.push(path);
+      for (const [key, value] of Object.entries(node)) findTypeArrays(value, `${path}/${key}`);
+    };
+    for (const op of ALL_OPERATIONS) {
+      const { input, output } = operationJsonSchemas(op) as { input: JsonSchema; output: JsonSchema };
+      walkProperties(input, op.name);
+      findTypeArrays(input, `${op.name} input`);
+      findTypeArrays(output, `${op.name} output`);
+    }
+    expect(untyped).toEqual([]);
+    expect(typeArrays).toEqual([]);
   });
 
   it('keeps the whole tools/list under 10k tokens', () => {

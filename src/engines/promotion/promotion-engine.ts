@@ -146,6 +146,10 @@ export class PromotionEngine {
     if (artifact.yanked) {
       throw conflict(`${input.name}@${input.version} is yanked (${artifact.yankReason ?? 'no reason given'}) and cannot be promoted; publish and promote a fixed version`);
     }
+    // Re-promoting what an environment has would cost its approvals and change nothing.
+    if (artifact.aliases.includes(input.environment)) {
+      throw conflict(`${input.name}@${input.version} is already the version in ${input.environment}; there is nothing to promote (promotion_history shows its moves)`);
+    }
     const gates: GateResult[] = [await this.orderGate(artifact, previous)];
     let policyRevision: number | undefined;
     let binding: { seen: { schemaId: string; revision: number } | undefined } | undefined;
@@ -278,6 +282,9 @@ export class PromotionEngine {
       const [current, before] = rows;
       if (!current) throw notFound(`${name} has never been promoted to ${environment}; there is nothing to roll back`);
       if (!before) throw conflict(`${name}@${current.version} is the only version promoted to ${environment}; there is no earlier version to roll back to`);
+      if (before.version === current.version) {
+        throw conflict(`${name}@${current.version} was promoted to ${environment} twice in a row; rolling back would leave it at the same version, so there is nothing to roll back`);
+      }
       if ((await this.registry.lockedYankState(tx, name, before.version))?.yanked) throw conflict(`the previous version ${name}@${before.version} is yanked; promote a good version to ${environment} instead`);
       const previous = await this.registry.setAlias(tx, name, environment, before.version, principal);
       await tx.query('update promotion_events set rolled_back = true where seq = $1', [current.seq]);
@@ -319,6 +326,8 @@ export class PromotionEngine {
   private async promoteIn(tx: SqlExecutor, requestId: string, name: string, version: string, environment: string, actor: string): Promise<void> {
     await this.lockAlias(tx, name, environment);
     const previous = await this.registry.setAlias(tx, name, environment, version, actor);
+    // Another request moved the same version there since this one was made: undone with the transaction.
+    if (previous === version) throw conflict(`${name}@${version} is already the version in ${environment} (promoted by another request); reject this request`);
     await tx.query(`insert into promotion_events (name, environment, action, version, previous_version, request_id, actor) values ($1, $2, 'promote', $3, $4, $5, $6)`, [
       name,
       environment,

@@ -10,6 +10,7 @@
  * entities and relations are extracted and written to the graph store in the same
  * transaction, and a third retriever ranks chunks through the graph (graph/).
  */
+import { randomUUID } from 'node:crypto';
 import { sha256Hex, sha256Key } from '../../platform/digest.js';
 import { EventEmitter } from 'node:events';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
@@ -276,26 +277,42 @@ export class RagEngine {
     }
   }
 
-  private async ensureCollection(name: string): Promise<CollectionRow> {
-    if (!COLLECTION_NAME.test(name)) throw invalidInput('collection: expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"');
-    const existing = await this.collection(name);
-    if (existing) {
-      this.assertEmbedder(existing);
-      return existing;
-    }
-    const inserted = await this.sql.query('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing returning name', [
+  /**
+   * The collection's row, inserted in the transaction that writes its first documents: a
+   * batch whose documents all fail leaves no empty collection behind. `inserted` is false
+   * when it already existed (or another ingest created it first).
+   */
+  private async insertCollection(tx: SqlExecutor, name: string): Promise<{ row: CollectionRow; inserted: boolean }> {
+    const inserted = await tx.query<CollectionRow>('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing returning *', [
       name,
       this.embedder.id,
       await this.embedder.dimensions(),
     ]);
-    const created = (await this.collection(name))!;
-    this.assertEmbedder(created);
+    const row = inserted.rows[0] ?? (await tx.query<CollectionRow>('select * from rag_collections where name = $1', [name])).rows[0]!;
+    this.assertEmbedder(row);
+    return { row, inserted: inserted.rows.length > 0 };
+  }
+
+  /**
+   * What a caller reads about a document that failed: an engine error's own message; the
+   * NUL character PostgreSQL refuses in text; else a reference to the log line holding the
+   * details (internal error text is not the caller's to read).
+   */
+  private documentFailure(collection: string, id: string, error: unknown): string {
+    if (error instanceof EngineError) return error.message;
+    const code = (error as { code?: unknown }).code;
+    if (code === '22P05' || code === '22021') return 'not stored: the text or metadata holds a character the database cannot store (the NUL character, \\u0000); remove it';
+    if (code === '23505') return 'not stored: another document of the same batch has this id; send each id once';
+    const reference = randomUUID();
+    this.log.error({ collection, document: id, reference, err: error }, 'document ingest failed');
+    return `not stored: the server failed unexpectedly (reference ${reference}); the server log has the details`;
+  }
+
+  /** After the transaction that created a collection committed: its index (PostgreSQL) and the change event. */
+  private async collectionCreated(created: CollectionRow): Promise<void> {
+    this.log.info({ collection: created.name, embedder: created.embedder }, 'collection created');
+    this.events.emit('collection', created.name);
     if (this.sql.kind === 'postgres') await this.createVectorIndex(created);
-    if (inserted.rows.length > 0) {
-      this.log.info({ collection: name, embedder: created.embedder }, 'collection created');
-      this.events.emit('collection', name);
-    }
-    return created;
   }
 
   private async createVectorIndex(collection: CollectionRow): Promise<void> {
@@ -375,7 +392,10 @@ export class RagEngine {
     documents: readonly IngestDocument[],
     options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete },
   ): Promise<IngestResult> {
-    const collection = await this.ensureCollection(collectionName);
+    if (!COLLECTION_NAME.test(collectionName)) throw invalidInput('collection: expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"');
+    // Created with the first documents written (insertCollection), not before.
+    let collection = await this.collection(collectionName);
+    if (collection) this.assertEmbedder(collection);
     const extractor = this.graph ? this.extractorFor(options.sample) : undefined;
     const result: IngestResult = { ingested: 0, skipped: 0, chunks: 0, errors: [] };
     const { rows } = await this.sql.query<{ id: string; content_hash: string }>('select id, content_hash from rag_documents where collection = $1 and id = any($2::text[])', [
@@ -383,11 +403,7 @@ export class RagEngine {
       documents.map((d) => d.id),
     ]);
     const storedHashes = new Map(rows.map((r) => [r.id, r.content_hash]));
-    const fail = (id: string, error: unknown) => {
-      const message = error instanceof EngineError ? error.message : `could not be stored: ${(error as Error).message}`;
-      if (!(error instanceof EngineError)) this.log.error({ collection: collectionName, document: id, err: error }, 'document ingest failed');
-      result.errors.push({ id, message });
-    };
+    const fail = (id: string, error: unknown) => result.errors.push({ id, message: this.documentFailure(collectionName, id, error) });
 
     // Groups small enough that a batch reports progress at least ten times.
     const groupSize = Math.max(1, Math.min(WRITE_GROUP_SIZE, Math.ceil(documents.length / 10)));
@@ -428,6 +444,8 @@ export class RagEngine {
       // document is written under its own savepoint, so the one that fails leaves nothing
       // behind and the others still commit.
       const written: PreparedDocument[] = [];
+      // Set when this group's transaction inserts the collection.
+      let created: CollectionRow | undefined;
       try {
         await this.sql.transaction(async (tx) => {
           const postings: Posting[] = [];
@@ -435,11 +453,19 @@ export class RagEngine {
           const attempt = async (docs: PreparedDocument[]): Promise<unknown> => {
             await tx.query('savepoint rag_write');
             try {
-              const stored = await this.write(tx, collection, docs);
-              postings.push(...stored.postings);
-              graphs.push(...stored.graphs);
+              // Inside the savepoint: if no document of the group is written, neither is the collection.
+              let target = collection;
+              let inserted = false;
+              if (!target) ({ row: target, inserted } = await this.insertCollection(tx, collectionName));
+              const stored = await this.write(tx, target, docs);
+              collection = target;
+              if (inserted) created = target;
+              // Appended one by one: a spread passes every element as an argument, and a
+              // document of a few MB has more postings than the call stack holds.
+              for (const posting of stored.postings) postings.push(posting);
+              for (const graph of stored.graphs) graphs.push(graph);
               await tx.query('release savepoint rag_write');
-              written.push(...docs);
+              for (const doc of docs) written.push(doc);
               return undefined;
             } catch (error) {
               await tx.query('rollback to savepoint rag_write');
@@ -454,6 +480,7 @@ export class RagEngine {
           }
           // Postings and document frequencies of the whole group in one statement each:
           // written per document they were most of the ingest time.
+          if (!collection) return; // nothing was written
           await this.writePostings(tx, collection.id, postings);
           if (this.graph && graphs.length > 0) await this.graph.store.addDocuments(collectionName, graphs, tx);
           const df = new Map<string, number>();
@@ -469,7 +496,10 @@ export class RagEngine {
       } catch (error) {
         for (const doc of written) fail(doc.doc.id, error);
         written.length = 0;
+        // Its insert was rolled back with the group.
+        if (created) collection = created = undefined;
       }
+      if (created) await this.collectionCreated(created);
       for (const doc of written) {
         storedHashes.set(doc.doc.id, doc.hash);
         result.ingested++;

@@ -3,7 +3,10 @@
  * ===========================
  * Every error any HTTP route answers is {error: {code, message, details?}} with the status
  * from the one error table (errors.ts). Anything that is not an EngineError is reported as
- * INTERNAL with nothing of its message, stack or paths.
+ * INTERNAL with nothing of its message, stack or paths. On /mcp the same refusal (401, 403,
+ * 413, 429, ...) is a JSON-RPC error response instead, {jsonrpc, id: null, error: {code,
+ * message, data: {code}}}: MCP clients show a JSON-RPC error's message, while a body they
+ * cannot read becomes a generic "internal error" (-32603) in some (the Python SDK).
  */
 import type { ServerResponse } from 'node:http';
 import { ERROR_CODES, isEngineError, type EngineError, type ErrorCode } from '../../errors.js';
@@ -47,5 +50,16 @@ function retryAfter(error: unknown): Record<string, string> {
 
 export function sendError(res: ServerResponse, error: unknown, headers: Record<string, string | string[]> = {}): void {
   const { status, body } = toErrorBody(error);
+  if (isMcpPath(res.req?.url)) {
+    const { code, message } = body.error;
+    sendJson(res, status, { jsonrpc: '2.0', id: null, error: { code: ERROR_CODES[code].jsonRpc, message, data: { code } } }, { ...retryAfter(error), ...headers });
+    return;
+  }
   sendJson(res, status, body, { ...retryAfter(error), ...headers });
+}
+
+function isMcpPath(url: string | undefined): boolean {
+  if (!url) return false;
+  const path = url.split('?')[0]!;
+  return path === '/mcp' || path === '/mcp/';
 }

@@ -164,7 +164,7 @@ async def run(args: argparse.Namespace, checks: Checks) -> dict[str, Any]:
         checks.ok(sc.get("digest") == digest, f"registry_publish: digest {sc.get('digest')!r}, expected {digest!r}")
         checks.ok(sc.get("size") == len(data), f"registry_publish: size {sc.get('size')!r}, expected {len(data)}")
         checks.ok(sc.get("created") is True, f"registry_publish: created {sc.get('created')!r}, expected true")
-        checks.ok(json.loads(text_of(published)) == sc, "registry_publish: text content is not the JSON of structuredContent")
+        checks.ok(digest in text_of(published) and name in text_of(published), "registry_publish: the text block does not name the artifact and its digest")
 
         # ---------------------------------------------------------------- get latest
         checks.start("registry_get latest")
@@ -178,7 +178,7 @@ async def run(args: argparse.Namespace, checks: Checks) -> dict[str, Any]:
         checks.ok(gc.get("labels") == {"suite": "python-e2e"} and gc.get("yanked") is False, f"registry_get: labels/yanked {gc.get('labels')} {gc.get('yanked')}")
         checks.ok(gc.get("contentUri") == uri, f"registry_get: contentUri {gc.get('contentUri')!r}, expected {uri!r}")
         checks.ok(gc.get("createdAt") == sc.get("createdAt"), "registry_get: createdAt differs from the publish result")
-        checks.ok(json.loads(text_of(got)) == gc, "registry_get: text content is not the JSON of structuredContent")
+        checks.ok(text_of(got).endswith(text) and digest in text_of(got), "registry_get: the text block does not hold the digest and the content as it is")
 
         # ---------------------------------------------------------------- bad call
         checks.start("registry_get bad version")
