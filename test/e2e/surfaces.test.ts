@@ -77,6 +77,11 @@ describe.each(appBackends())('MCP surfaces through the invoke path on $name', (b
         (error: unknown) => error as { code: number; message: string },
       );
       expect(bad).toMatchObject({ code: -32602, message: expect.stringContaining('version') });
+      const noCollection = await ragOnly.getPrompt({ name: 'rag_answer', arguments: { collection: 'nothing-here', question: 'what?' } }).then(
+        () => undefined,
+        (error: unknown) => error as { code: number; message: string },
+      );
+      expect(noCollection).toMatchObject({ code: -32602, message: expect.stringContaining('nothing-here') });
     });
 
     it('records resource reads and prompt gets in the audit log, with the surface, the URI or prompt and the key name, and the chain verifies', async () => {
