@@ -105,21 +105,21 @@ for (const backend of appBackends()) {
     });
 
     it('refuses a policy estimated over policyCostLimit, and cuts off one that goes over it when evaluated (deny fails closed)', async () => {
-      const costly = await failure(call(governanceSetPolicy, { id: 'costly', target: 'trust_target', expression: nested(thirty, 6), effect: 'deny', message: 'm' }));
+      const costly = await failure(call(governanceSetPolicy, { id: 'costly', target: 'taxonomy_tree', expression: nested(thirty, 6), effect: 'deny', message: 'm' }));
       expect(costly.code).toBe('INVALID_INPUT');
       expect(costly.message).toMatch(/about 754,137,930 steps per evaluation, over the policyCostLimit of 100,000 \(governance\.settings\.policyCostLimit\)/);
 
       // Ranges from the request: unknown when set, counted when evaluated.
-      await call(governanceSetPolicy, { id: 'dyn-deny', target: 'trust_target', expression: `!(${nested('request.items', 6)})`, effect: 'deny', message: 'never fires' });
-      await call(governanceSetPolicy, { id: 'dyn-warn', target: 'trust_target', expression: `!(${nested('request.items', 6)})`, effect: 'warn', message: 'never fires' });
-      const decision = await call(governanceCheck, { target: 'trust_target', input: { request: { items: Array.from({ length: 30 }, (_, i) => i) } } });
+      await call(governanceSetPolicy, { id: 'dyn-deny', target: 'taxonomy_tree', expression: `!(${nested('request.items', 6)})`, effect: 'deny', message: 'never fires' });
+      await call(governanceSetPolicy, { id: 'dyn-warn', target: 'taxonomy_tree', expression: `!(${nested('request.items', 6)})`, effect: 'warn', message: 'never fires' });
+      const decision = await call(governanceCheck, { target: 'taxonomy_tree', input: { request: { items: Array.from({ length: 30 }, (_, i) => i) } } });
       expect(decision.allow).toBe(false);
       // 30^6 steps: cut off by the step budget, or by the time budget first on a loaded machine.
       const cutOff = /evaluation stopped after (100000 comprehension steps, the policyCostLimit \(governance\.settings\.policyCostLimit\)|200 ms, the policyTimeoutMs \(governance\.settings\.policyTimeoutMs\))/;
       expect(decision.violations).toEqual([{ policy: 'dyn-deny', message: expect.stringMatching(cutOff) }]);
       expect(decision.warnings).toEqual([{ policy: 'dyn-warn', message: expect.stringMatching(cutOff) }]);
       // Small inputs stay within the budget: the policy answers.
-      expect((await call(governanceCheck, { target: 'trust_target', input: { request: { items: [1, 2] } } })).allow).toBe(true);
+      expect((await call(governanceCheck, { target: 'taxonomy_tree', input: { request: { items: [1, 2] } } })).allow).toBe(true);
     });
 
     it('http_request refuses an allowed name that resolves to a loopback address outside httpAllowedNetworks, and the metadata address', async () => {
