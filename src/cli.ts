@@ -5,6 +5,7 @@
  *   mcp-level3 [stdio]                       MCP over stdio (Claude Desktop, IDE agents)
  *   mcp-level3 http [--host H] [--port P]    streamable HTTP at /mcp, the REST/JSON-RPC API, /health, /ready, /metrics
  *   mcp-level3 apikey create|list|revoke     API keys for the HTTP transports
+ *   mcp-level3 ingest PATH... --collection N index files and folders into a RAG collection
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
 import { existsSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { unknownScopesProblem } from '../tools/scopes.js';
 import { VERSION } from './package-info.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
+import { createLogger } from './platform/log.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
 
@@ -30,6 +32,10 @@ Usage:
                                           make an API key (printed once; only its hash is stored)
   mcp-level3 apikey list                  keys with their scopes, expiry and revocation
   mcp-level3 apikey revoke ID             revoke a key at once
+  mcp-level3 ingest PATH... --collection NAME [--include GLOB] [--exclude GLOB] [--prune]
+                                          index files and folders (.md, .txt, .html, .pdf, .docx and
+                                          other text) into a RAG collection; unchanged files are skipped;
+                                          prints a JSON summary, exits 1 if any file failed
 
 Options:
   --data-dir DIR        embedded database directory (env MCP_DATA_DIR, default ./data; memory:// keeps nothing)
@@ -40,6 +46,10 @@ Options:
   --port PORT           http: port (env MCP_PORT, default 8080)
   --allowed-hosts a,b   http: Host/Origin names accepted besides the bind address
   --insecure-no-auth    http: allow binding a non-loopback address with no authentication configured
+  --collection NAME     ingest: the collection (created on first use)
+  --include GLOB        ingest: only files matching (repeatable; "*.md", "docs/**/*.pdf")
+  --exclude GLOB        ingest: leave out files or folders matching (repeatable; "drafts", "*.log")
+  --prune               ingest: delete documents whose files under the given paths are gone
   -h, --help            this text
   -v, --version         the version
 
@@ -73,6 +83,10 @@ function parseCommandLine(argv: string[]) {
         name: { type: 'string' },
         scopes: { type: 'string' },
         expires: { type: 'string' },
+        collection: { type: 'string' },
+        include: { type: 'string', multiple: true },
+        exclude: { type: 'string', multiple: true },
+        prune: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -82,12 +96,13 @@ function parseCommandLine(argv: string[]) {
   }
 }
 
-function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
+function createApp(values: ReturnType<typeof parseCommandLine>['values'], extra: Partial<AppOptions> = {}): App {
   const options: AppOptions = {
     configDir: values.config ?? './config',
     configExplicit: values.config !== undefined,
     dataDir: values['data-dir'],
     readOnly: values['read-only'] ?? false,
+    ...extra,
   };
   try {
     if (values.toolsets !== undefined) options.toolsets = parseToolsets(values.toolsets);
@@ -255,6 +270,55 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
   await app.close();
 }
 
+async function runIngest(app: App, values: ReturnType<typeof parseCommandLine>['values'], paths: string[]): Promise<void> {
+  const { resolve } = await import('node:path');
+  const { isEngineError } = await import('./errors.js');
+  const { ingestFiles } = await import('./engines/rag/sources/file-ingest.js');
+  const { createProgressReporter } = await import('./ingest-progress.js');
+  const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
+  if (paths.length === 0) fail('ingest: give the files or folders to ingest, e.g. `mcp-level3 ingest ./docs --collection docs`');
+  const collection = values.collection ?? fail('ingest: give --collection NAME, the collection to fill (created on first use), e.g. --collection docs');
+
+  const controller = new AbortController();
+  const interrupt = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ningest: stopping after the batch being written (Ctrl-C again to stop at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  const reporter = createProgressReporter(process.stderr);
+  const started = performance.now();
+  try {
+    const { engines } = await app.services();
+    const summary = await ingestFiles(engines.rag, {
+      collection,
+      paths: paths.map((p) => resolve(p)),
+      include: values.include,
+      exclude: values.exclude,
+      prune: values.prune ?? false,
+      maxFileBytes: app.config.engineMap.engine_map.RAG_engine.settings.maxDocumentBytes,
+      signal: controller.signal,
+      progress: (p) => reporter.update(p),
+      onProblem: (p) => reporter.problem(p),
+    });
+    reporter.finish();
+    const seconds = Math.round((performance.now() - started) / 100) / 10;
+    const { ingested, unchanged, skipped, failed, removed, chunks } = summary;
+    process.stderr.write(
+      `ingest: ${ingested} ingested, ${unchanged} unchanged, ${skipped.length} skipped, ${failed.length} failed, ${removed} removed (${chunks} chunks) into "${collection}" in ${seconds} s${controller.signal.aborted ? ' (interrupted)' : ''}\n`,
+    );
+    out(JSON.stringify({ collection, ingested, unchanged, skipped: skipped.length, failed: failed.length, removed, chunks, seconds, interrupted: controller.signal.aborted, skippedFiles: skipped, failedFiles: failed }, null, 2));
+    await app.close();
+    process.exit(controller.signal.aborted ? 130 : failed.length > 0 ? 1 : 0);
+  } catch (error) {
+    reporter.finish();
+    await app.close();
+    if (isEngineError(error)) fail(`ingest: ${error.message}`, 1);
+    throw error;
+  }
+}
+
 /** `cp .env.example .env` is how the deployment guide configures a checkout; variables already set win. */
 function loadDotEnv(): void {
   if (!existsSync('.env')) return;
@@ -277,10 +341,11 @@ async function main(): Promise<void> {
     return;
   }
   const command = positionals[0] ?? 'stdio';
-  if (positionals.length > 1 && command !== 'apikey') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
-  if (command !== 'stdio' && command !== 'http' && command !== 'apikey') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http" or "apikey"\n\n${USAGE}`);
+  if (positionals.length > 1 && command !== 'apikey' && command !== 'ingest') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
+  if (command !== 'stdio' && command !== 'http' && command !== 'apikey' && command !== 'ingest') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey" or "ingest"\n\n${USAGE}`);
 
-  const app = createApp(values);
+  // ingest reports its own progress; engine log lines would break the bar (LOG_LEVEL brings them back).
+  const app = command === 'ingest' && !process.env.LOG_LEVEL ? createApp(values, { logger: createLogger('warn') }) : createApp(values);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
   // Before anything opens storage: the drivers must load after their instrumentations.
   // Without an endpoint the SDK is never imported.
@@ -294,6 +359,7 @@ async function main(): Promise<void> {
   }
   if (command === 'stdio') await runStdio(app);
   else if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
+  else if (command === 'ingest') await runIngest(app, values, positionals.slice(1));
   else await runHttp(app, values);
 }
 
