@@ -61,6 +61,11 @@ function docx(paragraphs) {
   return Buffer.from(zipSync(Object.fromEntries(Object.entries(files).map(([name, text]) => [name, [strToU8(text), { mtime: new Date('2026-01-01T00:00:00Z') }]]))));
 }
 
+/** Lines enough to make a page longer than a chunk (1,000 characters), so citations can tell pages apart. */
+function filler(topic) {
+  return Array.from({ length: 16 }, (_, i) => `${topic} note ${i + 1}: routine figures were reviewed and filed without change.`);
+}
+
 function write(path, content) {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content);
@@ -70,9 +75,9 @@ write(
   join(root, 'ingest', 'reports', 'annual-report.pdf'),
   pdf(
     [
-      ['Annual Report 2025', 'Revenue grew by twelve percent across the northern region.'],
-      ['Operations', 'The Rotterdam warehouse switched to solar power in March.'],
-      ['Outlook', 'The board approved a lighthouse restoration fund for next year.'],
+      ['Annual Report 2025', 'Revenue grew by twelve percent across the northern region.', ...filler('Sales')],
+      ['Operations', 'The Rotterdam warehouse switched to solar power in March.', ...filler('Operations')],
+      ['Outlook', ...filler('Planning').slice(0, 8), 'The board approved a lighthouse restoration fund for next year.', ...filler('Planning').slice(8)],
     ],
     { title: 'Annual Report 2025' },
   ),

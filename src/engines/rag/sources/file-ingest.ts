@@ -334,6 +334,9 @@ export async function ingestFiles(target: IngestTarget, options: FileIngestOptio
     if (gone.length > 0) summary.removed = await target.delete(collection, { documentIds: gone.map(([id]) => id) });
   }
   await report('ingesting');
+  const byPath = (a: FileProblem, b: FileProblem) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  summary.skipped.sort(byPath);
+  summary.failed.sort(byPath);
   return summary;
 }
 
