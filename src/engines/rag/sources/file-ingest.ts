@@ -82,8 +82,8 @@ interface FoundFile {
   mtimeMs: number;
 }
 
-/** Most documents and text bytes per engine call: big enough for the engine's full write groups. */
-const BATCH_DOCUMENTS = 256;
+/** Most documents and text bytes per engine call: 320 makes the engine's full write groups of 32. */
+const BATCH_DOCUMENTS = 320;
 const BATCH_BYTES = 16 * 1024 * 1024;
 /** Files read and extracted at once (I/O and pdf.js awaits overlap; CPU work does not). */
 const READ_CONCURRENCY = 8;
