@@ -125,6 +125,30 @@ for (const backend of appBackends()) {
       expect(await (await t.app.services()).engines.rag.documentIds('bad', '')).toEqual(['fine.md']);
     });
 
+    it('stops when cancelled, leaving what it wrote whole, and a re-run finishes the rest', async () => {
+      const many = join(base, 'many');
+      mkdirSync(many);
+      for (let i = 0; i < 400; i++) writeFileSync(join(many, `note-${String(i).padStart(3, '0')}.md`), `# Note ${i}\n\nTide gauge reading number ${i}.`);
+      const rag = (await t.app.services()).engines.rag;
+      const controller = new AbortController();
+      const stopped = await ingestFiles(rag, {
+        collection: 'many',
+        paths: [many],
+        maxFileBytes: MAX,
+        signal: controller.signal,
+        progress: (p) => {
+          if (p.phase === 'ingesting' && p.filesDone > 0) controller.abort();
+        },
+      });
+      expect(stopped.ingested).toBeGreaterThan(0);
+      expect(stopped.ingested).toBeLessThan(400);
+      expect(stopped.failed).toEqual([]);
+      const collection = (await rag.collections()).find((c) => c.name === 'many')!;
+      expect(collection.documents).toBe(stopped.ingested);
+      const finished = await ingestFiles(rag, { collection: 'many', paths: [many], maxFileBytes: MAX });
+      expect(finished).toMatchObject({ ingested: 400 - stopped.ingested, unchanged: stopped.ingested, failed: [] });
+    });
+
     it.skipIf(process.getuid?.() === 0)('reports a file it may not read as a per-file failure', async () => {
       const dir = join(base, 'locked');
       mkdirSync(dir);

@@ -37,7 +37,7 @@ import { pageAt } from './sources/extract.js';
 import type { SourceSettings } from './sources/source-policy.js';
 import { ingestSources, type IngestSource, type SourceIngestOptions } from './sources/ingest-sources.js';
 
-import { COLLECTION_NAME, type RetrievalMode } from './constants.js';
+import { CANCELLED, COLLECTION_NAME, type RetrievalMode } from './constants.js';
 type Retriever = 'vector' | 'fulltext' | 'graph';
 
 /** GraphRAG's parts: where the graph is kept, and the extractor configured on the server. */
@@ -433,7 +433,7 @@ export class RagEngine {
     for (const [groupIndex, group] of groups.entries()) {
       const groupStart = groupIndex * groupSize;
       if (options.signal?.aborted) {
-        for (const doc of group) result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
+        for (const doc of group) result.errors.push({ id: doc.id, message: CANCELLED });
         continue;
       }
       prepareAhead(groupIndex);
@@ -447,7 +447,7 @@ export class RagEngine {
       }
       result.skipped += ready.skipped;
       for (const { id, error } of ready.failed) {
-        if (options.signal?.aborted) result.errors.push({ id, message: 'not ingested: the request was cancelled' });
+        if (options.signal?.aborted) result.errors.push({ id, message: CANCELLED });
         else fail(id, error);
       }
       // One transaction per group. The group is written at once (one statement per table:

@@ -19,7 +19,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EngineError, invalidInput } from '../../../errors.js';
 import { sha256Hex } from '../../../platform/digest.js';
-import { COLLECTION_NAME } from '../constants.js';
+import { CANCELLED, COLLECTION_NAME } from '../constants.js';
 import type { IngestDocument, IngestResult, StoredSource } from '../rag-engine.js';
 import { extractDocument, type ExtractedDocument } from './extract.js';
 import { compileGlobs } from './glob.js';
@@ -305,7 +305,8 @@ export async function ingestFiles(target: IngestTarget, options: FileIngestOptio
     summary.unchanged += result.skipped;
     summary.chunks += result.chunks;
     docsWritten += result.ingested + result.skipped;
-    for (const { id, message } of result.errors) problem('failed', pathOf.get(id) ?? id, message);
+    // Documents a cancellation did not reach are not failures: the next run takes them.
+    for (const { id, message } of result.errors) if (message !== CANCELLED) problem('failed', pathOf.get(id) ?? id, message);
     await report('ingesting');
   };
   for (let start = 0; start < toRead.length && !signal?.aborted; ) {
