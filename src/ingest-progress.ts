@@ -34,8 +34,6 @@ export function createProgressReporter(stream: NodeJS.WriteStream, now: () => nu
 
   const figures = (p: FileProgress) => {
     const elapsed = (now() - started) / 1000;
-    // The rate counts from the first file decided after the scan, so unchanged files found by the scan do not inflate it.
-    firstDone ??= p.phase === 'ingesting' ? { at: now(), files: p.filesDone } : undefined;
     const since = firstDone ? (now() - firstDone.at) / 1000 : 0;
     const rate = firstDone && since > 0.5 ? (p.filesDone - firstDone.files) / since : undefined;
     const eta = rate && rate > 0 ? (p.filesTotal - p.filesDone) / rate : undefined;
@@ -60,6 +58,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream, now: () => nu
 
   return {
     update(progress) {
+      // The rate counts from the first report after the scan, so unchanged files found by the scan do not inflate it.
+      if (!firstDone && progress.phase === 'ingesting') firstDone = { at: now(), files: progress.filesDone };
       last = progress;
       draw(progress.phase === 'scanning');
     },
