@@ -3,7 +3,7 @@
  * about it over stdio as Claude Desktop would (and ingest a folder through rag_ingest's
  * sources, with progress notifications).
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -67,6 +67,21 @@ describe('mcp-level3 ingest', () => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ ingested: 1, unchanged: 6, skipped: 1, failed: 0, removed: 1 });
   }, 150_000);
+
+  it('indexes again, once GraphRAG is turned on, the files first indexed without it', async () => {
+    const config = join(base, 'config-no-graph');
+    cpSync(resolve('config'), config, { recursive: true });
+    const engineMap = join(config, 'engine_map.yaml');
+    writeFileSync(engineMap, readFileSync(engineMap, 'utf8').replace(/modules:\n(\s+- \w+\n)+/, 'modules: [VectorRAG]\n'));
+    const guides = join(docs, 'guides');
+    const args = ['ingest', guides, '--collection', 'guides', '--data-dir', data];
+    const plain = await runCli([...args, '--config', config], cleanEnv(), { timeoutMs: 120_000 });
+    expect(JSON.parse(plain.stdout)).toMatchObject({ ingested: 2 });
+    const graph = await runCli(args, cleanEnv(), { timeoutMs: 120_000 });
+    expect(JSON.parse(graph.stdout)).toMatchObject({ ingested: 2, unchanged: 0 });
+    const again = await runCli(args, cleanEnv(), { timeoutMs: 120_000 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ ingested: 0, unchanged: 2 });
+  }, 300_000);
 
   it('answers questions about the folder over stdio, with the PDF page in the citation', async () => {
     const client = new Client({ name: 'ingest-e2e', version: '1.0.0' });

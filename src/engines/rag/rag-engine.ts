@@ -599,7 +599,8 @@ export class RagEngine {
         docs.map((d) => JSON.stringify(d.doc.metadata ?? {})),
         docs.map((d) => d.doc.text),
         docs.map((d) => d.chunks.length),
-        docs.map((d) => (d.doc.source ? JSON.stringify(d.doc.source) : null)),
+        // graph: whether it was indexed with GraphRAG, so turning GraphRAG on re-indexes files as it does inline documents.
+        docs.map((d) => (d.doc.source ? JSON.stringify({ ...d.doc.source, ...(this.graph ? { graph: true } : {}) }) : null)),
       ],
     );
     const rows: ChunkRow[] = docs.flatMap((d) => {
@@ -779,13 +780,14 @@ export class RagEngine {
   /**
    * The file sources of a collection's documents (id → file, size, mtime, hash): what an
    * incremental ingest compares a folder with, in one query. Empty for a collection that does
-   * not exist yet.
+   * not exist yet. With GraphRAG on, documents indexed without it are left out, so they are
+   * read and indexed again.
    */
   async storedSources(collection: string): Promise<Map<string, StoredSource>> {
     const { rows } = await this.sql.query<{ id: string; file: string | null; size: number | null; mtime_ms: number | null; sha256: string | null }>(
       `select id, source->>'file' as file, (source->>'size')::float8 as size, (source->>'mtimeMs')::float8 as mtime_ms, source->>'sha256' as sha256
-       from rag_documents where collection = $1 and source is not null`,
-      [collection],
+       from rag_documents where collection = $1 and source is not null and ($2::boolean is false or source ? 'graph')`,
+      [collection, this.graph !== undefined],
     );
     return new Map(rows.map((r) => [r.id, { file: r.file ?? undefined, size: r.size ?? undefined, mtimeMs: r.mtime_ms ?? undefined, sha256: r.sha256 ?? undefined }]));
   }
