@@ -188,7 +188,10 @@ for (const backend of appBackends()) {
       expect(await refusal(call(ragIngest, { collection: 'web', sources: [{ url: 'file:///etc/passwd' }] }))).toMatch(/file: URLs are not fetched/);
       const result = await call(ragIngest, { collection: 'web', sources: [{ url: `http://localhost:${port}/page.html` }, { url: `http://127.0.0.1:${port}/page.html` }] });
       expect(result.ingested).toBe(0);
-      expect(result.errors.map((e) => e.message)).toEqual([expect.stringMatching(/resolves to (127\.0\.0\.1|::1), a loopback address/), expect.stringMatching(/127\.0\.0\.1, a loopback address/)]);
+      expect(result.errors.map((e) => e.message)).toEqual([
+        expect.stringMatching(/"localhost" resolves to (127\.0\.0\.1|::1), in (127\.0\.0\.0\/8|::1\/128) \(loopback\), which ingestion may not reach; RAG_INGEST_URL_ALLOW_CIDRS/),
+        expect.stringMatching(/"127\.0\.0\.1" resolves to 127\.0\.0\.1, in 127\.0\.0\.0\/8 \(loopback\)/),
+      ]);
     });
 
     it('rag_ingest refuses any path when RAG_INGEST_ROOTS is not set', async () => {

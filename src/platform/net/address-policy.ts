@@ -1,118 +1,81 @@
 /*
  * platform/net/address-policy
  * ===========================
- * Which addresses outbound HTTP may connect to. A host name is resolved first and every
- * address it resolves to is checked against the denied ranges (loopback, private, link-local,
- * cloud metadata, multicast, reserved), unless a CIDR of the allow list covers it; the
- * connection is then made to the address that was checked (`checkedLookup` is handed to
- * node:http as its `lookup`), so a second DNS answer cannot swap in another address.
+ * Which addresses outbound HTTP from workflows may reach. A host name allow-list is not
+ * enough: an allowed name can resolve to 127.0.0.1, a private network or the cloud
+ * metadata service (169.254.169.254). So names are resolved first, every address is
+ * checked against the ranges below, and the connection goes to an address that was
+ * checked (never to a second resolution, which DNS rebinding could change). A range is
+ * reachable when DAG_engine.settings.httpAllowedNetworks lists a CIDR that covers the address.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
-const DENIED_V4: [string, number, string][] = [
-  ['0.0.0.0', 8, 'unspecified'],
-  ['10.0.0.0', 8, 'private'],
-  ['100.64.0.0', 10, 'shared (carrier-grade NAT)'],
-  ['127.0.0.0', 8, 'loopback'],
-  ['169.254.0.0', 16, 'link-local (cloud metadata)'],
-  ['172.16.0.0', 12, 'private'],
-  ['192.0.0.0', 24, 'IETF protocol assignments'],
-  ['192.168.0.0', 16, 'private'],
-  ['198.18.0.0', 15, 'benchmarking'],
-  ['224.0.0.0', 4, 'multicast'],
-  ['240.0.0.0', 4, 'reserved'],
-];
-const DENIED_V6: [string, number, string][] = [
-  ['::', 128, 'unspecified'],
-  ['::1', 128, 'loopback'],
-  ['fc00::', 7, 'unique local (private)'],
-  ['fe80::', 10, 'link-local'],
-  ['ff00::', 8, 'multicast'],
-  ['64:ff9b::', 96, 'NAT64'],
-  ['2001:db8::', 32, 'documentation'],
+/** Ranges refused unless allowed: loopback, private, shared, link-local and special-purpose. */
+const DENIED_RANGES: readonly { cidr: string; what: string }[] = [
+  { cidr: '0.0.0.0/8', what: '"this network"' },
+  { cidr: '10.0.0.0/8', what: 'private (RFC 1918)' },
+  { cidr: '100.64.0.0/10', what: 'carrier-grade NAT (RFC 6598)' },
+  { cidr: '127.0.0.0/8', what: 'loopback' },
+  { cidr: '169.254.0.0/16', what: 'link-local; cloud metadata services answer there' },
+  { cidr: '172.16.0.0/12', what: 'private (RFC 1918)' },
+  { cidr: '192.0.0.0/24', what: 'IETF protocol assignments' },
+  { cidr: '192.168.0.0/16', what: 'private (RFC 1918)' },
+  { cidr: '198.18.0.0/15', what: 'benchmarking' },
+  { cidr: '224.0.0.0/4', what: 'multicast' },
+  { cidr: '240.0.0.0/4', what: 'reserved' },
+  { cidr: '::/128', what: 'unspecified' },
+  { cidr: '::1/128', what: 'loopback' },
+  { cidr: '::/96', what: 'IPv4-compatible (deprecated)' },
+  { cidr: '64:ff9b:1::/48', what: 'local-use IPv4/IPv6 translation' },
+  { cidr: '100::/64', what: 'discard-only' },
+  { cidr: 'fc00::/7', what: 'unique-local' },
+  { cidr: 'fe80::/10', what: 'link-local' },
+  { cidr: 'ff00::/8', what: 'multicast' },
 ];
 
-export interface AddressPolicy {
-  /** Why the address may not be reached, or undefined when it may. */
-  denied(address: string): string | undefined;
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+type Range = [Address, number];
+
+const denied = DENIED_RANGES.map((range) => ({ ...range, parsed: ipaddr.parseCIDR(range.cidr) as Range }));
+
+export function isCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** Parses "10.1.0.0/16,fd00::/8" (a bare address means that one address). */
-export function parseCidrs(text: string | undefined, setting: string): BlockList {
-  const list = new BlockList();
-  for (const item of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [address, bits] = item.split('/');
-    const family = isIP(address ?? '');
-    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-      throw new Error(`${setting}: "${item}" is not an address or CIDR range; write e.g. 10.0.0.0/8 or fd00::/8`);
+/** The address as it will be reached: IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::/96) addresses as IPv4. */
+function effective(address: string): Address {
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
+    if (v6.match(ipaddr.parseCIDR('64:ff9b::/96') as Range)) {
+      const bytes = v6.toByteArray().slice(12);
+      return ipaddr.fromByteArray(bytes);
     }
-    list.addSubnet(address!, prefix, family === 6 ? 'ipv6' : 'ipv4');
   }
-  return list;
+  return parsed;
 }
 
-/** The denied ranges, minus what `allowed` covers. */
-export function createAddressPolicy(allowed: BlockList = new BlockList()): AddressPolicy {
-  return {
-    denied(address) {
-      const family = isIP(address);
-      if (family === 0) return 'not an IP address';
-      if (family === 6) {
-        // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible forms are checked as IPv4.
-        const mapped = /^::(?:ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-        if (mapped) return this.denied(mapped);
-        if (allowed.check(address, 'ipv6')) return undefined;
-        return DENIED_V6.find(([net, bits]) => inSubnet(address, net, bits, 'ipv6'))?.[2];
-      }
-      if (allowed.check(address, 'ipv4')) return undefined;
-      return DENIED_V4.find(([net, bits]) => inSubnet(address, net, bits, 'ipv4'))?.[2];
-    },
-  };
+function within(address: Address, range: Range): boolean {
+  return address.kind() === range[0].kind() && address.match(range);
 }
 
-const single = new Map<string, BlockList>();
-function inSubnet(address: string, net: string, bits: number, type: 'ipv4' | 'ipv6'): boolean {
-  const key = `${net}/${bits}`;
-  let list = single.get(key);
-  if (!list) {
-    list = new BlockList();
-    list.addSubnet(net, bits, type);
-    single.set(key, list);
+export type AddressVerdict = { allowed: true } | { allowed: false; range: string; what: string };
+
+/** Whether an address may be reached: not in a denied range, or covered by an allowed network. */
+export function checkAddress(address: string, allowedNetworks: readonly string[]): AddressVerdict {
+  const target = effective(address);
+  const hit = denied.find((range) => within(target, range.parsed));
+  if (!hit) return { allowed: true };
+  const original = ipaddr.parse(address);
+  for (const network of allowedNetworks) {
+    const range = ipaddr.parseCIDR(network) as Range;
+    if (within(target, range) || within(original, range)) return { allowed: true };
   }
-  return list.check(address, type);
-}
-
-export class DeniedAddressError extends Error {
-  constructor(
-    readonly host: string,
-    readonly address: string,
-    readonly reason: string,
-  ) {
-    super(`${host} resolves to ${address}, a ${reason} address, which outbound requests may not reach`);
-    this.name = 'DeniedAddressError';
-  }
-}
-
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/**
- * A `lookup` for node:http(s) request options: resolves the name, refuses it when any of its
- * addresses is denied, and connects to the first address it checked.
- */
-export function checkedLookup(policy: AddressPolicy) {
-  return (hostname: string, options: { all?: boolean } | number | undefined, callback: LookupCallback): void => {
-    dnsLookup(hostname, { all: true }, (error, addresses) => {
-      if (error) return callback(error, '');
-      for (const { address } of addresses) {
-        const reason = policy.denied(address);
-        if (reason) return callback(Object.assign(new DeniedAddressError(hostname, address, reason), { code: 'EADDRDENIED' }), '');
-      }
-      const first = addresses[0];
-      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '');
-      if (typeof options === 'object' && options?.all) return callback(null, [first]);
-      callback(null, first.address, first.family);
-    });
-  };
+  return { allowed: false, range: hit.cidr, what: hit.what };
 }

@@ -515,8 +515,9 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 13,
+    version: 14,
     name: 'rag: where a document was read from (file, size, mtime, hash, PDF page offsets)',
+    // (13 is the DAG's crash-looping nodes, on main since this branch began.)
     // Kept apart from metadata: metadata is copied to every chunk and filtered on, while this
     // is read only by incremental ingestion (one query per collection) and page citations.
     up: `alter table rag_documents add column source jsonb;`,

@@ -6,12 +6,14 @@
  * names one); a path with ".." is refused, and the real path (symbolic links resolved) must
  * stay under a root's real path. URLs: http(s) to hosts listed in RAG_INGEST_URL_HOSTS
  * ("docs.example.com", "*.example.com"), every address a name resolves to checked by the
- * platform's address policy (RAG_INGEST_URL_ALLOW_CIDRS lets private ranges through).
+ * platform's address policy, the one http_request uses (RAG_INGEST_URL_ALLOW_CIDRS lets
+ * ranges it denies through).
  */
 import { realpath, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { invalidInput } from '../../../errors.js';
-import { createAddressPolicy, parseCidrs, type AddressPolicy } from '../../../platform/net/address-policy.js';
+import { isCidr } from '../../../platform/net/address-policy.js';
 
 /** The raw settings, as the environment gives them. */
 export interface SourceSettings {
@@ -62,18 +64,17 @@ export async function resolveSourcePath(path: string, settings: SourceSettings):
 
 export interface UrlPolicy {
   hosts: string[];
-  addresses: AddressPolicy;
+  /** CIDRs whose addresses may be reached although a denied range covers them. */
+  allowedNetworks: string[];
 }
 
 export function urlPolicy(settings: SourceSettings): UrlPolicy {
   const hosts = (settings.urlHosts ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  let allowed;
-  try {
-    allowed = parseCidrs(settings.urlAllowCidrs, 'RAG_INGEST_URL_ALLOW_CIDRS');
-  } catch (error) {
-    throw invalidInput((error as Error).message);
+  const allowedNetworks = (settings.urlAllowCidrs ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((cidr) => (cidr.includes('/') ? cidr : `${cidr}/${isIP(cidr) === 6 ? 128 : 32}`));
+  for (const cidr of allowedNetworks) {
+    if (!isCidr(cidr)) throw invalidInput(`RAG_INGEST_URL_ALLOW_CIDRS: "${cidr}" is not an address or CIDR range; write e.g. 10.0.0.0/8 or fd00::/8`);
   }
-  return { hosts, addresses: createAddressPolicy(allowed) };
+  return { hosts, allowedNetworks };
 }
 
 /** Refuses a URL whose scheme or host is not allowed (before any request is made). */

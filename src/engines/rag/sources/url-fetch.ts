@@ -7,11 +7,12 @@
  * maxDocumentBytes of body, a time limit for the whole fetch, and only the content types
  * extract.ts reads.
  */
+import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { invalidInput } from '../../../errors.js';
-import { checkedLookup, DeniedAddressError } from '../../../platform/net/address-policy.js';
+import { checkAddress } from '../../../platform/net/address-policy.js';
 import { mediaTypeOfContentType } from './extract.js';
 import { checkUrl, type UrlPolicy } from './source-policy.js';
 
@@ -29,18 +30,47 @@ export interface Fetched {
 
 const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
 
-function get(url: URL, policy: UrlPolicy, signal: AbortSignal): Promise<IncomingMessage> {
+interface Resolved {
+  address: string;
+  family: 4 | 6;
+}
+
+/** Every address of the host, each checked; one denied address refuses the host. */
+async function resolveChecked(url: URL, policy: UrlPolicy): Promise<Resolved[]> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host)) {
-    const reason = policy.addresses.denied(host);
-    if (reason) return Promise.reject(new DeniedAddressError(host, host, reason));
+  let addresses: Resolved[];
+  if (isIP(host)) addresses = [{ address: host, family: isIP(host) as 4 | 6 }];
+  else {
+    try {
+      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
+    } catch (error) {
+      throw invalidInput(`${url.href}: cannot resolve "${host}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
   }
+  for (const { address } of addresses) {
+    const verdict = checkAddress(address, policy.allowedNetworks);
+    if (!verdict.allowed) {
+      throw invalidInput(`${url.href}: "${host}" resolves to ${address}, in ${verdict.range} (${verdict.what}), which ingestion may not reach; RAG_INGEST_URL_ALLOW_CIDRS can allow a range`);
+    }
+  }
+  if (addresses.length === 0) throw invalidInput(`${url.href}: "${host}" has no address`);
+  return addresses;
+}
+
+async function get(url: URL, policy: UrlPolicy, signal: AbortSignal): Promise<IncomingMessage> {
+  const addresses = await resolveChecked(url, policy);
+  // The socket gets the checked addresses instead of asking DNS again (TLS still verifies the name).
+  const pinned: LookupFunction = (_host, options, callback) => {
+    if (options.all) (callback as unknown as (error: null, found: Resolved[]) => void)(null, addresses);
+    else callback(null, addresses[0]!.address, addresses[0]!.family);
+  };
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: 'GET',
       signal,
-      lookup: checkedLookup(policy.addresses) as never,
+      agent: false,
+      lookup: pinned,
       headers: { accept: 'text/html, text/markdown, text/plain, application/pdf, application/vnd.openxmlformats-officedocument.wordprocessingml.document;q=0.9, */*;q=0.1', 'user-agent': 'mcp-level3-ingest' },
     });
     req.once('response', resolve);
@@ -92,10 +122,6 @@ export async function fetchDocument(start: URL, policy: UrlPolicy, limits: Fetch
       return { url, bytes: Buffer.concat(parts), mediaType };
     }
   } catch (error) {
-    if (error instanceof DeniedAddressError || (error as { cause?: unknown }).cause instanceof DeniedAddressError) {
-      const denied = error instanceof DeniedAddressError ? error : ((error as { cause: DeniedAddressError }).cause);
-      throw invalidInput(`${url.href}: ${denied.message}; RAG_INGEST_URL_ALLOW_CIDRS can allow a private range`);
-    }
     if (timeout.aborted && !outer?.aborted) throw invalidInput(`${url.href}: no complete answer within ${Math.round(limits.timeoutMs / 1000)} s`);
     if ((error as Error).name === 'EngineError') throw error;
     if (outer?.aborted) throw error;
