@@ -20,7 +20,6 @@ import { unknownScopesProblem } from '../tools/scopes.js';
 import { VERSION } from './package-info.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
-import { createLogger } from './platform/log.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
 
@@ -96,13 +95,12 @@ function parseCommandLine(argv: string[]) {
   }
 }
 
-function createApp(values: ReturnType<typeof parseCommandLine>['values'], extra: Partial<AppOptions> = {}): App {
+function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
   const options: AppOptions = {
     configDir: values.config ?? './config',
     configExplicit: values.config !== undefined,
     dataDir: values['data-dir'],
     readOnly: values['read-only'] ?? false,
-    ...extra,
   };
   try {
     if (values.toolsets !== undefined) options.toolsets = parseToolsets(values.toolsets);
@@ -278,6 +276,9 @@ async function runIngest(app: App, values: ReturnType<typeof parseCommandLine>['
   const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
   if (paths.length === 0) fail('ingest: give the files or folders to ingest, e.g. `mcp-level3 ingest ./docs --collection docs`');
   const collection = values.collection ?? fail('ingest: give --collection NAME, the collection to fill (created on first use), e.g. --collection docs');
+  // ingest reports its own progress; info lines would break the bar (LOG_LEVEL brings them back).
+  // Engine loggers are children made when storage opens, below, so they take this level.
+  if (!process.env.LOG_LEVEL) app.log.level = 'warn';
 
   const controller = new AbortController();
   const interrupt = () => {
@@ -344,8 +345,7 @@ async function main(): Promise<void> {
   if (positionals.length > 1 && command !== 'apikey' && command !== 'ingest') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
   if (command !== 'stdio' && command !== 'http' && command !== 'apikey' && command !== 'ingest') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey" or "ingest"\n\n${USAGE}`);
 
-  // ingest reports its own progress; engine log lines would break the bar (LOG_LEVEL brings them back).
-  const app = command === 'ingest' && !process.env.LOG_LEVEL ? createApp(values, { logger: createLogger('warn') }) : createApp(values);
+  const app = createApp(values);
   process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
   // Before anything opens storage: the drivers must load after their instrumentations.
   // Without an endpoint the SDK is never imported.

@@ -26,39 +26,37 @@ export const ragIngest = defineOperation({
   title: 'Ingest documents',
   description:
     'Chunk, embed and index documents into a collection (created on first use): inline `documents`, or `sources` (files, folders, URLs the server may read: .md, .txt, .html, .pdf, .docx). Unchanged ones are skipped; failures are reported per document.',
-  input: z
-    .object({
-      collection: collectionName(),
-      documents: z
-        .array(
-          z.object({
-            id: documentId(),
-            text: z.string().min(1, { error: 'is empty; send the document text' }).describe('Document text (plain, markdown or HTML per mimeType).'),
-            title: z.string().max(1000).optional().describe('Title, indexed with every chunk.'),
-            uri: z.string().max(2048).optional().describe('Where the document came from, returned in citations.'),
-            mimeType: z.enum(SUPPORTED_MIME_TYPES, { error: `expected one of ${SUPPORTED_MIME_TYPES.join(', ')}` }).default('text/plain').describe('text/plain (default), text/markdown or text/html.'),
-            metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional().describe('Flat metadata for filters, e.g. {"family": "GPL"}.'),
-          }),
-        )
-        .min(1, { error: 'give at least one document' })
-        .max(1000, { error: 'at most 1000 documents per call; split the batch' })
-        .optional()
-        .describe('Documents to ingest. Give documents or sources.'),
-      sources: z
-        .array(
-          z
-            .object({
-              path: z.string().min(1).max(4096).optional().describe('Absolute file or folder under RAG_INGEST_ROOTS.'),
-              url: z.string().min(1).max(2048).optional().describe('http(s) URL on a host in RAG_INGEST_URL_HOSTS.'),
-            })
-            .refine((v) => (v.path === undefined) !== (v.url === undefined), { error: 'give exactly one of path or url' }),
-        )
-        .min(1, { error: 'give at least one source' })
-        .max(100, { error: 'at most 100 sources per call' })
-        .optional()
-        .describe('Files, folders or URLs to read; document ids are paths relative to the folder, or URLs.'),
-    })
-    .refine((v) => (v.documents === undefined) !== (v.sources === undefined), { error: 'give exactly one of documents or sources' }),
+  input: z.object({
+    collection: collectionName(),
+    documents: z
+      .array(
+        z.object({
+          id: documentId(),
+          text: z.string().min(1, { error: 'is empty; send the document text' }).describe('Document text (plain, markdown or HTML per mimeType).'),
+          title: z.string().max(1000).optional().describe('Title, indexed with every chunk.'),
+          uri: z.string().max(2048).optional().describe('Where the document came from, returned in citations.'),
+          mimeType: z.enum(SUPPORTED_MIME_TYPES, { error: `expected one of ${SUPPORTED_MIME_TYPES.join(', ')}` }).default('text/plain').describe('text/plain (default), text/markdown or text/html.'),
+          metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional().describe('Flat metadata for filters, e.g. {"family": "GPL"}.'),
+        }),
+      )
+      .min(1, { error: 'give at least one document' })
+      .max(1000, { error: 'at most 1000 documents per call; split the batch' })
+      .optional()
+      .describe('Documents to ingest. Give documents or sources.'),
+    sources: z
+      .array(
+        z
+          .object({
+            path: z.string().min(1).max(4096).optional().describe('Absolute file or folder under RAG_INGEST_ROOTS.'),
+            url: z.string().min(1).max(2048).optional().describe('http(s) URL on a host in RAG_INGEST_URL_HOSTS.'),
+          })
+          .refine((v) => (v.path === undefined) !== (v.url === undefined), { error: 'give exactly one of path or url' }),
+      )
+      .min(1, { error: 'give at least one source' })
+      .max(100, { error: 'at most 100 sources per call' })
+      .optional()
+      .describe('Files, folders or URLs to read; document ids are paths relative to the folder, or URLs.'),
+  }).refine((v) => (v.documents === undefined) !== (v.sources === undefined), { error: 'give exactly one of documents or sources' }),
   output: z.object({
     ingested: z.number().int().describe('Documents written (new or changed).'),
     skipped: z.number().int().describe('Documents unchanged since their last ingest.'),
