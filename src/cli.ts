@@ -291,8 +291,8 @@ async function runIngest(app: App, values: ReturnType<typeof parseCommandLine>['
   const reporter = createProgressReporter(process.stderr);
   const started = performance.now();
   try {
-    const { engines } = await app.services();
-    const summary = await ingestFiles(engines.rag, {
+    // The folders are walked while the database opens.
+    const summary = await ingestFiles(app.services().then(({ engines }) => engines.rag), {
       collection,
       paths: paths.map((p) => resolve(p)),
       include: values.include,

@@ -127,7 +127,14 @@ function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, o
 
 const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
 
-export async function ingestFiles(target: IngestTarget, options: FileIngestOptions): Promise<FileIngestSummary> {
+/**
+ * `engine` may still be opening (the command passes the database's opening): the folders are
+ * walked meanwhile, and the engine is awaited only once the walk is done.
+ */
+export async function ingestFiles(engine: IngestTarget | Promise<IngestTarget>, options: FileIngestOptions): Promise<FileIngestSummary> {
+  const opening = Promise.resolve(engine);
+  opening.catch(() => undefined); // awaited after the walk; a failure then is the caller's
+
   const { collection, signal } = options;
   if (!COLLECTION_NAME.test(collection)) throw invalidInput('collection: expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"');
   if (options.paths.length === 0) throw invalidInput('give at least one file or folder to ingest');
@@ -203,12 +210,12 @@ export async function ingestFiles(target: IngestTarget, options: FileIngestOptio
         } else if (entry.isFile()) consider(path, id);
         else if (entry.isSymbolicLink()) {
           try {
-            const target = await stat(path);
-            if (target.isDirectory()) {
+            const linked = await stat(path);
+            if (linked.isDirectory()) {
               if (!exclude?.(id)) problem('skipped', path, 'symbolic link to a folder (not followed; give the folder itself)');
-            } else if (!target.isFile()) problem('skipped', path, 'not a regular file');
+            } else if (!linked.isFile()) problem('skipped', path, 'not a regular file');
             else if (!(await confined(path))) problem('failed', path, 'symbolic link leads outside RAG_INGEST_ROOTS');
-            else consider(path, id, target);
+            else consider(path, id, linked);
           } catch (error) {
             problem('failed', path, `broken symbolic link or unreadable target: ${errnoReason(error)}`);
           }
@@ -217,19 +224,23 @@ export async function ingestFiles(target: IngestTarget, options: FileIngestOptio
     }
   }
 
-  // 2. Sizes and times, and what the collection holds.
+  // 2. Sizes and times (started before the engine is awaited), and what the collection holds.
   const files: FoundFile[] = [];
-  const [stored] = await Promise.all([
-    target.storedSources(collection),
-    mapLimit(candidates, STAT_CONCURRENCY, async (candidate) => {
-      try {
-        const stats = candidate.stats ?? (await stat(candidate.path));
-        files.push({ path: candidate.path, id: candidate.id, size: stats.size, mtimeMs: stats.mtimeMs });
-      } catch (error) {
-        problem('failed', candidate.path, `cannot be read: ${errnoReason(error)}`);
-      }
-    }),
-  ]);
+  const statting = mapLimit(candidates, STAT_CONCURRENCY, async (candidate) => {
+    try {
+      const stats = candidate.stats ?? (await stat(candidate.path));
+      files.push({ path: candidate.path, id: candidate.id, size: stats.size, mtimeMs: stats.mtimeMs });
+    } catch (error) {
+      problem('failed', candidate.path, `cannot be read: ${errnoReason(error)}`);
+    }
+  });
+  let target: IngestTarget;
+  try {
+    target = await opening;
+  } finally {
+    await statting;
+  }
+  const [stored] = await Promise.all([target.storedSources(collection), statting]);
   files.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const filesTotal = files.length + summary.skipped.length + summary.failed.length;
   let docsWritten = 0;
