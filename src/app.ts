@@ -229,6 +229,7 @@ export class App implements ServerHost {
           weights: ragSettings.fusionWeights,
           maxDocumentBytes: ragSettings.maxDocumentBytes,
           cacheTtlSeconds: engineMap.cache.redis.ttl,
+          sources: { roots: this.env.RAG_INGEST_ROOTS, urlHosts: this.env.RAG_INGEST_URL_HOSTS, urlAllowCidrs: this.env.RAG_INGEST_URL_ALLOW_CIDRS },
         },
         this.engineLog('rag'),
         graph && { store: graph, extractor: await this.graphExtractor() },

@@ -5,6 +5,7 @@
  *   mcp-level3 [stdio]                       MCP over stdio (Claude Desktop, IDE agents)
  *   mcp-level3 http [--host H] [--port P]    streamable HTTP at /mcp, the REST/JSON-RPC API, /health, /ready, /metrics
  *   mcp-level3 apikey create|list|revoke     API keys for the HTTP transports
+ *   mcp-level3 ingest PATH... --collection N index files and folders into a RAG collection
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
 import { existsSync } from 'node:fs';
@@ -31,6 +32,10 @@ Usage:
                                           make an API key (printed once; only its hash is stored)
   mcp-level3 apikey list                  keys with their scopes, expiry and revocation
   mcp-level3 apikey revoke ID             revoke a key at once
+  mcp-level3 ingest PATH... --collection NAME [--include GLOB] [--exclude GLOB] [--prune]
+                                          index files and folders (.md, .txt, .html, .pdf, .docx and
+                                          other text) into a RAG collection; unchanged files are skipped;
+                                          prints a JSON summary, exits 1 if any file failed
 
 Options:
   --data-dir DIR        embedded database directory (env MCP_DATA_DIR, default ./data; memory:// keeps nothing)
@@ -41,6 +46,10 @@ Options:
   --port PORT           http: port (env MCP_PORT, default 8080)
   --allowed-hosts a,b   http: Host/Origin names accepted besides the bind address
   --insecure-no-auth    http: allow binding a non-loopback address with no authentication configured
+  --collection NAME     ingest: the collection (created on first use)
+  --include GLOB        ingest: only files matching (repeatable; "*.md", "docs/**/*.pdf")
+  --exclude GLOB        ingest: leave out files or folders matching (repeatable; "drafts", "*.log")
+  --prune               ingest: delete documents whose files under the given paths are gone
   -h, --help            this text
   -v, --version         the version
 
@@ -74,6 +83,10 @@ function parseCommandLine(argv: string[]) {
         name: { type: 'string' },
         scopes: { type: 'string' },
         expires: { type: 'string' },
+        collection: { type: 'string' },
+        include: { type: 'string', multiple: true },
+        exclude: { type: 'string', multiple: true },
+        prune: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -305,6 +318,58 @@ function holdDataDir(app: App): void {
   }
 }
 
+async function runIngest(app: App, values: ReturnType<typeof parseCommandLine>['values'], paths: string[]): Promise<void> {
+  const { resolve } = await import('node:path');
+  const { isEngineError } = await import('./errors.js');
+  const { ingestFiles } = await import('./engines/rag/sources/file-ingest.js');
+  const { createProgressReporter } = await import('./ingest-progress.js');
+  const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
+  if (paths.length === 0) fail('ingest: give the files or folders to ingest, e.g. `mcp-level3 ingest ./docs --collection docs`');
+  const collection = values.collection ?? fail('ingest: give --collection NAME, the collection to fill (created on first use), e.g. --collection docs');
+  // ingest reports its own progress; info lines would break the bar (LOG_LEVEL brings them back).
+  // Engine loggers are children made when storage opens, below, so they take this level.
+  if (!process.env.LOG_LEVEL) app.log.level = 'warn';
+
+  const controller = new AbortController();
+  const interrupt = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ningest: stopping after the batch being written (Ctrl-C again to stop at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  const reporter = createProgressReporter(process.stderr);
+  const started = performance.now();
+  try {
+    // The folders are walked while the database opens.
+    const summary = await ingestFiles(app.services().then(({ engines }) => engines.rag), {
+      collection,
+      paths: paths.map((p) => resolve(p)),
+      include: values.include,
+      exclude: values.exclude,
+      prune: values.prune ?? false,
+      maxFileBytes: app.config.engineMap.engine_map.RAG_engine.settings.maxDocumentBytes,
+      signal: controller.signal,
+      progress: (p) => reporter.update(p),
+      onProblem: (p) => reporter.problem(p),
+    });
+    reporter.finish();
+    const seconds = Math.round((performance.now() - started) / 100) / 10;
+    const { ingested, unchanged, skipped, failed, removed, chunks } = summary;
+    process.stderr.write(
+      `ingest: ${ingested} ingested, ${unchanged} unchanged, ${skipped.length} skipped, ${failed.length} failed, ${removed} removed (${chunks} chunks) into "${collection}" in ${seconds} s${controller.signal.aborted ? ' (interrupted)' : ''}\n`,
+    );
+    out(JSON.stringify({ collection, ingested, unchanged, skipped: skipped.length, failed: failed.length, removed, chunks, seconds, interrupted: controller.signal.aborted, skippedFiles: skipped, failedFiles: failed }, null, 2));
+    await app.close();
+    process.exit(controller.signal.aborted ? 130 : failed.length > 0 ? 1 : 0);
+  } catch (error) {
+    reporter.finish();
+    await app.close();
+    if (isEngineError(error)) fail(`ingest: ${error.message}`, 1);
+    throw error;
+  }
+}
+
 /** `cp .env.example .env` is how the deployment guide configures a checkout; variables already set win. */
 function loadDotEnv(): void {
   if (!existsSync('.env')) return;
@@ -327,8 +392,8 @@ async function main(): Promise<void> {
     return;
   }
   const command = positionals[0] ?? 'stdio';
-  if (positionals.length > 1 && command !== 'apikey') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
-  if (command !== 'stdio' && command !== 'http' && command !== 'apikey') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http" or "apikey"\n\n${USAGE}`);
+  if (positionals.length > 1 && command !== 'apikey' && command !== 'ingest') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
+  if (command !== 'stdio' && command !== 'http' && command !== 'apikey' && command !== 'ingest') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey" or "ingest"\n\n${USAGE}`);
 
   const app = createApp(values);
   // apikey asks a server running on the data dir first (admin-socket.ts), and takes the
@@ -347,6 +412,7 @@ async function main(): Promise<void> {
   }
   if (command === 'stdio') await runStdio(app);
   else if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
+  else if (command === 'ingest') await runIngest(app, values, positionals.slice(1));
   else await runHttp(app, values);
 }
 

@@ -27,7 +27,7 @@ export const ragIngest = defineOperation({
   engine: 'rag',
   title: 'Ingest documents',
   description:
-    'Chunk, embed and index documents into a collection (created on first use). Same id with new text replaces its chunks; unchanged documents are skipped. Failures are reported per document.',
+    'Chunk, embed and index documents into a collection (created on first use): inline `documents`, or `sources` (files, folders, URLs the server may read: .md, .txt, .html, .pdf, .docx). Unchanged ones are skipped; failures are reported per document.',
   input: z.object({
     collection: collectionName(),
     documents: z
@@ -47,22 +47,42 @@ export const ragIngest = defineOperation({
       )
       .min(1, { error: 'give at least one document' })
       .max(1000, { error: 'at most 1000 documents per call; split the batch' })
-      .describe('Documents to ingest.'),
-  }),
+      .optional()
+      .describe('Documents to ingest. Give documents or sources.'),
+    sources: z
+      .array(
+        z
+          .object({
+            path: z.string().min(1).max(4096).optional().describe('Absolute file or folder under RAG_INGEST_ROOTS.'),
+            url: z.string().min(1).max(2048).optional().describe('http(s) URL on a host in RAG_INGEST_URL_HOSTS.'),
+          })
+          .refine((v) => (v.path === undefined) !== (v.url === undefined), { error: 'give exactly one of path or url' }),
+      )
+      .min(1, { error: 'give at least one source' })
+      .max(100, { error: 'at most 100 sources per call' })
+      .optional()
+      .describe('Files, folders or URLs to read; document ids are paths relative to the folder, or URLs.'),
+  }).refine((v) => (v.documents === undefined) !== (v.sources === undefined), { error: 'give exactly one of documents or sources' }),
   output: z.object({
     ingested: z.number().int().describe('Documents written (new or changed).'),
     skipped: z.number().int().describe('Documents unchanged since their last ingest.'),
     chunks: z.number().int().describe('Chunks written.'),
-    errors: z.array(z.object({ id: z.string().describe('Document id.'), message: z.string().describe('Why it was not ingested.') })).describe('Documents not ingested.'),
+    errors: z.array(z.object({ id: z.string().describe('Document id, file or URL.'), message: z.string().describe('Why it was not ingested.') })).describe('Documents not ingested.'),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'rag:write',
   async handler(input, { engines, signal, progress, sample, metrics }) {
-    const result = await engines.rag.ingest(
-      input.collection,
-      input.documents.map((doc) => ({ ...doc, metadata: doc.metadata ?? undefined })),
-      { signal, sample, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
-    );
+    const result = input.sources
+      ? await engines.rag.ingestSources(
+          input.collection,
+          input.sources.map((s) => (s.path !== undefined ? { path: s.path } : { url: s.url! })),
+          { signal, progress },
+        )
+      : await engines.rag.ingest(
+          input.collection,
+          input.documents!.map((doc) => ({ ...doc, metadata: doc.metadata ?? undefined })),
+          { signal, sample, progress: (done, total) => progress(done, total, `ingested ${done} of ${total} documents`) },
+        );
     metrics.ragIngestedChunks.inc(result.chunks);
     return result;
   },
@@ -87,6 +107,7 @@ const hitSchema = z.object({
       uri: z.string().nullable().describe('Document URI.'),
       start: z.number().int().describe('Start offset of the chunk in the document text.'),
       end: z.number().int().describe('End offset (exclusive).'),
+      page: z.number().int().optional().describe('PDF page where the chunk starts.'),
     })
     .describe('Where the chunk comes from.'),
 });

@@ -10,3 +10,9 @@ export const RETRIEVAL_MODES = ['hybrid', 'vector', 'fulltext', 'graph'] as cons
 export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
 
 export const SUPPORTED_MIME_TYPES = ['text/plain', 'text/markdown', 'text/html'] as const;
+
+/** Collection names: lower-case letters, digits, "_" and "-", at most 63. */
+export const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** The error of each document a cancelled ingest did not reach. */
+export const CANCELLED = 'not ingested: the request was cancelled';

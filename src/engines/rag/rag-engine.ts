@@ -34,8 +34,11 @@ import { createModelExtractor, type Complete } from './graph/model-extractor.js'
 import { retrieveByGraph } from './graph/graph-retriever.js';
 import { detectCommunities, type Community } from './graph/communities.js';
 import { DeferredIndexBuilds } from './deferred-index-builds.js';
+import { pageAt } from './sources/extract.js';
+import type { SourceSettings } from './sources/source-policy.js';
+import { ingestSources, type IngestSource, type SourceIngestOptions } from './sources/ingest-sources.js';
 
-import type { RetrievalMode } from './constants.js';
+import { CANCELLED, COLLECTION_NAME, type RetrievalMode } from './constants.js';
 type Retriever = 'vector' | 'fulltext' | 'graph';
 
 /** GraphRAG's parts: where the graph is kept, and the extractor configured on the server. */
@@ -63,6 +66,30 @@ export interface RagSettings extends ChunkSettings {
   vectorIndexQuietMs?: number;
   cacheTtlSeconds: number;
   maxDocumentBytes: number;
+  /** Where `sources` may read from (the raw settings; sources/ parses them and names them in errors). */
+  sources?: SourceSettings;
+}
+
+/** Where a document was read from; kept with it (rag_documents.source) for incremental re-ingest and page citations. */
+export interface DocumentSource {
+  /** Absolute path of the file. */
+  file?: string;
+  url?: string;
+  /** Bytes of the file as read. */
+  size: number;
+  mtimeMs?: number;
+  /** SHA-256 of the bytes read. */
+  sha256: string;
+  /** PDF: where each page starts in the document text. */
+  pages?: number[];
+}
+
+/** A stored document's source, as incremental ingestion compares it. */
+export interface StoredSource {
+  file?: string;
+  size?: number;
+  mtimeMs?: number;
+  sha256?: string;
 }
 
 export interface IngestDocument {
@@ -72,6 +99,7 @@ export interface IngestDocument {
   uri?: string;
   mimeType: SupportedMimeType;
   metadata?: Record<string, unknown>;
+  source?: DocumentSource;
 }
 
 export interface IngestResult {
@@ -87,7 +115,7 @@ export interface Hit {
   text: string;
   score: number;
   retrievers: Partial<Record<Retriever, number>>;
-  citation: { documentId: string; title: string | null; uri: string | null; start: number; end: number };
+  citation: { documentId: string; title: string | null; uri: string | null; start: number; end: number; page?: number };
 }
 
 export interface QueryResult {
@@ -153,7 +181,6 @@ function indexName(collection: string): string {
   return `rag_hnsw_${sha256Hex(collection).slice(0, 16)}`;
 }
 
-export const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** Most documents written per transaction. */
 const WRITE_GROUP_SIZE = 32;
@@ -376,7 +403,7 @@ export class RagEngine {
   async ingest(
     collectionName: string,
     documents: readonly IngestDocument[],
-    options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete } = {},
+    options: { signal?: AbortSignal; progress?: (done: number, total: number, chunks: number) => Promise<void>; sample?: Complete } = {},
   ): Promise<IngestResult> {
     // A waiting index build starts only once ingestion into the collection is quiet.
     const ended = this.indexBuilds.ingestStarted(collectionName);
@@ -390,7 +417,7 @@ export class RagEngine {
   private async ingestDocuments(
     collectionName: string,
     documents: readonly IngestDocument[],
-    options: { signal?: AbortSignal; progress?: (done: number, total: number) => Promise<void>; sample?: Complete },
+    options: { signal?: AbortSignal; progress?: (done: number, total: number, chunks: number) => Promise<void>; sample?: Complete },
   ): Promise<IngestResult> {
     if (!COLLECTION_NAME.test(collectionName)) throw invalidInput('collection: expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"');
     // Created with the first documents written (insertCollection), not before.
@@ -422,7 +449,7 @@ export class RagEngine {
     for (const [groupIndex, group] of groups.entries()) {
       const groupStart = groupIndex * groupSize;
       if (options.signal?.aborted) {
-        for (const doc of group) result.errors.push({ id: doc.id, message: 'not ingested: the request was cancelled' });
+        for (const doc of group) result.errors.push({ id: doc.id, message: CANCELLED });
         continue;
       }
       prepareAhead(groupIndex);
@@ -436,7 +463,7 @@ export class RagEngine {
       }
       result.skipped += ready.skipped;
       for (const { id, error } of ready.failed) {
-        if (options.signal?.aborted) result.errors.push({ id, message: 'not ingested: the request was cancelled' });
+        if (options.signal?.aborted) result.errors.push({ id, message: CANCELLED });
         else fail(id, error);
       }
       // One transaction per group. The group is written at once (one statement per table:
@@ -505,7 +532,7 @@ export class RagEngine {
         result.ingested++;
         result.chunks += doc.chunks.length;
       }
-      if (options.progress && documents.length > 1) await options.progress(Math.min(groupStart + group.length, documents.length), documents.length);
+      if (options.progress && documents.length > 1) await options.progress(Math.min(groupStart + group.length, documents.length), documents.length, result.chunks);
     }
     if (result.ingested > 0) await this.afterIngest(collectionName, result.chunks);
     return result;
@@ -589,9 +616,9 @@ export class RagEngine {
     const replaced = docs.filter((d) => d.replaces).map((d) => d.doc.id);
     if (replaced.length > 0) await this.removeDocuments(tx, key, replaced);
     await tx.query(
-      `insert into rag_documents (collection, id, title, uri, mime_type, content_hash, metadata, text, chunk_count)
-       select $1, u.id, u.title, u.uri, u.mime_type, u.content_hash, u.metadata::jsonb, u.text, u.chunk_count
-       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[]) as u(id, title, uri, mime_type, content_hash, metadata, text, chunk_count)`,
+      `insert into rag_documents (collection, id, title, uri, mime_type, content_hash, metadata, text, chunk_count, source)
+       select $1, u.id, u.title, u.uri, u.mime_type, u.content_hash, u.metadata::jsonb, u.text, u.chunk_count, u.source::jsonb
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[]) as u(id, title, uri, mime_type, content_hash, metadata, text, chunk_count, source)`,
       [
         collection,
         docs.map((d) => d.doc.id),
@@ -602,6 +629,8 @@ export class RagEngine {
         docs.map((d) => JSON.stringify(d.doc.metadata ?? {})),
         docs.map((d) => d.doc.text),
         docs.map((d) => d.chunks.length),
+        // graph: whether it was indexed with GraphRAG, so turning GraphRAG on re-indexes files as it does inline documents.
+        docs.map((d) => (d.doc.source ? JSON.stringify({ ...d.doc.source, ...(this.graph ? { graph: true } : {}) }) : null)),
       ],
     );
     const rows: ChunkRow[] = docs.flatMap((d) => {
@@ -771,6 +800,53 @@ export class RagEngine {
       limit,
     ]);
     return rows.map((r) => r.id);
+  }
+
+  /** Ingests files and folders (under RAG_INGEST_ROOTS) and URLs (on RAG_INGEST_URL_HOSTS): sources/. */
+  ingestSources(collection: string, sources: readonly IngestSource[], options: SourceIngestOptions = {}): Promise<IngestResult> {
+    return ingestSources(this, this.settings, collection, sources, options);
+  }
+
+  /**
+   * The file sources of a collection's documents (id → file, size, mtime, hash): what an
+   * incremental ingest compares a folder with, in one query. Empty for a collection that does
+   * not exist yet. With GraphRAG on, documents indexed without it are left out, so they are
+   * read and indexed again.
+   */
+  async storedSources(collection: string): Promise<Map<string, StoredSource>> {
+    const { rows } = await this.sql.query<{ id: string; file: string | null; size: number | null; mtime_ms: number | null; sha256: string | null }>(
+      `select id, source->>'file' as file, (source->>'size')::float8 as size, (source->>'mtimeMs')::float8 as mtime_ms, source->>'sha256' as sha256
+       from rag_documents where collection = $1 and source is not null and ($2::boolean is false or source ? 'graph')`,
+      [collection, this.graph !== undefined],
+    );
+    return new Map(rows.map((r) => [r.id, { file: r.file ?? undefined, size: r.size ?? undefined, mtimeMs: r.mtime_ms ?? undefined, sha256: r.sha256 ?? undefined }]));
+  }
+
+  /**
+   * Records that files were touched but their bytes are unchanged: their stored size, mtime
+   * and path (source and the `mtime` metadata of the document and its chunks), without
+   * re-indexing them, so the next run skips them on size and mtime alone.
+   */
+  async touchSources(collectionName: string, touched: readonly { id: string; file: string; size: number; mtimeMs: number; mtime: string }[]): Promise<void> {
+    if (touched.length === 0) return;
+    const ids = touched.map((t) => t.id);
+    const mtimes = touched.map((t) => t.mtime);
+    await this.sql.transaction(async (tx) => {
+      await tx.query(
+        `update rag_documents d set source = d.source || jsonb_build_object('file', u.file, 'size', u.size, 'mtimeMs', u.mtime_ms),
+           metadata = case when d.metadata ? 'mtime' then d.metadata || jsonb_build_object('mtime', u.mtime) else d.metadata end
+         from unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[]) as u(id, file, size, mtime_ms, mtime)
+         where d.collection = $1 and d.id = u.id`,
+        [collectionName, ids, touched.map((t) => t.file), touched.map((t) => t.size), touched.map((t) => t.mtimeMs), mtimes],
+      );
+      await tx.query(
+        `update rag_chunks c set metadata = c.metadata || jsonb_build_object('mtime', u.mtime)
+         from unnest($2::text[], $3::text[]) as u(id, mtime)
+         where c.collection = $1 and c.document_id = u.id and c.metadata ? 'mtime'`,
+        [collectionName, ids, mtimes],
+      );
+      await tx.query('update rag_collections set generation = generation + 1 where name = $1', [collectionName]);
+    });
   }
 
   /**
@@ -999,8 +1075,8 @@ export class RagEngine {
 
   private async hydrate(fused: FusedItem[]): Promise<Hit[]> {
     if (fused.length === 0) return [];
-    const { rows } = await this.sql.query<{ id: number; document_id: string; text: string; start_offset: number; end_offset: number; title: string | null; uri: string | null }>(
-      `select c.id, c.document_id, c.text, c.start_offset, c.end_offset, d.title, d.uri
+    const { rows } = await this.sql.query<{ id: number; document_id: string; text: string; start_offset: number; end_offset: number; title: string | null; uri: string | null; pages: number[] | null }>(
+      `select c.id, c.document_id, c.text, c.start_offset, c.end_offset, d.title, d.uri, d.source->'pages' as pages
        from rag_chunks c join rag_documents d on d.collection = c.collection and d.id = c.document_id
        where c.id = any($1::int[])`,
       [fused.map((f) => f.id)],
@@ -1016,7 +1092,14 @@ export class RagEngine {
           text: row.text,
           score: f.score,
           retrievers: f.ranks,
-          citation: { documentId: row.document_id, title: row.title, uri: row.uri, start: row.start_offset, end: row.end_offset },
+          citation: {
+            documentId: row.document_id,
+            title: row.title,
+            uri: row.uri,
+            start: row.start_offset,
+            end: row.end_offset,
+            ...(Array.isArray(row.pages) && row.pages.length > 0 ? { page: pageAt(row.pages, row.start_offset) } : {}),
+          },
         },
       ];
     });

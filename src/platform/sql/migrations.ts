@@ -522,6 +522,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // DAG_engine.settings.maxInterruptedAttempts instead of being resumed forever.
     up: `alter table dag_nodes add column interruptions integer not null default 0;`,
   },
+  {
+    version: 14,
+    name: 'rag: where a document was read from (file, size, mtime, hash, PDF page offsets)',
+    // Kept apart from metadata: metadata is copied to every chunk and filtered on, while this
+    // is read only by incremental ingestion (one query per collection) and page citations.
+    up: `alter table rag_documents add column source jsonb;`,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
