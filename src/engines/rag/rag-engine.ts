@@ -454,6 +454,10 @@ export class RagEngine {
       }
       prepareAhead(groupIndex);
       const ready = await preparing[groupIndex]!;
+      // An endpoint that is down (embeddings, extraction) is not the documents' fault: before
+      // anything is written the call fails as UNAVAILABLE, so the caller retries the batch.
+      const outage = ready.failed.find((f) => f.error instanceof EngineError && f.error.code === 'UNAVAILABLE');
+      if (outage && ready.prepared.length === 0 && result.ingested === 0 && result.chunks === 0) throw outage.error;
       const prepared: PreparedDocument[] = [];
       for (const doc of ready.prepared) {
         // A document that came earlier in this batch (a repeated id) may have been written since.
