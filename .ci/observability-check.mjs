@@ -276,8 +276,16 @@ try {
       }
     }
     expect(errors.length === 0, errors.join('; '));
+    // A loaded CI machine can be a scrape or two behind the calls: an overview panel empty at
+    // first is asked again for up to 30 s before it counts as having no data.
+    const exprsOf = (title) => dashboard.panels.find((p) => p.title === title).targets.map((t) => t.expr.replaceAll('$__rate_interval', '1m').replaceAll('$namespace', '.*').replaceAll('$pod', '.*'));
     for (const title of ['HTTP request rate by route', 'HTTP p95 latency', 'Tool calls by engine', 'execution: queue depth and bound', 'governance: audit chain verifications', 'Memory (RSS) and heap']) {
-      expect(!empty.includes(title), `no data for ${title}`);
+      if (!empty.includes(title)) continue;
+      const filled = await waitFor(`data for ${title}`, async () => {
+        for (const expr of exprsOf(title)) if ((await api(`query?query=${encodeURIComponent(expr)}`)).data.result.length > 0) return true;
+        return false;
+      }, 30_000).catch(() => false);
+      expect(filled, `no data for ${title}`);
     }
   });
 } finally {
