@@ -1,0 +1,44 @@
+/*
+ * Stdio cold start of two checkouts, alternated
+ * =============================================
+ * Usage: node bench/coldstart-compare.mjs BEFORE_DIR AFTER_DIR [runs per round] [rounds]
+ * Each checkout must be built (dist/). For each spawn: wall time from spawn() until the
+ * answer to `initialize` arrives on stdout, and the process's CPU time (user + system, from
+ * /proc/<pid>/stat) at that moment; `--data-dir memory://`, run in the checkout's own
+ * directory (its config). Prints one JSON line per round and checkout: the medians.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+const [before, after, runsText = '5', roundsText = '2'] = process.argv.slice(2);
+if (!before || !after) throw new Error('usage: node bench/coldstart-compare.mjs BEFORE_DIR AFTER_DIR [runs] [rounds]');
+const TICKS_PER_SECOND = 100;
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+};
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'coldstart', version: '1' } } })}\n`;
+
+function once(root) {
+  const started = performance.now();
+  const child = spawn(process.execPath, [resolve(root, 'dist/src/cli.js'), '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
+  return new Promise((done, fail) => {
+    child.once('error', fail);
+    child.stdout.once('data', () => {
+      const sample = { ms: performance.now() - started, cpuS: cpuSeconds(child.pid) };
+      child.kill('SIGKILL');
+      done(sample);
+    });
+    child.stdin.write(initialize);
+  });
+}
+
+for (let round = 1; round <= Number(roundsText); round++) {
+  for (const root of [before, after]) {
+    const samples = [];
+    for (let i = 0; i < Number(runsText); i++) samples.push(await once(root));
+    console.log(JSON.stringify({ round, root, runs: samples.length, medianMs: Math.round(median(samples.map((s) => s.ms))), medianCpuS: median(samples.map((s) => s.cpuS)) }));
+  }
+}
