@@ -61,6 +61,11 @@ export interface AppOptions {
   /** Redis key prefix (tests share one Redis this way). */
   cacheKeyPrefix?: string;
   logger?: Logger;
+  /**
+   * false for one-shot commands (`apikey`, `ingest`): the DAG scheduler is not started, so a
+   * command never claims or resumes workflow runs it would abandon when it exits.
+   */
+  runsWorkflows?: boolean;
 }
 
 export interface Services {
@@ -293,7 +298,7 @@ export class App implements ServerHost {
       this.metrics,
     );
     // A disabled engine is not opened: its operations are not offered and its scheduler never runs.
-    if (engineMap.DAG_engine.enabled) await dag.start();
+    if (engineMap.DAG_engine.enabled && this.options.runsWorkflows !== false) await dag.start();
     return { dag, execution };
   }
 

@@ -96,12 +96,14 @@ function parseCommandLine(argv: string[]) {
   }
 }
 
-function createApp(values: ReturnType<typeof parseCommandLine>['values']): App {
+function createApp(values: ReturnType<typeof parseCommandLine>['values'], command: string): App {
   const options: AppOptions = {
     configDir: values.config ?? './config',
     configExplicit: values.config !== undefined,
     dataDir: values['data-dir'],
     readOnly: values['read-only'] ?? false,
+    // Servers run workflows; one-shot commands only open storage.
+    runsWorkflows: command === 'stdio' || command === 'http',
   };
   try {
     if (values.toolsets !== undefined) options.toolsets = parseToolsets(values.toolsets);
@@ -395,7 +397,7 @@ async function main(): Promise<void> {
   if (positionals.length > 1 && command !== 'apikey' && command !== 'ingest') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
   if (command !== 'stdio' && command !== 'http' && command !== 'apikey' && command !== 'ingest') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey" or "ingest"\n\n${USAGE}`);
 
-  const app = createApp(values);
+  const app = createApp(values, command);
   // apikey asks a server running on the data dir first (admin-socket.ts), and takes the
   // directory itself only when none answers.
   if (command !== 'apikey') holdDataDir(app);
