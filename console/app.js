@@ -78,7 +78,7 @@ async function signIn(event) {
 // ------------------------------------------------------------------ approvals
 
 async function compareWithAlias(request) {
-  const rows = [h('tr', {}, h('th', { scope: 'col', text: '' }), h('th', { scope: 'col', text: 'Requested' }), h('th', { scope: 'col', text: `Now in ${request.environment}` }))];
+  const rows = [h('tr', {}, h('th', { scope: 'col', text: 'Field' }), h('th', { scope: 'col', text: 'Requested' }), h('th', { scope: 'col', text: `Now in ${request.environment}` }))];
   let candidate;
   let current;
   let note = '';
