@@ -4,7 +4,7 @@ import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
 
 const $ = (id) => document.getElementById(id);
-const PAGES = ['approvals', 'runs', 'audit'];
+const PAGES = ['approvals', 'runs', 'audit', 'registry'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const REFRESH_MS = 2000;
 let refreshTimer;
@@ -273,6 +273,66 @@ async function showAudit() {
   }
 }
 
+// ------------------------------------------------------------------ registry
+
+const labelText = (labels) => Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ');
+
+async function showRegistry() {
+  const form = $('registry-filter');
+  const tbody = $('registry-table').querySelector('tbody');
+  try {
+    const { artifacts } = await call('registry_list', { prefix: form.prefix.value.trim(), label: form.label.value.trim(), limit: 100 });
+    tbody.replaceChildren(
+      ...artifacts.map((a) =>
+        h('tr', {}, h('td', {}, h('a', { href: `#registry/${encodeURIComponent(a.name)}`, text: a.name })), h('td', { text: a.version }), h('td', { text: labelText(a.labels) }), h('td', { text: a.latest ? 'latest' : '' }), h('td', { text: when(a.createdAt) })),
+      ),
+    );
+    say('registry-status', artifacts.length ? '' : 'No artifact version matches.');
+  } catch (error) {
+    tbody.replaceChildren();
+    say('registry-status', plain(error), 'error');
+  }
+}
+
+async function rollback(name, environment) {
+  const outcome = $('rollback-outcome');
+  try {
+    const moved = await call('promotion_rollback', { name, environment });
+    outcome.textContent = `Rolled back: ${environment} now points at ${name}@${moved.version} (was ${moved.previousVersion ?? 'nothing'}).`;
+    outcome.className = 'ok';
+    await showArtifact(name, true);
+  } catch (error) {
+    outcome.textContent = plain(error);
+    outcome.className = 'error';
+  }
+}
+
+async function showArtifact(name, keepOutcome = false) {
+  $('artifact-detail').hidden = false;
+  $('artifact-title').textContent = name;
+  if (!keepOutcome) say('rollback-outcome', '');
+  const versions = $('artifact-versions').querySelector('tbody');
+  const history = $('artifact-history').querySelector('tbody');
+  try {
+    const { artifacts } = await call('registry_list', { prefix: name, includeYanked: true, limit: 100 });
+    const mine = artifacts.filter((a) => a.name === name);
+    const details = [];
+    for (const a of mine) details.push(await call('registry_get', { name, version: a.version, includeContent: false }));
+    versions.replaceChildren(
+      ...details.map((d) => h('tr', {}, h('td', { text: d.yanked ? `${d.version} (yanked)` : d.version }), h('td', { text: [...(mine.find((a) => a.version === d.version)?.latest ? ['latest'] : []), ...d.aliases].join(', ') }), h('td', { text: labelText(d.labels) }), h('td', { text: d.digest }))),
+    );
+    const { events } = await call('promotion_history', { name, limit: 50 });
+    history.replaceChildren(
+      ...events.map((e) => h('tr', {}, h('td', { text: when(e.at) }), h('td', { text: e.environment }), h('td', { text: e.action }), h('td', { text: e.version }), h('td', { text: e.previousVersion ?? '—' }), h('td', { text: e.actor }))),
+    );
+    const environments = [...new Set(events.map((e) => e.environment))];
+    $('artifact-rollback').replaceChildren(...environments.map((env) => h('button', { type: 'button', onclick: () => rollback(name, env), text: `Roll back ${env}` })));
+    say('artifact-status', `${details.length} version${details.length === 1 ? '' : 's'}, ${events.length} alias move${events.length === 1 ? '' : 's'}.`);
+  } catch (error) {
+    say('artifact-status', plain(error), 'error');
+  }
+}
+
 // ------------------------------------------------------------------ routing
 
 async function route() {
@@ -289,6 +349,11 @@ async function route() {
   }
   if (current === 'approvals') await showApprovals();
   if (current === 'audit') await showAudit();
+  if (current === 'registry') {
+    $('artifact-detail').hidden = !id;
+    await showRegistry();
+    if (id) await showArtifact(decodeURIComponent(id));
+  }
   if (current === 'runs') {
     $('run-detail').hidden = !id;
     await showRuns();
@@ -319,5 +384,9 @@ $('audit-filter').addEventListener('submit', (event) => {
   loadAudit(false);
 });
 $('audit-more').addEventListener('click', () => loadAudit(true));
+$('registry-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  showRegistry();
+});
 window.addEventListener('hashchange', route);
 route();

@@ -3,9 +3,9 @@
  * browser download): sign-in with an API key and a wrong key's error; the approvals inbox
  * with a request another principal made, approved from the page and checked through MCP; the
  * four-eyes refusal and a request decided elsewhere, in plain words; a run's graph with its
- * node ids; the audit trail with the chain verified; a key that stops working ends the
- * session. No console errors, no request leaves the server, and axe-core finds no
- * accessibility violation. With CI set, screenshots go to .ci-out/screenshots/.
+ * node ids; the audit trail with the chain verified; the registry with a rollback; a key
+ * that stops working ends the session. No console errors, no request leaves the server,
+ * and axe-core finds no accessibility violation. With CI set, screenshots go to .ci-out/screenshots/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -201,6 +201,28 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     expect(rows.every((row) => row.includes('promotion_approve'))).toBe(true);
     expect(await axe(page)).toEqual([]);
     await shot(page, 'audit');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows an artifact\'s versions, aliases and promotion history, and rolls an environment back', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await page.getByRole('link', { name: 'Registry' }).click();
+    await page.getByLabel('Name prefix').fill('acme/');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('link', { name: 'acme/churn' }).first().click();
+    await expect.poll(() => page.locator('#artifact-status').innerText()).toMatch(/^3 versions, \d+ alias moves\.$/);
+    const versions = await page.locator('#artifact-versions tbody tr').allInnerTexts();
+    expect(versions.find((row) => row.startsWith('1.1.0'))).toContain('staging');
+    expect(versions.find((row) => row.startsWith('1.2.0'))).toMatch(/latest, dev/);
+    expect(await page.locator('#artifact-history').innerText()).toContain('promote');
+    expect(await axe(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Roll back dev' }).click();
+    await expect.poll(() => page.locator('#rollback-outcome').innerText()).toBe('Rolled back: dev now points at acme/churn@1.1.0 (was 1.2.0).');
+    const now = await fetch(`${s.origin}/api/v1/registry/get?name=acme/churn&alias=dev&includeContent=false`, { headers: { 'x-api-key': operatorKey } });
+    expect(((await now.json()) as { version: string }).version).toBe('1.1.0');
+    await shot(page, 'registry');
     expect(problems).toEqual([]);
     await page.close();
   });
