@@ -4,7 +4,7 @@ import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
 
 const $ = (id) => document.getElementById(id);
-const PAGES = ['approvals', 'runs', 'audit', 'registry'];
+const PAGES = ['approvals', 'runs', 'audit', 'registry', 'rag'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const REFRESH_MS = 2000;
 let refreshTimer;
@@ -298,9 +298,9 @@ async function rollback(name, environment) {
   const outcome = $('rollback-outcome');
   try {
     const moved = await call('promotion_rollback', { name, environment });
+    await showArtifact(name, true);
     outcome.textContent = `Rolled back: ${environment} now points at ${name}@${moved.version} (was ${moved.previousVersion ?? 'nothing'}).`;
     outcome.className = 'ok';
-    await showArtifact(name, true);
   } catch (error) {
     outcome.textContent = plain(error);
     outcome.className = 'error';
@@ -333,6 +333,44 @@ async function showArtifact(name, keepOutcome = false) {
   }
 }
 
+// ------------------------------------------------------------------ RAG playground
+
+async function showRag() {
+  const select = $('rag-collection');
+  try {
+    const { collections } = await call('rag_collections', {});
+    const chosen = select.value;
+    select.replaceChildren(...collections.map((c) => h('option', { value: c.name, text: `${c.name} (${c.documents} documents)` })));
+    if (collections.some((c) => c.name === chosen)) select.value = chosen;
+    say('rag-status', collections.length ? '' : 'No collection yet: ingest documents with rag_ingest first.');
+  } catch (error) {
+    say('rag-status', plain(error), 'error');
+  }
+}
+
+async function searchRag(event) {
+  event.preventDefault();
+  const form = $('rag-form');
+  const list = $('rag-hits');
+  say('rag-status', 'Searching…');
+  try {
+    const { hits, graph } = await call('rag_query', { collection: form.collection.value, query: form.query.value.trim(), mode: form.mode.value, topK: Number(form.topK.value) || 5, maxChars: 600 });
+    list.replaceChildren(
+      ...hits.map((hit) => {
+        const c = hit.citation;
+        const source = [c.title, c.uri].filter(Boolean).join(' — ');
+        const where = `${hit.documentId}${source ? ` (${source})` : ''}, characters ${c.start}–${c.end}${c.page ? `, page ${c.page}` : ''}`;
+        return h('li', { class: 'hit' }, h('p', { class: 'citation', text: `${where} · score ${Number(hit.score.toPrecision(3))}` }), h('blockquote', { text: hit.text }));
+      }),
+    );
+    say('rag-status', hits.length ? `${hits.length} hit${hits.length === 1 ? '' : 's'}, best first (${form.mode.value}).` : 'No passage matched.');
+    $('rag-graph').textContent = graph && graph.entities.length ? `Graph entities: ${graph.entities.join(', ')}${graph.paths.length ? `. Paths: ${graph.paths.join('; ')}` : ''}` : '';
+  } catch (error) {
+    list.replaceChildren();
+    say('rag-status', plain(error), 'error');
+  }
+}
+
 // ------------------------------------------------------------------ routing
 
 async function route() {
@@ -349,6 +387,7 @@ async function route() {
   }
   if (current === 'approvals') await showApprovals();
   if (current === 'audit') await showAudit();
+  if (current === 'rag') await showRag();
   if (current === 'registry') {
     $('artifact-detail').hidden = !id;
     await showRegistry();
@@ -384,6 +423,7 @@ $('audit-filter').addEventListener('submit', (event) => {
   loadAudit(false);
 });
 $('audit-more').addEventListener('click', () => loadAudit(true));
+$('rag-form').addEventListener('submit', searchRag);
 $('registry-filter').addEventListener('submit', (event) => {
   event.preventDefault();
   showRegistry();

@@ -3,9 +3,10 @@
  * browser download): sign-in with an API key and a wrong key's error; the approvals inbox
  * with a request another principal made, approved from the page and checked through MCP; the
  * four-eyes refusal and a request decided elsewhere, in plain words; a run's graph with its
- * node ids; the audit trail with the chain verified; the registry with a rollback; a key
- * that stops working ends the session. No console errors, no request leaves the server,
- * and axe-core finds no accessibility violation. With CI set, screenshots go to .ci-out/screenshots/.
+ * node ids; the audit trail with the chain verified; the registry with a rollback; the RAG
+ * playground's hits and citations; a key that stops working ends the session. No console
+ * errors, no request leaves the server, and axe-core finds no accessibility violation. With
+ * CI set, screenshots go to .ci-out/screenshots/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,9 +15,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { dagRun } from '../../tools/dag.js';
+import { ragIngest } from '../../tools/rag.js';
 import { promotionReject, promotionRequest } from '../../tools/promotion.js';
 import { registryPublish } from '../../tools/registry.js';
-import { appBackends } from '../helpers/backends.js';
+import { ADMIN, appBackends } from '../helpers/backends.js';
 import { startApiServer, type ApiServer } from '../helpers/api-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -36,7 +38,7 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
 
   beforeAll(async () => {
     s = await startApiServer(appBackends()[0]!);
-    const scopes = ['promotion:read', 'promotion:request', 'promotion:approve', 'registry:read', 'dag:read', 'dag:run', 'governance:read'];
+    const scopes = ['promotion:read', 'promotion:request', 'promotion:approve', 'registry:read', 'dag:read', 'dag:run', 'governance:read', 'rag:read'];
     const made = await (await s.app.apiKeys()).create({ name: 'operator', scopes });
     operatorKey = made.key;
     operator = { principal: { id: `apikey:${made.id}`, scopes } };
@@ -54,6 +56,17 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
       operator,
     );
     runId = run.runId as string;
+    await s.app.invoke(
+      ragIngest,
+      {
+        collection: 'handbook',
+        documents: [
+          { id: 'night-trains', title: 'Night trains', text: 'The sleeper cabin on the night train to Vienna has two berths and a washbasin.' },
+          { id: 'expenses', title: 'Expenses', text: 'Travel expenses are reimbursed within thirty days of the receipt.' },
+        ],
+      },
+      ADMIN,
+    );
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   }, 120_000);
   afterAll(async () => {
@@ -223,6 +236,24 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     const now = await fetch(`${s.origin}/api/v1/registry/get?name=acme/churn&alias=dev&includeContent=false`, { headers: { 'x-api-key': operatorKey } });
     expect(((await now.json()) as { version: string }).version).toBe('1.1.0');
     await shot(page, 'registry');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('queries a collection in the RAG playground and shows hits with their citations', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await page.getByRole('link', { name: 'RAG playground' }).click();
+    await expect.poll(() => page.getByLabel('Collection').inputValue()).toBe('handbook');
+    await page.getByLabel('full text').check();
+    await page.getByLabel('Query').fill('sleeper cabin');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('#rag-status').innerText()).toMatch(/hits?, best first \(fulltext\)/);
+    const first = page.locator('#rag-hits li').first();
+    expect(await first.locator('.citation').innerText()).toMatch(/^night-trains \(Night trains\), characters 0–\d+/);
+    expect(await first.locator('blockquote').innerText()).toContain('sleeper cabin');
+    expect(await axe(page)).toEqual([]);
+    await shot(page, 'rag');
     expect(problems).toEqual([]);
     await page.close();
   });
