@@ -202,6 +202,24 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     await page.close();
   });
 
+  it('refreshes the graph of a run in progress until it ends', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    const started = await s.app.invoke(
+      dagRun,
+      { definition: { name: 'demo/slow', nodes: [{ id: 'wait', action: 'delay', input: { ms: 2500 } }, { id: 'after', action: 'noop', dependsOn: ['wait'] }] } },
+      operator,
+    );
+    await page.goto(`${s.origin}/console#runs/${started.runId as string}`);
+    const graph = page.locator('#run-graph svg');
+    await expect.poll(() => graph.locator('g[data-node-id="wait"]').getAttribute('data-status')).toBe('running');
+    expect(await page.locator('#run-summary').innerText()).toContain('(refreshing)');
+    await expect.poll(() => graph.locator('g[data-node-id="after"]').getAttribute('data-status'), { timeout: 15_000 }).toBe('succeeded');
+    expect(await page.locator('#run-summary').innerText()).toBe('demo/slow: succeeded');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('shows the audit trail with filters and the chain verified', async () => {
     const { page, problems } = await open();
     await signIn(page);
