@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const PAGES = ['approvals', 'runs', 'audit', 'registry', 'rag'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const REFRESH_MS = 2000;
-let refreshTimer;
+let refreshTimer; // the pending redraw of a run in progress
 
 function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -41,7 +41,7 @@ function plain(error) {
 // ------------------------------------------------------------------ session
 
 function showSignIn(message = '') {
-  clearInterval(refreshTimer);
+  clearTimeout(refreshTimer);
   $('nav').hidden = true;
   for (const page of PAGES) $(page).hidden = true;
   $('sign-in').hidden = false;
@@ -71,8 +71,9 @@ async function signIn(event) {
   session.set(key);
   $('api-key').value = '';
   say('session-message', '');
-  if (!location.hash || location.hash === '#') location.hash = '#approvals';
-  route();
+  // A new hash routes through hashchange; the same one is routed here.
+  if (location.hash === '' || location.hash === '#') location.hash = '#approvals';
+  else route();
 }
 
 // ------------------------------------------------------------------ approvals
@@ -374,7 +375,7 @@ async function searchRag(event) {
 // ------------------------------------------------------------------ routing
 
 async function route() {
-  clearInterval(refreshTimer);
+  clearTimeout(refreshTimer);
   if (!session.key()) return showSignIn();
   $('sign-in').hidden = true;
   $('nav').hidden = false;
@@ -398,12 +399,13 @@ async function route() {
     await showRuns();
     if (id) {
       const runId = decodeURIComponent(id);
-      if (await showRun(runId)) {
-        refreshTimer = setInterval(async () => {
-          if (!(await showRun(runId))) clearInterval(refreshTimer);
-          await showRuns();
-        }, REFRESH_MS);
-      }
+      // Until the run ends, redrawn every REFRESH_MS after the previous answer (never overlapping).
+      const refresh = async () => {
+        const stillRunning = await showRun(runId);
+        await showRuns();
+        if (stillRunning && location.hash === `#runs/${id}`) refreshTimer = setTimeout(refresh, REFRESH_MS);
+      };
+      if (await showRun(runId)) refreshTimer = setTimeout(refresh, REFRESH_MS);
     }
   }
 }
