@@ -230,6 +230,21 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     await expect.poll(async () => (await page.locator('#audit-table tbody tr').allInnerTexts()).join('\n')).toContain('promotion_approve');
     const rows = await page.locator('#audit-table tbody tr').allInnerTexts();
     expect(rows.every((row) => row.includes('promotion_approve'))).toBe(true);
+    expect(rows.some((row) => row.includes('denied (FORBIDDEN)'))).toBe(true); // the four-eyes refusal
+    // By principal, and by time: nothing after tomorrow.
+    await page.getByLabel('Operation').fill('');
+    await page.getByLabel('Principal').fill(operator.principal.id);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(async () => (await page.locator('#audit-table tbody tr').allInnerTexts()).every((row) => row.includes(operator.principal.id))).toBe(true);
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, '0')}-${String(tomorrow.getDate()).padStart(2, '0')}T00:00:00`;
+    await page.getByLabel('Since').fill(local);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('#audit-status').innerText()).toBe('No audit record matches.');
+    await page.getByLabel('Since').fill('');
+    await page.getByLabel('Until').fill(local);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('#audit-table tbody tr').count()).toBeGreaterThan(0);
     expect(await axe(page)).toEqual([]);
     await shot(page, 'audit');
     expect(problems).toEqual([]);
