@@ -29,8 +29,9 @@ COPY src ./src
 COPY tools ./tools
 COPY resources ./resources
 COPY prompts ./prompts
+COPY console ./console
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json && node scripts/copy-prompt-templates.mjs
+RUN npx tsc -p tsconfig.build.json && node scripts/copy-prompt-templates.mjs && node scripts/copy-console-assets.mjs
 ARG ONNX_MODEL
 RUN mkdir -p models && if [ -n "${ONNX_MODEL}" ]; then node scripts/fetch-model.mjs --variant "${ONNX_MODEL}"; fi
 

@@ -25,6 +25,14 @@ export default tseslint.config(
     },
   },
   {
+    // The operator console's browser modules (served as they are, no build step).
+    files: ['console/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+    },
+  },
+  {
     files: ['src/**/*.ts', 'tools/**/*.ts', 'resources/**/*.ts', 'prompts/**/*.ts'],
     ignores: ['src/cli.ts'],
     rules: stdoutRules,

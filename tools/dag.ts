@@ -131,6 +131,7 @@ export const dagStatus = defineOperation({
       .array(
         z.object({
           id: z.string().describe('Node id.'),
+          dependsOn: z.array(z.string()).describe('Upstream ids.'),
           status: z.string().describe('pending|running|succeeded|failed|skipped|cancelled'),
           attempts: z.number().describe('Attempts made.'),
           startedAt: time(),
@@ -150,7 +151,7 @@ export const dagStatus = defineOperation({
     return {
       ...dropNull({ runId: run.runId, workflow: run.workflow, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt, output: run.output, error: run.error }),
       nodes: nodes.map(({ action: _action, ...node }) => dropNull(node)),
-    } as { runId: string; workflow: string; status: string; nodes: { id: string; status: string; attempts: number }[] };
+    } as { runId: string; workflow: string; status: string; nodes: { id: string; dependsOn: string[]; status: string; attempts: number }[] };
   },
   summarize: (run) => {
     const lines = [`run ${run.runId} ${run.workflow}: ${run.status}${run.startedAt ? ` started ${run.startedAt}` : ''}${run.finishedAt ? ` finished ${run.finishedAt}` : ''}`];

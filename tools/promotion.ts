@@ -1,5 +1,5 @@
 /*
- * Promotion operations: request, approve, reject, status, history and rollback of
+ * Promotion operations: request, approve, reject, status, pending, history and rollback of
  * environment promotions.
  */
 import { z } from 'zod';
@@ -105,6 +105,35 @@ export const promotionStatus = defineOperation({
   },
 });
 
+export const promotionPending = defineOperation({
+  name: 'promotion_pending',
+  engine: 'promotion',
+  title: 'Pending promotions',
+  description: 'Requests awaiting approval, oldest first, with their gates and approvals.',
+  input: z.object({ environment: environment.optional(), limit: z.number().int().min(1).max(200).default(50).describe('Max requests.') }),
+  output: z.object({ requests: list('Each {requestId, name, version, environment, reason, requestedBy, approvalsRequired, approvals, gates, createdAt, expiresAt}.') }),
+  annotations: { readOnlyHint: true },
+  scope: 'promotion:read',
+  async handler(input, { engines }) {
+    const requests = await engines.promotion.pending(input.environment, input.limit);
+    return {
+      requests: requests.map((r) => ({
+        requestId: r.requestId,
+        name: r.name,
+        version: r.version,
+        environment: r.environment,
+        reason: r.reason,
+        requestedBy: r.requestedBy,
+        approvalsRequired: r.approvalsRequired,
+        approvals: r.approvals.map((a) => ({ by: a.by, decision: a.decision, comment: a.comment, at: a.at })),
+        gates: r.gates,
+        createdAt: r.createdAt,
+        expiresAt: r.expiresAt,
+      })),
+    };
+  },
+});
+
 const EVENT_FIELDS = '{environment, action, version, previousVersion, actor, at}';
 
 export const promotionHistory = defineOperation({
@@ -138,4 +167,4 @@ export const promotionRollback = defineOperation({
   },
 });
 
-export const PROMOTION_OPERATIONS = [promotionRequest, promotionApprove, promotionReject, promotionStatus, promotionHistory, promotionRollback];
+export const PROMOTION_OPERATIONS = [promotionRequest, promotionApprove, promotionReject, promotionStatus, promotionPending, promotionHistory, promotionRollback];

@@ -10,7 +10,8 @@
  * batch), and the body size and JSON nesting limits before it reaches an operation; a
  * `subscriptions/listen` also needs a free slot of its principal's share and read access to
  * every resource it names. Everything else goes through
- * express: /health, /ready, /metrics, the API reference at /api/docs and the RFC 9728
+ * express: /health, /ready, /metrics, the API reference at /api/docs, the operator console
+ * at /console (its own stricter CSP) and the RFC 9728
  * metadata. Security headers on every response; CORS only for configured origins. Errors
  * are JSON in one shape and never carry stack traces or paths. Every request has an id
  * (X-Request-Id, honoured or generated, echoed back) that the log lines its work writes
@@ -28,6 +29,7 @@ import type { Principal } from '../surface/operation.js';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '../platform/request-context.js';
 import { VERSION } from '../package-info.js';
 import { DOCS_PATH, OPENAPI_PATH, docsFiles, type StaticFile } from './api/docs-page.js';
+import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console-page.js';
 import { invalidRequest, JsonRpcEndpoint, parseError } from './api/json-rpc.js';
 import { buildOpenApiDocument } from './api/openapi.js';
 import { requestSignal, restRoutes, serveRest } from './api/rest.js';
@@ -129,6 +131,7 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     auth: { ...authenticator.methods, requirement: authenticator.requirement },
   });
   let docs: Map<string, StaticFile> | undefined;
+  let consoleAssets: Map<string, StaticFile> | undefined;
 
   const subscriptionSlots = createSubscriptionSlots(security.subscriptions.per_principal);
   const mcpFactory = createMcpServerFactory(app, principalOf);
@@ -169,7 +172,7 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     strictTransportSecurity: false, // TLS is terminated in front of this server, which sets HSTS there
   });
 
-  const knownRoutes = new Set(['/mcp', '/health', '/ready', '/metrics', rpcPath, DOCS_PATH, OPENAPI_PATH, METADATA_PATH, `${METADATA_PATH}/mcp`, ...routes.keys()]);
+  const knownRoutes = new Set(['/mcp', '/health', '/ready', '/metrics', rpcPath, DOCS_PATH, OPENAPI_PATH, CONSOLE_PATH, METADATA_PATH, `${METADATA_PATH}/mcp`, ...routes.keys()]);
   const track = (req: IncomingMessage, res: ServerResponse, path: string, requestId: string) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -389,8 +392,19 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     res.send(file.body);
   });
 
+  // The operator console: static files; its calls go to the REST API with the operator's key.
+  http.get([CONSOLE_PATH, `${CONSOLE_PATH}/`, `${CONSOLE_PATH}/:file`], (req, res, next) => {
+    consoleAssets ??= consoleFiles();
+    const file = consoleAssets.get(req.path);
+    if (!file) return next();
+    res.setHeader('Content-Type', file.type);
+    res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.send(file.body);
+  });
+
   http.use((req: Request, res: Response) => {
-    res.status(404).json(errorBody('NOT_FOUND', `no route ${req.method} ${req.path}; this server serves /mcp, ${basePath}/..., ${DOCS_PATH}, /health, /ready and /metrics`));
+    res.status(404).json(errorBody('NOT_FOUND', `no route ${req.method} ${req.path}; this server serves /mcp, ${basePath}/..., ${DOCS_PATH}, ${CONSOLE_PATH}, /health, /ready and /metrics`));
   });
 
   http.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {

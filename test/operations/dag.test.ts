@@ -79,6 +79,8 @@ for (const backend of appBackends()) {
       expect(node(s, 'after')).toMatchObject({ status: 'skipped', attempts: 0, error: 'skipped: upstream node "flaky" failed' });
       expect(node(s, 'later')).toMatchObject({ status: 'skipped', error: 'skipped: upstream node "flaky" failed' });
       expect(node(s, 'sibling').status).toBe('succeeded');
+      // Each node names its upstream nodes: the run's edges.
+      expect(s.nodes.map((n) => [n.id, n.dependsOn])).toEqual([['ok', []], ['flaky', ['ok']], ['after', ['flaky']], ['later', ['after']], ['sibling', ['ok']]]);
       const failedOnly = await call(dagStatus, { runId: result.runId, nodeStatus: 'failed' });
       expect(failedOnly.nodes.map((n) => n.id)).toEqual(['flaky']);
     });

@@ -6,6 +6,7 @@ import type { AnyOperation } from '../../src/surface/operation.js';
 import {
   promotionApprove,
   promotionHistory,
+  promotionPending,
   promotionReject,
   promotionRequest,
   promotionRollback,
@@ -76,8 +77,16 @@ for (const backend of appBackends()) {
       expect(noScope.message).toContain('"promotion:approve"');
       await failure(call(registryGet, { name: 'acme/churn', alias: 'staging' }));
 
+      // promotion_pending lists it (for staging, not for prod) with its gates, until decided.
+      const pending = (await call(promotionPending, { environment: 'staging' }, sre)).requests as { requestId: string; requestedBy: string; gates: GateResult[]; approvals: unknown[] }[];
+      expect(pending.find((p) => p.requestId === r.requestId)).toMatchObject({ requestedBy: 'lee', approvals: [] });
+      expect(pending.find((p) => p.requestId === r.requestId)!.gates.map((g) => g.gate)).toEqual(['order', 'schema', 'policy', 'taxonomy']);
+      expect(((await call(promotionPending, { environment: 'prod' }, sre)).requests as { requestId: string }[]).map((p) => p.requestId)).not.toContain(r.requestId);
+      expect((await failure(call(promotionPending, { environment: 'qa' }, sre))).message).toContain('staging');
+
       const approved = await call(promotionApprove, { requestId: r.requestId, comment: 'metrics look fine' }, sre);
       expect(approved).toMatchObject({ status: 'promoted', approvals: 1, approvalsRequired: 1 });
+      expect(((await call(promotionPending, {}, sre)).requests as { requestId: string }[]).map((p) => p.requestId)).not.toContain(r.requestId);
       expect(await alias('acme/churn', 'staging')).toBe('1.0.0');
       const again = await failure(call(promotionApprove, { requestId: r.requestId }, as('olga', ['promotion:approve'])));
       expect(again.code).toBe('CONFLICT');

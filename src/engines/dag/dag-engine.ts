@@ -68,6 +68,8 @@ export interface WorkflowRecord {
 export interface NodeView {
   id: string;
   action: string;
+  /** Upstream node ids (the run's edges). */
+  dependsOn: string[];
   status: NodeStatus;
   attempts: number;
   startedAt: string | null;
@@ -371,8 +373,9 @@ export class DagEngine {
 
   /** The run's nodes, if the viewer may see the run (else none). */
   async nodes(runId: string, viewer: RunViewer, status?: NodeStatus): Promise<NodeView[]> {
-    const { rows } = await this.sql.query<NodeRow>(
-      `select n.node_id, n.action, n.status, n.attempts, n.started_at, n.finished_at, n.error, n.output
+    const { rows } = await this.sql.query<NodeRow & { depends_on: string[] | null }>(
+      `select n.node_id, n.action, n.status, n.attempts, n.started_at, n.finished_at, n.error, n.output,
+              array(select p.node_id from dag_nodes p where p.run_id = n.run_id and n.ordinal = any(p.children) order by p.ordinal) as depends_on
          from dag_nodes n join dag_runs r on r.id = n.run_id
         where n.run_id = $1 and ($2::text is null or n.status = $2) and ($3::text is null or r.principal_id = $3)
         order by n.ordinal`,
@@ -381,6 +384,7 @@ export class DagEngine {
     return rows.map((r) => ({
       id: r.node_id,
       action: r.action,
+      dependsOn: r.depends_on ?? [],
       status: r.status,
       attempts: r.attempts,
       startedAt: isoTimestamp(r.started_at),

@@ -264,6 +264,19 @@ export class PromotionEngine {
     return rows.map(toEvent);
   }
 
+  /** Requests awaiting approval, oldest first (the approvals inbox), optionally for one environment. */
+  async pending(environment: string | undefined, limit: number): Promise<PromotionRequest[]> {
+    if (environment) this.rule(environment);
+    await this.expireStale();
+    const { rows } = await this.sql.query<{ id: string }>(
+      `select id from promotion_requests where status = 'pending_approval' and ($1::text is null or environment = $1) order by created_at, id limit $2`,
+      [environment ?? null, limit],
+    );
+    const requests: PromotionRequest[] = [];
+    for (const row of rows) requests.push(await this.status(row.id));
+    return requests;
+  }
+
   /** Requests of an artifact, newest first (for the review prompt). */
   async requests(name: string, limit: number): Promise<{ requestId: string; version: string; environment: string; status: RequestStatus; requestedBy: string; createdAt: string }[]> {
     const { rows } = await this.sql.query<RequestRow>('select * from promotion_requests where name = $1 order by created_at desc limit $2', [name, limit]);

@@ -1,0 +1,434 @@
+// The operator console: sign-in with an API key, then the approvals inbox, runs with their
+// graphs, and the audit trail. Plain DOM; every action is a REST call (api.js).
+import { ApiError, call, hooks, session } from './api.js';
+import { runGraph } from './graph.js';
+
+const $ = (id) => document.getElementById(id);
+const PAGES = ['approvals', 'runs', 'audit', 'registry', 'rag'];
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const REFRESH_MS = 2000;
+let refreshTimer; // the pending redraw of a run in progress
+
+function h(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    if (key === 'text') node.textContent = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) if (child !== undefined && child !== null) node.append(child);
+  return node;
+}
+
+const say = (id, text, kind = '') => {
+  const node = $(id);
+  node.textContent = text;
+  node.className = kind;
+};
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
+
+/** The server's refusal in plain words. */
+function plain(error) {
+  if (!(error instanceof ApiError)) return `Something went wrong: ${error.message}`;
+  if (error.status === 403 && /four-eyes/.test(error.message)) return 'You asked for this promotion yourself, so you cannot decide on it: the four-eyes rule needs another approver.';
+  if (error.status === 403) return `Not allowed: ${error.message}`;
+  if (error.status === 429) return `Too many requests: ${error.message}`;
+  return error.message;
+}
+
+// ------------------------------------------------------------------ session
+
+function showSignIn(message = '') {
+  clearTimeout(refreshTimer);
+  $('nav').hidden = true;
+  for (const page of PAGES) $(page).hidden = true;
+  $('sign-in').hidden = false;
+  say('session-message', message, message ? 'notice' : '');
+  $('api-key').focus();
+}
+
+hooks.onUnauthorized = () => {
+  session.clear();
+  showSignIn('Your session has ended: the server no longer accepts this API key (it expired or was revoked). Sign in again with a valid key.');
+};
+
+async function signIn(event) {
+  event.preventDefault();
+  const key = $('api-key').value.trim();
+  say('sign-in-error', '');
+  if (!key) return say('sign-in-error', 'Type an API key to sign in.', 'error');
+  try {
+    await call('promotion_pending', { limit: 1 }, key);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      return say('sign-in-error', 'Sign-in failed: the server does not accept this API key. Check that it is typed in full and has not expired or been revoked.', 'error');
+    }
+    // 403: the key is valid but lacks promotion:read; the other pages may still work.
+    if (!(error instanceof ApiError && error.status === 403)) return say('sign-in-error', `Sign-in failed: ${plain(error)}`, 'error');
+  }
+  session.set(key);
+  $('api-key').value = '';
+  say('session-message', '');
+  // A new hash routes through hashchange; the same one is routed here.
+  if (location.hash === '' || location.hash === '#') location.hash = '#approvals';
+  else route();
+}
+
+// ------------------------------------------------------------------ approvals
+
+async function compareWithAlias(request) {
+  const rows = [h('tr', {}, h('th', { scope: 'col', text: 'Field' }), h('th', { scope: 'col', text: 'Requested' }), h('th', { scope: 'col', text: `Now in ${request.environment}` }))];
+  let candidate;
+  let current;
+  let note = '';
+  try {
+    candidate = await call('registry_get', { name: request.name, version: request.version, includeContent: false });
+  } catch (error) {
+    note = `The requested version could not be read: ${plain(error)}`;
+  }
+  try {
+    current = await call('registry_get', { name: request.name, alias: request.environment, includeContent: false });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) note = `Nothing is promoted to ${request.environment} yet: this would be its first version.`;
+    else note = `The ${request.environment} alias could not be read: ${plain(error)}`;
+  }
+  for (const [label, pick] of [
+    ['Version', (a) => a.version],
+    ['Digest', (a) => a.digest],
+    ['Size (bytes)', (a) => String(a.size)],
+    ['Media type', (a) => a.mediaType],
+    ['Labels', (a) => Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')],
+    ['Published', (a) => `${when(a.createdAt)} by ${a.createdBy}`],
+  ]) {
+    const left = candidate ? pick(candidate) : '';
+    const right = current ? pick(current) : '—';
+    rows.push(h('tr', { class: current && left !== right ? 'differs' : undefined }, h('th', { scope: 'row', text: label }), h('td', { text: left }), h('td', { text: right })));
+  }
+  return [h('table', { class: 'compare' }, h('caption', { text: `${request.name}: requested version against the ${request.environment} alias` }), h('tbody', {}, rows)), note ? h('p', { class: 'notice', text: note }) : null];
+}
+
+function gatesTable(gates) {
+  return h(
+    'table',
+    {},
+    h('caption', { text: 'Gates' }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Gate' }), h('th', { scope: 'col', text: 'Result' }), h('th', { scope: 'col', text: 'Messages' }))),
+    h(
+      'tbody',
+      {},
+      gates.map((g) => h('tr', {}, h('td', { text: g.gate }), h('td', { class: g.passed ? 'passed' : 'failed', text: g.passed ? 'passed' : 'failed' }), h('td', { text: g.messages.length ? g.messages.join(' ') : '—' }))),
+    ),
+  );
+}
+
+async function decide(request, verb, card) {
+  const comment = card.querySelector('textarea').value.trim();
+  const outcome = card.querySelector('.outcome');
+  if (verb === 'reject' && !comment) {
+    outcome.textContent = 'Say why you reject it in the reason box first.';
+    outcome.className = 'outcome error';
+    return;
+  }
+  for (const button of card.querySelectorAll('button')) button.disabled = true;
+  try {
+    const result = await call(verb === 'approve' ? 'promotion_approve' : 'promotion_reject', verb === 'approve' ? { requestId: request.requestId, ...(comment ? { comment } : {}) } : { requestId: request.requestId, comment });
+    if (result.status === 'promoted') outcome.textContent = `Approved: ${request.name}@${request.version} is now promoted to ${request.environment}.`;
+    else if (result.status === 'rejected') outcome.textContent = 'Rejected.';
+    else outcome.textContent = `Approved: ${result.approvals} of ${result.approvalsRequired} approvals so far; still pending.`;
+    outcome.className = 'outcome ok';
+    card.dataset.status = result.status;
+    if (result.status === 'pending_approval') for (const button of card.querySelectorAll('button')) button.disabled = false;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) {
+      // Decided elsewhere meanwhile (or expired): say what happened rather than fail.
+      try {
+        const now = await call('promotion_status', { requestId: request.requestId });
+        if (now.status !== 'pending_approval') {
+          const by = now.request.approvals.map((a) => `${a.decision === 'approve' ? 'approved' : 'rejected'} by ${a.by}`).join(', ');
+          outcome.textContent = `Already decided elsewhere: this request is now ${now.status.replace('_', ' ')}${by ? ` (${by})` : ''}. Nothing more to do.`;
+          outcome.className = 'outcome notice';
+          card.dataset.status = now.status;
+          return;
+        }
+      } catch {
+        // fall through to the message of the refusal
+      }
+    }
+    outcome.textContent = plain(error);
+    outcome.className = 'outcome error';
+    for (const button of card.querySelectorAll('button')) button.disabled = false;
+  }
+}
+
+async function requestCard(request) {
+  const approvals = request.approvals.filter((a) => a.decision === 'approve');
+  const reasonId = `reason-${request.requestId}`;
+  const card = h(
+    'article',
+    { class: 'request', 'data-request-id': request.requestId, 'data-status': 'pending_approval', 'aria-labelledby': `title-${request.requestId}` },
+    h('h3', { id: `title-${request.requestId}`, text: `${request.name}@${request.version} → ${request.environment}` }),
+    h('p', { text: `Requested by ${request.requestedBy} on ${when(request.createdAt)}: “${request.reason}”. Expires ${when(request.expiresAt)}.` }),
+    h('p', { text: `Approvals: ${approvals.length} of ${request.approvalsRequired}${approvals.length ? ` (${approvals.map((a) => a.by).join(', ')})` : ''}.` }),
+    gatesTable(request.gates),
+    ...(await compareWithAlias(request)),
+    h('label', { for: reasonId, text: 'Reason (required to reject)' }),
+    h('textarea', { id: reasonId, rows: 2, maxlength: 1000 }),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'approve', text: 'Approve' }), h('button', { type: 'button', class: 'reject', text: 'Reject' })),
+    h('p', { class: 'outcome', role: 'status' }),
+  );
+  card.querySelector('.approve').addEventListener('click', () => decide(request, 'approve', card));
+  card.querySelector('.reject').addEventListener('click', () => decide(request, 'reject', card));
+  return card;
+}
+
+async function showApprovals() {
+  say('approvals-status', 'Loading…');
+  const list = $('approvals-list');
+  try {
+    const { requests } = await call('promotion_pending', { limit: 100 });
+    const cards = [];
+    for (const request of requests) cards.push(await requestCard(request));
+    list.replaceChildren(...cards);
+    say('approvals-status', requests.length ? `${requests.length} request${requests.length === 1 ? '' : 's'} awaiting approval.` : 'No promotion request is awaiting approval.');
+  } catch (error) {
+    list.replaceChildren();
+    say('approvals-status', plain(error), 'error');
+  }
+}
+
+// ------------------------------------------------------------------ runs
+
+async function showRuns() {
+  const form = $('runs-filter');
+  const tbody = $('runs-table').querySelector('tbody');
+  try {
+    const { runs } = await call('dag_runs', { status: form.status.value, workflow: form.workflow.value.trim(), limit: 50 });
+    tbody.replaceChildren(
+      ...runs.map((r) =>
+        h('tr', {}, h('td', {}, h('a', { class: 'run-link', href: `#runs/${encodeURIComponent(r.runId)}`, text: r.runId })), h('td', { text: r.workflow }), h('td', { text: r.status }), h('td', { text: when(r.createdAt) })),
+      ),
+    );
+    say('runs-status-line', runs.length ? '' : 'No run matches.');
+  } catch (error) {
+    tbody.replaceChildren();
+    say('runs-status-line', plain(error), 'error');
+  }
+}
+
+async function showRun(runId) {
+  $('run-detail').hidden = false;
+  $('run-title').textContent = `Run ${runId}`;
+  try {
+    const run = await call('dag_status', { runId });
+    say('run-summary', `${run.workflow}: ${run.status}${run.error ? ` — ${run.error}` : ''}${TERMINAL.has(run.status) ? '' : ' (refreshing)'}`);
+    $('run-graph').replaceChildren(runGraph(run.runId, run.nodes));
+    return !TERMINAL.has(run.status);
+  } catch (error) {
+    say('run-summary', plain(error), 'error');
+    $('run-graph').replaceChildren();
+    return false;
+  }
+}
+
+// ------------------------------------------------------------------ audit
+
+let auditCursor;
+
+const isoOf = (local) => (local ? new Date(local).toISOString() : undefined);
+
+async function loadAudit(more) {
+  const form = $('audit-filter');
+  const tbody = $('audit-table').querySelector('tbody');
+  try {
+    const page = await call('governance_audit_query', {
+      principal: form.principal.value.trim(),
+      operation: form.operation.value.trim(),
+      since: isoOf(form.since.value),
+      until: isoOf(form.until.value),
+      limit: 50,
+      ...(more && auditCursor ? { cursor: auditCursor } : {}),
+    });
+    const rows = page.records.map((r) =>
+      h('tr', {}, h('td', { text: String(r.seq) }), h('td', { text: when(r.at) }), h('td', { text: r.principalName ? `${r.principal} (${r.principalName})` : r.principal }), h('td', { text: r.operation }), h('td', { text: r.surface }), h('td', { text: r.errorCode ? `${r.outcome} (${r.errorCode})` : r.outcome }), h('td', { text: String(r.durationMs ?? '') })),
+    );
+    if (more) tbody.append(...rows);
+    else tbody.replaceChildren(...rows);
+    auditCursor = page.nextCursor;
+    $('audit-more').hidden = !auditCursor;
+    say('audit-status', tbody.children.length ? '' : 'No audit record matches.');
+  } catch (error) {
+    say('audit-status', plain(error), 'error');
+  }
+}
+
+async function showAudit() {
+  await loadAudit(false);
+  try {
+    const verified = await call('governance_audit_verify', {});
+    if (verified.ok) say('audit-chain', `Chain verified: all ${verified.records} records are intact.`, 'ok');
+    else say('audit-chain', `Chain broken at record ${verified.firstBroken?.seq}: ${verified.firstBroken?.reason}. The records from there on cannot be trusted.`, 'error');
+  } catch (error) {
+    say('audit-chain', `Chain not verified: ${plain(error)}`, 'error');
+  }
+}
+
+// ------------------------------------------------------------------ registry
+
+const labelText = (labels) => Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ');
+
+async function showRegistry() {
+  const form = $('registry-filter');
+  const tbody = $('registry-table').querySelector('tbody');
+  try {
+    const { artifacts } = await call('registry_list', { prefix: form.prefix.value.trim(), label: form.label.value.trim(), limit: 100 });
+    tbody.replaceChildren(
+      ...artifacts.map((a) =>
+        h('tr', {}, h('td', {}, h('a', { href: `#registry/${encodeURIComponent(a.name)}`, text: a.name })), h('td', { text: a.version }), h('td', { text: labelText(a.labels) }), h('td', { text: a.latest ? 'latest' : '' }), h('td', { text: when(a.createdAt) })),
+      ),
+    );
+    say('registry-status', artifacts.length ? '' : 'No artifact version matches.');
+  } catch (error) {
+    tbody.replaceChildren();
+    say('registry-status', plain(error), 'error');
+  }
+}
+
+async function rollback(name, environment) {
+  const outcome = $('rollback-outcome');
+  try {
+    const moved = await call('promotion_rollback', { name, environment });
+    await showArtifact(name, true);
+    outcome.textContent = `Rolled back: ${environment} now points at ${name}@${moved.version} (was ${moved.previousVersion ?? 'nothing'}).`;
+    outcome.className = 'ok';
+  } catch (error) {
+    outcome.textContent = plain(error);
+    outcome.className = 'error';
+  }
+}
+
+async function showArtifact(name, keepOutcome = false) {
+  $('artifact-detail').hidden = false;
+  $('artifact-title').textContent = name;
+  if (!keepOutcome) say('rollback-outcome', '');
+  const versions = $('artifact-versions').querySelector('tbody');
+  const history = $('artifact-history').querySelector('tbody');
+  try {
+    const { artifacts } = await call('registry_list', { prefix: name, includeYanked: true, limit: 100 });
+    const mine = artifacts.filter((a) => a.name === name);
+    const details = [];
+    for (const a of mine) details.push(await call('registry_get', { name, version: a.version, includeContent: false }));
+    versions.replaceChildren(
+      ...details.map((d) => h('tr', {}, h('td', { text: d.yanked ? `${d.version} (yanked)` : d.version }), h('td', { text: [...(mine.find((a) => a.version === d.version)?.latest ? ['latest'] : []), ...d.aliases].join(', ') }), h('td', { text: labelText(d.labels) }), h('td', { text: d.digest }))),
+    );
+    const { events } = await call('promotion_history', { name, limit: 50 });
+    history.replaceChildren(
+      ...events.map((e) => h('tr', {}, h('td', { text: when(e.at) }), h('td', { text: e.environment }), h('td', { text: e.action }), h('td', { text: e.version }), h('td', { text: e.previousVersion ?? '—' }), h('td', { text: e.actor }))),
+    );
+    const environments = [...new Set(events.map((e) => e.environment))];
+    $('artifact-rollback').replaceChildren(...environments.map((env) => h('button', { type: 'button', onclick: () => rollback(name, env), text: `Roll back ${env}` })));
+    say('artifact-status', `${details.length} version${details.length === 1 ? '' : 's'}, ${events.length} alias move${events.length === 1 ? '' : 's'}.`);
+  } catch (error) {
+    say('artifact-status', plain(error), 'error');
+  }
+}
+
+// ------------------------------------------------------------------ RAG playground
+
+async function showRag() {
+  const select = $('rag-collection');
+  try {
+    const { collections } = await call('rag_collections', {});
+    const chosen = select.value;
+    select.replaceChildren(...collections.map((c) => h('option', { value: c.name, text: `${c.name} (${c.documents} documents)` })));
+    if (collections.some((c) => c.name === chosen)) select.value = chosen;
+    say('rag-status', collections.length ? '' : 'No collection yet: ingest documents with rag_ingest first.');
+  } catch (error) {
+    say('rag-status', plain(error), 'error');
+  }
+}
+
+async function searchRag(event) {
+  event.preventDefault();
+  const form = $('rag-form');
+  const list = $('rag-hits');
+  say('rag-status', 'Searching…');
+  try {
+    const { hits, graph } = await call('rag_query', { collection: form.collection.value, query: form.query.value.trim(), mode: form.mode.value, topK: Number(form.topK.value) || 5, maxChars: 600 });
+    list.replaceChildren(
+      ...hits.map((hit) => {
+        const c = hit.citation;
+        const source = [c.title, c.uri].filter(Boolean).join(' — ');
+        const where = `${hit.documentId}${source ? ` (${source})` : ''}, characters ${c.start}–${c.end}${c.page ? `, page ${c.page}` : ''}`;
+        return h('li', { class: 'hit' }, h('p', { class: 'citation', text: `${where} · score ${Number(hit.score.toPrecision(3))}` }), h('blockquote', { text: hit.text }));
+      }),
+    );
+    say('rag-status', hits.length ? `${hits.length} hit${hits.length === 1 ? '' : 's'}, best first (${form.mode.value}).` : 'No passage matched.');
+    $('rag-graph').textContent = graph && graph.entities.length ? `Graph entities: ${graph.entities.join(', ')}${graph.paths.length ? `. Paths: ${graph.paths.join('; ')}` : ''}` : '';
+  } catch (error) {
+    list.replaceChildren();
+    say('rag-status', plain(error), 'error');
+  }
+}
+
+// ------------------------------------------------------------------ routing
+
+async function route() {
+  clearTimeout(refreshTimer);
+  if (!session.key()) return showSignIn();
+  $('sign-in').hidden = true;
+  $('nav').hidden = false;
+  const [page, id] = location.hash.slice(1).split('/');
+  const current = PAGES.includes(page) ? page : 'approvals';
+  for (const p of PAGES) $(p).hidden = p !== current;
+  for (const link of $('nav').querySelectorAll('a')) {
+    if (link.getAttribute('href') === `#${current}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  if (current === 'approvals') await showApprovals();
+  if (current === 'audit') await showAudit();
+  if (current === 'rag') await showRag();
+  if (current === 'registry') {
+    $('artifact-detail').hidden = !id;
+    await showRegistry();
+    if (id) await showArtifact(decodeURIComponent(id));
+  }
+  if (current === 'runs') {
+    $('run-detail').hidden = !id;
+    await showRuns();
+    if (id) {
+      const runId = decodeURIComponent(id);
+      // Until the run ends, redrawn every REFRESH_MS after the previous answer (never overlapping).
+      const refresh = async () => {
+        const stillRunning = await showRun(runId);
+        await showRuns();
+        if (stillRunning && location.hash === `#runs/${id}`) refreshTimer = setTimeout(refresh, REFRESH_MS);
+      };
+      if (await showRun(runId)) refreshTimer = setTimeout(refresh, REFRESH_MS);
+    }
+  }
+}
+
+$('sign-in-form').addEventListener('submit', signIn);
+$('sign-out').addEventListener('click', () => {
+  session.clear();
+  showSignIn('Signed out.');
+});
+$('approvals-refresh').addEventListener('click', showApprovals);
+$('runs-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  showRuns();
+});
+$('audit-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadAudit(false);
+});
+$('audit-more').addEventListener('click', () => loadAudit(true));
+$('rag-form').addEventListener('submit', searchRag);
+$('registry-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  showRegistry();
+});
+window.addEventListener('hashchange', route);
+route();

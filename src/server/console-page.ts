@@ -1,0 +1,55 @@
+/*
+ * Operator console
+ * ================
+ * /console serves the static files of the top-level console/ folder (plain HTML, CSS and
+ * JavaScript modules, no build step): copied to dist/console by `npm run build`, so the same
+ * relative path finds them from src/server (tsx, tests) and dist/src/server (the package).
+ * The page calls the REST API with the operator's API key like any other client, so scope,
+ * policy and audit apply. It gets its own Content-Security-Policy, stricter than the
+ * server's default: its own scripts, styles and API only, no inline code or style, no frames.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StaticFile } from './api/docs-page.js';
+
+export const CONSOLE_PATH = '/console';
+
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** The console folder: <package>/console beside src/, or dist/console beside dist/src/. */
+export function consoleDir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console');
+}
+
+/** The page (at /console and /console/) and its assets (/console/<file>), read once on first use. */
+export function consoleFiles(dir = consoleDir()): Map<string, StaticFile> {
+  if (!existsSync(join(dir, 'index.html'))) {
+    throw new Error(`the operator console's files are missing from ${dir}; run \`npm run build\` (it copies console/ to dist/console)`);
+  }
+  const files = new Map<string, StaticFile>();
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (type) files.set(`${CONSOLE_PATH}/${name}`, { type, body: readFileSync(join(dir, name)) });
+  }
+  const index = files.get(`${CONSOLE_PATH}/index.html`)!;
+  files.set(CONSOLE_PATH, index);
+  files.set(`${CONSOLE_PATH}/`, index);
+  return files;
+}
