@@ -199,7 +199,7 @@ export class GovernanceEngine {
     return decision;
   }
 
-  /** The gate App.invoke runs before an operation: throws FORBIDDEN naming each violated policy. */
+  /** The gate the invoke pipeline runs before a call, as the operation it is governed as: throws FORBIDDEN naming each violated policy. */
   async enforce(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown): Promise<void> {
     const input = policyInputForCall(operation, principal, args);
     const decision = await this.check(operation, input, { record: 'when-applicable' });
