@@ -9,13 +9,19 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const missingService = [];
+const failures = [];
 
 if (existsSync(reportPath)) {
   const report = JSON.parse(readFileSync(reportPath, 'utf8'));
   for (const file of report.testResults ?? []) {
     for (const test of file.assertionResults ?? []) {
       if (test.status === 'passed') passed++;
-      else if (test.status === 'failed') failed++;
+      else if (test.status === 'failed') {
+        failed++;
+        const name = [...(test.ancestorTitles ?? []), test.title].join(' > ');
+        const message = (test.failureMessages ?? []).join('\n').split('\n').slice(0, 6).join('\n');
+        failures.push(`${file.name}\n  ${name}\n${message.replace(/^/gm, '    ')}`);
+      }
       else {
         skipped++;
         const name = [...(test.ancestorTitles ?? []), test.title].join(' > ');
@@ -23,7 +29,10 @@ if (existsSync(reportPath)) {
       }
     }
     // A file that failed to load has no assertion results but counts as a failure.
-    if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') failed++;
+    if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') {
+      failed++;
+      failures.push(`${file.name}\n  (the file failed to load)\n    ${String(file.message ?? '').split('\n')[0]}`);
+    }
   }
 } else {
   console.error(`summarize: no vitest report at ${reportPath}`);
@@ -47,6 +56,12 @@ if (process.env.CI && missingService.length > 0) {
   for (const name of missingService.slice(0, 20)) console.error(`  - ${name}`);
   failed += missingService.length;
   skipped -= missingService.length;
+}
+
+// The failing tests are named last, next to the closing line, where a truncated CI log still shows them.
+if (failures.length > 0) {
+  console.error(`summarize: ${failures.length} failing test(s):`);
+  for (const failure of failures.slice(0, 10)) console.error(failure);
 }
 
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
