@@ -3,7 +3,7 @@
  * statistics, RSS sampling and throw-away PostgreSQL databases. Everything talks to
  * 127.0.0.1 only. Progress goes to stderr; results are returned to bench/run.mjs.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -90,6 +90,15 @@ export function childEnv(extra = {}) {
   env.REDIS_URL = '';
   env.LOG_LEVEL = 'info';
   return { ...env, ...extra };
+}
+
+/** API keys required, and the per-principal rate limit lifted: one key carries a whole benchmark's load. */
+export const AUTH_ENV = { API_KEY_ENABLED: 'true', RATE_LIMIT_PER_MINUTE: '0' };
+
+/** An API key with every scope, stored where the servers will look (data dir or database). */
+export function createApiKey({ dataDir, databaseUrl }) {
+  const env = childEnv({ ...AUTH_ENV, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  return execFileSync(process.execPath, [CLI, 'apikey', 'create', '--name', 'bench', '--scopes', '*', '--data-dir', dataDir], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
 
 /** Spawns a process that is killed when the benchmark exits. Keeps the tail of stderr for error messages. */

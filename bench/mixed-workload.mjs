@@ -7,25 +7,17 @@
  * (when the server has the dag toolset; its share goes to the reads otherwise).
  */
 import autocannon from 'autocannon';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { childEnv, CLI, freePort, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
+import { AUTH_ENV, freePort, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
+
+export { AUTH_ENV, createApiKey } from './lib.mjs';
 
 const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
 export const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 export const queries = readFileSync(join(fixture, 'queries.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).text);
 export const ARTIFACTS = 100;
-/** One key carries the whole load, so the per-principal rate limit is lifted. */
-export const AUTH_ENV = { API_KEY_ENABLED: 'true', RATE_LIMIT_PER_MINUTE: '0' };
-
-/** An API key with every scope, stored where the servers will look (data dir or database). */
-export function createApiKey({ dataDir, databaseUrl }) {
-  const env = childEnv({ ...AUTH_ENV, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
-  return execFileSync(process.execPath, [CLI, 'apikey', 'create', '--name', 'load', '--scopes', '*', '--data-dir', dataDir], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
-
 let sequence = 0;
 export const nextSequence = () => sequence++;
 export const pick = (list) => list[Math.floor(Math.random() * list.length)];

@@ -31,7 +31,7 @@ import type { Readiness, ServerHost } from './server/host.js';
 import type { AnyOperation, EngineId } from './surface/operation.js';
 import type { AnyPrompt } from './surface/prompt.js';
 import type { AnyResource } from './surface/resource.js';
-import { runUri, workflowUri } from './surface/uris.js';
+import { POLICIES_URI, runUri, workflowUri } from './surface/uris.js';
 import { selectPrompts } from '../prompts/index.js';
 import { selectResources } from '../resources/index.js';
 import { selectOperations } from '../tools/index.js';
@@ -214,7 +214,7 @@ export class App implements ServerHost {
         sql,
         cache,
         gate,
-        { maxContentBytes: engineMap.engine_map.registry.settings.maxContentBytes, cacheTtlSeconds: engineMap.cache.redis.ttl },
+        { maxContentBytes: engineMap.engine_map.registry.settings.maxContentBytes, cacheTtlSeconds: engineMap.cache.redis.ttl, exclusiveDatabase: sql.kind === 'pglite' },
         this.engineLog('registry'),
       );
       const ragSettings = engineMap.engine_map.RAG_engine.settings;
@@ -240,13 +240,13 @@ export class App implements ServerHost {
         graph && { store: graph, extractor: await this.graphExtractor() },
       );
       const { dag, execution } = await this.openDag(sql);
-      this.announceChanges(rag, dag);
-      await this.openEventRelay(dag);
+      const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'), engineMap.logging.redact);
+      this.announceChanges(rag, dag, governance);
+      await this.openEventRelay(dag, governance);
       this.log.info(
         { database: sql.kind, cache: cache.kind, schemaVersion: migrations.current, applied: migrations.applied, ms: Math.round(performance.now() - started) },
         'storage ready',
       );
-      const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'), engineMap.logging.redact);
       await this.startAuditBeat(governance, sql.kind === 'pglite');
       const promotion = new PromotionEngine(sql, registry, validation, governance, taxonomy, engineMap.engine_map.promotion.settings, this.engineLog('promotion'));
       return { sql, cache, graph, engines: { rag, registry, validation, dag, execution, governance, taxonomy, promotion }, migrations };
@@ -308,14 +308,20 @@ export class App implements ServerHost {
    * new workflow name or collection changes the resource list. New runs and artifact
    * versions are not announced as list changes: under load they come many times a second,
    * and each would send every listening client to re-list (runs are followed by URI).
+   * A policy change is an update of governance://policies: each replica that hears it,
+   * this one included, drops the policy set its call gate trusts.
    */
-  private announceChanges(rag: Engines['rag'], dag: Engines['dag']): void {
+  private announceChanges(rag: Engines['rag'], dag: Engines['dag'], governance: Engines['governance']): void {
     dag.scheduler.events.on('run', (id: string) => this.events.publish({ kind: 'resource_updated', uri: runUri(id) }));
     dag.scheduler.events.on('workflow', (name: string, version: number) => {
       this.events.publish({ kind: 'resource_updated', uri: workflowUri(name) });
       if (version === 1) this.events.publish({ kind: 'resources_list_changed' });
     });
     rag.events.on('collection', () => this.events.publish({ kind: 'resources_list_changed' }));
+    governance.events.on('policies', () => this.events.publish({ kind: 'resource_updated', uri: POLICIES_URI }));
+    this.events.subscribe((event) => {
+      if (event.kind === 'resource_updated' && event.uri === POLICIES_URI) governance.policiesChanged();
+    });
   }
 
   /**
@@ -323,7 +329,7 @@ export class App implements ServerHost {
    * of the channel, the runs that may have changed meanwhile (not over, or ended since it
    * was lost) are announced again to this replica's listeners, with a list change.
    */
-  private async openEventRelay(dag: Engines['dag']): Promise<void> {
+  private async openEventRelay(dag: Engines['dag'], governance: Engines['governance']): Promise<void> {
     const url = this.options.redisUrl ?? this.env.REDIS_URL;
     if (!url) return;
     const { attachRedisEventRelay } = await import('./platform/events/redis-event-relay.js');
@@ -332,6 +338,7 @@ export class App implements ServerHost {
       keyPrefix: this.options.cacheKeyPrefix,
       log,
       onResync: (lostAt) => {
+        governance.policiesChanged();
         // A little before the loss: replica and database clocks differ.
         dag.runsChangedSince(new Date(lostAt.getTime() - 5000)).then(
           (runs) => {

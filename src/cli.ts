@@ -122,7 +122,7 @@ function startAdminSocket(app: App): Promise<AdminSocket | undefined> {
   if (app.dataDir === MEMORY_DATA_DIR || process.env.DATABASE_URL) return Promise.resolve(undefined);
   return app
     .services()
-    .then(async ({ sql }) => (sql.kind === 'pglite' ? (await import('./server/admin-socket.js')).serveAdminSocket(app.dataDir, sql, app.log) : undefined))
+    .then(async ({ sql }) => (sql.kind === 'pglite' ? (await import('./server/admin-socket.js')).serveAdminSocket(app.dataDir, await app.apiKeys(), app.log) : undefined))
     .catch((error: unknown) => {
       app.log.warn({ err: (error as Error).message }, 'admin socket not started: `mcp-level3 apikey` needs the server stopped');
       return undefined;

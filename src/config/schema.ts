@@ -134,8 +134,11 @@ const engineMapSchema = z.strictObject({
         policyCostLimit: positiveInt().default(100_000),
         // most milliseconds one policy evaluation may take
         policyTimeoutMs: positiveInt().default(200),
+        // how long the call gate trusts its policy set without reading the revision again;
+        // a change made here, or announced by another replica over Redis, applies at once
+        policyRevisionMaxAgeMs: positiveInt().default(1000),
       })
-      .default({ auditLevel: 'full', policyCostLimit: 100_000, policyTimeoutMs: 200 }),
+      .default({ auditLevel: 'full', policyCostLimit: 100_000, policyTimeoutMs: 200, policyRevisionMaxAgeMs: 1000 }),
   }),
   taxonomy: z.strictObject({
     ...engineBase,

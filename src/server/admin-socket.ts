@@ -17,9 +17,8 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { SqlPort } from '../platform/sql/sql-port.js';
 import type { Logger } from '../platform/log.js';
-import { ApiKeyStore, type ApiKeyRecord } from './auth/api-key-store.js';
+import type { ApiKeyRecord, ApiKeyStore } from './auth/api-key-store.js';
 import { EngineError, isEngineError } from '../errors.js';
 
 export const ADMIN_SOCKET = 'admin.sock';
@@ -74,7 +73,8 @@ export interface AdminSocket {
 }
 
 /** Listens on <dataDir>/admin.sock; undefined where unix sockets do not fit (Windows, a path too long). */
-export async function serveAdminSocket(dataDir: string, sql: SqlPort, log: Logger): Promise<AdminSocket | undefined> {
+/** `store` is the server's own, so a key revoked here stops authenticating at once. */
+export async function serveAdminSocket(dataDir: string, store: ApiKeyStore, log: Logger): Promise<AdminSocket | undefined> {
   const path = join(dataDir, ADMIN_SOCKET);
   if (process.platform === 'win32' || path.length > MAX_SOCKET_PATH) {
     log.warn({ path }, 'no admin socket here (Windows, or a data dir path too long for a unix socket): stop the server to run `mcp-level3 apikey`');
@@ -86,7 +86,6 @@ export async function serveAdminSocket(dataDir: string, sql: SqlPort, log: Logge
   rmSync(path, { force: true });
   writeFileSync(tokenPath, token, { mode: 0o600 });
   chmodSync(tokenPath, 0o600);
-  const store = new ApiKeyStore(sql);
 
   const server: Server = createServer((socket: Socket) => {
     let received = '';

@@ -8,6 +8,8 @@
 export const runUri = (id: string) => `dag://runs/${encodeURIComponent(id)}`;
 export const workflowUri = (name: string) => `dag://workflows/${encodeURIComponent(name)}`;
 export const collectionUri = (name: string) => `rag://collections/${encodeURIComponent(name)}`;
+/** Announced (never served) when a policy changes, so every replica re-reads the policy set. */
+export const POLICIES_URI = 'governance://policies';
 export const conceptUri = (id: string) => `taxonomy://concepts/${encodeURIComponent(id)}`;
 
 export function artifactUri(name: string, version: string): string {

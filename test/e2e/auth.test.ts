@@ -75,7 +75,7 @@ for (const backend of appBackends()) {
           RATE_LIMIT_FAILED_AUTH_PER_MINUTE: '1000',
         },
       });
-      store = new ApiKeyStore((await s.app.services()).sql);
+      store = await s.app.apiKeys();
       reader = (await store.create({ name: 'reader', scopes: ['registry:read'] })).key;
       writer = (await store.create({ name: 'writer', scopes: ['registry:read', 'registry:write'] })).key;
     });
@@ -148,6 +148,16 @@ for (const backend of appBackends()) {
 
         expect((await list(s, { 'x-api-key': `${writer.slice(0, -4)}AAAA` })).status).toBe(401);
         expect((await list(s, { 'x-api-key': 'not-a-key' })).status).toBe(401);
+      });
+
+      it('stops a key revoked through another replica once the verified-key TTL has passed', async () => {
+        const { sql } = await s.app.services();
+        const replica = new ApiKeyStore(sql, { verifiedKeyTtlMs: 300 });
+        const made = await store.create({ name: 'elsewhere', scopes: ['registry:read'] });
+        expect(await replica.verify(made.key)).toMatchObject({ id: made.id });
+        await store.revoke(made.id);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(await replica.verify(made.key)).toBeUndefined();
       });
 
       it('lists keys without their secrets', async () => {

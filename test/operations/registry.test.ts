@@ -107,6 +107,15 @@ for (const backend of appBackends()) {
       expect(all.artifacts.filter((a) => a.latest).map((a) => a.version)).toEqual(['1.9.0']);
     });
 
+    it('shows a yank on the next read of a version read many times before, and after reads that raced it', async () => {
+      await call(registryPublish, { name: 'acme/hot', version: '1.0.0', content: 'hot' });
+      for (let i = 0; i < 5; i++) expect(await call(registryGet, { name: 'acme/hot', version: '1.0.0' })).toMatchObject({ yanked: false });
+      const racing = Array.from({ length: 20 }, () => call(registryGet, { name: 'acme/hot', version: '1.0.0' }));
+      await call(registryYank, { name: 'acme/hot', version: '1.0.0', reason: 'hot fix' });
+      await Promise.all(racing);
+      for (let i = 0; i < 3; i++) expect(await call(registryGet, { name: 'acme/hot', version: '1.0.0' })).toMatchObject({ yanked: true, yankReason: 'hot fix' });
+    });
+
     it('yanking twice keeps the first reason', async () => {
       const again = await call(registryYank, { name: 'acme/svc', version: '1.10.0', reason: 'second reason' });
       expect(again.yankReason).toBe('broken build');

@@ -11,7 +11,10 @@
  * - yank versus promotion: a promotion_request racing the yank either promotes before it or is
  *   refused as yanked, and once the yank has returned every replica refuses it (40 rounds);
  * - one idempotency key, 50 racing dag_run callers on three replicas: every caller gets the
- *   one run the key made (5 rounds of 50).
+ *   one run the key made (5 rounds of 50);
+ * - a deny policy set on one replica gates the other replicas as soon as its change event
+ *   reaches them, although each trusts its policy set for ten minutes otherwise;
+ * - the audit chain, which every replica extended through all of the above, verifies.
  *
  * A race that shows one time in ten escapes 40 rounds with probability 0.9^40 ≈ 1.5 %. Before
  * the fixes of issue 23, a run of this file showed 6–11 stale rounds of 40 in the first test,
@@ -25,6 +28,7 @@ import { EngineError } from '../../src/errors.js';
 import { dagRun } from '../../tools/dag.js';
 import type { AnyOperation } from '../../src/surface/operation.js';
 import { promotionHistory, promotionRequest } from '../../tools/promotion.js';
+import { governanceAuditVerify, governanceSetPolicy } from '../../tools/governance.js';
 import { registryGet, registryPublish, registryYank } from '../../tools/registry.js';
 import { ADMIN, DATABASE_URL, dropSchema, REDIS_URL, silentLogger, uniqueId } from '../helpers/backends.js';
 import { startLatencyProxy, type LatencyProxy } from '../helpers/latency-proxy.js';
@@ -62,7 +66,9 @@ describe.skipIf(skipReason)(`races across ${REPLICAS} replicas on one PostgreSQL
         cacheKeyPrefix,
         logger: silentLogger,
         // dev needs no approval, so a request that passes its gates moves the alias at once.
-        env: { PROMOTION_APPROVAL_REQUIRED: 'false' },
+        // Policy sets are trusted for ten minutes: only the change event can make a replica
+        // see a policy set on another.
+        env: { PROMOTION_APPROVAL_REQUIRED: 'false', POLICY_REVISION_MAX_AGE_MS: '600000' },
       });
     // The first migrates the schema; the others find it migrated.
     replicas.push(start(0));
@@ -170,5 +176,33 @@ describe.skipIf(skipReason)(`races across ${REPLICAS} replicas on one PostgreSQL
         await client.end();
       }
     }
+  });
+
+  it('gates every replica by a deny policy set on another, once its change event arrives', async () => {
+    const args = { name: 'race/policy', version: '1.0.0' };
+    await call(0, registryPublish, { ...args, content: 'policy' });
+    // Every replica reads once, so each holds a policy set it would trust for ten minutes.
+    for (let i = 0; i < REPLICAS; i++) await call(i, registryGet, args);
+    await call(0, governanceSetPolicy, { id: 'race-deny-get', target: 'registry_get', expression: 'artifact.name == "race/policy"', effect: 'deny', message: 'no' });
+    for (let i = 0; i < REPLICAS; i++) {
+      const deadline = Date.now() + 2000;
+      let refused: unknown;
+      while (refused === undefined && Date.now() < deadline) {
+        refused = await call(i, registryGet, args).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (refused === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(refused, `replica ${i}`).toBeInstanceOf(EngineError);
+      expect((refused as EngineError).message).toContain('race-deny-get');
+    }
+    await call(0, governanceSetPolicy, { id: 'race-deny-get', target: 'registry_get', expression: 'false', effect: 'deny', message: 'no' });
+  });
+
+  it('leaves one audit chain that verifies, extended by every replica', async () => {
+    const verdict = (await call(1, governanceAuditVerify, {})) as { ok: boolean; records: number };
+    expect(verdict).toMatchObject({ ok: true });
+    expect(verdict.records).toBeGreaterThan(500);
   });
 });

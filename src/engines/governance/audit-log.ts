@@ -152,12 +152,73 @@ interface PendingRecord {
   reject(error: unknown): void;
 }
 
-/** Records written in one transaction at most (14 parameters each, well under PostgreSQL's 65,535). */
+/** Records written in one statement at most (14 parameters each, well under PostgreSQL's 65,535). */
 const MAX_GROUP_COMMIT = 500;
+
+const AUDIT_COLUMN_TYPES = {
+  seq: 'bigint',
+  at: 'timestamptz',
+  principal: 'text',
+  principal_name: 'text',
+  operation: 'text',
+  surface: 'text',
+  resource: 'text',
+  outcome: 'text',
+  error_code: 'text',
+  duration_ms: 'integer',
+  trace_id: 'text',
+  arguments: 'text',
+  prev_hash: 'text',
+  hash: 'text',
+} as const;
+const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_TYPES).join(', ');
+const AUDIT_COLUMN_COUNT = Object.keys(AUDIT_COLUMN_TYPES).length;
+const AUDIT_CASTS = Object.values(AUDIT_COLUMN_TYPES);
+
+/** `(\$n::bigint, ...), ...` for `rows` records from parameter `first` on; typed, as a VALUES list in a SELECT needs. */
+function castValueRows(rows: number, first: number): string {
+  return Array.from({ length: rows }, (_, i) => `(${AUDIT_CASTS.map((type, c) => `$${first + i * AUDIT_COLUMN_COUNT + c}::${type}`).join(', ')})`).join(', ');
+}
+
+/** A record's values in AUDIT_COLUMNS order. */
+function recordValues(r: AuditRecord): unknown[] {
+  return [r.seq, r.at, r.principal, r.principalName, r.operation, r.surface, r.resource, r.outcome, r.errorCode, r.durationMs, r.traceId, r.arguments, r.prevHash, r.hash];
+}
+
+/** The records of `entries`, hashed and numbered in order after `head`. */
+function chainAfter(head: { seq: number; hash: string }, entries: readonly RecordInput[]): AuditRecord[] {
+  let { seq, hash } = head;
+  const records: AuditRecord[] = [];
+  for (const entry of entries) {
+    const unhashed = {
+      seq: seq + 1,
+      // Taken once the head is known (under its lock, or checked by the statement that
+      // moves it), so time never runs backwards along the chain.
+      at: new Date().toISOString(),
+      principal: entry.principal,
+      principalName: entry.principalName ?? null,
+      operation: entry.operation,
+      surface: entry.surface ?? 'tool',
+      resource: entry.resource ?? null,
+      outcome: entry.outcome,
+      errorCode: entry.errorCode ?? null,
+      durationMs: Math.round(entry.durationMs),
+      traceId: entry.traceId ?? null,
+      arguments: entry.recordedArguments,
+      prevHash: hash,
+    };
+    const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
+    records.push(record);
+    ({ seq, hash } = record);
+  }
+  return records;
+}
 
 export class AuditLog {
   private readonly queue: PendingRecord[] = [];
   private flushing = false;
+  /** The chain's head as this process last moved or read it; what the fast path expects to find. */
+  private head?: { seq: number; hash: string };
 
   private readonly isSecret: (field: string) => boolean;
 
@@ -207,54 +268,65 @@ export class AuditLog {
       const batch = this.queue.splice(0, MAX_GROUP_COMMIT);
       try {
         const intents = batch.flatMap((pending) => (pending.intentId ? [pending.intentId] : []));
-        const records = await this.sql.transaction(async (tx) => {
-          const appended = await this.appendIn(tx, batch.map((pending) => pending.entry));
-          if (intents.length > 0) await tx.query('delete from governance_audit_intents where id = any($1::text[])', [intents]);
-          return appended;
-        });
+        const records = await this.appendBatch(
+          batch.map((pending) => pending.entry),
+          intents,
+        );
         batch.forEach((pending, i) => pending.resolve(records[i]!));
       } catch (error) {
+        this.head = undefined;
         for (const pending of batch) pending.reject(error);
       }
     }
     this.flushing = false;
   }
 
+  /**
+   * One batch. The fast path is a single statement that moves the head only if it is still
+   * where this process last left it, and inserts the records (and removes the intents) only
+   * if it did: no transaction, no lock held across round trips. When another process
+   * (a replica, or an interrupted-call sweep) moved the head meanwhile, nothing is written
+   * and the batch goes the locked way, which reads the head under its row lock.
+   */
+  private async appendBatch(entries: readonly RecordInput[], intents: readonly string[]): Promise<AuditRecord[]> {
+    const expected = this.head;
+    if (expected) {
+      const records = chainAfter(expected, entries);
+      const last = records[records.length - 1]!;
+      const { rows } = await this.sql.query<{ moved: number }>(
+        `with head as (
+           update governance_audit_head set seq = $1, hash = $2 where id = 1 and seq = $3 and hash = $4 returning id
+         ), appended as (
+           insert into governance_audit (${AUDIT_COLUMNS})
+           select * from (values ${castValueRows(records.length, 5)}) as v where exists (select 1 from head)
+         ), settled as (
+           delete from governance_audit_intents where id = any($${5 + records.length * AUDIT_COLUMN_COUNT}::text[]) and exists (select 1 from head)
+         )
+         select count(*)::int as moved from head`,
+        [last.seq, last.hash, expected.seq, expected.hash, ...records.flatMap(recordValues), [...intents]],
+      );
+      if (rows[0]?.moved === 1) {
+        this.head = { seq: last.seq, hash: last.hash };
+        return records;
+      }
+    }
+    const records = await this.sql.transaction(async (tx) => {
+      const appended = await this.appendIn(tx, entries);
+      if (intents.length > 0) await tx.query('delete from governance_audit_intents where id = any($1::text[])', [[...intents]]);
+      return appended;
+    });
+    const last = records[records.length - 1]!;
+    this.head = { seq: last.seq, hash: last.hash };
+    return records;
+  }
+
   /** Chains the records after the head, in order, inside the caller's transaction. */
   private async appendIn(tx: SqlExecutor, entries: readonly RecordInput[]): Promise<AuditRecord[]> {
     const head = await tx.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1 for update');
-    let { seq, hash } = { seq: Number(head.rows[0]!.seq), hash: head.rows[0]!.hash };
-    const records: AuditRecord[] = [];
-    for (const entry of entries) {
-      const unhashed = {
-        seq: seq + 1,
-        // Taken after the head lock, so time never runs backwards along the chain.
-        at: new Date().toISOString(),
-        principal: entry.principal,
-        principalName: entry.principalName ?? null,
-        operation: entry.operation,
-        surface: entry.surface ?? 'tool',
-        resource: entry.resource ?? null,
-        outcome: entry.outcome,
-        errorCode: entry.errorCode ?? null,
-        durationMs: Math.round(entry.durationMs),
-        traceId: entry.traceId ?? null,
-        arguments: entry.recordedArguments,
-        prevHash: hash,
-      };
-      const record: AuditRecord = { ...unhashed, hash: chainHash(unhashed) };
-      records.push(record);
-      ({ seq, hash } = record);
-    }
-    const columns = 14;
-    const values = records.flatMap((r) => [r.seq, r.at, r.principal, r.principalName, r.operation, r.surface, r.resource, r.outcome, r.errorCode, r.durationMs, r.traceId, r.arguments, r.prevHash, r.hash]);
-    const rows = records.map((_, i) => `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`).join(', ');
-    await tx.query(
-      `insert into governance_audit (seq, at, principal, principal_name, operation, surface, resource, outcome, error_code, duration_ms, trace_id, arguments, prev_hash, hash)
-       values ${rows}`,
-      values,
-    );
-    await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [seq, hash]);
+    const records = chainAfter({ seq: Number(head.rows[0]!.seq), hash: head.rows[0]!.hash }, entries);
+    await tx.query(`insert into governance_audit (${AUDIT_COLUMNS}) values ${castValueRows(records.length, 1)}`, records.flatMap(recordValues));
+    const last = records[records.length - 1]!;
+    await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [last.seq, last.hash]);
     return records;
   }
 

@@ -6,10 +6,15 @@
  * every promotion request). Every decision that any policy took part in is kept, with the
  * digest of its input and the revision of the policy set, like OPA's decision logs.
  *
- * Compiled policies are kept in memory per policy-set revision; each evaluation reads the
- * one-row revision first, so a policy changed through another replica applies at once.
+ * Compiled policies are kept in memory per policy-set revision. The gate every call passes
+ * (`enforce`, `permits`) trusts that set for up to policyRevisionMaxAgeMs before it reads the
+ * one-row revision again, and drops it at once when a policy changes here or another replica
+ * says so through the change-event bus (`policiesChanged`). Explicit checks (`check`, the
+ * promotion gate) always read the revision, because their caller confirms it in its own
+ * transaction (`lockedRevision`).
  */
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { sha256Digest } from '../../platform/digest.js';
 import stringify from 'safe-stable-stringify';
 import { EngineError, invalidInput } from '../../errors.js';
@@ -80,18 +85,31 @@ function toPolicy(row: PolicyRow): Policy {
 
 export class GovernanceEngine {
   readonly audit: AuditLog;
+  /** 'policies' when a policy changed through this process: the app tells the other replicas. */
+  readonly events = new EventEmitter();
   private compiled?: PolicySet;
+  /** When the compiled set's revision was last confirmed against SQL (performance.now()). */
+  private confirmedAt = Number.NEGATIVE_INFINITY;
+  private invalidatedAt = Number.NEGATIVE_INFINITY;
   private readonly limits: PolicyLimits;
+  private readonly revisionMaxAgeMs: number;
 
   constructor(
     private readonly sql: SqlPort,
-    settings: { auditLevel: AuditLevel; policyCostLimit?: number; policyTimeoutMs?: number },
+    settings: { auditLevel: AuditLevel; policyCostLimit?: number; policyTimeoutMs?: number; policyRevisionMaxAgeMs?: number },
     private readonly log: Logger,
     /** Field names recorded as "[redacted]" in the audit log (logging.redact). */
     redact?: readonly string[],
   ) {
     this.audit = new AuditLog(sql, settings.auditLevel, redact);
     this.limits = { costLimit: settings.policyCostLimit ?? 100_000, timeoutMs: settings.policyTimeoutMs ?? 200 };
+    this.revisionMaxAgeMs = settings.policyRevisionMaxAgeMs ?? 1000;
+  }
+
+  /** A policy changed somewhere (here or on another replica): the next gate reads the revision again. */
+  policiesChanged(): void {
+    this.invalidatedAt = performance.now();
+    this.confirmedAt = Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -113,7 +131,7 @@ export class GovernanceEngine {
       }
       throw error;
     }
-    return this.sql.transaction(async (tx) => {
+    const policy = await this.sql.transaction(async (tx) => {
       const { rows: set } = await tx.query<{ revision: string | number }>('update governance_policy_set set revision = revision + 1 where id = 1 returning revision');
       const revision = Number(set[0]!.revision);
       const { rows } = await tx.query<PolicyRow>(
@@ -127,6 +145,9 @@ export class GovernanceEngine {
       this.log.info({ policy: input.id, target: input.target, effect: input.effect, revision, principal }, 'policy set');
       return toPolicy(rows[0]!);
     });
+    this.policiesChanged();
+    this.events.emit('policies');
+    return policy;
   }
 
   async policies(target?: string): Promise<Policy[]> {
@@ -144,10 +165,20 @@ export class GovernanceEngine {
     return Number(rows[0]!.revision);
   }
 
-  private async policySet(): Promise<PolicySet> {
+  /** `fresh`: confirm the revision against SQL whatever its age. */
+  private async policySet(fresh: boolean): Promise<PolicySet> {
+    if (!fresh && this.compiled && performance.now() - this.confirmedAt < this.revisionMaxAgeMs) return this.compiled;
+    const readAt = performance.now();
     const { rows } = await this.sql.query<{ revision: string | number }>('select revision from governance_policy_set where id = 1');
     const revision = Number(rows[0]!.revision);
-    if (this.compiled?.revision === revision) return this.compiled;
+    // A read that began before a change was announced may have seen the old revision.
+    const confirm = () => {
+      if (readAt > this.invalidatedAt) this.confirmedAt = readAt;
+    };
+    if (this.compiled?.revision === revision) {
+      confirm();
+      return this.compiled;
+    }
     const byTarget: PolicySet['byTarget'] = new Map();
     const policies = await this.policies();
     const { compile } = policies.length > 0 ? await celPolicy() : { compile: undefined };
@@ -157,6 +188,7 @@ export class GovernanceEngine {
       byTarget.set(policy.target, list);
     }
     this.compiled = { revision, byTarget };
+    confirm();
     return this.compiled;
   }
 
@@ -166,8 +198,12 @@ export class GovernanceEngine {
    * policy that cannot say yes does not let the call through.
    */
   async check(target: string, input: PolicyInput, options: { record: 'always' | 'when-applicable' | 'never' } = { record: 'always' }): Promise<Decision> {
-    const set = await this.policySet();
+    return this.decide(target, await this.policySet(true), () => input, options.record);
+  }
+
+  private async decide(target: string, set: PolicySet, inputOf: () => PolicyInput, record: 'always' | 'when-applicable' | 'never'): Promise<Decision> {
     const applicable = set.byTarget.get(target) ?? [];
+    const input = inputOf();
     const violations: Finding[] = [];
     const warnings: Finding[] = [];
     for (const { policy, evaluate } of applicable) {
@@ -180,7 +216,7 @@ export class GovernanceEngine {
       }
     }
     const decision: Decision = { decisionId: randomUUID(), allow: violations.length === 0, violations, warnings, policyRevision: set.revision };
-    if (options.record === 'always' || (options.record === 'when-applicable' && applicable.length > 0)) {
+    if (record === 'always' || (record === 'when-applicable' && applicable.length > 0)) {
       await this.sql.query(
         `insert into governance_decisions (id, target, principal, input_digest, allow, violations, warnings, policy_revision)
          values ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -201,9 +237,11 @@ export class GovernanceEngine {
 
   /** The gate the invoke pipeline runs before a call, as the operation it is governed as: throws FORBIDDEN naming each violated policy. */
   async enforce(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown): Promise<void> {
-    const input = policyInputForCall(operation, principal, args);
-    const decision = await this.check(operation, input, { record: 'when-applicable' });
-    if (decision.warnings.length > 0) this.log.warn({ operation, principal: input.principal.id, warnings: decision.warnings, decisionId: decision.decisionId }, 'policy warnings');
+    const set = await this.policySet(false);
+    // Most operations have no policy: nothing to evaluate, record or build an input for.
+    if (!set.byTarget.has(operation)) return;
+    const decision = await this.decide(operation, set, () => policyInputForCall(operation, principal, args), 'when-applicable');
+    if (decision.warnings.length > 0) this.log.warn({ operation, principal: principal.id, warnings: decision.warnings, decisionId: decision.decisionId }, 'policy warnings');
     if (!decision.allow) {
       throw new EngineError('FORBIDDEN', `${operation} denied by policy: ${formatFindings(decision.violations)} (decision ${decision.decisionId})`, {
         decisionId: decision.decisionId,
@@ -217,7 +255,9 @@ export class GovernanceEngine {
    * completions use to offer only values the caller could read.
    */
   async permits(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown): Promise<boolean> {
-    return (await this.check(operation, policyInputForCall(operation, principal, args), { record: 'never' })).allow;
+    const set = await this.policySet(false);
+    if (!set.byTarget.has(operation)) return true;
+    return (await this.decide(operation, set, () => policyInputForCall(operation, principal, args), 'never')).allow;
   }
 
   async decision(id: string): Promise<(Decision & { target: string; principal: string; inputDigest: string; decidedAt: string }) | undefined> {

@@ -11,7 +11,14 @@
  * nothing ever needs invalidating. What can change (the yanked flag, the aliases pointing at
  * a version) is read from SQL on every read, with the record, in one primary-key query:
  * a read never reports a state older than the last committed change.
+ *
+ * The one exception is a database this process alone writes (`exclusiveDatabase`: the
+ * embedded PGlite, held under the data-dir lock). There every change goes through this
+ * engine, so whole records are also kept in memory and dropped by each change it makes
+ * (publish, yank, an alias moved inside promotion's transaction, during which PGlite runs
+ * nothing else). A read keeps what it read only when no change began since the read did.
  */
+import { LRUCache } from 'lru-cache';
 import semver from 'semver';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
 import { sha256Digest } from '../../platform/digest.js';
@@ -61,7 +68,12 @@ export type ContentGate = (mediaType: string, content: Uint8Array, labels: Recor
 export interface RegistrySettings {
   maxContentBytes: number;
   cacheTtlSeconds: number;
+  /** No other process writes this database (embedded PGlite): records may be kept in memory. */
+  exclusiveDatabase?: boolean;
 }
+
+/** Records kept in memory with an exclusive database, at most. */
+const MAX_CACHED_RECORDS = 1000;
 
 interface ArtifactRow {
   name: string;
@@ -89,6 +101,14 @@ const SEMVER_ORDER = 'major desc, minor desc, patch desc, (prerelease is null) d
 const latestOrder = (t = '') => `(${t}prerelease is null) desc, ${t}major desc, ${t}minor desc, ${t}patch desc, ${t}prerelease desc`;
 /** Versions larger than this are not kept in the cache: they would crowd out everything else. */
 const MAX_CACHED_BYTES = 256 * 1024;
+
+/** A kept record is shared by every reader: none may change it. */
+function frozen(artifact: Artifact): Readonly<Artifact> {
+  Object.freeze(artifact.labels);
+  Object.freeze(artifact.metadata);
+  Object.freeze(artifact.aliases);
+  return Object.freeze(artifact);
+}
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
@@ -125,13 +145,36 @@ function escapeLike(prefix: string): string {
 const isListKey = (key: unknown): key is [string, number] => Array.isArray(key) && typeof key[0] === 'string' && typeof key[1] === 'number' && Number.isInteger(key[1]);
 
 export class RegistryEngine {
+  /** Whole records by name@version; only with an exclusive database. */
+  private readonly records?: LRUCache<string, Readonly<Artifact>>;
+  /** Bumped by every change: a read that began before one does not keep what it read. */
+  private generation = 0;
+
   constructor(
     private readonly sql: SqlPort,
     private readonly cache: CachePort,
     private readonly gate: ContentGate,
     private readonly settings: RegistrySettings,
     private readonly log: Logger,
-  ) {}
+  ) {
+    if (settings.exclusiveDatabase) this.records = new LRUCache({ max: MAX_CACHED_RECORDS });
+  }
+
+  /** A change is being made: no record read before it may be served or kept. */
+  private changing(): void {
+    this.generation++;
+    this.records?.clear();
+  }
+
+  /** Runs a change with `changing()` before and after it: a read that overlapped it keeps nothing. */
+  private async change<T>(work: () => Promise<T>): Promise<T> {
+    this.changing();
+    try {
+      return await work();
+    } finally {
+      this.changing();
+    }
+  }
 
   /** Content is immutable under its digest: the key is the version of the value. */
   private contentKey(digest: string) {
@@ -158,7 +201,7 @@ export class RegistryEngine {
     const digest = sha256Digest(input.content);
     const confirm = await this.gate(mediaType, input.content, input.labels ?? {});
 
-    return this.sql.transaction(async (tx) => {
+    return this.change(() => this.sql.transaction(async (tx) => {
       if (confirm) await confirm(tx);
       const inserted = await tx.query<ArtifactRow>(
         `insert into registry_artifacts
@@ -205,10 +248,14 @@ export class RegistryEngine {
         );
       }
       return { ...toRecord(row), created: false };
-    });
+    }));
   }
 
   async getVersion(name: string, version: string): Promise<Artifact> {
+    const key = `${name}@${version}`;
+    const kept = this.records?.get(key);
+    if (kept) return kept;
+    const generation = this.generation;
     // The record (with what can change: yanked, aliases) always comes from SQL; content over
     // the cache limit comes with it, smaller content from the cache by digest.
     const { rows } = await this.sql.query<ArtifactRow & { aliases: string[] }>(
@@ -221,7 +268,9 @@ export class RegistryEngine {
     if (!row) {
       throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
     }
-    return { ...toRecord(row), aliases: row.aliases, content: row.content ?? (await this.smallContent(name, version, row.digest)) };
+    const artifact = { ...toRecord(row), aliases: row.aliases, content: row.content ?? (await this.smallContent(name, version, row.digest)) };
+    if (this.records && generation === this.generation && artifact.size <= MAX_CACHED_BYTES) this.records.set(key, frozen(artifact));
+    return artifact;
   }
 
   private async smallContent(name: string, version: string, digest: string): Promise<Uint8Array> {
@@ -294,13 +343,13 @@ export class RegistryEngine {
   }
 
   async yank(name: string, version: string, reason: string, principal: string): Promise<ArtifactRecord & { yankedAt: string }> {
-    const { rows } = await this.sql.query<ArtifactRow & { yanked_at: Date }>(
+    const { rows } = await this.change(() => this.sql.query<ArtifactRow & { yanked_at: Date }>(
       `update registry_artifacts
          set yanked = true, yank_reason = coalesce(yank_reason, $3), yanked_at = coalesce(yanked_at, now())
        where name = $1 and version = $2
        returning ${RECORD_COLUMNS}, yanked_at`,
       [name, version, reason],
-    );
+    ));
     const row = rows[0];
     if (!row) throw notFound(`no artifact ${name}@${version} to yank (registry_list with prefix "${name}" shows its versions)`);
     this.log.info({ artifact: `${name}@${version}`, reason, principal }, 'artifact yanked');
@@ -312,6 +361,9 @@ export class RegistryEngine {
    * the transaction; the registry owns the alias table). Returns the version it pointed at.
    */
   async setAlias(tx: SqlExecutor, name: string, alias: string, version: string, principal: string): Promise<string | null> {
+    // Inside promotion's transaction, which holds the embedded database until it ends: a read
+    // that starts after this runs after the commit.
+    this.changing();
     const before = await tx.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2 for update', [name, alias]);
     await tx.query(
       `insert into registry_aliases (name, alias, version, updated_by) values ($1, $2, $3, $4)

@@ -5,8 +5,14 @@
  * (256 random bits, base64url) proves possession. Only SHA-256 of the secret is stored;
  * a high-entropy secret needs no slow hash, and the plain key is returned once, at
  * creation. Revoked and expired keys stay listed (for audit) but never authenticate.
+ *
+ * A verified key's row is kept in memory for a few seconds (VERIFIED_KEY_TTL_MS), so a
+ * client's every request does not read the key table. Revoking through this store (the
+ * HTTP server, the admin socket) drops it at once; a revocation made by another replica
+ * takes effect here within that TTL, and an expiry at its exact time.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { sha256Hex } from '../../platform/digest.js';
 import { invalidInput, notFound } from '../../errors.js';
 import { unknownScopesProblem } from '../../../tools/scopes.js';
@@ -49,8 +55,25 @@ function toRecord(row: Row): ApiKeyRecord {
   return { id: row.id, name: row.name, scopes: row.scopes, createdAt: isoTimestamp(row.created_at)!, expiresAt: isoTimestamp(row.expires_at), revokedAt: isoTimestamp(row.revoked_at) };
 }
 
+/** How long a verified key is believed without reading its row again. */
+export const VERIFIED_KEY_TTL_MS = 5000;
+
+interface VerifiedRow {
+  identity: VerifiedKey;
+  secretHash: Buffer;
+  /** Epoch ms the key expires at, if it does. */
+  expiresAt: number | undefined;
+}
+
 export class ApiKeyStore {
-  constructor(private readonly sql: SqlPort) {}
+  private readonly verified: LRUCache<string, VerifiedRow>;
+
+  constructor(
+    private readonly sql: SqlPort,
+    options: { verifiedKeyTtlMs?: number } = {},
+  ) {
+    this.verified = new LRUCache({ max: 10_000, ttl: options.verifiedKeyTtlMs ?? VERIFIED_KEY_TTL_MS });
+  }
 
   /** Creates a key and returns it in full: the only time the secret is seen. */
   async create(input: { name: string; scopes: readonly string[]; expiresInSeconds?: number }): Promise<ApiKeyRecord & { key: string }> {
@@ -79,6 +102,7 @@ export class ApiKeyStore {
 
   async revoke(id: string): Promise<ApiKeyRecord> {
     const { rows } = await this.sql.query<Row>('update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning *', [id]);
+    this.verified.delete(id);
     if (rows.length === 0) throw notFound(`no API key with id ${JSON.stringify(id)}; \`mcp-level3 apikey list\` shows the ids`);
     return toRecord(rows[0]!);
   }
@@ -96,7 +120,12 @@ export class ApiKeyStore {
   async verify(key: string): Promise<VerifiedKey | undefined> {
     const match = KEY_PATTERN.exec(key);
     if (!match) return undefined;
-    const [, id, secret] = match;
+    const [, id, secret] = match as unknown as [string, string, string];
+    const given = Buffer.from(hashSecret(secret), 'hex');
+    const known = this.verified.get(id);
+    if (known && (known.expiresAt === undefined || Date.now() < known.expiresAt)) {
+      return timingSafeEqual(known.secretHash, given) ? known.identity : undefined;
+    }
     const { rows } = await this.sql.query<Row>(
       'select * from api_keys where id = $1 and revoked_at is null and (expires_at is null or expires_at > now())',
       [id],
@@ -104,8 +133,9 @@ export class ApiKeyStore {
     const row = rows[0];
     if (!row) return undefined;
     const expected = Buffer.from(row.secret_hash, 'hex');
-    const given = Buffer.from(hashSecret(secret!), 'hex');
     if (!timingSafeEqual(expected, given)) return undefined;
-    return { id: row.id, name: row.name, scopes: row.scopes };
+    const identity = { id: row.id, name: row.name, scopes: row.scopes };
+    this.verified.set(id, { identity, secretHash: expected, expiresAt: row.expires_at === null ? undefined : new Date(row.expires_at).getTime() });
+    return identity;
   }
 }
