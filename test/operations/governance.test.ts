@@ -156,8 +156,12 @@ for (const backend of appBackends()) {
       expect(seen.at(-1)).toBe(1);
     });
 
-    it('keeps one unbroken chain under concurrent calls', async () => {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => call(governanceCheck, { target: (['rag_query', 'rag_delete', 'registry_get'] as const)[i % 3], input: {} })));
+    it('keeps one unbroken chain under concurrent calls, with arguments recorded exactly whatever their characters', async () => {
+      const awkward = ['quote " and \\ backslash', '{braces, commas}', 'NULL', '', 'tab\tnew\nline', 'ünïcødé ✓ 😀'];
+      await Promise.all(Array.from({ length: 20 }, (_, i) => call(governanceCheck, { target: (['rag_query', 'rag_delete', 'registry_get'] as const)[i % 3], input: { request: { note: awkward[i % awkward.length] } } })));
+      const recent = (await call(governanceAuditQuery, { operation: 'governance_check', limit: 20 })).records as (AuditRecord & { arguments: unknown })[];
+      const notes = new Set(recent.map((r) => (r.arguments as { input: { request: { note: string } } }).input.request.note));
+      expect([...notes].sort()).toEqual([...awkward].sort());
       const okBefore = await verifications('ok');
       const verified = await call(governanceAuditVerify, {});
       // audit_chain_verifications_total counts the result; the broken series is there at 0

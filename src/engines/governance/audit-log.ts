@@ -152,7 +152,7 @@ interface PendingRecord {
   reject(error: unknown): void;
 }
 
-/** Records written in one statement at most (14 parameters each, well under PostgreSQL's 65,535). */
+/** Records written in one statement at most. */
 const MAX_GROUP_COMMIT = 500;
 
 const AUDIT_COLUMN_TYPES = {
@@ -175,14 +175,22 @@ const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_TYPES).join(', ');
 const AUDIT_COLUMN_COUNT = Object.keys(AUDIT_COLUMN_TYPES).length;
 const AUDIT_CASTS = Object.values(AUDIT_COLUMN_TYPES);
 
-/** `(\$n::bigint, ...), ...` for `rows` records from parameter `first` on; typed, as a VALUES list in a SELECT needs. */
-function castValueRows(rows: number, first: number): string {
-  return Array.from({ length: rows }, (_, i) => `(${AUDIT_CASTS.map((type, c) => `$${first + i * AUDIT_COLUMN_COUNT + c}::${type}`).join(', ')})`).join(', ');
+/**
+ * `unnest($first::bigint[], ...)`: the records as one array per column, so the statement is
+ * the same short text for any batch size (a VALUES list would grow by 14 parameters a record).
+ */
+function unnestColumns(first: number): string {
+  return `unnest(${AUDIT_CASTS.map((type, c) => `$${first + c}::${type}[]`).join(', ')})`;
 }
 
-/** A record's values in AUDIT_COLUMNS order. */
-function recordValues(r: AuditRecord): unknown[] {
-  return [r.seq, r.at, r.principal, r.principalName, r.operation, r.surface, r.resource, r.outcome, r.errorCode, r.durationMs, r.traceId, r.arguments, r.prevHash, r.hash];
+/** The records' values, one array per column in AUDIT_COLUMNS order. */
+function columnArrays(records: readonly AuditRecord[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: AUDIT_COLUMN_COUNT }, () => []);
+  for (const r of records) {
+    const values = [r.seq, r.at, r.principal, r.principalName, r.operation, r.surface, r.resource, r.outcome, r.errorCode, r.durationMs, r.traceId, r.arguments, r.prevHash, r.hash];
+    values.forEach((value, c) => columns[c]!.push(value));
+  }
+  return columns;
 }
 
 /** The records of `entries`, hashed and numbered in order after `head`. */
@@ -298,12 +306,12 @@ export class AuditLog {
            update governance_audit_head set seq = $1, hash = $2 where id = 1 and seq = $3 and hash = $4 returning id
          ), appended as (
            insert into governance_audit (${AUDIT_COLUMNS})
-           select * from (values ${castValueRows(records.length, 5)}) as v where exists (select 1 from head)
+           select * from ${unnestColumns(5)} where exists (select 1 from head)
          ), settled as (
-           delete from governance_audit_intents where id = any($${5 + records.length * AUDIT_COLUMN_COUNT}::text[]) and exists (select 1 from head)
+           delete from governance_audit_intents where id = any($${5 + AUDIT_COLUMN_COUNT}::text[]) and exists (select 1 from head)
          )
          select count(*)::int as moved from head`,
-        [last.seq, last.hash, expected.seq, expected.hash, ...records.flatMap(recordValues), [...intents]],
+        [last.seq, last.hash, expected.seq, expected.hash, ...columnArrays(records), [...intents]],
       );
       if (rows[0]?.moved === 1) {
         this.head = { seq: last.seq, hash: last.hash };
@@ -324,7 +332,7 @@ export class AuditLog {
   private async appendIn(tx: SqlExecutor, entries: readonly RecordInput[]): Promise<AuditRecord[]> {
     const head = await tx.query<{ seq: string | number; hash: string }>('select seq, hash from governance_audit_head where id = 1 for update');
     const records = chainAfter({ seq: Number(head.rows[0]!.seq), hash: head.rows[0]!.hash }, entries);
-    await tx.query(`insert into governance_audit (${AUDIT_COLUMNS}) values ${castValueRows(records.length, 1)}`, records.flatMap(recordValues));
+    await tx.query(`insert into governance_audit (${AUDIT_COLUMNS}) select * from ${unnestColumns(1)}`, columnArrays(records));
     const last = records[records.length - 1]!;
     await tx.query('update governance_audit_head set seq = $1, hash = $2 where id = 1', [last.seq, last.hash]);
     return records;
