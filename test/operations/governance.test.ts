@@ -160,7 +160,7 @@ for (const backend of appBackends()) {
       const awkward = ['quote " and \\ backslash', '{braces, commas}', 'NULL', '', 'tab\tnew\nline', 'ünïcødé ✓ 😀'];
       await Promise.all(Array.from({ length: 20 }, (_, i) => call(governanceCheck, { target: (['rag_query', 'rag_delete', 'registry_get'] as const)[i % 3], input: { request: { note: awkward[i % awkward.length] } } })));
       const recent = (await call(governanceAuditQuery, { operation: 'governance_check', limit: 20 })).records as (AuditRecord & { arguments: unknown })[];
-      const notes = new Set(recent.map((r) => (r.arguments as { input: { request: { note: string } } }).input.request.note));
+      const notes = new Set(recent.map((r) => (r.arguments as unknown as { input: { request: { note: string } } }).input.request.note));
       expect([...notes].sort()).toEqual([...awkward].sort());
       const okBefore = await verifications('ok');
       const verified = await call(governanceAuditVerify, {});

@@ -307,11 +307,16 @@ export class AuditLog {
          ), appended as (
            insert into governance_audit (${AUDIT_COLUMNS})
            select * from ${unnestColumns(5)} where exists (select 1 from head)
-         ), settled as (
+         )${
+           // Reads leave no intents: their batches skip the delete.
+           intents.length > 0
+             ? `, settled as (
            delete from governance_audit_intents where id = any($${5 + AUDIT_COLUMN_COUNT}::text[]) and exists (select 1 from head)
-         )
+         )`
+             : ''
+         }
          select count(*)::int as moved from head`,
-        [last.seq, last.hash, expected.seq, expected.hash, ...columnArrays(records), [...intents]],
+        [last.seq, last.hash, expected.seq, expected.hash, ...columnArrays(records), ...(intents.length > 0 ? [[...intents]] : [])],
       );
       if (rows[0]?.moved === 1) {
         this.head = { seq: last.seq, hash: last.hash };
