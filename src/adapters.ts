@@ -39,10 +39,11 @@ export async function openSql(settings: AdapterSettings): Promise<{ sql: SqlPort
     return { sql: await openPostgres(url, settings.config.engineMap.database.pool, settings.databaseSchema) };
   }
   const { openPglite } = await import('./platform/sql/pglite-adapter.js');
-  if (settings.dataDir === MEMORY_DATA_DIR) return { sql: await openPglite(undefined) };
+  const embedded = settings.config.engineMap.database.embedded;
+  if (settings.dataDir === MEMORY_DATA_DIR) return { sql: await openPglite(undefined, embedded) };
   const releaseLock = lockDataDir(settings.dataDir);
   try {
-    return { sql: await openPglite(join(settings.dataDir, 'pgdata')), releaseLock };
+    return { sql: await openPglite(join(settings.dataDir, 'pgdata'), embedded), releaseLock };
   } catch (error) {
     releaseLock();
     throw error;

@@ -72,9 +72,16 @@ function createInChildProcess(dataDir: string): Promise<void> {
   });
 }
 
-export async function createPglite(dataDir: string | undefined): Promise<SqlPort> {
+export interface PgliteSettings {
+  /** PostgreSQL's shared_buffers, in MB (PGlite's default is 128). */
+  sharedBuffersMb: number;
+}
+
+export async function createPglite(dataDir: string | undefined, settings?: PgliteSettings): Promise<SqlPort> {
   const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
-  const db = (await PGlite.create({ dataDir, extensions: { vector } })) as unknown as PGliteLike;
+  // PGlite's start parameters replace its defaults, so they are kept and one is added.
+  const startParams = settings ? [...PGlite.defaultStartParams, '-c', `shared_buffers=${settings.sharedBuffersMb}MB`] : undefined;
+  const db = (await PGlite.create({ dataDir, extensions: { vector }, ...(startParams ? { startParams } : {}) })) as unknown as PGliteLike;
   const base = wrap(db);
   return {
     kind: 'pglite',
@@ -88,10 +95,10 @@ export async function createPglite(dataDir: string | undefined): Promise<SqlPort
 }
 
 /** dataDir undefined keeps everything in memory. */
-export async function openPglite(dataDir: string | undefined): Promise<SqlPort> {
+export async function openPglite(dataDir: string | undefined, settings?: PgliteSettings): Promise<SqlPort> {
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await createInChildProcess(dataDir);
   }
-  return createPglite(dataDir);
+  return createPglite(dataDir, settings);
 }
