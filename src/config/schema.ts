@@ -198,9 +198,9 @@ export const engineMapFileSchema = z.strictObject({
         .default({ min: 10, max: 50, acquireTimeoutMillis: 30000, idleTimeoutMillis: 30000 }),
       // the embedded PGlite (no DATABASE_URL): PostgreSQL's buffer cache inside the process;
       // its files are also in the OS page cache, so a small one costs little speed
-      embedded: z.strictObject({ sharedBuffersMb: positiveInt().default(32) }).default({ sharedBuffersMb: 32 }),
+      embedded: z.strictObject({ sharedBuffersMb: positiveInt().default(64) }).default({ sharedBuffersMb: 64 }),
     })
-    .default({ pool: { min: 10, max: 50, acquireTimeoutMillis: 30000, idleTimeoutMillis: 30000 }, embedded: { sharedBuffersMb: 32 } }),
+    .default({ pool: { min: 10, max: 50, acquireTimeoutMillis: 30000, idleTimeoutMillis: 30000 }, embedded: { sharedBuffersMb: 64 } }),
   cache: z
     .strictObject({
       redis: z.strictObject({ enabled: bool().default(true), ttl: positiveInt().default(3600), maxSize: positiveInt().default(1000) }).default({ enabled: true, ttl: 3600, maxSize: 1000 }),
