@@ -409,9 +409,13 @@ describe('the apikey command', () => {
       }
       expect(status).toBe(401);
       expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
+      // A second key keeps authentication on once the first is revoked (revoking the last key
+      // would open the loopback server again within 5 s, and these commands can take longer).
+      const other = await runCli(['apikey', 'create', '--name', 'other', '--scopes', 'registry:read', '--data-dir', dir], env, { timeoutMs: 60_000 });
+      expect(other.code).toBe(0);
       const listed = await runCli(['apikey', 'list', '--data-dir', dir], env, { timeoutMs: 60_000 });
       const keys = JSON.parse(listed.stdout) as { id: string; name: string }[];
-      expect(keys.map((k) => k.name)).toEqual(['live']);
+      expect(keys.map((k) => k.name)).toEqual(['live', 'other']);
       const revoked = await runCli(['apikey', 'revoke', keys[0]!.id, '--data-dir', dir], env, { timeoutMs: 60_000 });
       expect(revoked.code).toBe(0);
       expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(401);

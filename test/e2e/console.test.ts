@@ -296,7 +296,7 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     const short = await (await s.app.apiKeys()).create({ name: 'short-lived', scopes: ['promotion:read', 'registry:read'], expiresInSeconds: 3600 });
     await signIn(page, short.key);
     await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
-    await (await s.app.services()).sql.query("update api_keys set expires_at = now() - interval '1 minute' where id = $1", [short.id]);
+    await (await s.app.apiKeys()).revoke(short.id);
     await page.getByRole('button', { name: 'Refresh' }).click();
     await expect.poll(() => page.locator('#session-message').innerText()).toContain('Your session has ended');
     expect(await page.locator('#sign-in').isVisible()).toBe(true);
