@@ -4,9 +4,11 @@
  * promotion_request, promotion_status, dag_run and dag_status by `_meta.ui.resourceUri`, and
  * the apps render real tool results in real Chromium: a tiny host page runs each app in a
  * sandboxed iframe, answers `ui/initialize`, sends `ui/notifications/tool-input` and
- * `tool-result`, and forwards the app's `tools/call` to this server over MCP.
+ * `tool-result`, and forwards the app's `tools/call` to this server over MCP; axe-core finds no
+ * accessibility violation in the app, and nothing is fetched.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,7 @@ import { ADMIN, appBackends } from '../helpers/backends.js';
 import { startApiServer, type ApiServer } from '../helpers/api-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const APP_TOOLS: Record<string, string> = {
   promotion_request: PROMOTION_REVIEW_APP_URI,
   promotion_status: PROMOTION_REVIEW_APP_URI,
@@ -171,6 +174,17 @@ describe('MCP Apps', () => {
       return { page, problems, calls };
     }
 
+    /** axe-core's violations inside the app's frame. */
+    async function axe(page: Page): Promise<string[]> {
+      const frame = page.frames().find((f) => f !== page.mainFrame())!;
+      await frame.evaluate(readFileSync(AXE, 'utf8'));
+      return frame.evaluate(async () => {
+        const { axe: run } = globalThis as unknown as { axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string; help: string }[] }> } };
+        const result = await run.run((globalThis as unknown as { document: unknown }).document, { resultTypes: ['violations'] });
+        return result.violations.map((v) => `${v.id}: ${v.help}`);
+      });
+    }
+
     const definition = { name: 'apps/graph', nodes: [{ id: 'fetch', action: 'noop' }, { id: 'train', action: 'noop', dependsOn: ['fetch'] }, { id: 'report', action: 'noop', dependsOn: ['train'] }] };
 
     it('draws a dag_status result as an SVG with the node ids and states', async () => {
@@ -185,6 +199,7 @@ describe('MCP Apps', () => {
       }
       expect(await page.frameLocator('iframe').locator('#status').textContent()).toContain('succeeded, 3 nodes');
       expect(calls).toEqual([]); // dag_status carries the nodes
+      expect(await axe(page)).toEqual([]);
       expect(problems).toEqual([]);
       await page.close();
     });
@@ -221,6 +236,7 @@ describe('MCP Apps', () => {
       const versionRow = app.locator('#compare tbody tr').first();
       expect(await versionRow.locator('td').allTextContents()).toEqual(['1.1.0', '1.0.0']);
       expect(calls).toEqual(['promotion_status', 'registry_get', 'registry_get']);
+      expect(await axe(page)).toEqual([]);
       expect(problems).toEqual([]);
       await page.close();
     });
