@@ -3,8 +3,9 @@
  * their changes are announced as resource updates (subscribable).
  */
 import { dagRuns, dagStatus } from '../tools/dag.js';
+import { MCP_APP_MIME_TYPE, mcpAppHtml } from '../src/surface/mcp-app.js';
 import { defineResource } from '../src/surface/resource.js';
-import { runUri, workflowUri } from '../src/surface/uris.js';
+import { RUN_GRAPH_APP_URI, runUri, workflowUri } from '../src/surface/uris.js';
 
 export const dagWorkflow = defineResource({
   name: 'dag-workflow',
@@ -42,4 +43,18 @@ export const dagRun = defineResource({
   },
 });
 
-export const DAG_RESOURCES = [dagWorkflow, dagRun];
+/** The MCP App dag_run and dag_status name: the run drawn as the console draws it. */
+export const runGraphApp = defineResource({
+  name: 'dag-run-graph-app',
+  engine: 'dag',
+  uriTemplate: RUN_GRAPH_APP_URI,
+  title: 'Run graph (MCP App)',
+  description: 'HTML view of a dag_run or dag_status result: the run as an SVG graph of its nodes and states.',
+  scope: dagStatus.scope,
+  governedAs: { operation: dagRuns.name, input: () => ({}) },
+  async read() {
+    return { mimeType: MCP_APP_MIME_TYPE, text: mcpAppHtml('run-graph') };
+  },
+});
+
+export const DAG_RESOURCES = [dagWorkflow, dagRun, runGraphApp];

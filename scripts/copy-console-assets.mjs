@@ -8,5 +8,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const from = join(root, 'console');
 const to = join(root, 'dist', 'console');
-mkdirSync(to, { recursive: true });
-for (const file of readdirSync(from)) if (/\.(html|css|js|svg)$/.test(file)) copyFileSync(join(from, file), join(to, file));
+// console/apps/: the MCP Apps pages (src/surface/mcp-app.ts inlines them into ui:// resources).
+for (const folder of ['', 'apps']) {
+  mkdirSync(join(to, folder), { recursive: true });
+  for (const file of readdirSync(join(from, folder))) if (/\.(html|css|js|svg)$/.test(file)) copyFileSync(join(from, folder, file), join(to, folder, file));
+}

@@ -17,7 +17,7 @@ export function runViewer(principal: Principal): RunViewer {
   return { id: principal.id, admin: principal.scopes.includes('*') || principal.scopes.includes(DAG_ADMIN_SCOPE) };
 }
 import { inline } from '../src/surface/result-text.js';
-import { runUri } from '../src/surface/uris.js';
+import { RUN_GRAPH_APP_URI, runUri } from '../src/surface/uris.js';
 
 
 const RUN_STATUS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -88,6 +88,7 @@ export const dagRun = defineOperation({
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   scope: 'dag:run',
+  ui: RUN_GRAPH_APP_URI,
   async handler(input, { engines, principal, signal, progress }) {
     const started = await engines.dag.startRun(input, { id: principal.id, scopes: [...principal.scopes] });
     if (!input.wait) return { runId: started.runId, status: started.status };
@@ -144,6 +145,7 @@ export const dagStatus = defineOperation({
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'dag:read',
+  ui: RUN_GRAPH_APP_URI,
   async handler(input, { engines, principal }) {
     const viewer = runViewer(principal);
     const run = await engines.dag.run(input.runId, viewer);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { leanList as list, boundedText as text } from '../src/surface/fields.js';
 import { defineOperation } from '../src/surface/operation.js';
+import { PROMOTION_REVIEW_APP_URI } from '../src/surface/uris.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const requestId = z
@@ -26,6 +27,7 @@ export const promotionRequest = defineOperation({
   output: z.object({ requestId: z.string().describe('Request id.'), status, gates }),
   annotations: { readOnlyHint: false, destructiveHint: false },
   scope: 'promotion:request',
+  ui: PROMOTION_REVIEW_APP_URI,
   async handler(input, { engines, principal, metrics }) {
     const request = await engines.promotion.request(input, principal);
     if (request.status !== 'pending_approval') metrics.promotionRequestsTotal.inc({ outcome: request.status });
@@ -87,6 +89,7 @@ export const promotionStatus = defineOperation({
   }),
   annotations: { readOnlyHint: true },
   scope: 'promotion:read',
+  ui: PROMOTION_REVIEW_APP_URI,
   async handler(input, { engines }) {
     const r = await engines.promotion.status(input.requestId);
     return {

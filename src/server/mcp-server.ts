@@ -88,6 +88,8 @@ function buildCatalog(host: ServerHost): McpCatalog {
         inputSchema: input as Tool['inputSchema'],
         outputSchema: output as Tool['outputSchema'],
         annotations: { title: operation.title, ...operation.annotations },
+        // MCP Apps: the view a host that supports them renders the result in.
+        ...(operation.ui ? { _meta: { ui: { resourceUri: operation.ui } } } : {}),
       },
     };
   });

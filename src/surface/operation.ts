@@ -70,6 +70,11 @@ export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType 
   summarize?(output: z.output<O>): string;
   /** Resources the result points at (a run, an artifact's content), sent as resource_link blocks after the text. */
   links?(output: z.output<O>): { uri: string; name: string; mimeType?: string }[];
+  /**
+   * The MCP App (a `ui://` resource, resources/apps.ts) a host that supports MCP Apps shows
+   * with the result; listed as `_meta.ui.resourceUri`. The result itself is unchanged.
+   */
+  ui?: string;
 }
 
 // The identity function keeps each declaration's input and output types tied to its handler.

@@ -15,3 +15,7 @@ export const conceptUri = (id: string) => `taxonomy://concepts/${encodeURICompon
 export function artifactUri(name: string, version: string): string {
   return `registry://artifacts/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
 }
+
+/** MCP Apps (`ui://` resources, text/html;profile=mcp-app) the tools name in `_meta.ui.resourceUri`. */
+export const PROMOTION_REVIEW_APP_URI = 'ui://mcp-level3/promotion-review';
+export const RUN_GRAPH_APP_URI = 'ui://mcp-level3/run-graph';

@@ -83,6 +83,7 @@ describe('operation registry', () => {
       inputSchema: operationJsonSchemas(op).input,
       outputSchema: operationJsonSchemas(op).output,
       annotations: op.annotations,
+      ...(op.ui ? { _meta: { ui: { resourceUri: op.ui } } } : {}),
     }));
     // ~4 characters per token for JSON-heavy text is a generous upper estimate.
     const approxTokens = JSON.stringify(list).length / 4;
