@@ -320,6 +320,14 @@ export async function startOurHttpServer({ dataDir, databaseUrl, redisUrl, extra
   return { child, port, client, readyMs };
 }
 
+/** Ours as deployed: API keys required, one made with `apikey create` first and sent on every request (server.apiKey). */
+export async function startOurHttpServerWithApiKey({ extraEnv = {}, ...options }) {
+  const apiKey = createApiKey(options);
+  const server = await startOurHttpServer({ ...options, extraEnv: { ...AUTH_ENV, ...extraEnv } });
+  server.client.headers = { 'x-api-key': apiKey };
+  return { ...server, apiKey };
+}
+
 /** Starts bench/bare-server.mjs (the SDK-only baseline) and waits until it answers. */
 export async function startBareServer({ nodeFlags = [] } = {}) {
   const port = await freePort();

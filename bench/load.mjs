@@ -21,8 +21,8 @@
  *          --targets embedded,postgres-1,postgres-3 (default: all that can run).
  */
 import { parseArgs } from 'node:util';
-import { databaseUrlFromEnv, log, percentile, redactUrl, removeDir, round, startOurHttpServer, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
-import { ARTIFACTS, AUTH_ENV, corpus, createApiKey, operations, runLoad as runMixedLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
+import { createApiKey, databaseUrlFromEnv, log, percentile, redactUrl, removeDir, round, startOurHttpServerWithApiKey, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
+import { ARTIFACTS, corpus, operations, runLoad as runMixedLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
 
 const P95_THRESHOLD_MS = 100;
 const { values: args } = parseArgs({
@@ -81,9 +81,8 @@ async function measure(label, port, seedClient) {
 
 async function embedded() {
   const dataDir = tempDir('load-embedded');
-  apiKey = createApiKey({ dataDir });
-  const server = await startOurHttpServer({ dataDir, extraEnv: AUTH_ENV, label: 'embedded' });
-  server.client.headers = { 'x-api-key': apiKey };
+  const server = await startOurHttpServerWithApiKey({ dataDir, label: 'embedded' });
+  apiKey = server.apiKey;
   try {
     return await measure('embedded', server.port, server.client);
   } finally {

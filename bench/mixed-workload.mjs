@@ -12,8 +12,6 @@ import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { AUTH_ENV, freePort, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
 
-export { AUTH_ENV, createApiKey } from './lib.mjs';
-
 const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
 export const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 export const queries = readFileSync(join(fixture, 'queries.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).text);

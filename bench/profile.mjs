@@ -10,20 +10,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeSession, firstToolResult, initialize, startStdio } from './coldstart.mjs';
-import { AUTH_ENV, BENCH_DIR, closedLoop, createApiKey, databaseUrlFromEnv, GET_ARGS, log, publishArtifact, removeDir, round, sequential, startBareServer, startOurHttpServer, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
+import { BENCH_DIR, closedLoop, databaseUrlFromEnv, GET_ARGS, log, publishArtifact, removeDir, round, sequential, startBareServer, startOurHttpServerWithApiKey, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
 import { summarizeFile } from './profile-summary.mjs';
 
 const PROF_DIR = join(BENCH_DIR, 'results', 'prof');
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const profFlags = (name) => ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, '--cpu-prof-name', name];
-
-/** Ours as deployed (and as bench/registry-get.mjs measures it): API keys required. */
-async function startWithApiKey({ dataDir, databaseUrl, nodeFlags }) {
-  const apiKey = createApiKey({ dataDir, databaseUrl });
-  const server = await startOurHttpServer({ dataDir, databaseUrl, nodeFlags, extraEnv: AUTH_ENV });
-  server.client.headers = { 'x-api-key': apiKey };
-  return server;
-}
 
 function trim(summary, top) {
   const { areaUs, ...rest } = summary;
@@ -95,7 +87,7 @@ async function profileRegistryGet(seconds = 5) {
   out.bare = await profileLoad('bare', (flags) => startBareServer({ nodeFlags: flags }), 'echo', seconds);
   const dir = tempDir('prof-get');
   try {
-    out.pglite = await profileLoad('ours-pglite', (flags) => startWithApiKey({ dataDir: dir, nodeFlags: flags }), 'registry_get', seconds);
+    out.pglite = await profileLoad('ours-pglite', (flags) => startOurHttpServerWithApiKey({ dataDir: dir, nodeFlags: flags }), 'registry_get', seconds);
   } finally {
     removeDir(dir);
   }
@@ -104,7 +96,7 @@ async function profileRegistryGet(seconds = 5) {
     await withFreshDatabase(url, 'prof', async (fresh) => {
       const pgDir = tempDir('prof-get-pg');
       try {
-        out.postgres = await profileLoad('ours-postgres', (flags) => startWithApiKey({ dataDir: pgDir, databaseUrl: fresh, nodeFlags: flags }), 'registry_get', seconds);
+        out.postgres = await profileLoad('ours-postgres', (flags) => startOurHttpServerWithApiKey({ dataDir: pgDir, databaseUrl: fresh, nodeFlags: flags }), 'registry_get', seconds);
       } finally {
         removeDir(pgDir);
       }

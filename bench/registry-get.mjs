@@ -17,7 +17,7 @@
  * Targets: throughput ours/bare ≥ 0.7; sequential p95 ours/bare ≤ 1.3; server CPU per call
  * under load ours/bare ≤ 2.5.
  */
-import { AUTH_ENV, closedLoop, createApiKey, cpuMs, databaseUrlFromEnv, GET_ARGS, log, median, percentile, publishArtifact, redactUrl, removeDir, round, sequential, startBareServer, startOurHttpServer, stopChild, summarize, tempDir, withFreshDatabase } from './lib.mjs';
+import { closedLoop, cpuMs, databaseUrlFromEnv, GET_ARGS, log, median, percentile, publishArtifact, redactUrl, removeDir, round, sequential, startBareServer, startOurHttpServerWithApiKey, stopChild, summarize, tempDir, withFreshDatabase } from './lib.mjs';
 
 const P95_RATIO_TARGET = 1.3;
 const THROUGHPUT_RATIO_TARGET = 0.7;
@@ -116,9 +116,7 @@ function compare(ours, bare) {
 }
 
 async function startOurs(label, { dataDir, databaseUrl }) {
-  const apiKey = createApiKey({ dataDir, databaseUrl });
-  const server = await startOurHttpServer({ dataDir, databaseUrl, extraEnv: AUTH_ENV, label: `ours-${label}` });
-  server.client.headers = { 'x-api-key': apiKey };
+  const server = await startOurHttpServerWithApiKey({ dataDir, databaseUrl, label: `ours-${label}` });
   log(`registry-get: ${label}: server ready after ${server.readyMs.toFixed(0)} ms (pid ${server.child.pid})`);
   await publishArtifact(server.client);
   return { label: `ours (${label})`, server, client: server.client, call: () => server.client.callTool('registry_get', GET_ARGS) };

@@ -20,8 +20,8 @@
  *     no more than they were after the same idle wait following the warm-up.
  */
 import { parseArgs } from 'node:util';
-import { databaseUrlFromEnv, log, median, percentile, redactUrl, removeDir, round, rssMb, sleep, startOurHttpServer, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
-import { AUTH_ENV, createApiKey, runLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
+import { createApiKey, databaseUrlFromEnv, log, median, percentile, redactUrl, removeDir, round, rssMb, sleep, startOurHttpServerWithApiKey, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
+import { runLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
 
 const RSS_GROWTH_LIMIT = 0.1;
 const { values: args } = parseArgs({
@@ -149,11 +149,9 @@ async function run(target) {
 
 async function embedded() {
   const dataDir = tempDir('soak-embedded');
-  const apiKey = createApiKey({ dataDir });
-  const server = await startOurHttpServer({ dataDir, extraEnv: AUTH_ENV, label: 'embedded' });
-  server.client.headers = { 'x-api-key': apiKey };
+  const server = await startOurHttpServerWithApiKey({ dataDir, label: 'embedded' });
   try {
-    return await run({ servers: [server], port: server.port, apiKey, shared: async () => ({}) });
+    return await run({ servers: [server], port: server.port, apiKey: server.apiKey, shared: async () => ({}) });
   } finally {
     server.client.close();
     await stopChild(server.child);

@@ -2,6 +2,7 @@
 // graphs, and the audit trail. Plain DOM; every action is a REST call (api.js).
 import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
+import { aliasComparison, gatesTable, h, when } from './promotion-view.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGES = ['approvals', 'runs', 'audit', 'registry', 'rag'];
@@ -9,25 +10,11 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const REFRESH_MS = 2000;
 let refreshTimer; // the pending redraw of a run in progress
 
-function h(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === false) continue;
-    if (key === 'text') node.textContent = value;
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children.flat()) if (child !== undefined && child !== null) node.append(child);
-  return node;
-}
-
 const say = (id, text, kind = '') => {
   const node = $(id);
   node.textContent = text;
   node.className = kind;
 };
-
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 
 /** The server's refusal in plain words. */
 function plain(error) {
@@ -78,51 +65,6 @@ async function signIn(event) {
 
 // ------------------------------------------------------------------ approvals
 
-async function compareWithAlias(request) {
-  const rows = [h('tr', {}, h('th', { scope: 'col', text: 'Field' }), h('th', { scope: 'col', text: 'Requested' }), h('th', { scope: 'col', text: `Now in ${request.environment}` }))];
-  let candidate;
-  let current;
-  let note = '';
-  try {
-    candidate = await call('registry_get', { name: request.name, version: request.version, includeContent: false });
-  } catch (error) {
-    note = `The requested version could not be read: ${plain(error)}`;
-  }
-  try {
-    current = await call('registry_get', { name: request.name, alias: request.environment, includeContent: false });
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) note = `Nothing is promoted to ${request.environment} yet: this would be its first version.`;
-    else note = `The ${request.environment} alias could not be read: ${plain(error)}`;
-  }
-  for (const [label, pick] of [
-    ['Version', (a) => a.version],
-    ['Digest', (a) => a.digest],
-    ['Size (bytes)', (a) => String(a.size)],
-    ['Media type', (a) => a.mediaType],
-    ['Labels', (a) => Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')],
-    ['Published', (a) => `${when(a.createdAt)} by ${a.createdBy}`],
-  ]) {
-    const left = candidate ? pick(candidate) : '';
-    const right = current ? pick(current) : '—';
-    rows.push(h('tr', { class: current && left !== right ? 'differs' : undefined }, h('th', { scope: 'row', text: label }), h('td', { text: left }), h('td', { text: right })));
-  }
-  return [h('table', { class: 'compare' }, h('caption', { text: `${request.name}: requested version against the ${request.environment} alias` }), h('tbody', {}, rows)), note ? h('p', { class: 'notice', text: note }) : null];
-}
-
-function gatesTable(gates) {
-  return h(
-    'table',
-    {},
-    h('caption', { text: 'Gates' }),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Gate' }), h('th', { scope: 'col', text: 'Result' }), h('th', { scope: 'col', text: 'Messages' }))),
-    h(
-      'tbody',
-      {},
-      gates.map((g) => h('tr', {}, h('td', { text: g.gate }), h('td', { class: g.passed ? 'passed' : 'failed', text: g.passed ? 'passed' : 'failed' }), h('td', { text: g.messages.length ? g.messages.join(' ') : '—' }))),
-    ),
-  );
-}
-
 async function decide(request, verb, card) {
   const comment = card.querySelector('textarea').value.trim();
   const outcome = card.querySelector('.outcome');
@@ -172,7 +114,7 @@ async function requestCard(request) {
     h('p', { text: `Requested by ${request.requestedBy} on ${when(request.createdAt)}: “${request.reason}”. Expires ${when(request.expiresAt)}.` }),
     h('p', { text: `Approvals: ${approvals.length} of ${request.approvalsRequired}${approvals.length ? ` (${approvals.map((a) => a.by).join(', ')})` : ''}.` }),
     gatesTable(request.gates),
-    ...(await compareWithAlias(request)),
+    ...(await aliasComparison(request, { read: (args) => call('registry_get', args), isNotFound: (error) => error instanceof ApiError && error.status === 404, describe: plain })),
     h('label', { for: reasonId, text: 'Reason (required to reject)' }),
     h('textarea', { id: reasonId, rows: 2, maxlength: 1000 }),
     h('div', { class: 'actions' }, h('button', { type: 'button', class: 'approve', text: 'Approve' }), h('button', { type: 'button', class: 'reject', text: 'Reject' })),

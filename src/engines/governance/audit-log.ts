@@ -155,42 +155,37 @@ interface PendingRecord {
 /** Records written in one statement at most. */
 const MAX_GROUP_COMMIT = 500;
 
-const AUDIT_COLUMN_TYPES = {
-  seq: 'bigint',
-  at: 'timestamptz',
-  principal: 'text',
-  principal_name: 'text',
-  operation: 'text',
-  surface: 'text',
-  resource: 'text',
-  outcome: 'text',
-  error_code: 'text',
-  duration_ms: 'integer',
-  trace_id: 'text',
-  arguments: 'text',
-  prev_hash: 'text',
-  hash: 'text',
-} as const;
-const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_TYPES).join(', ');
-const AUDIT_COLUMN_COUNT = Object.keys(AUDIT_COLUMN_TYPES).length;
-const AUDIT_CASTS = Object.values(AUDIT_COLUMN_TYPES);
+/** The stored columns: name, SQL type, and the record's value. */
+const AUDIT_COLUMN_SPECS: readonly [column: string, type: string, value: (r: AuditRecord) => unknown][] = [
+  ['seq', 'bigint', (r) => r.seq],
+  ['at', 'timestamptz', (r) => r.at],
+  ['principal', 'text', (r) => r.principal],
+  ['principal_name', 'text', (r) => r.principalName],
+  ['operation', 'text', (r) => r.operation],
+  ['surface', 'text', (r) => r.surface],
+  ['resource', 'text', (r) => r.resource],
+  ['outcome', 'text', (r) => r.outcome],
+  ['error_code', 'text', (r) => r.errorCode],
+  ['duration_ms', 'integer', (r) => r.durationMs],
+  ['trace_id', 'text', (r) => r.traceId],
+  ['arguments', 'text', (r) => r.arguments],
+  ['prev_hash', 'text', (r) => r.prevHash],
+  ['hash', 'text', (r) => r.hash],
+];
+const AUDIT_COLUMNS = AUDIT_COLUMN_SPECS.map(([column]) => column).join(', ');
+const AUDIT_COLUMN_COUNT = AUDIT_COLUMN_SPECS.length;
 
 /**
  * `unnest($first::bigint[], ...)`: the records as one array per column, so the statement is
  * the same short text for any batch size (a VALUES list would grow by 14 parameters a record).
  */
 function unnestColumns(first: number): string {
-  return `unnest(${AUDIT_CASTS.map((type, c) => `$${first + c}::${type}[]`).join(', ')})`;
+  return `unnest(${AUDIT_COLUMN_SPECS.map(([, type], c) => `$${first + c}::${type}[]`).join(', ')})`;
 }
 
 /** The records' values, one array per column in AUDIT_COLUMNS order. */
 function columnArrays(records: readonly AuditRecord[]): unknown[][] {
-  const columns: unknown[][] = Array.from({ length: AUDIT_COLUMN_COUNT }, () => []);
-  for (const r of records) {
-    const values = [r.seq, r.at, r.principal, r.principalName, r.operation, r.surface, r.resource, r.outcome, r.errorCode, r.durationMs, r.traceId, r.arguments, r.prevHash, r.hash];
-    values.forEach((value, c) => columns[c]!.push(value));
-  }
-  return columns;
+  return AUDIT_COLUMN_SPECS.map(([, , value]) => records.map(value));
 }
 
 /** The records of `entries`, hashed and numbered in order after `head`. */

@@ -198,12 +198,11 @@ export class GovernanceEngine {
    * policy that cannot say yes does not let the call through.
    */
   async check(target: string, input: PolicyInput, options: { record: 'always' | 'when-applicable' | 'never' } = { record: 'always' }): Promise<Decision> {
-    return this.decide(target, await this.policySet(true), () => input, options.record);
+    return this.decide(target, await this.policySet(true), input, options.record);
   }
 
-  private async decide(target: string, set: PolicySet, inputOf: () => PolicyInput, record: 'always' | 'when-applicable' | 'never'): Promise<Decision> {
+  private async decide(target: string, set: PolicySet, input: PolicyInput, record: 'always' | 'when-applicable' | 'never'): Promise<Decision> {
     const applicable = set.byTarget.get(target) ?? [];
-    const input = inputOf();
     const violations: Finding[] = [];
     const warnings: Finding[] = [];
     for (const { policy, evaluate } of applicable) {
@@ -237,10 +236,8 @@ export class GovernanceEngine {
 
   /** The gate the invoke pipeline runs before a call, as the operation it is governed as: throws FORBIDDEN naming each violated policy. */
   async enforce(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown): Promise<void> {
-    const set = await this.policySet(false);
-    // Most operations have no policy: nothing to evaluate, record or build an input for.
-    if (!set.byTarget.has(operation)) return;
-    const decision = await this.decide(operation, set, () => policyInputForCall(operation, principal, args), 'when-applicable');
+    const decision = await this.gateDecision(operation, principal, args, 'when-applicable');
+    if (!decision) return;
     if (decision.warnings.length > 0) this.log.warn({ operation, principal: principal.id, warnings: decision.warnings, decisionId: decision.decisionId }, 'policy warnings');
     if (!decision.allow) {
       throw new EngineError('FORBIDDEN', `${operation} denied by policy: ${formatFindings(decision.violations)} (decision ${decision.decisionId})`, {
@@ -255,9 +252,15 @@ export class GovernanceEngine {
    * completions use to offer only values the caller could read.
    */
   async permits(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown): Promise<boolean> {
+    return (await this.gateDecision(operation, principal, args, 'never'))?.allow ?? true;
+  }
+
+  /** The call gate's decision on the (possibly cached) policy set; none when no policy targets the operation. */
+  private async gateDecision(operation: string, principal: { id: string; scopes: readonly string[] }, args: unknown, record: 'when-applicable' | 'never'): Promise<Decision | undefined> {
     const set = await this.policySet(false);
-    if (!set.byTarget.has(operation)) return true;
-    return (await this.decide(operation, set, () => policyInputForCall(operation, principal, args), 'never')).allow;
+    // Most operations have no policy: nothing to evaluate, record or build an input for.
+    if (!set.byTarget.has(operation)) return undefined;
+    return this.decide(operation, set, policyInputForCall(operation, principal, args), record);
   }
 
   async decision(id: string): Promise<(Decision & { target: string; principal: string; inputDigest: string; decidedAt: string }) | undefined> {

@@ -61,18 +61,18 @@ export const VERIFIED_KEY_TTL_MS = 5000;
 interface VerifiedRow {
   identity: VerifiedKey;
   secretHash: Buffer;
-  /** Epoch ms the key expires at, if it does. */
-  expiresAt: number | undefined;
 }
 
 export class ApiKeyStore {
   private readonly verified: LRUCache<string, VerifiedRow>;
+  private readonly verifiedKeyTtlMs: number;
 
   constructor(
     private readonly sql: SqlPort,
     options: { verifiedKeyTtlMs?: number } = {},
   ) {
-    this.verified = new LRUCache({ max: 10_000, ttl: options.verifiedKeyTtlMs ?? VERIFIED_KEY_TTL_MS });
+    this.verifiedKeyTtlMs = options.verifiedKeyTtlMs ?? VERIFIED_KEY_TTL_MS;
+    this.verified = new LRUCache({ max: 10_000, ttl: this.verifiedKeyTtlMs });
   }
 
   /** Creates a key and returns it in full: the only time the secret is seen. */
@@ -123,9 +123,7 @@ export class ApiKeyStore {
     const [, id, secret] = match as unknown as [string, string, string];
     const given = Buffer.from(hashSecret(secret), 'hex');
     const known = this.verified.get(id);
-    if (known && (known.expiresAt === undefined || Date.now() < known.expiresAt)) {
-      return timingSafeEqual(known.secretHash, given) ? known.identity : undefined;
-    }
+    if (known) return timingSafeEqual(known.secretHash, given) ? known.identity : undefined;
     const { rows } = await this.sql.query<Row>(
       'select * from api_keys where id = $1 and revoked_at is null and (expires_at is null or expires_at > now())',
       [id],
@@ -135,7 +133,9 @@ export class ApiKeyStore {
     const expected = Buffer.from(row.secret_hash, 'hex');
     if (!timingSafeEqual(expected, given)) return undefined;
     const identity = { id: row.id, name: row.name, scopes: row.scopes };
-    this.verified.set(id, { identity, secretHash: expected, expiresAt: row.expires_at === null ? undefined : new Date(row.expires_at).getTime() });
+    // Kept no longer than the key is valid.
+    const ttl = row.expires_at === null ? this.verifiedKeyTtlMs : Math.min(this.verifiedKeyTtlMs, new Date(row.expires_at).getTime() - Date.now());
+    if (ttl > 0) this.verified.set(id, { identity, secretHash: expected }, { ttl });
     return identity;
   }
 }
