@@ -10,5 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // Servers the tests start embed with the offline embedder unless a test chooses another:
+    // the default, the local neural model, has suites of its own (rag-onnx.test.ts).
+    env: { EMBEDDINGS_PROVIDER: 'offline' },
   },
 });

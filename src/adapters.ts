@@ -11,6 +11,7 @@ import type { LoadedConfig } from './config/load-config.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import type { EmbedderChoice } from './platform/embeddings/embedder-choice.js';
+import type { Embedders } from './platform/embeddings/embedder-set.js';
 import type { EmbeddingsPort } from './platform/embeddings/embeddings-port.js';
 import type { GraphStore } from './platform/graph/graph-store.js';
 import type { Logger } from './platform/log.js';
@@ -71,7 +72,19 @@ async function openCacheBackend(settings: AdapterSettings): Promise<CachePort> {
   return createMemoryCache({ maxSize: cache.memory.maxSize, ttlSeconds: cache.redis.ttl });
 }
 
-export async function openEmbedder(choice: EmbedderChoice, settings: AdapterSettings, cache: CachePort): Promise<EmbeddingsPort> {
+/** The configured embedder as the default, and the ones existing collections recorded (embedder-set.ts). */
+export async function openEmbedders(choice: EmbedderChoice, settings: AdapterSettings, cache: CachePort): Promise<Embedders> {
+  const { createEmbedders } = await import('./platform/embeddings/embedder-set.js');
+  if (choice.provider === 'offline' && choice.fallback) {
+    settings.log.warn(
+      { embedder: 'offline', reason: choice.fallback },
+      'no local embedding model: new collections are embedded with the offline hashed embedder, a lexical signal (run `npm run model:fetch`, then restart, for semantic retrieval)',
+    );
+  }
+  return createEmbedders(await openEmbedder(choice, settings, cache), choice.provider === 'offline' ? choice.fallback : undefined);
+}
+
+async function openEmbedder(choice: EmbedderChoice, settings: AdapterSettings, cache: CachePort): Promise<EmbeddingsPort> {
   switch (choice.provider) {
     case 'openai':
       return (await import('./platform/embeddings/openai-embedder.js')).createOpenAiEmbedder({
@@ -81,12 +94,12 @@ export async function openEmbedder(choice: EmbedderChoice, settings: AdapterSett
         cache,
         cacheTtlSeconds: settings.config.engineMap.cache.redis.ttl,
       });
-    case 'onnx': {
-      const started = performance.now();
-      const embedder = await (await import('./platform/embeddings/onnx-embedder.js')).createOnnxEmbedder({ modelDir: choice.modelDir, threads: choice.threads });
-      settings.log.info({ embedder: embedder.id, modelDir: choice.modelDir, ms: Math.round(performance.now() - started) }, 'embedding model loaded');
-      return embedder;
-    }
+    case 'onnx':
+      return (await import('./platform/embeddings/onnx-embedder.js')).createOnnxEmbedder({
+        modelDir: choice.modelDir,
+        threads: choice.threads,
+        onLoad: (ms) => settings.log.info({ modelDir: choice.modelDir, ms }, 'embedding model loaded'),
+      });
     case 'offline':
       return (await import('./platform/embeddings/offline-embedder.js')).createOfflineEmbedder();
   }

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { MEMORY_DATA_DIR, openCache, openEmbedder, openGraphStore, openSql, type AdapterSettings } from './adapters.js';
+import { MEMORY_DATA_DIR, openCache, openEmbedders, openGraphStore, openSql, type AdapterSettings } from './adapters.js';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
@@ -222,7 +222,7 @@ export class App implements ServerHost {
       const rag = new RagEngine(
         sql,
         cache,
-        await openEmbedder(this.embedderChoice, this.adapterSettings, cache),
+        await openEmbedders(this.embedderChoice, this.adapterSettings, cache),
         {
           chunkSize: ragSettings.chunkSize,
           chunkOverlap: ragSettings.chunkOverlap,

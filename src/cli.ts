@@ -6,6 +6,7 @@
  *   mcp-level3 http [--host H] [--port P]    streamable HTTP at /mcp, the REST/JSON-RPC API, /health, /ready, /metrics
  *   mcp-level3 apikey create|list|revoke     API keys for the HTTP transports
  *   mcp-level3 ingest PATH... --collection N index files and folders into a RAG collection
+ *   mcp-level3 rag reembed COLLECTION       move a collection to the configured embedder
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
 import { existsSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { DataDirLockedError, lockDataDir } from './platform/data-dir-lock.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
 import { createMcpServerFactory } from './server/mcp-server.js';
 import type { AdminSocket, KeyAction, KeyActionResult } from './server/admin-socket.js';
+import type { RagEngine } from './engines/rag/rag-engine.js';
 
 const USAGE = `mcp-level3 ${VERSION}: an MCP server for rag, dag, execution, governance, taxonomy, validation, promotion and registry
 
@@ -35,7 +37,10 @@ Usage:
   mcp-level3 ingest PATH... --collection NAME [--include GLOB] [--exclude GLOB] [--prune]
                                           index files and folders (.md, .txt, .html, .pdf, .docx and
                                           other text) into a RAG collection; unchanged files are skipped;
-                                          prints a JSON summary, exits 1 if any file failed
+                                          prints a JSON summary, exits 1 if any file failed; then waits
+                                          for the vectors (--no-wait: the server computes them later)
+  mcp-level3 rag reembed COLLECTION       move a collection to the configured embedder (e.g. from the
+                                          offline one to the local model); it keeps answering meanwhile
 
 Options:
   --data-dir DIR        embedded database directory (env MCP_DATA_DIR, default ./data; memory:// keeps nothing)
@@ -50,6 +55,7 @@ Options:
   --include GLOB        ingest: only files matching (repeatable; "*.md", "docs/**/*.pdf")
   --exclude GLOB        ingest: leave out files or folders matching (repeatable; "drafts", "*.log")
   --prune               ingest: delete documents whose files under the given paths are gone
+  --no-wait             ingest: exit once the text is indexed, without waiting for the vectors
   -h, --help            this text
   -v, --version         the version
 
@@ -87,6 +93,7 @@ function parseCommandLine(argv: string[]) {
         include: { type: 'string', multiple: true },
         exclude: { type: 'string', multiple: true },
         prune: { type: 'boolean' },
+        'no-wait': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -361,6 +368,9 @@ async function runIngest(app: App, values: ReturnType<typeof parseCommandLine>['
     process.stderr.write(
       `ingest: ${ingested} ingested, ${unchanged} unchanged, ${skipped.length} skipped, ${failed.length} failed, ${removed} removed (${chunks} chunks) into "${collection}" in ${seconds} s${controller.signal.aborted ? ' (interrupted)' : ''}\n`,
     );
+    if (!controller.signal.aborted && !values['no-wait'] && chunks > 0) {
+      await waitForVectors(await app.services().then(({ engines }) => engines.rag), collection, 'ingest', controller.signal);
+    }
     out(JSON.stringify({ collection, ingested, unchanged, skipped: skipped.length, failed: failed.length, removed, chunks, seconds, interrupted: controller.signal.aborted, skippedFiles: skipped, failedFiles: failed }, null, 2));
     await app.close();
     process.exit(controller.signal.aborted ? 130 : failed.length > 0 ? 1 : 0);
@@ -368,6 +378,59 @@ async function runIngest(app: App, values: ReturnType<typeof parseCommandLine>['
     reporter.finish();
     await app.close();
     if (isEngineError(error)) fail(`ingest: ${error.message}`, 1);
+    throw error;
+  }
+}
+
+/**
+ * Follows the background embedding of a collection on stderr until every chunk has its
+ * vector and no move is under way; an abort leaves the rest to the next server on the data.
+ */
+async function waitForVectors(rag: RagEngine, collection: string, command: string, signal: AbortSignal): Promise<void> {
+  const started = performance.now();
+  let shownAt = 0;
+  const done = rag.whenEmbedded(collection).then(() => true);
+  for (;;) {
+    const finished = await Promise.race([done, new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref())]);
+    if (finished || signal.aborted) break;
+    const { pending, moving } = await rag.embeddingStatus(collection);
+    if (performance.now() - shownAt < 2000) continue;
+    shownAt = performance.now();
+    process.stderr.write(
+      moving
+        ? `${command}: ${moving.done} of ${moving.total} chunks embedded with ${moving.to}\n`
+        : `${command}: ${pending} chunks waiting for their vectors (full-text search has them already)\n`,
+    );
+  }
+  if (signal.aborted) process.stderr.write(`${command}: interrupted; a server on this data computes the remaining vectors\n`);
+  else process.stderr.write(`${command}: vectors ready in ${Math.round((performance.now() - started) / 100) / 10} s\n`);
+}
+
+async function runRag(app: App, positionals: string[]): Promise<void> {
+  const { isEngineError } = await import('./errors.js');
+  const [sub, collection, extra] = positionals;
+  if (sub !== 'reembed') fail(`rag: expected \`rag reembed COLLECTION\`, got ${JSON.stringify(sub ?? '')}`);
+  if (!collection) fail('rag reembed: give the collection to move, e.g. `mcp-level3 rag reembed docs`');
+  if (extra !== undefined) fail(`rag reembed: unexpected argument ${JSON.stringify(extra)}`);
+  if (!process.env.LOG_LEVEL) app.log.level = 'warn';
+  const controller = new AbortController();
+  const interrupt = () => (controller.signal.aborted ? process.exit(130) : controller.abort());
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  try {
+    const { engines } = await app.services();
+    const target = engines.rag.embedderInfo().id;
+    if (!(await engines.rag.reembed(collection))) {
+      process.stderr.write(`rag reembed: "${collection}" is already embedded with ${target}\n`);
+    } else {
+      process.stderr.write(`rag reembed: moving "${collection}" to ${target}; it keeps answering with its current vectors until all new ones are in\n`);
+      await waitForVectors(engines.rag, collection, 'rag reembed', controller.signal);
+    }
+    await app.close();
+    process.exit(controller.signal.aborted ? 130 : 0);
+  } catch (error) {
+    await app.close();
+    if (isEngineError(error)) fail(`rag reembed: ${error.message}`, 1);
     throw error;
   }
 }
@@ -394,8 +457,10 @@ async function main(): Promise<void> {
     return;
   }
   const command = positionals[0] ?? 'stdio';
-  if (positionals.length > 1 && command !== 'apikey' && command !== 'ingest') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
-  if (command !== 'stdio' && command !== 'http' && command !== 'apikey' && command !== 'ingest') fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey" or "ingest"\n\n${USAGE}`);
+  if (positionals.length > 1 && command !== 'apikey' && command !== 'ingest' && command !== 'rag') fail(`unexpected argument ${JSON.stringify(positionals[1])}\n\n${USAGE}`);
+  if (command !== 'stdio' && command !== 'http' && command !== 'apikey' && command !== 'ingest' && command !== 'rag') {
+    fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey", "ingest" or "rag"\n\n${USAGE}`);
+  }
 
   const app = createApp(values, command);
   // apikey asks a server running on the data dir first (admin-socket.ts), and takes the
@@ -415,6 +480,7 @@ async function main(): Promise<void> {
   if (command === 'stdio') await runStdio(app);
   else if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
   else if (command === 'ingest') await runIngest(app, values, positionals.slice(1));
+  else if (command === 'rag') await runRag(app, positionals.slice(1));
   else await runHttp(app, values);
 }
 

@@ -191,13 +191,22 @@ export const ragCollections = defineOperation({
   description: 'List collections with their document and chunk counts and the embedder that filled them.',
   input: z.object({}),
   output: z.object({
+    embedder: z
+      .object({
+        id: z.string().describe('Embeds new collections.'),
+        semantic: z.boolean().describe('false: the offline hashed embedder, a lexical signal.'),
+        fallback: z.string().optional().describe('Why the local neural model is not used.'),
+      })
+      .describe("This server's default embedder."),
     collections: z
       .array(
         z.object({
           name: z.string().describe('Collection name.'),
           documents: z.number().int().describe('Documents.'),
           chunks: z.number().int().describe('Chunks.'),
-          embedder: z.string().describe('Embedder id; queries must use the same.'),
+          embedder: z.string().describe('Embedder id; queries use the same.'),
+          vectorsPending: z.number().int().describe('Chunks not embedded yet; full text finds them already.'),
+          movingTo: z.string().optional().describe('Embedder a reembed is moving it to.'),
           createdAt: isoTime(),
         }),
       )
@@ -206,7 +215,8 @@ export const ragCollections = defineOperation({
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'rag:read',
   async handler(_input, { engines }) {
-    return { collections: (await engines.rag.collections()).map(({ name, documents, chunks, embedder, createdAt }) => ({ name, documents, chunks, embedder, createdAt })) };
+    const collections = (await engines.rag.collections()).map(({ dimensions: _dimensions, ...collection }) => collection);
+    return { embedder: engines.rag.embedderInfo(), collections };
   },
 });
 

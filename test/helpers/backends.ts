@@ -60,8 +60,10 @@ export async function startTestApp(backend: Backend, overrides: Partial<AppOptio
     databaseSchema: schema,
     cacheKeyPrefix: `${uniqueId('test')}:`,
     logger: silentLogger,
-    env: {},
     ...overrides,
+    // The suites' rankings were chosen with the offline embedder; the default (the local
+    // model) has suites of its own (rag-onnx.test.ts).
+    env: { EMBEDDINGS_PROVIDER: 'offline', ...overrides.env },
   });
   await app.services();
   return {

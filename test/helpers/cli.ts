@@ -22,7 +22,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   // A shared Neo4j would carry graphs between these servers' throw-away databases.
   delete env.NEO4J_URI;
   delete env.MCP_DATA_DIR;
-  return { ...env, LOG_LEVEL: 'info', ...extra };
+  // The offline embedder unless a test asks for another (the default is the local model).
+  return { ...env, LOG_LEVEL: 'info', EMBEDDINGS_PROVIDER: 'offline', ...extra };
 }
 
 export function stopProcess(child: ChildProcessWithoutNullStreams): Promise<number | null> {

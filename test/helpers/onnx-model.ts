@@ -16,3 +16,6 @@ export const onnxModelMissing: string | undefined = (() => {
     return `run npm run model:fetch or set EMBEDDINGS_MODEL_DIR; ${(error as Error).message}`;
   }
 })();
+
+/** The id the ONNX embedder of that model reports (collections record it). */
+export const ONNX_EMBEDDER_ID: string = onnxModelMissing ? 'onnx:unavailable' : `onnx:${findOnnxModel(ONNX_MODEL_DIR).name}@1`;

@@ -2,19 +2,22 @@
  * The ONNX embedder through the rag operations, on each backend: a 384-dimension
  * collection next to a 768-dimension one in the same chunks table (each collection records
  * its embedder and dimension; PostgreSQL gets an HNSW index per collection, cast to its
- * dimension), vector queries through that index, and a server with the other embedder
- * refusing the collection it did not fill.
+ * dimension), vectors computed after the write, vector queries through that index, a server
+ * reading each collection with the embedder that filled it, refusing one whose embedder it
+ * does not run, and moving a collection to the model (reembed). Then the default: the local
+ * model when it is installed, else the offline embedder, saying why.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import { ragCollections, ragIngest, ragQuery } from '../../tools/rag.js';
 import { createPglite } from '../../src/platform/sql/pglite-adapter.js';
 import { ADMIN, appBackends, dropSchema, silentLogger, title, uniqueId } from '../helpers/backends.js';
 import { failure } from '../helpers/failures.js';
-import { ONNX_MODEL_DIR, onnxModelMissing } from '../helpers/onnx-model.js';
+import { ONNX_EMBEDDER_ID, ONNX_MODEL_DIR, onnxModelMissing } from '../helpers/onnx-model.js';
 
 const DOCS = [
   { id: 'sell', text: 'You may not sell copies of this program or charge a fee for it.' },
@@ -40,7 +43,7 @@ for (const backend of appBackends()) {
       // Created here: the server would create it in a child process running the built
       // module, which a test of the sources should not depend on.
       if (!backend.databaseUrl) await (await createPglite(join(dataDir, 'pgdata'))).close();
-      const hashed = open({ RAG_EXACT_SCAN_MAX_CHUNKS: '0' });
+      const hashed = open({ EMBEDDINGS_PROVIDER: 'offline', RAG_EXACT_SCAN_MAX_CHUNKS: '0' });
       try {
         await hashed.invoke(ragIngest, { collection: 'hashed', documents: DOCS }, ADMIN);
       } finally {
@@ -50,30 +53,78 @@ for (const backend of appBackends()) {
       const neural = open(ONNX_ENV);
       try {
         expect(await neural.invoke(ragIngest, { collection: 'neural', documents: DOCS }, ADMIN)).toMatchObject({ ingested: 4, errors: [] });
-        const { collections } = await neural.invoke(ragCollections, {}, ADMIN);
-        expect(collections.map((c) => [c.name, c.embedder])).toEqual([
-          ['hashed', 'offline-hash-768@2'],
-          ['neural', 'onnx:all-MiniLM-L6-v2@1'],
+        // Searchable by full text at once; the vectors follow in the background.
+        expect((await neural.invoke(ragQuery, { collection: 'neural', query: 'royalty-free patent', mode: 'fulltext', topK: 1 }, ADMIN)).hits[0]!.documentId).toBe('patent');
+        await (await neural.services()).engines.rag.whenEmbedded('neural');
+        const { embedder, collections } = await neural.invoke(ragCollections, {}, ADMIN);
+        expect(embedder).toEqual({ id: ONNX_EMBEDDER_ID, semantic: true });
+        expect(collections.map((c) => [c.name, c.embedder, c.vectorsPending])).toEqual([
+          ['hashed', 'offline-hash-768@2', 0],
+          ['neural', ONNX_EMBEDDER_ID, 0],
         ]);
         // No word in common with the document it should find.
         const { hits } = await neural.invoke(ragQuery, { collection: 'neural', query: 'commercial redistribution is forbidden', mode: 'vector', topK: 2 }, ADMIN);
         expect(hits[0]!.documentId).toBe('sell');
-        const refused = await failure(neural.invoke(ragQuery, { collection: 'hashed', query: 'patent', mode: 'vector' }, ADMIN));
-        expect(refused.message).toMatch(/embedded with offline-hash-768@2, but this server embeds with onnx:all-MiniLM-L6-v2@1.*EMBEDDINGS_PROVIDER/);
+        // The collection the offline embedder filled is read with the offline embedder.
+        const hashedHits = await neural.invoke(ragQuery, { collection: 'hashed', query: 'patent licence of contributors', mode: 'vector', topK: 1 }, ADMIN);
+        expect(hashedHits.hits[0]!.documentId).toBe('patent');
       } finally {
         await neural.close();
       }
 
-      const again = open({ RAG_EXACT_SCAN_MAX_CHUNKS: '0' });
+      const offline = open({ EMBEDDINGS_PROVIDER: 'offline', RAG_EXACT_SCAN_MAX_CHUNKS: '0' });
       try {
-        const { hits } = await again.invoke(ragQuery, { collection: 'hashed', query: 'patent licence of contributors', mode: 'vector', topK: 1 }, ADMIN);
+        const { hits } = await offline.invoke(ragQuery, { collection: 'hashed', query: 'patent licence of contributors', mode: 'vector', topK: 1 }, ADMIN);
         expect(hits[0]!.documentId).toBe('patent');
+        const refused = await failure(offline.invoke(ragQuery, { collection: 'neural', query: 'patent', mode: 'vector' }, ADMIN));
+        expect(refused.message).toMatch(new RegExp(`embedded with ${ONNX_EMBEDDER_ID}, which this server does not run.*EMBEDDINGS_PROVIDER.*mcp-level3 rag reembed neural`));
       } finally {
-        await again.close();
+        await offline.close();
+      }
+
+      // reembed moves the hashed collection to the model; queries answer throughout.
+      const moving = open(ONNX_ENV);
+      try {
+        const { engines } = await moving.services();
+        expect(await engines.rag.reembed('hashed')).toBe(true);
+        const during = await moving.invoke(ragQuery, { collection: 'hashed', query: 'patent licence of contributors', mode: 'hybrid', topK: 1 }, ADMIN);
+        expect(during.hits[0]!.documentId).toBe('patent');
+        await engines.rag.whenEmbedded('hashed');
+        const { collections } = await moving.invoke(ragCollections, {}, ADMIN);
+        expect(collections.find((c) => c.name === 'hashed')).toMatchObject({ embedder: ONNX_EMBEDDER_ID, vectorsPending: 0 });
+        expect(collections.find((c) => c.name === 'hashed')!.movingTo).toBeUndefined();
+        const { hits } = await moving.invoke(ragQuery, { collection: 'hashed', query: 'commercial redistribution is forbidden', mode: 'vector', topK: 1 }, ADMIN);
+        expect(hits[0]!.documentId).toBe('sell');
+        expect(await engines.rag.reembed('hashed')).toBe(false);
+      } finally {
+        await moving.close();
       }
     });
   });
 }
+
+describe.skipIf(onnxModelMissing)(`the default embedder${onnxModelMissing ? ` (skipped: ${onnxModelMissing})` : ''}`, () => {
+  it('is the local model when it is installed, and the offline embedder, saying why, when it is not', async () => {
+    const installed = new App({ dataDir: 'memory://', logger: silentLogger, env: { EMBEDDINGS_MODEL_DIR: ONNX_MODEL_DIR } });
+    try {
+      expect((await installed.invoke(ragCollections, {}, ADMIN)).embedder).toEqual({ id: ONNX_EMBEDDER_ID, semantic: true });
+    } finally {
+      await installed.close();
+    }
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+    const missing = new App({ dataDir: 'memory://', logger, env: { EMBEDDINGS_MODEL_DIR: '/nonexistent/minilm' } });
+    try {
+      const { embedder } = await missing.invoke(ragCollections, {}, ADMIN);
+      expect(embedder).toMatchObject({ id: 'offline-hash-768@2', semantic: false });
+      expect(embedder.fallback).toMatch(/no embedding model in \/nonexistent\/minilm.*npm run model:fetch/);
+      await missing.invoke(ragIngest, { collection: 'plain', documents: DOCS }, ADMIN);
+      expect(warnings.filter((line) => line.includes('offline hashed embedder'))).toHaveLength(1);
+    } finally {
+      await missing.close();
+    }
+  });
+});
 
 describe('choosing the embedder', () => {
   const problems = (env: Record<string, string>) => {
@@ -90,7 +141,7 @@ describe('choosing the embedder', () => {
   });
 
   it('names the providers and the variables that are wrong', () => {
-    expect(problems({ EMBEDDINGS_PROVIDER: 'bert' })).toMatch(/EMBEDDINGS_PROVIDER: expected offline, openai or onnx, got "bert"/);
+    expect(problems({ EMBEDDINGS_PROVIDER: 'bert' })).toMatch(/EMBEDDINGS_PROVIDER: expected offline, openai or onnx.*got "bert"/);
     expect(problems({ EMBEDDINGS_PROVIDER: 'openai' })).toMatch(/needs EMBEDDINGS_URL/);
     expect(problems({ EMBEDDINGS_PROVIDER: 'onnx', EMBEDDINGS_THREADS: 'two' })).toMatch(/EMBEDDINGS_THREADS: expected a positive integer, got "two"/);
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETRIEVAL_MODES } from '../../src/engines/rag/constants.js';
 import { RagEngine, type IngestDocument } from '../../src/engines/rag/rag-engine.js';
 import { createMemoryCache } from '../../src/platform/cache/memory-cache.js';
+import { createEmbedders } from '../../src/platform/embeddings/embedder-set.js';
 import { createOfflineEmbedder, type WeightedQueryEmbedder } from '../../src/platform/embeddings/offline-embedder.js';
 import { createSqlGraphStore } from '../../src/platform/graph/sql-graph-store.js';
 import { migrate } from '../../src/platform/sql/migrations.js';
@@ -32,13 +33,15 @@ async function openEngine(embedder: WeightedQueryEmbedder): Promise<{ engine: Ra
     cacheTtlSeconds: 60,
     maxDocumentBytes: 5 * 1024 * 1024,
   };
-  const engine = new RagEngine(sql, createMemoryCache({ maxSize: 1000, ttlSeconds: 60 }), embedder, settings, silentLogger, { store: createSqlGraphStore(sql) });
+  const engine = new RagEngine(sql, createMemoryCache({ maxSize: 1000, ttlSeconds: 60 }), createEmbedders(embedder), settings, silentLogger, { store: createSqlGraphStore(sql) });
   return { engine, sql };
 }
 
-describe('ingest with document preparation on a worker thread and in process', () => {
-  // The offline embedder prepares on the worker thread. The same embedder behind a port of
-  // its own is not recognized as the offline one, so that engine prepares in process.
+describe('ingest with vectors computed while preparing and after the write', () => {
+  // The offline embedder's vectors are computed with the rest of the preparation. The same
+  // embedder behind a port of its own is not recognized as the offline one, so that engine
+  // writes chunks without vectors and computes them afterwards, in the background, as it
+  // does for neural models.
   const offline = createOfflineEmbedder();
   const delegating: WeightedQueryEmbedder = {
     id: offline.id,
@@ -63,6 +66,8 @@ describe('ingest with document preparation on a worker thread and in process', (
     const [a, b] = [await threaded.engine.ingest('licenses', licenses), await local.engine.ingest('licenses', licenses)];
     expect(a).toEqual(b);
     expect(a).toMatchObject({ ingested: licenses.length, errors: [] });
+    await local.engine.whenEmbedded('licenses');
+    expect(await local.engine.embeddingStatus('licenses')).toEqual({ pending: 0 });
     for (const mode of RETRIEVAL_MODES) {
       for (const query of QUERIES) {
         const [x, y] = [await threaded.engine.query({ collection: 'licenses', query, mode, topK: 10 }), await local.engine.query({ collection: 'licenses', query, mode, topK: 10 })];

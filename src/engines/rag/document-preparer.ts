@@ -23,12 +23,19 @@ export interface PrepareInput {
 
 export interface PreparedContent {
   chunks: Chunk[];
-  /** Per chunk, in order. */
+  /** Per chunk, in order; empty when the vectors are computed after the write (embedding-backfill.ts). */
   embeddings: Float32Array[];
   /** Per chunk: each term's count, in first-seen order. */
   frequencies: Map<string, number>[];
   /** Per chunk, when an extractor was given. */
   extractions?: ChunkExtraction[];
+}
+
+export interface PrepareOptions {
+  extractor?: EntityExtractor;
+  signal?: AbortSignal;
+  /** false: no vectors (they are computed after the write); default true. */
+  embed?: boolean;
 }
 
 /** A document's preparation: its content, or why it has none. */
@@ -39,19 +46,19 @@ export interface DocumentPreparer {
    * One preparation per document, in order. Never rejects: a document that cannot be
    * prepared gets its error, and when the signal aborts, the unfinished ones get an AbortError.
    */
-  prepare(docs: readonly PrepareInput[], options: { extractor?: EntityExtractor; signal?: AbortSignal }): Promise<Preparation[]>;
+  prepare(docs: readonly PrepareInput[], options: PrepareOptions): Promise<Preparation[]>;
   /** Frees what the preparer holds (a worker thread); it may be used again afterwards. */
   close(): Promise<void>;
 }
 
-/** Chunks, embeds, analyzes and (with an extractor) extracts one document. */
-export async function prepareContent(doc: PrepareInput, settings: ChunkSettings, embedder: EmbeddingsPort, extractor?: EntityExtractor, signal?: AbortSignal): Promise<PreparedContent> {
+/** Chunks, embeds (given an embedder), analyzes and (with an extractor) extracts one document. */
+export async function prepareContent(doc: PrepareInput, settings: ChunkSettings, embedder: EmbeddingsPort | undefined, extractor?: EntityExtractor, signal?: AbortSignal): Promise<PreparedContent> {
   const chunks = await chunkDocument(doc.text, doc.mimeType, settings);
   if (chunks.length === 0) throw invalidInput('text: the document has no indexable text');
   // The title is part of every chunk's indexed text, so a chunk is found by its document's name.
   const prefix = doc.title ? `${doc.title}\n` : '';
   const texts = chunks.map((c) => prefix + c.text);
-  const embeddings = await embedder.embed(texts, signal);
+  const embeddings = embedder ? await embedder.embed(texts, signal) : [];
   const frequencies = texts.map(termFrequencies);
   const extractions = extractor ? await extractor.extract(texts, signal) : undefined;
   return { chunks, embeddings, frequencies, ...(extractions ? { extractions } : {}) };
@@ -64,7 +71,7 @@ export function abortError(signal: AbortSignal): Error {
 /** Prepares on the calling thread: any embedder (ONNX has threads of its own, OpenAI waits on the network) and any extractor. */
 export function createInProcessPreparer(embedder: EmbeddingsPort, settings: ChunkSettings): DocumentPreparer {
   return {
-    async prepare(docs, { extractor, signal }) {
+    async prepare(docs, { extractor, signal, embed = true }) {
       const out: Preparation[] = [];
       for (const doc of docs) {
         if (signal?.aborted) {
@@ -72,7 +79,7 @@ export function createInProcessPreparer(embedder: EmbeddingsPort, settings: Chun
           continue;
         }
         try {
-          out.push({ content: await prepareContent(doc, settings, embedder, extractor, signal) });
+          out.push({ content: await prepareContent(doc, settings, embed ? embedder : undefined, extractor, signal) });
         } catch (error) {
           out.push({ error: error instanceof Error ? error : new Error(String(error)) });
         }

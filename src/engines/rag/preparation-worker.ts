@@ -24,6 +24,8 @@ export interface PreparationRequest {
   docs: PrepareInput[];
   /** Run the heuristic extractor (GraphRAG on). */
   extract: boolean;
+  /** Compute the offline vectors (false: another embedder computes them after the write). */
+  embed: boolean;
 }
 
 export interface PreparationResponse {
@@ -40,7 +42,7 @@ async function handle(request: PreparationRequest): Promise<void> {
   const transfer: ArrayBuffer[] = [];
   for (const doc of request.docs) {
     try {
-      const { wire, transfer: buffers } = encodePrepared(await prepareContent(doc, setup.chunking, embedder, request.extract ? HEURISTIC_EXTRACTOR : undefined));
+      const { wire, transfer: buffers } = encodePrepared(await prepareContent(doc, setup.chunking, request.embed ? embedder : undefined, request.extract ? HEURISTIC_EXTRACTOR : undefined));
       outcomes.push({ content: wire });
       transfer.push(...buffers);
     } catch (error) {

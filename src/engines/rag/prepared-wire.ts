@@ -60,7 +60,7 @@ export function encodePrepared(content: PreparedContent): { wire: WirePreparedCo
 export function decodePrepared(wire: WirePreparedContent): PreparedContent {
   const { chunks, dimensions, vectors, counts, termsPerChunk, extractions } = wire;
   const terms = wire.terms.split(' ');
-  const embeddings = chunks.map((_, i) => vectors.subarray(i * dimensions, (i + 1) * dimensions));
+  const embeddings = dimensions === 0 ? [] : chunks.map((_, i) => vectors.subarray(i * dimensions, (i + 1) * dimensions));
   const frequencies: Map<string, number>[] = [];
   let next = 0;
   for (let i = 0; i < chunks.length; i++) {

@@ -16,13 +16,14 @@ import { EventEmitter } from 'node:events';
 import { EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
+import type { Embedders } from '../../platform/embeddings/embedder-set.js';
 import { isWeightedQueryEmbedder, offlineEmbedderDimensions } from '../../platform/embeddings/offline-embedder.js';
 import { encodeCopyBinary } from '../../platform/sql/binary-copy.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
 import { isoTimestamp } from '../../platform/sql/sql-port.js';
 import type { Chunk, ChunkSettings, SupportedMimeType } from './chunk.js';
-import { createInProcessPreparer, type DocumentPreparer, type Preparation } from './document-preparer.js';
+import { createInProcessPreparer, type DocumentPreparer, type Preparation, type PrepareOptions } from './document-preparer.js';
 import { createWorkerPreparer } from './worker-preparer.js';
 import { DEFAULT_VECTOR_WEIGHT, fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
@@ -34,6 +35,8 @@ import { createModelExtractor, type Complete } from './graph/model-extractor.js'
 import { retrieveByGraph } from './graph/graph-retriever.js';
 import { detectCommunities, type Community } from './graph/communities.js';
 import { DeferredIndexBuilds } from './deferred-index-builds.js';
+import { EmbeddingBackfill, type EmbeddingStatus } from './embedding-backfill.js';
+import { vectorIndexName, vectorLiteral } from './vector-sql.js';
 import { pageAt } from './sources/extract.js';
 import type { SourceSettings } from './sources/source-policy.js';
 import { ingestSources, type IngestSource, type SourceIngestOptions } from './sources/ingest-sources.js';
@@ -118,6 +121,19 @@ export interface Hit {
   citation: { documentId: string; title: string | null; uri: string | null; start: number; end: number; page?: number };
 }
 
+export interface CollectionSummary {
+  name: string;
+  documents: number;
+  chunks: number;
+  embedder: string;
+  dimensions: number;
+  /** Chunks whose vector is still being computed (full text finds them already). */
+  vectorsPending: number;
+  /** The embedder a reembed is moving the collection to. */
+  movingTo?: string;
+  createdAt: string;
+}
+
 export interface QueryResult {
   hits: Hit[];
   /** Graph and hybrid modes on a collection with a graph: the entities reached and why. */
@@ -135,6 +151,9 @@ interface CollectionRow {
   token_total: string | number;
   generation: number;
   created_at: Date | string;
+  /** The embedder the collection is moving to (reembed), until its vectors are swapped in. */
+  target_embedder: string | null;
+  target_dimensions: number | null;
 }
 
 type CollectionKey = Pick<CollectionRow, 'id' | 'name'>;
@@ -170,17 +189,14 @@ const VECTOR_INDEX_QUIET_MS = 5_000;
 /** Room for an HNSW build on PGlite: about 140,000 768-d vectors' graph fits in memory. */
 const PGLITE_INDEX_BUILD_MEMORY = '512MB';
 
-/** Four decimals: ample for cosine ranking, and short text is what PGlite parses fastest. */
-function vectorLiteral(vector: Float32Array): string {
-  let out = '[';
-  for (let i = 0; i < vector.length; i++) out += (i ? ',' : '') + (Math.round(vector[i]! * 1e4) / 1e4).toString();
-  return `${out}]`;
-}
 
-function indexName(collection: string): string {
-  return `rag_hnsw_${sha256Hex(collection).slice(0, 16)}`;
-}
 
+/** The offline embedder's vector length (its worker also prepares for embedders that run after the write). */
+const DEFAULT_OFFLINE_DIMENSIONS = 768;
+
+function movedDuringIngest(collection: string, embedder: string): EngineError {
+  return new EngineError('CONFLICT', `collection "${collection}" moved to the embedder ${embedder} during this ingest; nothing of this batch was written, send it again`);
+}
 
 /** Most documents written per transaction. */
 const WRITE_GROUP_SIZE = 32;
@@ -218,7 +234,8 @@ interface ChunkRow {
   tokens: number;
   frequencies: Map<string, number>;
   metadata: string;
-  embedding: Float32Array;
+  /** null: computed after the write (embedding-backfill.ts). */
+  embedding: Float32Array | null;
 }
 
 interface TermStats {
@@ -240,7 +257,8 @@ export class RagEngine {
   /** Emits 'collection' with its name when this process creates a collection. */
   readonly events = new EventEmitter();
   private workerPreparer?: DocumentPreparer;
-  private inProcessPreparer?: DocumentPreparer;
+  private readonly inProcessPreparers = new Map<string, DocumentPreparer>();
+  private readonly backfill: EmbeddingBackfill;
   /** PGlite: each collection's chunk count when this process last analyzed its tables. */
   private readonly analyzedChunks = new Map<string, number>();
   /** PGlite: collections whose vector index is known to exist. */
@@ -250,7 +268,7 @@ export class RagEngine {
   constructor(
     private readonly sql: SqlPort,
     private readonly cache: CachePort,
-    private readonly embedder: EmbeddingsPort,
+    private readonly embedders: Embedders,
     private readonly settings: RagSettings,
     private readonly log: Logger,
     private readonly graph?: RagGraph,
@@ -263,11 +281,65 @@ export class RagEngine {
       quietMs: settings.vectorIndexQuietMs ?? VECTOR_INDEX_QUIET_MS,
       log,
     });
+    this.backfill = new EmbeddingBackfill({
+      sql,
+      embedderFor: (id) => embedders.forId(id),
+      moved: async (name) => {
+        this.vectorIndexed.delete(name);
+        const collection = await this.collection(name);
+        if (!collection) return;
+        if (this.sql.kind === 'postgres') await this.createVectorIndex(collection);
+        else if (collection.chunk_count >= this.exactScanMaxChunks) this.indexBuilds.request(name);
+      },
+      log,
+    });
+    // Chunks a stopped process left without a vector.
+    this.backfill.wake();
   }
 
   /** Stops the preparation worker, waits for a running vector index build and cancels waiting ones. */
   async close(): Promise<void> {
-    await Promise.all([this.workerPreparer?.close(), this.indexBuilds.close()]);
+    await Promise.all([this.workerPreparer?.close(), this.indexBuilds.close(), this.backfill.close()]);
+  }
+
+  /** Resolves once the collection (else every collection) has a vector for each chunk this process can embed, and no move is under way. */
+  async whenEmbedded(collection?: string): Promise<void> {
+    for (;;) {
+      await this.backfill.idle();
+      const names = collection ? [collection] : (await this.collections()).map((c) => c.name);
+      const statuses = await Promise.all(names.map((name) => this.backfill.status(name)));
+      const waiting = statuses.some((s, i) => (s.pending > 0 || s.moving) && this.canEmbed(names[i]!, s));
+      if (!waiting) return;
+      this.backfill.wake();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  private canEmbed(_name: string, status: EmbeddingStatus): boolean {
+    return status.moving ? this.embedders.forId(status.moving.to) !== undefined : true;
+  }
+
+  /** Chunks still without a vector, and a move under way. */
+  embeddingStatus(collection: string): Promise<EmbeddingStatus> {
+    return this.backfill.status(collection);
+  }
+
+  /**
+   * Moves a collection to this server's default embedder: new vectors are computed in the
+   * background into next_embedding while queries keep the old ones, then swapped in at once.
+   * Returns false when the collection already uses it.
+   */
+  async reembed(name: string): Promise<boolean> {
+    const collection = await this.requireCollection(name);
+    const target = this.embedders.default;
+    if (collection.embedder === target.id && !collection.target_embedder) return false;
+    await this.sql.transaction(async (tx) => {
+      // Vectors of an earlier move to another embedder are thrown away.
+      if (collection.target_embedder && collection.target_embedder !== target.id) await tx.query('update rag_chunks set next_embedding = null where collection = $1 and next_embedding is not null', [name]);
+      await tx.query('update rag_collections set target_embedder = $2, target_dimensions = $3 where name = $1', [name, target.id, await target.dimensions()]);
+    });
+    this.backfill.wake();
+    return true;
   }
 
   /** Resolves once the vector index builds asked for so far have run (PGlite). */
@@ -282,8 +354,8 @@ export class RagEngine {
     return HEURISTIC_EXTRACTOR;
   }
 
-  private get vectorWeight(): number {
-    return this.settings.weights.vector ?? DEFAULT_VECTOR_WEIGHT[isWeightedQueryEmbedder(this.embedder) ? 'lexical' : 'semantic'];
+  private vectorWeight(embedder: EmbeddingsPort): number {
+    return this.settings.weights.vector ?? DEFAULT_VECTOR_WEIGHT[isWeightedQueryEmbedder(embedder) ? 'lexical' : 'semantic'];
   }
 
   private get exactScanMaxChunks(): number {
@@ -295,13 +367,21 @@ export class RagEngine {
     return rows[0];
   }
 
-  private assertEmbedder(collection: CollectionRow): void {
-    if (collection.embedder !== this.embedder.id) {
+  /** The embedder that filled the collection (its vectors compare only with that model's). */
+  private embedderOf(collection: CollectionRow): EmbeddingsPort {
+    const embedder = this.embedders.forId(collection.embedder);
+    if (!embedder) {
       throw new EngineError(
         'CONFLICT',
-        `collection "${collection.name}" was embedded with ${collection.embedder}, but this server embeds with ${this.embedder.id}; configure the same embedder (EMBEDDINGS_PROVIDER, EMBEDDINGS_URL / EMBEDDINGS_MODEL, EMBEDDINGS_MODEL_DIR) or use another collection`,
+        `collection "${collection.name}" was embedded with ${collection.embedder}, which this server does not run (it embeds with ${this.embedders.default.id}); configure that embedder (EMBEDDINGS_PROVIDER, EMBEDDINGS_URL / EMBEDDINGS_MODEL, EMBEDDINGS_MODEL_DIR), or move the collection with \`mcp-level3 rag reembed ${collection.name}\``,
       );
     }
+    return embedder;
+  }
+
+  /** Embedders other than the offline one embed after the write (embedding-backfill.ts). */
+  private embedsLater(embedder: EmbeddingsPort): boolean {
+    return offlineEmbedderDimensions(embedder) === undefined;
   }
 
   /**
@@ -309,14 +389,14 @@ export class RagEngine {
    * batch whose documents all fail leaves no empty collection behind. `inserted` is false
    * when it already existed (or another ingest created it first).
    */
-  private async insertCollection(tx: SqlExecutor, name: string): Promise<{ row: CollectionRow; inserted: boolean }> {
+  private async insertCollection(tx: SqlExecutor, name: string, embedder: EmbeddingsPort): Promise<{ row: CollectionRow; inserted: boolean }> {
     const inserted = await tx.query<CollectionRow>('insert into rag_collections (name, embedder, dimensions) values ($1, $2, $3) on conflict (name) do nothing returning *', [
       name,
-      this.embedder.id,
-      await this.embedder.dimensions(),
+      embedder.id,
+      await embedder.dimensions(),
     ]);
     const row = inserted.rows[0] ?? (await tx.query<CollectionRow>('select * from rag_collections where name = $1', [name])).rows[0]!;
-    this.assertEmbedder(row);
+    if (row.embedder !== embedder.id) throw movedDuringIngest(name, row.embedder);
     return { row, inserted: inserted.rows.length > 0 };
   }
 
@@ -345,7 +425,7 @@ export class RagEngine {
   private async createVectorIndex(collection: CollectionRow): Promise<void> {
     const started = performance.now();
     // The name passed COLLECTION_NAME, so it is safe as a literal; the dimension is a number.
-    const create = `create index if not exists ${indexName(collection.name)} on rag_chunks using hnsw ((embedding::vector(${collection.dimensions})) vector_cosine_ops) where collection = '${collection.name}'`;
+    const create = `create index if not exists ${vectorIndexName(collection.name)} on rag_chunks using hnsw ((embedding::vector(${collection.dimensions})) vector_cosine_ops) where collection = '${collection.name}'`;
     if (this.sql.kind === 'postgres') await this.sql.exec(create);
     else {
       // A graph that does not fit in maintenance_work_mem (64 MB by default) is built on disk,
@@ -366,7 +446,7 @@ export class RagEngine {
   private async vectorIndexReady(name: string): Promise<boolean> {
     if (this.vectorIndexed.has(name)) return true;
     if (this.indexBuilds.pending(name)) return false;
-    const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [indexName(name)]);
+    const { rows } = await this.sql.query('select 1 from pg_indexes where indexname = $1', [vectorIndexName(name)]);
     if (rows.length > 0) {
       this.vectorIndexed.add(name);
       return true;
@@ -422,7 +502,8 @@ export class RagEngine {
     if (!COLLECTION_NAME.test(collectionName)) throw invalidInput('collection: expected lower-case letters, digits, "_" or "-" (at most 63), e.g. "licenses"');
     // Created with the first documents written (insertCollection), not before.
     let collection = await this.collection(collectionName);
-    if (collection) this.assertEmbedder(collection);
+    const embedder = collection ? this.embedderOf(collection) : this.embedders.default;
+    const embedLater = this.embedsLater(embedder);
     const extractor = this.graph ? this.extractorFor(options.sample) : undefined;
     const result: IngestResult = { ingested: 0, skipped: 0, chunks: 0, errors: [] };
     const { rows } = await this.sql.query<{ id: string; content_hash: string }>('select id, content_hash from rag_documents where collection = $1 and id = any($2::text[])', [
@@ -439,11 +520,11 @@ export class RagEngine {
     // Preparation runs ahead of the writes: while group N is written, group N + 1 is chunked
     // and embedded (on the worker's core with the offline embedder; overlapping the network
     // waits of remote embedders and extractors). prepare() never rejects.
-    const preparer = this.preparerFor(extractor);
+    const preparer = this.preparerFor(embedder, extractor);
     const preparing: Promise<PreparedGroup>[] = [];
     const prepareAhead = (index: number) => {
       for (let i = index; i < Math.min(groups.length, index + 1 + PREPARE_AHEAD_GROUPS); i++) {
-        preparing[i] ??= this.prepare(groups[i]!, storedHashes, preparer, extractor, options.signal);
+        preparing[i] ??= this.prepare(groups[i]!, storedHashes, preparer, { extractor, signal: options.signal, embed: !embedLater });
       }
     };
     for (const [groupIndex, group] of groups.entries()) {
@@ -487,8 +568,8 @@ export class RagEngine {
               // Inside the savepoint: if no document of the group is written, neither is the collection.
               let target = collection;
               let inserted = false;
-              if (!target) ({ row: target, inserted } = await this.insertCollection(tx, collectionName));
-              const stored = await this.write(tx, target, docs);
+              if (!target) ({ row: target, inserted } = await this.insertCollection(tx, collectionName, embedder));
+              const stored = await this.write(tx, target, docs, embedder.id);
               collection = target;
               if (inserted) created = target;
               // Appended one by one: a spread passes every element as an argument, and a
@@ -539,6 +620,7 @@ export class RagEngine {
       if (options.progress && documents.length > 1) await options.progress(Math.min(groupStart + group.length, documents.length), documents.length, result.chunks);
     }
     if (result.ingested > 0) await this.afterIngest(collectionName, result.chunks);
+    if (result.chunks > 0 && embedLater) this.backfill.wake();
     return result;
   }
 
@@ -546,7 +628,7 @@ export class RagEngine {
    * Checks a group's documents (size; unchanged ones are skipped by hash) and has the
    * preparer chunk, embed and analyze the others. Never rejects: failures are per document.
    */
-  private async prepare(group: readonly IngestDocument[], storedHashes: Map<string, string>, preparer: DocumentPreparer, extractor?: EntityExtractor, signal?: AbortSignal): Promise<PreparedGroup> {
+  private async prepare(group: readonly IngestDocument[], storedHashes: Map<string, string>, preparer: DocumentPreparer, options: PrepareOptions): Promise<PreparedGroup> {
     const out: PreparedGroup = { prepared: [], skipped: 0, failed: [] };
     const todo: { doc: IngestDocument; hash: string }[] = [];
     for (const doc of group) {
@@ -568,7 +650,7 @@ export class RagEngine {
     try {
       preparations = await preparer.prepare(
         todo.map((t) => t.doc),
-        { extractor, signal },
+        options,
       );
     } catch (error) {
       preparations = todo.map(() => ({ error: error as Error }));
@@ -585,16 +667,19 @@ export class RagEngine {
   }
 
   /**
-   * The offline embedder and heuristic extractor prepare on a worker thread, beside PGlite's
-   * writes on this one. Others prepare in process: ONNX has threads of its own, OpenAI and
-   * sampling wait on the network, and sampling must call back to the client from here.
+   * With the heuristic extractor (or none), documents are prepared on a worker thread, beside
+   * PGlite's writes on this one: with the offline embedder's vectors, or with none when the
+   * embedder runs after the write. Model extractors prepare in process: they wait on the
+   * network, and sampling must call back to the client from here.
    */
-  private preparerFor(extractor?: EntityExtractor): DocumentPreparer {
-    const dimensions = offlineEmbedderDimensions(this.embedder);
-    if (dimensions !== undefined && (extractor === undefined || extractor === HEURISTIC_EXTRACTOR)) {
-      return (this.workerPreparer ??= createWorkerPreparer({ dimensions, chunking: { chunkSize: this.settings.chunkSize, chunkOverlap: this.settings.chunkOverlap } }));
+  private preparerFor(embedder: EmbeddingsPort, extractor?: EntityExtractor): DocumentPreparer {
+    const dimensions = offlineEmbedderDimensions(embedder);
+    if ((dimensions !== undefined || this.embedsLater(embedder)) && (extractor === undefined || extractor === HEURISTIC_EXTRACTOR)) {
+      return (this.workerPreparer ??= createWorkerPreparer({ dimensions: dimensions ?? DEFAULT_OFFLINE_DIMENSIONS, chunking: { chunkSize: this.settings.chunkSize, chunkOverlap: this.settings.chunkOverlap } }));
     }
-    return (this.inProcessPreparer ??= createInProcessPreparer(this.embedder, this.settings));
+    let preparer = this.inProcessPreparers.get(embedder.id);
+    if (!preparer) this.inProcessPreparers.set(embedder.id, (preparer = createInProcessPreparer(embedder, this.settings)));
+    return preparer;
   }
 
   private async writePostings(tx: SqlExecutor, collectionId: number, postings: Posting[]): Promise<void> {
@@ -615,7 +700,7 @@ export class RagEngine {
    * Writes documents and their chunks and returns their postings (chunk ids exist only now);
    * the caller writes the group's postings and document frequencies.
    */
-  private async write(tx: SqlExecutor, key: CollectionKey, docs: readonly PreparedDocument[]): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
+  private async write(tx: SqlExecutor, key: CollectionKey, docs: readonly PreparedDocument[], embedderId: string): Promise<{ postings: Posting[]; graphs: DocumentGraph[] }> {
     const collection = key.name;
     const replaced = docs.filter((d) => d.replaces).map((d) => d.doc.id);
     if (replaced.length > 0) await this.removeDocuments(tx, key, replaced);
@@ -643,7 +728,7 @@ export class RagEngine {
         const frequencies = d.frequencies[i]!;
         let tokens = 0;
         for (const tf of frequencies.values()) tokens += tf;
-        return { documentId: d.doc.id, chunk, tokens, frequencies, metadata, embedding: d.embeddings[i]! };
+        return { documentId: d.doc.id, chunk, tokens, frequencies, metadata, embedding: d.embeddings[i] ?? null };
       });
     });
     const ids = tx.copyBinary ? await this.copyChunks(tx, collection, rows) : await this.insertChunks(tx, collection, rows);
@@ -651,10 +736,14 @@ export class RagEngine {
     rows.forEach((row, i) => {
       for (const [term, tf] of row.frequencies) postings.push({ term, chunkId: ids[i]!, tf, dl: row.tokens });
     });
-    await tx.query(
-      `update rag_collections set document_count = document_count + $2, chunk_count = chunk_count + $3, token_total = token_total + $4, generation = generation + 1 where name = $1`,
+    // The collection may have moved to another embedder since this ingest read it (reembed's
+    // swap holds this row while it runs): then these vectors, or the ones to come, would not
+    // compare with its others.
+    const { rows: counted } = await tx.query<{ embedder: string }>(
+      `update rag_collections set document_count = document_count + $2, chunk_count = chunk_count + $3, token_total = token_total + $4, generation = generation + 1 where name = $1 returning embedder`,
       [collection, docs.length, rows.length, rows.reduce((sum, row) => sum + row.tokens, 0)],
     );
+    if (counted[0] && counted[0].embedder !== embedderId) throw movedDuringIngest(collection, counted[0].embedder);
     const graphs: DocumentGraph[] = [];
     let offset = 0;
     for (const d of docs) {
@@ -702,7 +791,7 @@ export class RagEngine {
         rows.map((r) => r.chunk.start),
         rows.map((r) => r.chunk.end),
         rows.map((r) => r.tokens),
-        rows.map((r) => vectorLiteral(r.embedding)),
+        rows.map((r) => (r.embedding ? vectorLiteral(r.embedding) : null)),
         // terms never contain spaces (the analyzer splits on them), so a space-joined
         // string is an unambiguous, cheap way to pass a text[] per row through unnest
         rows.map((r) => [...r.frequencies.keys()].join(' ')),
@@ -775,16 +864,24 @@ export class RagEngine {
     }
   }
 
-  async collections(): Promise<{ name: string; documents: number; chunks: number; embedder: string; dimensions: number; createdAt: string }[]> {
-    const { rows } = await this.sql.query<CollectionRow>('select * from rag_collections order by name');
+  async collections(): Promise<CollectionSummary[]> {
+    const [{ rows }, pending] = await Promise.all([this.sql.query<CollectionRow>('select * from rag_collections order by name'), this.backfill.pendingCounts()]);
     return rows.map((r) => ({
       name: r.name,
       documents: r.document_count,
       chunks: r.chunk_count,
       embedder: r.embedder,
       dimensions: r.dimensions,
+      vectorsPending: pending.get(r.name) ?? 0,
+      ...(r.target_embedder ? { movingTo: r.target_embedder } : {}),
       createdAt: isoTimestamp(r.created_at),
     }));
+  }
+
+  /** What new collections are embedded with, whether it is a semantic model, and why not when the local model is missing. */
+  embedderInfo(): { id: string; semantic: boolean; fallback?: string } {
+    const embedder = this.embedders.default;
+    return { id: embedder.id, semantic: !isWeightedQueryEmbedder(embedder), ...(this.embedders.fallback ? { fallback: this.embedders.fallback } : {}) };
   }
 
   async document(collection: string, id: string) {
@@ -859,7 +956,7 @@ export class RagEngine {
    */
   async query(input: { collection: string; query: string; mode: RetrievalMode; topK: number; filter?: Record<string, unknown>; diversity?: number }): Promise<QueryResult> {
     const collection = await this.requireCollection(input.collection);
-    this.assertEmbedder(collection);
+    const embedder = this.embedderOf(collection);
     if (!input.query.trim()) throw invalidInput('query: is empty; ask in words, e.g. "which licenses require source disclosure"');
     if (input.filter) await this.assertFilterFields(collection.name, input.filter);
 
@@ -870,6 +967,8 @@ export class RagEngine {
     if (cached) return JSON.parse(cached) as QueryResult;
 
     const { mode } = input;
+    // Vectors still being computed make the vector list partial: such a result is not cached.
+    const partial = mode !== 'fulltext' && mode !== 'graph' && (await this.backfill.hasPending(collection.name));
     const hybrid = mode === 'hybrid';
     const useGraph = mode === 'graph' || (hybrid && this.graph !== undefined && this.settings.weights.graph > 0);
     if (mode === 'graph') await this.assertGraph(collection);
@@ -882,21 +981,21 @@ export class RagEngine {
     // The retrievers at once: on PostgreSQL they run on pooled connections of their own.
     const [fulltext, vector, graph, graphExists] = await Promise.all([
       mode === 'fulltext' || hybrid ? this.fulltext(collection, stats!, depth, input.filter, hybrid ? input.topK : undefined) : undefined,
-      mode === 'vector' || hybrid ? this.vector(collection, input.query, stats!.idf, depth, input.filter) : undefined,
+      mode === 'vector' || hybrid ? this.vector(collection, embedder, input.query, stats!.idf, depth, input.filter) : undefined,
       useGraph ? this.graphRetrieval(collection, queryTerms, depth, input.filter) : undefined,
       // whether hybrid reports a graph when the query reached no entity
       hybrid && useGraph ? this.hasGraph(collection.name) : mode === 'graph',
     ]);
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
-    if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight, items: vector });
+    if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight(embedder), items: vector });
     if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
     const ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
     const fused = diversity > 0 ? await this.diversify(ranked.slice(0, pool), 1 - diversity, input.topK) : ranked.slice(0, input.topK);
     // A collection without a graph contributes nothing to hybrid and says nothing about it.
     const withGraph = graph && (graphExists || graph.entities.length > 0);
     const result: QueryResult = { hits: await this.hydrate(fused), ...(withGraph ? { graph: { entities: graph.entities, paths: graph.paths } } : {}) };
-    await this.cache.set(cacheKey, JSON.stringify(result), this.settings.cacheTtlSeconds);
+    if (!partial) await this.cache.set(cacheKey, JSON.stringify(result), this.settings.cacheTtlSeconds);
     return result;
   }
 
@@ -904,7 +1003,7 @@ export class RagEngine {
   private async diversify(candidates: FusedItem[], lambda: number, k: number): Promise<FusedItem[]> {
     if (candidates.length <= 1) return candidates.slice(0, k);
     // pgvector's text form is a JSON array, the cheapest way to read a vector back.
-    const { rows } = await this.sql.query<{ id: number; embedding: string }>('select id, embedding::text as embedding from rag_chunks where id = any($1::int[])', [
+    const { rows } = await this.sql.query<{ id: number; embedding: string }>('select id, embedding::text as embedding from rag_chunks where id = any($1::int[]) and embedding is not null', [
       candidates.map((c) => c.id),
     ]);
     const vectors = new Map(rows.map((r) => [r.id, JSON.parse(r.embedding) as number[]]));
@@ -1041,20 +1140,20 @@ export class RagEngine {
     };
   }
 
-  private async embedQuery(text: string, idf: Map<string, number>): Promise<Float32Array> {
-    if (isWeightedQueryEmbedder(this.embedder)) return this.embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
-    const [embedding] = this.embedder.embedQueries ? await this.embedder.embedQueries([text]) : await this.embedder.embed([text]);
+  private async embedQuery(embedder: EmbeddingsPort, text: string, idf: Map<string, number>): Promise<Float32Array> {
+    if (isWeightedQueryEmbedder(embedder)) return embedder.embedQuery(text, (term) => idf.get(term) ?? 0);
+    const [embedding] = embedder.embedQueries ? await embedder.embedQueries([text]) : await embedder.embed([text]);
     return embedding!;
   }
 
-  private async vector(collection: CollectionRow, text: string, idf: Map<string, number>, limit: number, filter?: Record<string, unknown>) {
-    const literal = vectorLiteral(await this.embedQuery(text, idf));
+  private async vector(collection: CollectionRow, embedder: EmbeddingsPort, text: string, idf: Map<string, number>, limit: number, filter?: Record<string, unknown>) {
+    const literal = vectorLiteral(await this.embedQuery(embedder, text, idf));
     const exact = collection.chunk_count <= this.exactScanMaxChunks || (this.sql.kind === 'pglite' && !(await this.vectorIndexReady(collection.name)));
     if (exact) {
       // Without the typed cast the HNSW index cannot serve the ordering: this scan is exact.
       const { rows } = await this.sql.query<{ id: number; distance: number }>(
         `select id, (embedding <=> $2::vector)::float8 as distance from rag_chunks
-         where collection = $1 and ($3::jsonb is null or metadata @> $3::jsonb)
+         where collection = $1 and embedding is not null and ($3::jsonb is null or metadata @> $3::jsonb)
          order by embedding <=> $2::vector limit $4`,
         [collection.name, literal, filter ? JSON.stringify(filter) : null, limit],
       );

@@ -98,7 +98,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
   };
 
   return {
-    prepare(docs, { extractor, signal }) {
+    prepare(docs, { extractor, signal, embed = true }) {
       if (extractor && extractor !== HEURISTIC_EXTRACTOR) throw new Error(`the worker preparer runs the heuristic extractor only, not ${extractor.id}`);
       if (docs.length === 0) return Promise.resolve([]);
       if (signal?.aborted) return Promise.resolve(docs.map(() => ({ error: abortError(signal) })));
@@ -106,7 +106,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
       if (!ready && !preparedHere) {
         preparedHere = true;
         whileStarting ??= createInProcessPreparer(createOfflineEmbedder(setup.dimensions), setup.chunking);
-        return whileStarting.prepare(docs, { extractor, signal });
+        return whileStarting.prepare(docs, { extractor, signal, embed });
       }
       const id = nextId++;
       return new Promise<Preparation[]>((resolve) => {
@@ -125,7 +125,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
         });
         signal?.addEventListener('abort', onAbort, { once: true });
         updateRef();
-        const request: PreparationRequest = { id, docs: docs.map((d) => ({ text: d.text, mimeType: d.mimeType, ...(d.title ? { title: d.title } : {}) })), extract: extractor !== undefined };
+        const request: PreparationRequest = { id, docs: docs.map((d) => ({ text: d.text, mimeType: d.mimeType, ...(d.title ? { title: d.title } : {}) })), extract: extractor !== undefined, embed };
         target.postMessage(request);
       });
     },

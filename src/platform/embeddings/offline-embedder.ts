@@ -230,6 +230,13 @@ export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
   return embedder;
 }
 
+/** The offline embedder a collection recorded by its id (`offline-hash-768@2`), or undefined for another embedder's id or an older version's. */
+export function offlineEmbedderForId(id: string): WeightedQueryEmbedder | undefined {
+  const match = /^offline-hash-(\d+)@(\d+)$/.exec(id);
+  if (!match || Number(match[2]) !== VERSION) return undefined;
+  return createOfflineEmbedder(Number(match[1]));
+}
+
 export function isWeightedQueryEmbedder(embedder: EmbeddingsPort): embedder is WeightedQueryEmbedder {
   return typeof (embedder as Partial<WeightedQueryEmbedder>).embedQuery === 'function';
 }

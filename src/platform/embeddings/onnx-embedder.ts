@@ -23,8 +23,8 @@ import type { EmbeddingsPort } from './embeddings-port.js';
 
 /** Bump when tokenization or pooling changes: collections record the id. */
 const PIPELINE_VERSION = 1;
-export const DEFAULT_ONNX_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'all-MiniLM-L6-v2');
-const FETCH_HINT = 'run `npm run model:fetch` (the container image: build it with --build-arg ONNX_MODEL=full), or set EMBEDDINGS_MODEL_DIR to where the model is';
+export const DEFAULT_ONNX_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'all-MiniLM-L6-v2-q');
+const FETCH_HINT = 'run `npm run model:fetch` (the container image bakes it in unless built with --build-arg ONNX_MODEL=), or set EMBEDDINGS_MODEL_DIR to where the model is';
 
 export interface OnnxModel {
   dir: string;
@@ -99,24 +99,44 @@ export function poolAndNormalize(hidden: Float32Array, lengths: readonly number[
   });
 }
 
-export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<EmbeddingsPort> {
+/**
+ * The model is loaded on the first texts to embed, not here: a server that only answers
+ * other tools never pays for ONNX Runtime's start or the model's memory. `onLoad` hears how
+ * long the load took.
+ */
+export async function createOnnxEmbedder(options: OnnxEmbedderOptions & { onLoad?: (ms: number) => void }): Promise<EmbeddingsPort> {
   const model = findOnnxModel(options.modelDir);
   const batchSize = options.batchSize ?? 16;
-  const [ort, { Tokenizer }] = await Promise.all([import('onnxruntime-node'), import('@huggingface/tokenizers')]);
-  const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(model.dir, 'tokenizer.json'), 'utf8')) as object, {});
-  const session = await ort.InferenceSession.create(join(model.dir, 'model.onnx'), {
-    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    // Idle intra-op threads would otherwise spin between batches, taking CPU from the
-    // database (in-process with PGlite) and the request handlers.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  });
-  const output = session.outputNames[0]!;
-  const wantsTokenTypes = session.inputNames.includes('token_type_ids');
+  let loading: ReturnType<typeof load> | undefined;
+  async function load() {
+    const started = performance.now();
+    const [ort, { Tokenizer }] = await Promise.all([import('onnxruntime-node'), import('@huggingface/tokenizers')]);
+    const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(model.dir, 'tokenizer.json'), 'utf8')) as object, {});
+    const session = await ort.InferenceSession.create(join(model.dir, 'model.onnx'), {
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      // Idle intra-op threads would otherwise spin between batches, taking CPU from the
+      // database (in-process with PGlite) and the request handlers.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+    options.onLoad?.(Math.round(performance.now() - started));
+    return { ort, tokenizer, session, output: session.outputNames[0]!, wantsTokenTypes: session.inputNames.includes('token_type_ids') };
+  }
+  const loaded = () => {
+    if (!loading) {
+      const attempt = load();
+      // A failed load is tried again by the next call rather than remembered.
+      attempt.catch(() => {
+        if (loading === attempt) loading = undefined;
+      });
+      loading = attempt;
+    }
+    return loading;
+  };
 
-  const encode = (text: string, index: number): Encoded => {
+  const encode = (tokenizer: Awaited<ReturnType<typeof load>>['tokenizer'], text: string, index: number): Encoded => {
     const { ids } = tokenizer.encode(text);
     // Truncation keeps [CLS] and the text's first tokens, and ends with [SEP] as the model
     // was trained.
@@ -124,6 +144,7 @@ export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<
   };
 
   const infer = async (batch: Encoded[]): Promise<Float32Array[]> => {
+    const { ort, session, output, wantsTokenTypes } = await loaded();
     const length = Math.max(...batch.map((e) => e.ids.length));
     const size = batch.length * length;
     const ids = new BigInt64Array(size);
@@ -159,7 +180,8 @@ export async function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<
 
   const embed = async (texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> => {
     // Texts of similar length share a batch, so little of it is padding.
-    const encoded = texts.map(encode).sort((a, b) => a.ids.length - b.ids.length);
+    const { tokenizer } = await loaded();
+    const encoded = texts.map((text, index) => encode(tokenizer, text, index)).sort((a, b) => a.ids.length - b.ids.length);
     const out: Float32Array[] = new Array(texts.length);
     for (let start = 0; start < encoded.length; start += batchSize) {
       signal?.throwIfAborted();

@@ -54,6 +54,8 @@ class CopyWriter {
   }
 
   value(type: CopyColumnType, value: unknown): void {
+    // SQL NULL: a length of -1 and no bytes (a chunk whose vector is computed later).
+    if (value === null) return this.int32(-1);
     switch (type) {
       case 'text':
         return this.text(String(value));

@@ -529,6 +529,19 @@ export const MIGRATIONS: readonly Migration[] = [
     // is read only by incremental ingestion (one query per collection) and page citations.
     up: `alter table rag_documents add column source jsonb;`,
   },
+  {
+    version: 15,
+    name: 'rag: vectors computed after the write, and a collection moving to another embedder',
+    // embedding is null until the background embedder (rag/embedding-backfill.ts) reaches the
+    // chunk; the partial index finds those few rows. next_embedding holds the vectors of the
+    // embedder a collection is moving to (target_embedder) until all are there.
+    up: `
+      alter table rag_chunks alter column embedding drop not null;
+      alter table rag_chunks add column next_embedding vector;
+      alter table rag_collections add column target_embedder text, add column target_dimensions integer;
+      create index rag_chunks_unembedded on rag_chunks (collection, id) where embedding is null;
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_301_220_411; // arbitrary, fixed: serializes migrations across replicas
