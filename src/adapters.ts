@@ -2,7 +2,8 @@
  * Adapters from configuration
  * ===========================
  * Opens what each port's configuration names: PGlite or PostgreSQL, the in-process cache
- * or Redis (alone or behind the LRU), SQL tables or Neo4j for GraphRAG, and the embedder.
+ * or Redis (alone or behind the LRU), SQL tables or Neo4j for GraphRAG, the embedder and
+ * the optional reranker.
  * Drivers are imported here on first use, not at start, so a stdio client's `initialize`
  * is answered before they have loaded.
  */
@@ -16,6 +17,8 @@ import type { EmbeddingsPort } from './platform/embeddings/embeddings-port.js';
 import type { GraphStore } from './platform/graph/graph-store.js';
 import type { Logger } from './platform/log.js';
 import type { Metrics } from './platform/metrics.js';
+import type { RerankChoice } from './platform/rerank/rerank-choice.js';
+import type { CandidateReranker } from './engines/rag/rerank.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
 
 export const MEMORY_DATA_DIR = 'memory://';
@@ -103,6 +106,15 @@ async function openEmbedder(choice: EmbedderChoice, settings: AdapterSettings, c
     case 'offline':
       return (await import('./platform/embeddings/offline-embedder.js')).createOfflineEmbedder();
   }
+}
+
+/** The HTTP reranker RAG_engine.settings.rerank names, wrapped for hybrid queries; none without a URL. */
+export async function openReranker(choice: RerankChoice | undefined, log: Logger): Promise<CandidateReranker | undefined> {
+  if (!choice) return undefined;
+  const [{ createHttpReranker }, { createCandidateReranker }] = await Promise.all([import('./platform/rerank/http-reranker.js'), import('./engines/rag/rerank.js')]);
+  const port = createHttpReranker({ url: choice.url, api: choice.api, model: choice.model, apiKey: choice.apiKey, timeoutMs: choice.timeoutMs });
+  log.info({ reranker: port.id, candidates: choice.candidates, timeoutMs: choice.timeoutMs }, 'hybrid queries are reranked');
+  return createCandidateReranker(port, { candidates: choice.candidates, timeoutMs: choice.timeoutMs, log });
 }
 
 /** Neo4j when NEO4J_URI is set or graphStore says so; else tables in the SQL database. */

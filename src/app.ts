@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { MEMORY_DATA_DIR, openCache, openEmbedders, openGraphStore, openSql, type AdapterSettings } from './adapters.js';
+import { MEMORY_DATA_DIR, openCache, openEmbedders, openGraphStore, openReranker, openSql, type AdapterSettings } from './adapters.js';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { ENGINE_NAMES } from './engines/engine-names.js';
 import type { Engines } from './engines/engines.js';
@@ -19,6 +19,7 @@ import { EngineError, invalidInput } from './errors.js';
 import { InvokePipeline, type CallContext, type Invocation } from './invoke-pipeline.js';
 import type { CachePort } from './platform/cache/cache-port.js';
 import { chooseEmbedder, type EmbedderChoice } from './platform/embeddings/embedder-choice.js';
+import { chooseReranker, type RerankChoice } from './platform/rerank/rerank-choice.js';
 import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
@@ -96,6 +97,7 @@ export class App implements ServerHost {
   /** The environment config and URLs are read from (tests pass their own). */
   private readonly env: Record<string, string | undefined>;
   private readonly embedderChoice: EmbedderChoice;
+  private readonly rerankChoice?: RerankChoice;
   private readonly pipeline: InvokePipeline;
   private readonly adapterSettings: AdapterSettings;
   private auditBeat?: NodeJS.Timeout;
@@ -121,6 +123,7 @@ export class App implements ServerHost {
     this.prompts = selectPrompts(served);
     this.events = new EventHub((error) => this.log.warn({ err: error.message }, 'change-event listener failed'));
     this.embedderChoice = chooseEmbedder(env);
+    this.rerankChoice = chooseReranker(this.config.engineMap.engine_map.RAG_engine.settings.rerank, env);
     const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
     this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
     this.adapterSettings = {
@@ -238,6 +241,7 @@ export class App implements ServerHost {
         },
         this.engineLog('rag'),
         graph && { store: graph, extractor: await this.graphExtractor() },
+        await openReranker(this.rerankChoice, this.engineLog('rag')),
       );
       const { dag, execution } = await this.openDag(sql);
       const governance = new GovernanceEngine(sql, engineMap.engine_map.governance.settings, this.engineLog('governance'), engineMap.logging.redact);

@@ -131,6 +131,7 @@ export const ragQuery = defineOperation({
       .optional()
       .describe('0-1: spread out near-duplicates (MMR); default 0, off.'),
     maxChars: z.number().int().min(20).max(100_000).optional().describe('Cut each passage text to this many characters (citation offsets stay those of the whole chunk).'),
+    rerank: z.boolean().optional().describe('false: skip the server\'s reranker.'),
   }),
   output: z.object({
     hits: z.array(hitSchema).describe('Best first.'),
@@ -141,26 +142,34 @@ export const ragQuery = defineOperation({
       })
       .optional()
       .describe('Graph and hybrid modes: why.'),
+    rerank: z
+      .object({
+        reranker: z.string().describe('Reranker id; hit scores are its own.'),
+        warning: z.string().optional().describe('Why hits are in fused order.'),
+      })
+      .optional()
+      .describe('Hybrid, when the server reranks.'),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true },
   scope: 'rag:read',
   async handler(input, { engines, metrics }) {
     const done = metrics.ragQueryDuration.startTimer({ mode: input.mode });
-    const { hits, graph } = await engines.rag.query(input);
+    const { hits, graph, rerank } = await engines.rag.query(input);
     done();
     const max = input.maxChars;
     const cut = max === undefined ? hits : hits.map((h) => (h.text.length > max ? { ...h, text: `${h.text.slice(0, max - 1)}…` } : h));
-    return { hits: cut, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}) };
+    return { hits: cut, ...(graph ? { graph: { entities: graph.entities.map((e) => e.name), paths: graph.paths } } : {}), ...(rerank ? { rerank: { reranker: rerank.reranker, ...(rerank.warning ? { warning: rerank.warning } : {}) } } : {}) };
   },
-  summarize({ hits, graph }) {
-    if (hits.length === 0) return 'No passage matched.';
+  summarize({ hits, graph, rerank }) {
+    const note = rerank?.warning ? `Note: ${rerank.warning}.\n\n` : '';
+    if (hits.length === 0) return `${note}No passage matched.`;
     const passages = hits.map((h, i) => {
       const { title, uri, start, end } = h.citation;
       const source = [title ? JSON.stringify(title) : undefined, uri ?? undefined].filter(Boolean).join(' ');
       return `[${i + 1}] ${inline(h.documentId)}${source ? ` ${source}` : ''} chars ${start}-${end} score ${Number(h.score.toPrecision(3))}\n${h.text}`;
     });
     if (graph && graph.entities.length > 0) passages.push(`Graph entities: ${graph.entities.join(', ')}${graph.paths.length > 0 ? `\nPaths: ${graph.paths.join('; ')}` : ''}`);
-    return passages.join('\n\n');
+    return note + passages.join('\n\n');
   },
 });
 

@@ -10,6 +10,7 @@ import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { FUSION_METHODS } from '../engines/rag/fusion.js';
 import { isCidr } from '../platform/net/address-policy.js';
+import { RERANK_APIS } from '../platform/rerank/rerank-port.js';
 import { DEFAULT_REDACT } from '../platform/redact.js';
 import { MAX_DOCUMENT_BYTES } from '../engines/rag/limits.js';
 
@@ -46,6 +47,21 @@ const FUSION_WEIGHTS = { fulltext: 1, graph: 0.1 };
 // bench/results/2026-11-rag-measurements.md (60, the paper's, weighs a retriever's first hits
 // little more than its tenth).
 const RRF_K = 10;
+// Optional reranking of hybrid's best fused candidates (rag/rerank.ts): off while url is empty.
+const RERANK = { candidates: 50, timeoutMs: 5000 };
+// An environment value re-read as YAML may come back a number ("RERANK_MODEL=2"): a string here.
+const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : typeof v === 'number' ? String(v) : v), schema.optional());
+const httpUrl = (variable: string) =>
+  text().refine(
+    (v) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected an http(s) URL such as "http://localhost:8080" (${variable})` },
+  );
 
 const engineBase = {
   enabled: bool().default(true),
@@ -78,9 +94,19 @@ const engineMapSchema = z.strictObject({
           .default(FUSION_WEIGHTS),
         // rag_ingest's schema states this ceiling to every client, so a setting cannot pass it.
         maxDocumentBytes: positiveInt().max(MAX_DOCUMENT_BYTES, { error: `at most ${MAX_DOCUMENT_BYTES} (5 MiB), the limit rag_ingest's schema states` }).default(MAX_DOCUMENT_BYTES),
+        rerank: z
+          .strictObject({
+            url: emptyAsUnset(httpUrl('RERANK_URL')),
+            // tei or cohere; empty: cohere when a model is named, else tei
+            api: emptyAsUnset(oneOf(RERANK_APIS)),
+            model: emptyAsUnset(text()),
+            candidates: positiveInt().max(1000, { error: 'at most 1000' }).default(RERANK.candidates),
+            timeoutMs: positiveInt().default(RERANK.timeoutMs),
+          })
+          .default(RERANK),
       })
       .refine((s) => s.chunkOverlap < s.chunkSize, { error: 'chunkOverlap must be smaller than chunkSize' })
-      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, vectorIndexQuietMs: 5000, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: MAX_DOCUMENT_BYTES }),
+      .default({ vectorStore: 'pgvector', graphStore: 'postgres', chunkSize: 1000, chunkOverlap: 150, efSearch: 100, vectorIndexQuietMs: 5000, fusion: FUSION_METHOD, rrfK: RRF_K, fusionWeights: FUSION_WEIGHTS, maxDocumentBytes: MAX_DOCUMENT_BYTES, rerank: RERANK }),
   }),
   DAG_engine: z.strictObject({
     ...engineBase,

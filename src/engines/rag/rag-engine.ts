@@ -27,6 +27,7 @@ import { createInProcessPreparer, type DocumentPreparer, type Preparation, type 
 import { createWorkerPreparer } from './worker-preparer.js';
 import { DEFAULT_VECTOR_WEIGHT, fuse, fuseByRank, type FusedItem, type FusionMethod, type RankedList } from './fusion.js';
 import { rerankByMmr } from './mmr.js';
+import type { CandidateReranker, RerankReport } from './rerank.js';
 import { terms } from '../../platform/text/tokenize.js';
 import type { DocumentGraph, GraphStore } from '../../platform/graph/graph-store.js';
 import type { ChunkExtraction, EntityExtractor } from './graph/extraction.js';
@@ -138,6 +139,8 @@ export interface QueryResult {
   hits: Hit[];
   /** Graph and hybrid modes on a collection with a graph: the entities reached and why. */
   graph?: { entities: { name: string; score: number }[]; paths: string[] };
+  /** Hybrid with a reranker configured (rerank.ts): which one, and why it did not order the hits if so. */
+  rerank?: RerankReport;
 }
 
 interface CollectionRow {
@@ -272,6 +275,7 @@ export class RagEngine {
     private readonly settings: RagSettings,
     private readonly log: Logger,
     private readonly graph?: RagGraph,
+    private readonly reranker?: CandidateReranker,
   ) {
     this.indexBuilds = new DeferredIndexBuilds({
       build: async (name) => {
@@ -953,8 +957,10 @@ export class RagEngine {
   /**
    * diversity (0..1, default 0) re-ranks the candidates by maximal marginal relevance with
    * λ = 1 − diversity, using the chunks' stored vectors; 0 leaves the ranking as it is.
+   * With a reranker configured, hybrid's best fused candidates are ordered by it first
+   * (rerank.ts); rerank: false skips it.
    */
-  async query(input: { collection: string; query: string; mode: RetrievalMode; topK: number; filter?: Record<string, unknown>; diversity?: number }): Promise<QueryResult> {
+  async query(input: { collection: string; query: string; mode: RetrievalMode; topK: number; filter?: Record<string, unknown>; diversity?: number; rerank?: boolean }): Promise<QueryResult> {
     const collection = await this.requireCollection(input.collection);
     const embedder = this.embedderOf(collection);
     if (!input.query.trim()) throw invalidInput('query: is empty; ask in words, e.g. "which licenses require source disclosure"');
@@ -962,7 +968,8 @@ export class RagEngine {
 
     const diversity = input.diversity ?? 0;
     if (!(diversity >= 0 && diversity <= 1)) throw invalidInput(`diversity: expected a number from 0 (off) to 1, e.g. 0.3; got ${input.diversity}`);
-    const cacheKey = `rag:query:${collection.name}:${new Date(collection.created_at).getTime()}.${collection.generation}:${sha256Key(JSON.stringify([input.query, input.mode, input.topK, input.filter ?? null, diversity]))}`;
+    const reranker = input.mode === 'hybrid' && input.rerank !== false ? this.reranker : undefined;
+    const cacheKey = `rag:query:${collection.name}:${new Date(collection.created_at).getTime()}.${collection.generation}:${sha256Key(JSON.stringify([input.query, input.mode, input.topK, input.filter ?? null, diversity, ...(reranker ? [reranker.id] : [])]))}`;
     const cached = await this.cache.get(cacheKey);
     if (cached) return JSON.parse(cached) as QueryResult;
 
@@ -973,7 +980,7 @@ export class RagEngine {
     const useGraph = mode === 'graph' || (hybrid && this.graph !== undefined && this.settings.weights.graph > 0);
     if (mode === 'graph') await this.assertGraph(collection);
     // Fusion and MMR choose among more candidates than they return.
-    const pool = Math.max(50, input.topK * 5);
+    const pool = Math.max(50, input.topK * 5, reranker?.candidates ?? 0);
     const depth = hybrid || diversity > 0 ? pool : input.topK;
     const queryTerms = terms(input.query);
     // One look-up of the query terms' statistics serves BM25 and the query embedding.
@@ -990,12 +997,15 @@ export class RagEngine {
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
     if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight(embedder), items: vector });
     if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
-    const ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
+    let ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
+    const reranked = reranker && (await reranker.rerank(this.sql, input.query, ranked, input.topK));
+    if (reranked) ranked = reranked.items;
     const fused = diversity > 0 ? await this.diversify(ranked.slice(0, pool), 1 - diversity, input.topK) : ranked.slice(0, input.topK);
     // A collection without a graph contributes nothing to hybrid and says nothing about it.
     const withGraph = graph && (graphExists || graph.entities.length > 0);
-    const result: QueryResult = { hits: await this.hydrate(fused), ...(withGraph ? { graph: { entities: graph.entities, paths: graph.paths } } : {}) };
-    if (!partial) await this.cache.set(cacheKey, JSON.stringify(result), this.settings.cacheTtlSeconds);
+    const result: QueryResult = { hits: await this.hydrate(fused), ...(withGraph ? { graph: { entities: graph.entities, paths: graph.paths } } : {}), ...(reranked ? { rerank: reranked.report } : {}) };
+    // Not kept: a result from a partial vector list, or a fallback to the fused order (the next query asks the reranker again).
+    if (!partial && !reranked?.report.warning) await this.cache.set(cacheKey, JSON.stringify(result), this.settings.cacheTtlSeconds);
     return result;
   }
 
