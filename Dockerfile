@@ -4,7 +4,7 @@
 # ==========================
 #   docker build -t mcp-level3:1.0.0 .
 #   docker run --rm -p 8080:8080 -v mcp-data:/data mcp-level3:1.0.0 http --insecure-no-auth
-#   docker build --build-arg ONNX_MODEL=full -t mcp-level3:1.0.0-onnx .    # all-MiniLM-L6-v2 baked in
+#   docker build --build-arg ONNX_MODEL= -t mcp-level3:1.0.0-slim .    # no embedding model (offline embedder)
 #
 # Three stages on Node 24 LTS: `build` compiles TypeScript with the dev dependencies,
 # `deps` installs the production dependencies only, `runtime` copies the two results and
@@ -14,10 +14,12 @@
 # without a Docker engine and runs it read-only; docs/deployment.md has the details.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
-# Empty: no embedding model in the image (the offline embedder is the default). full or
-# quantized: `npm run model:fetch -- --variant <it>` runs in the build stage, the model lands
-# in /app/models and onnxruntime-node in node_modules; run with EMBEDDINGS_PROVIDER=onnx.
-ARG ONNX_MODEL=
+# The embedding model baked in: quantized (the default: all-MiniLM-L6-v2's 23 MB export, what
+# the server embeds with unless told otherwise) or full (then run with
+# EMBEDDINGS_MODEL_DIR=/app/models/all-MiniLM-L6-v2). `npm run model:fetch` runs in the build
+# stage, the model lands in /app/models and onnxruntime-node in node_modules. Empty: neither,
+# and the server embeds with the offline hashed embedder, saying so in its log.
+ARG ONNX_MODEL=quantized
 
 # ---------------------------------------------------------------- build: tsc
 FROM ${NODE_IMAGE} AS build

@@ -126,11 +126,16 @@ export async function ingestCorpus(app, principal, collection, corpus, batchSize
     }
   }
   if (batch.length) await ingestBatch(batch);
+  // Searchable by full text (and graph) from here; the vectors may still be computed in the
+  // background (rag/embedding-backfill.ts): the measurement waits for them.
+  const searchableSeconds = (performance.now() - started) / 1000;
+  await (await app.services()).engines.rag.whenEmbedded(collection);
   const cpu = process.cpuUsage(cpuStart);
   const mainCpu = mainThreadCpuSeconds();
   return {
     docs,
     chunks,
+    searchableSeconds,
     seconds: (performance.now() - started) / 1000,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     mainThreadCpuSeconds: mainCpu === null || mainCpuStart === null ? null : mainCpu - mainCpuStart,

@@ -10,6 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
+import { ONNX_EMBEDDER_ID, ONNX_MODEL_DIR, onnxModelMissing } from '../helpers/onnx-model.js';
 
 interface Summary {
   collection: string;
@@ -104,4 +105,39 @@ describe('mcp-level3 ingest', () => {
       await client.close();
     }
   }, 150_000);
+});
+
+describe.skipIf(onnxModelMissing)(`mcp-level3 ingest and rag reembed with the local model${onnxModelMissing ? ` (skipped: ${onnxModelMissing})` : ''}`, () => {
+  let base: string;
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), 'cli-reembed-'));
+    cpSync(resolve('test/fixtures/ingest/notes'), join(base, 'docs'), { recursive: true });
+  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it('waits for the vectors after the text, and moves a collection between embedders with progress', async () => {
+    const data = join(base, 'data');
+    // The default embedder (EMBEDDINGS_PROVIDER unset): the text first, then the vectors.
+    const model = cleanEnv({ EMBEDDINGS_PROVIDER: '', EMBEDDINGS_MODEL_DIR: ONNX_MODEL_DIR, EMBEDDINGS_THREADS: '1' });
+    const ingest = await runCli(['ingest', join(base, 'docs'), '--collection', 'notes', '--data-dir', data], model, { timeoutMs: 120_000 });
+    expect(ingest.code).toBe(0);
+    expect(ingest.stderr).toMatch(/ingest: vectors ready in [\d.]+ s/);
+
+    // To the offline embedder and back: the same command, whichever the server's embedder is.
+    const toOffline = await runCli(['rag', 'reembed', 'notes', '--data-dir', data], cleanEnv(), { timeoutMs: 120_000 });
+    expect(toOffline.stderr).toMatch(/rag reembed: moving "notes" to offline-hash-768@2.*\n(.*\n)*rag reembed: vectors ready/);
+    expect(toOffline.code).toBe(0);
+    const again = await runCli(['rag', 'reembed', 'notes', '--data-dir', data], cleanEnv(), { timeoutMs: 60_000 });
+    expect(again.stderr).toContain('rag reembed: "notes" is already embedded with offline-hash-768@2');
+    const back = await runCli(['rag', 'reembed', 'notes', '--data-dir', data], model, { timeoutMs: 120_000 });
+    expect(back.stderr).toMatch(new RegExp(`moving "notes" to ${ONNX_EMBEDDER_ID.replace(/[.]/g, '\\.')}`));
+    expect(back.code).toBe(0);
+
+    const missing = await runCli(['rag', 'reembed', 'nope', '--data-dir', data], cleanEnv(), { timeoutMs: 60_000 });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('rag reembed: collection: no collection "nope"');
+    const usage = await runCli(['rag', 'reembed', '--data-dir', data], cleanEnv());
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('rag reembed: give the collection to move');
+  }, 300_000);
 });
