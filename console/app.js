@@ -1,14 +1,18 @@
 // The operator console: sign-in with an API key, then the approvals inbox, runs with their
-// graphs, and the audit trail. Plain DOM; every action is a REST call (api.js).
+// graphs, and the audit trail. Plain DOM; every action is a REST call (api.js); a run in
+// progress is followed through its MCP subscription (live.js).
 import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
+import { listen, runUri } from './live.js';
 import { aliasComparison, gatesTable, h, when } from './promotion-view.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGES = ['approvals', 'runs', 'audit', 'registry', 'rag'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
-const REFRESH_MS = 2000;
-let refreshTimer; // the pending redraw of a run in progress
+// Only while a run's live updates are cut off: how often its state is fetched instead (and
+// the subscription tried again).
+const FALLBACK_MS = 5000;
+let following; // the run on screen while it is followed: {stop()}
 
 const say = (id, text, kind = '') => {
   const node = $(id);
@@ -27,8 +31,13 @@ function plain(error) {
 
 // ------------------------------------------------------------------ session
 
+function stopFollowing() {
+  following?.stop();
+  following = undefined;
+}
+
 function showSignIn(message = '') {
-  clearTimeout(refreshTimer);
+  stopFollowing();
   $('nav').hidden = true;
   for (const page of PAGES) $(page).hidden = true;
   $('sign-in').hidden = false;
@@ -36,9 +45,13 @@ function showSignIn(message = '') {
   $('api-key').focus();
 }
 
-hooks.onUnauthorized = () => {
+hooks.onUnauthorized = (credential) => {
   session.clear();
-  showSignIn('Your session has ended: the server no longer accepts this API key (it expired or was revoked). Sign in again with a valid key.');
+  showSignIn(
+    credential.kind === 'oauth'
+      ? `Your session has ended: the server no longer accepts your sign-in with ${credential.issuer} (the access token expired or was refused). Sign in again.`
+      : 'Your session has ended: the server no longer accepts this API key (it expired or was revoked). Sign in again with a valid key.',
+  );
 };
 
 async function signIn(event) {
@@ -47,7 +60,7 @@ async function signIn(event) {
   say('sign-in-error', '');
   if (!key) return say('sign-in-error', 'Type an API key to sign in.', 'error');
   try {
-    await call('promotion_pending', { limit: 1 }, key);
+    await call('promotion_pending', { limit: 1 }, { kind: 'key', key });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       return say('sign-in-error', 'Sign-in failed: the server does not accept this API key. Check that it is typed in full and has not expired or been revoked.', 'error');
@@ -55,7 +68,7 @@ async function signIn(event) {
     // 403: the key is valid but lacks promotion:read; the other pages may still work.
     if (!(error instanceof ApiError && error.status === 403)) return say('sign-in-error', `Sign-in failed: ${plain(error)}`, 'error');
   }
-  session.set(key);
+  session.set({ kind: 'key', key });
   $('api-key').value = '';
   say('session-message', '');
   // A new hash routes through hashchange; the same one is routed here.
@@ -164,7 +177,7 @@ async function showRun(runId) {
   $('run-title').textContent = `Run ${runId}`;
   try {
     const run = await call('dag_status', { runId });
-    say('run-summary', `${run.workflow}: ${run.status}${run.error ? ` — ${run.error}` : ''}${TERMINAL.has(run.status) ? '' : ' (refreshing)'}`);
+    say('run-summary', `${run.workflow}: ${run.status}${run.error ? ` — ${run.error}` : ''}`);
     $('run-graph').replaceChildren(runGraph(run.runId, run.nodes));
     return !TERMINAL.has(run.status);
   } catch (error) {
@@ -172,6 +185,87 @@ async function showRun(runId) {
     $('run-graph').replaceChildren();
     return false;
   }
+}
+
+/**
+ * Draws a run, and while it is in progress follows it through its MCP subscription: each
+ * change the server announces redraws the graph. If the subscription is refused or cut off,
+ * the run is fetched every FALLBACK_MS instead, and the subscription tried again each time.
+ * #run-live says which, in words, with data-state (connecting, live, polling, ended) and
+ * data-updates (changes heard so far).
+ */
+async function followRun(runId) {
+  const line = $('run-live');
+  const me = { stopped: false, stream: undefined, timer: undefined, updates: 0, drawing: undefined, again: false };
+  const show = (state, text) => {
+    line.dataset.state = state;
+    line.dataset.updates = String(me.updates);
+    line.textContent = text;
+  };
+  me.stop = () => {
+    me.stopped = true;
+    clearTimeout(me.timer);
+    me.stream?.close();
+  };
+  following = me;
+
+  const ended = () => {
+    me.stop();
+    show('ended', 'The run has ended: nothing more to follow.');
+  };
+  // One redraw at a time; changes heard meanwhile make one more.
+  const redraw = async () => {
+    if (me.drawing) {
+      me.again = true;
+      return me.drawing;
+    }
+    me.drawing = (async () => {
+      do {
+        me.again = false;
+        const running = await showRun(runId);
+        await showRuns();
+        if (!running && !me.stopped) ended();
+      } while (me.again && !me.stopped);
+    })();
+    try {
+      await me.drawing;
+    } finally {
+      me.drawing = undefined;
+    }
+  };
+  const fallBack = (why) => {
+    if (me.stopped) return;
+    me.stream = undefined;
+    show('polling', `Live updates are off: ${why}. The run is checked every ${FALLBACK_MS / 1000} seconds instead, and live updates are tried again each time.`);
+    me.timer = setTimeout(async () => {
+      await redraw();
+      if (!me.stopped) connect();
+    }, FALLBACK_MS);
+  };
+  const connect = async () => {
+    if (me.stopped) return;
+    if (line.dataset.state !== 'polling') show('connecting', 'Connecting to live updates…');
+    try {
+      const stream = await listen([runUri(runId)], {
+        onUpdate: () => {
+          me.updates += 1;
+          line.dataset.updates = String(me.updates);
+          redraw();
+        },
+        onDrop: (why) => fallBack(why),
+      });
+      if (me.stopped) return stream.close();
+      me.stream = stream;
+      show('live', 'Live: the graph changes as the run does.');
+      await redraw(); // what changed before the subscription was in force
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return; // the session has ended
+      fallBack(plain(error));
+    }
+  };
+
+  if (await showRun(runId)) await connect();
+  else if (!me.stopped) ended();
 }
 
 // ------------------------------------------------------------------ audit
@@ -317,8 +411,8 @@ async function searchRag(event) {
 // ------------------------------------------------------------------ routing
 
 async function route() {
-  clearTimeout(refreshTimer);
-  if (!session.key()) return showSignIn();
+  stopFollowing();
+  if (!session.current()) return showSignIn();
   $('sign-in').hidden = true;
   $('nav').hidden = false;
   const [page, id] = location.hash.slice(1).split('/');
@@ -339,16 +433,7 @@ async function route() {
   if (current === 'runs') {
     $('run-detail').hidden = !id;
     await showRuns();
-    if (id) {
-      const runId = decodeURIComponent(id);
-      // Until the run ends, redrawn every REFRESH_MS after the previous answer (never overlapping).
-      const refresh = async () => {
-        const stillRunning = await showRun(runId);
-        await showRuns();
-        if (stillRunning && location.hash === `#runs/${id}`) refreshTimer = setTimeout(refresh, REFRESH_MS);
-      };
-      if (await showRun(runId)) refreshTimer = setTimeout(refresh, REFRESH_MS);
-    }
+    if (id) await followRun(decodeURIComponent(id));
   }
 }
 
