@@ -1,9 +1,10 @@
-// The operator console: sign-in with an API key, then the approvals inbox, runs with their
+// The operator console: sign-in with an API key or through OAuth (oauth.js), then the approvals inbox, runs with their
 // graphs, and the audit trail. Plain DOM; every action is a REST call (api.js); a run in
 // progress is followed through its MCP subscription (live.js).
 import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
 import { listen, runUri } from './live.js';
+import { beginSignIn, completeSignIn, isAuthorizationResponse, OAuthError, protectedResource } from './oauth.js';
 import { aliasComparison, gatesTable, h, when } from './promotion-view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -53,6 +54,49 @@ hooks.onUnauthorized = (credential) => {
       : 'Your session has ended: the server no longer accepts this API key (it expired or was revoked). Sign in again with a valid key.',
   );
 };
+
+/** Offers "Sign in with <issuer>" when the server takes OAuth tokens (its RFC 9728 metadata names an issuer). */
+async function offerOAuth() {
+  const server = await protectedResource();
+  if (!server) return;
+  $('oauth-button').textContent = `Sign in with ${server.issuer}`;
+  $('oauth-sign-in').hidden = false;
+}
+
+async function signInWithOAuth() {
+  say('sign-in-error', '');
+  $('oauth-button').disabled = true;
+  try {
+    await beginSignIn(location.hash); // leaves the page for the authorization server
+  } catch (error) {
+    $('oauth-button').disabled = false;
+    say('sign-in-error', `Sign-in failed: ${error instanceof OAuthError ? error.message : plain(error)}`, 'error');
+  }
+}
+
+/** Back from the authorization server: trade the code for a token, check it with the server, start the session. */
+async function finishOAuth() {
+  let returnHash = '';
+  try {
+    const signedIn = await completeSignIn();
+    returnHash = signedIn.returnHash;
+    const credential = { kind: 'oauth', token: signedIn.token, issuer: signedIn.issuer };
+    try {
+      await call('promotion_pending', { limit: 1 }, credential);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) throw new OAuthError(`this server does not accept the access token from ${signedIn.issuer}: ${error.message}`);
+      if (!(error instanceof ApiError && error.status === 403)) throw error;
+    }
+    session.set(credential);
+    return true;
+  } catch (error) {
+    say('sign-in-error', `Sign-in failed: ${error instanceof OAuthError ? error.message : plain(error)}`, 'error');
+    return false;
+  } finally {
+    // The code and state are spent: off the address bar and the history.
+    history.replaceState(null, '', `${location.pathname}${returnHash && returnHash !== '#' ? returnHash : '#approvals'}`);
+  }
+}
 
 async function signIn(event) {
   event.preventDefault();
@@ -438,6 +482,7 @@ async function route() {
 }
 
 $('sign-in-form').addEventListener('submit', signIn);
+$('oauth-button').addEventListener('click', signInWithOAuth);
 $('sign-out').addEventListener('click', () => {
   session.clear();
   showSignIn('Signed out.');
@@ -458,4 +503,6 @@ $('registry-filter').addEventListener('submit', (event) => {
   showRegistry();
 });
 window.addEventListener('hashchange', route);
-route();
+offerOAuth();
+if (isAuthorizationResponse()) finishOAuth().then(route);
+else route();

@@ -9,10 +9,7 @@
  * errors, no request leaves the server, and axe-core finds no accessibility violation. With
  * CI set, screenshots go to .ci-out/screenshots/.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { dagRun } from '../../tools/dag.js';
@@ -21,11 +18,9 @@ import { promotionReject, promotionRequest } from '../../tools/promotion.js';
 import { registryPublish } from '../../tools/registry.js';
 import { ADMIN, appBackends } from '../helpers/backends.js';
 import { startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { axe, CHROMIUM_SKIP, launchChromium, openConsole, shot } from '../helpers/console-browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
-const skip = CHROMIUM ? undefined : 'set CHROMIUM_PATH to a Chromium binary (apt-get install chromium)';
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const SHOTS = join(process.cwd(), '.ci-out', 'screenshots');
+const skip = CHROMIUM_SKIP;
 
 const dana = { principal: { id: 'dana', scopes: ['registry:write', 'registry:read', 'promotion:request', 'promotion:read'] } };
 
@@ -68,53 +63,18 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
       },
       ADMIN,
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await s?.close();
   });
 
-  /** A page that records console errors, page errors, failed requests and any request off this server. */
-  async function open(): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/status of 40[134]/.test(message.text())) problems.push(`console: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => {
-      // The page closing a run's live stream (subscriptions/listen on /mcp) once it is done with it.
-      if (new URL(request.url()).pathname === '/mcp' && request.failure()?.errorText === 'net::ERR_ABORTED') return;
-      problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
-    });
-    await page.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => {
-      problems.push(`external request: ${route.request().url()}`);
-      return route.abort();
-    });
-    await page.goto(`${s.origin}/console`, { waitUntil: 'networkidle' });
-    return { page, problems };
-  }
+  const open = () => openConsole(browser, s.origin);
 
   async function signIn(page: Page, key = operatorKey): Promise<void> {
     await page.getByLabel('API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-
-  async function shot(page: Page, name: string): Promise<void> {
-    if (!process.env.CI) return;
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `console-${name}.png`), fullPage: true });
-  }
-
-  async function axe(page: Page): Promise<string[]> {
-    // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses an injected <script>.
-    await page.evaluate(readFileSync(AXE, 'utf8'));
-    const violations = await page.evaluate(async () => {
-      const result = await (globalThis as unknown as { axe: { run: (context: unknown, options: unknown) => Promise<{ violations: { id: string; help: string; nodes: unknown[] }[] }> } }).axe.run((globalThis as unknown as { document: unknown }).document, { resultTypes: ['violations'] });
-      return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-    });
-    return violations;
   }
 
   it('is served with its own strict Content-Security-Policy, from this server alone', async () => {
@@ -123,7 +83,9 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     const csp = response.headers.get('content-security-policy')!;
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self';"); // OAuth is off: this origin only
     expect(csp).not.toContain('unsafe-inline');
+    expect((await fetch(`${s.origin}/console/oauth-client.json`)).status).toBe(404);
     expect((await fetch(`${s.origin}/console/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${s.origin}/console/nope.js`)).status).toBe(404);
   });
