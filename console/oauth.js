@@ -98,10 +98,9 @@ export async function authorizationServer(issuer, fetchFn = fetch, pageOrigin = 
 /** The console's client id at the authorization server: configured on this server, or registered now. */
 async function clientIdFor(issuer, metadata, redirectUri, fetchFn) {
   const configured = await fetchFn('/console/oauth-client.json', { headers: { accept: 'application/json' } });
-  if (configured.ok) {
-    const { client_id: clientId } = await configured.json();
-    if (typeof clientId === 'string' && clientId) return clientId;
-  }
+  // Read either way: an answer left unread is cut off when the page leaves for the issuer.
+  const clientId = (await configured.json().catch(() => undefined))?.client_id;
+  if (configured.ok && typeof clientId === 'string' && clientId) return clientId;
   if (typeof metadata.registration_endpoint !== 'string') {
     throw new OAuthError(`this server names no OAuth client for the console (set oauth2.client_id, OAUTH_CLIENT_ID, to a public client whose redirect URI is ${redirectUri}) and ${issuer} offers no dynamic client registration`);
   }

@@ -177,7 +177,7 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     const { page, problems } = await open();
     await signIn(page);
     await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
-    const runId = await slowRun(6000);
+    const runId = await slowRun(8000);
     const statusReads: string[] = [];
     page.on('request', (request) => {
       if (new URL(request.url()).pathname.endsWith('/dag/status')) statusReads.push(request.url());
@@ -215,7 +215,7 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     const { page, problems } = await open();
     await signIn(page);
     await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
-    const runId = await slowRun(9000);
+    const runId = await slowRun(12_000);
     await page.route('**/mcp', (route) => route.abort('connectionrefused'));
     await page.goto(`${s.origin}/console#runs/${runId}`);
     const live = page.locator('#run-live');
