@@ -1,6 +1,6 @@
-// The operator console: sign-in with an API key or through OAuth (oauth.js), then the approvals inbox, runs with their
-// graphs, and the audit trail. Plain DOM; every action is a REST call (api.js); a run in
-// progress is followed through its MCP subscription (live.js).
+// The operator console: sign-in with an API key or through OAuth (oauth.js), then the
+// approvals inbox, runs with their graphs, and the audit trail. Plain DOM; every action is a
+// REST call (api.js); a run in progress is followed through its MCP subscription (live.js).
 import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
 import { listen, runUri } from './live.js';
@@ -227,7 +227,7 @@ async function showRun(runId) {
   } catch (error) {
     say('run-summary', plain(error), 'error');
     $('run-graph').replaceChildren();
-    return false;
+    return undefined; // not known
   }
 }
 
@@ -235,8 +235,8 @@ async function showRun(runId) {
  * Draws a run, and while it is in progress follows it through its MCP subscription: each
  * change the server announces redraws the graph. If the subscription is refused or cut off,
  * the run is fetched every FALLBACK_MS instead, and the subscription tried again each time.
- * #run-live says which, in words, with data-state (connecting, live, polling, ended) and
- * data-updates (changes heard so far).
+ * #run-live says which, in words, with data-state (connecting, live, polling, ended, or off
+ * when the run cannot be read) and data-updates (changes heard so far).
  */
 async function followRun(runId) {
   const line = $('run-live');
@@ -268,7 +268,7 @@ async function followRun(runId) {
         me.again = false;
         const running = await showRun(runId);
         await showRuns();
-        if (!running && !me.stopped) ended();
+        if (running === false && !me.stopped) ended();
       } while (me.again && !me.stopped);
     })();
     try {
@@ -308,8 +308,11 @@ async function followRun(runId) {
     }
   };
 
-  if (await showRun(runId)) await connect();
-  else if (!me.stopped) ended();
+  const running = await showRun(runId);
+  if (me.stopped) return;
+  if (running) await connect();
+  else if (running === false) ended();
+  else show('off', ''); // why is in the summary above
 }
 
 // ------------------------------------------------------------------ audit

@@ -392,7 +392,9 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     res.send(file.body);
   });
 
-  // The operator console: static files; its calls go to the REST API with the operator's key.
+  // The operator console: static files; its calls go to the REST API (and a run's live stream
+  // to /mcp) with the operator's API key or OAuth token. With OAuth on, the page signs in as
+  // the public client oauth2.client_id (never the secret), named here.
   const consolePolicy = consoleCsp(authenticator.methods.oauth2?.issuer);
   const consoleClientId = authenticator.methods.oauth2 ? auth.authentication.oauth2.client_id : '';
   http.get(CONSOLE_OAUTH_CLIENT_PATH, (_req, res) => {

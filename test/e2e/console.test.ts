@@ -236,7 +236,7 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     await signIn(page, other.key);
     await page.goto(`${s.origin}/console#runs/${runId}`);
     await expect.poll(() => page.locator('#run-summary').innerText()).toMatch(/no run/i);
-    expect(await page.locator('#run-live').getAttribute('data-state')).toBe('ended');
+    expect(await page.locator('#run-live').getAttribute('data-state')).toBe('off');
     // The live channel itself, asked directly from the page: refused before any stream opens.
     // (A string: the test runner would rewrite an import() in a function.)
     const refusal = await page.evaluate(`import('/console/live.js').then((live) => live.listen([${JSON.stringify(`dag://runs/${runId}`)}], { onUpdate() {}, onDrop() {} })).then(() => 'opened', (error) => error.status + ': ' + error.message)`);
