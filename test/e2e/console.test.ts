@@ -4,7 +4,7 @@
  * with a request another principal made, approved from the page and checked through MCP; the
  * four-eyes refusal and a request decided elsewhere, in plain words; a run's graph with its
  * node ids, a run in progress followed live through its MCP subscription (and read every few
- * seconds while that is cut off), another principal's run refused; the audit trail with the chain verified; the registry with a rollback; the RAG
+ * seconds while that is refused or cut off), another principal's run refused; the audit trail with the chain verified; the registry with a rollback; the RAG
  * playground's hits and citations; a key that stops working ends the session. No console
  * errors, no request leaves the server, and axe-core finds no accessibility violation. With
  * CI set, screenshots go to .ci-out/screenshots/.
@@ -211,7 +211,7 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     await page.close();
   });
 
-  it('says when live updates are off, checks the run every few seconds meanwhile, and goes live again', async () => {
+  it('says when live updates are refused, checks the run every few seconds meanwhile, and goes live again', async () => {
     const { page, problems } = await open();
     await signIn(page);
     await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
@@ -226,6 +226,24 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     await expect.poll(() => page.locator('#run-graph svg g[data-node-id="after"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('succeeded');
     // Only the refused connections this test made.
     expect(problems.filter((p) => !/\/mcp \(net::ERR_CONNECTION_REFUSED\)$|Failed to load resource: net::ERR_CONNECTION_REFUSED$/.test(p))).toEqual([]);
+    await page.close();
+  });
+
+  it('falls back to reading the run when the live stream is cut off, and goes live again', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
+    const runId = await slowRun(12_000);
+    await page.goto(`${s.origin}/console#runs/${runId}`);
+    const live = page.locator('#run-live');
+    await expect.poll(() => live.getAttribute('data-state')).toBe('live');
+    s.dropConnections();
+    await expect.poll(() => live.getAttribute('data-state')).toBe('polling');
+    expect(await live.innerText()).toContain('Live updates are off: the connection to the server was lost.');
+    await expect.poll(() => live.getAttribute('data-state'), { timeout: 10_000 }).toBe('live');
+    await expect.poll(() => page.locator('#run-graph svg g[data-node-id="after"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('succeeded');
+    // Only the stream this test cut.
+    expect(problems.filter((p) => !/\/mcp \(net::ERR_INCOMPLETE_CHUNKED_ENCODING\)$|Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING$/.test(p))).toEqual([]);
     await page.close();
   });
 
