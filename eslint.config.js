@@ -29,7 +29,7 @@ export default tseslint.config(
     files: ['console/**/*.js'],
     languageOptions: {
       sourceType: 'module',
-      globals: { window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', ResizeObserver: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', ResizeObserver: 'readonly', AbortController: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', URL: 'readonly', crypto: 'readonly', btoa: 'readonly', history: 'readonly' },
     },
   },
   {

@@ -1,8 +1,9 @@
 // The console's REST client: each operation's route and method come from the server's own
-// OpenAPI document; every call carries the operator's API key (X-API-Key), so scope, policy
-// and audit apply as for any client. Errors keep the server's {error: {code, message}}.
+// OpenAPI document; every call carries the operator's credential (an API key as X-API-Key, or
+// an OAuth access token as Authorization: Bearer), so scope, policy and audit apply as for any
+// client. Errors keep the server's {error: {code, message}}.
 
-const KEY_STORAGE = 'mcp-level3.console.apiKey';
+const SESSION_STORAGE = 'mcp-level3.console.session';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -29,21 +30,44 @@ async function loadRoutes() {
   return routes;
 }
 
+/**
+ * The signed-in operator's credential, kept in this tab only (session storage):
+ * `{kind: 'key', key}` or `{kind: 'oauth', token, issuer}`.
+ */
 export const session = {
-  key: () => sessionStorage.getItem(KEY_STORAGE),
-  set: (key) => sessionStorage.setItem(KEY_STORAGE, key),
-  clear: () => sessionStorage.removeItem(KEY_STORAGE),
+  current() {
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(SESSION_STORAGE) ?? 'null');
+      return stored && (stored.kind === 'key' || stored.kind === 'oauth') ? stored : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  set: (credential) => sessionStorage.setItem(SESSION_STORAGE, JSON.stringify(credential)),
+  clear: () => sessionStorage.removeItem(SESSION_STORAGE),
 };
 
-/** Called once when a call with the session's key is refused with 401 (set by the app). */
+/** The request headers that carry a credential. */
+export function credentialHeaders(credential) {
+  if (!credential) return {};
+  return credential.kind === 'oauth' ? { authorization: `Bearer ${credential.token}` } : { 'x-api-key': credential.key };
+}
+
+const sameCredential = (a, b) => Boolean(a && b) && (a.kind === 'oauth' ? a.token === b.token : a.key === b.key);
+
+/** Called when a call with the session's credential is refused with 401 (set by the app). */
 export const hooks = { onUnauthorized: () => {} };
 
-/** Calls an operation through REST with the session key (or `key`); resolves to its output. */
-export async function call(operation, input = {}, key = session.key()) {
+/** Tells the app when the session's own credential was refused (not a credential being tried). */
+export function refused(status, credential) {
+  if (status === 401 && sameCredential(credential, session.current())) hooks.onUnauthorized(credential);
+}
+
+/** Calls an operation through REST with the session's credential (or `credential`); resolves to its output. */
+export async function call(operation, input = {}, credential = session.current()) {
   const route = (await loadRoutes()).get(operation);
   if (!route) throw new ApiError(404, 'NOT_FOUND', `this server does not serve ${operation} (left out by --toolsets or --read-only?)`);
-  const headers = { accept: 'application/json' };
-  if (key) headers['x-api-key'] = key;
+  const headers = { accept: 'application/json', ...credentialHeaders(credential) };
   let url = route.path;
   let body;
   if (route.method === 'GET') {
@@ -68,6 +92,6 @@ export async function call(operation, input = {}, key = session.key()) {
   }
   if (response.ok) return payload;
   const error = new ApiError(response.status, payload?.error?.code ?? 'ERROR', payload?.error?.message ?? `${operation} answered ${response.status}`);
-  if (response.status === 401 && key && key === session.key()) hooks.onUnauthorized(error);
+  refused(response.status, credential);
   throw error;
 }

@@ -1,14 +1,19 @@
-// The operator console: sign-in with an API key, then the approvals inbox, runs with their
-// graphs, and the audit trail. Plain DOM; every action is a REST call (api.js).
+// The operator console: sign-in with an API key or through OAuth (oauth.js), then the
+// approvals inbox, runs with their graphs, and the audit trail. Plain DOM; every action is a
+// REST call (api.js); a run in progress is followed through its MCP subscription (live.js).
 import { ApiError, call, hooks, session } from './api.js';
 import { runGraph } from './graph.js';
+import { listen, runUri } from './live.js';
+import { beginSignIn, completeSignIn, isAuthorizationResponse, OAuthError, protectedResource } from './oauth.js';
 import { aliasComparison, gatesTable, h, when } from './promotion-view.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGES = ['approvals', 'runs', 'audit', 'registry', 'rag'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
-const REFRESH_MS = 2000;
-let refreshTimer; // the pending redraw of a run in progress
+// Only while a run's live updates are cut off: how often its state is fetched instead (and
+// the subscription tried again).
+const FALLBACK_MS = 5000;
+let following; // the run on screen while it is followed: {stop()}
 
 const say = (id, text, kind = '') => {
   const node = $(id);
@@ -27,8 +32,13 @@ function plain(error) {
 
 // ------------------------------------------------------------------ session
 
+function stopFollowing() {
+  following?.stop();
+  following = undefined;
+}
+
 function showSignIn(message = '') {
-  clearTimeout(refreshTimer);
+  stopFollowing();
   $('nav').hidden = true;
   for (const page of PAGES) $(page).hidden = true;
   $('sign-in').hidden = false;
@@ -36,10 +46,57 @@ function showSignIn(message = '') {
   $('api-key').focus();
 }
 
-hooks.onUnauthorized = () => {
+hooks.onUnauthorized = (credential) => {
   session.clear();
-  showSignIn('Your session has ended: the server no longer accepts this API key (it expired or was revoked). Sign in again with a valid key.');
+  showSignIn(
+    credential.kind === 'oauth'
+      ? `Your session has ended: the server no longer accepts your sign-in with ${credential.issuer} (the access token expired or was refused). Sign in again.`
+      : 'Your session has ended: the server no longer accepts this API key (it expired or was revoked). Sign in again with a valid key.',
+  );
 };
+
+/** Offers "Sign in with <issuer>" when the server takes OAuth tokens (its RFC 9728 metadata names an issuer). */
+async function offerOAuth() {
+  const server = await protectedResource();
+  if (!server) return;
+  $('oauth-button').textContent = `Sign in with ${server.issuer}`;
+  $('oauth-sign-in').hidden = false;
+}
+
+async function signInWithOAuth() {
+  say('sign-in-error', '');
+  $('oauth-button').disabled = true;
+  try {
+    await beginSignIn(location.hash); // leaves the page for the authorization server
+  } catch (error) {
+    $('oauth-button').disabled = false;
+    say('sign-in-error', `Sign-in failed: ${error instanceof OAuthError ? error.message : plain(error)}`, 'error');
+  }
+}
+
+/** Back from the authorization server: trade the code for a token, check it with the server, start the session. */
+async function finishOAuth() {
+  let returnHash = '';
+  try {
+    const signedIn = await completeSignIn();
+    returnHash = signedIn.returnHash;
+    const credential = { kind: 'oauth', token: signedIn.token, issuer: signedIn.issuer };
+    try {
+      await call('promotion_pending', { limit: 1 }, credential);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) throw new OAuthError(`this server does not accept the access token from ${signedIn.issuer}: ${error.message}`);
+      if (!(error instanceof ApiError && error.status === 403)) throw error;
+    }
+    session.set(credential);
+    return true;
+  } catch (error) {
+    say('sign-in-error', `Sign-in failed: ${error instanceof OAuthError ? error.message : plain(error)}`, 'error');
+    return false;
+  } finally {
+    // The code and state are spent: off the address bar and the history.
+    history.replaceState(null, '', `${location.pathname}${returnHash && returnHash !== '#' ? returnHash : '#approvals'}`);
+  }
+}
 
 async function signIn(event) {
   event.preventDefault();
@@ -47,7 +104,7 @@ async function signIn(event) {
   say('sign-in-error', '');
   if (!key) return say('sign-in-error', 'Type an API key to sign in.', 'error');
   try {
-    await call('promotion_pending', { limit: 1 }, key);
+    await call('promotion_pending', { limit: 1 }, { kind: 'key', key });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       return say('sign-in-error', 'Sign-in failed: the server does not accept this API key. Check that it is typed in full and has not expired or been revoked.', 'error');
@@ -55,7 +112,7 @@ async function signIn(event) {
     // 403: the key is valid but lacks promotion:read; the other pages may still work.
     if (!(error instanceof ApiError && error.status === 403)) return say('sign-in-error', `Sign-in failed: ${plain(error)}`, 'error');
   }
-  session.set(key);
+  session.set({ kind: 'key', key });
   $('api-key').value = '';
   say('session-message', '');
   // A new hash routes through hashchange; the same one is routed here.
@@ -164,14 +221,98 @@ async function showRun(runId) {
   $('run-title').textContent = `Run ${runId}`;
   try {
     const run = await call('dag_status', { runId });
-    say('run-summary', `${run.workflow}: ${run.status}${run.error ? ` — ${run.error}` : ''}${TERMINAL.has(run.status) ? '' : ' (refreshing)'}`);
+    say('run-summary', `${run.workflow}: ${run.status}${run.error ? ` — ${run.error}` : ''}`);
     $('run-graph').replaceChildren(runGraph(run.runId, run.nodes));
     return !TERMINAL.has(run.status);
   } catch (error) {
     say('run-summary', plain(error), 'error');
     $('run-graph').replaceChildren();
-    return false;
+    return undefined; // not known
   }
+}
+
+/**
+ * Draws a run, and while it is in progress follows it through its MCP subscription: each
+ * change the server announces redraws the graph. If the subscription is refused or cut off,
+ * the run is fetched every FALLBACK_MS instead, and the subscription tried again each time.
+ * #run-live says which, in words, with data-state (connecting, live, polling, ended, or off
+ * when the run cannot be read) and data-updates (changes heard so far).
+ */
+async function followRun(runId) {
+  const line = $('run-live');
+  const me = { stopped: false, stream: undefined, timer: undefined, updates: 0, drawing: undefined, again: false };
+  const show = (state, text) => {
+    line.dataset.state = state;
+    line.dataset.updates = String(me.updates);
+    line.textContent = text;
+  };
+  me.stop = () => {
+    me.stopped = true;
+    clearTimeout(me.timer);
+    me.stream?.close();
+  };
+  following = me;
+
+  const ended = () => {
+    me.stop();
+    show('ended', 'The run has ended: nothing more to follow.');
+  };
+  // One redraw at a time; changes heard meanwhile make one more.
+  const redraw = async () => {
+    if (me.drawing) {
+      me.again = true;
+      return me.drawing;
+    }
+    me.drawing = (async () => {
+      do {
+        me.again = false;
+        const running = await showRun(runId);
+        await showRuns();
+        if (running === false && !me.stopped) ended();
+      } while (me.again && !me.stopped);
+    })();
+    try {
+      await me.drawing;
+    } finally {
+      me.drawing = undefined;
+    }
+  };
+  const fallBack = (why) => {
+    if (me.stopped) return;
+    me.stream = undefined;
+    show('polling', `Live updates are off: ${why}. The run is checked every ${FALLBACK_MS / 1000} seconds instead, and live updates are tried again each time.`);
+    me.timer = setTimeout(async () => {
+      await redraw();
+      if (!me.stopped) connect();
+    }, FALLBACK_MS);
+  };
+  const connect = async () => {
+    if (me.stopped) return;
+    if (line.dataset.state !== 'polling') show('connecting', 'Connecting to live updates…');
+    try {
+      const stream = await listen([runUri(runId)], {
+        onUpdate: () => {
+          me.updates += 1;
+          line.dataset.updates = String(me.updates);
+          redraw();
+        },
+        onDrop: (why) => fallBack(why),
+      });
+      if (me.stopped) return stream.close();
+      me.stream = stream;
+      show('live', 'Live: the graph changes as the run does.');
+      await redraw(); // what changed before the subscription was in force
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return; // the session has ended
+      fallBack(plain(error));
+    }
+  };
+
+  const running = await showRun(runId);
+  if (me.stopped) return;
+  if (running) await connect();
+  else if (running === false) ended();
+  else show('off', ''); // why is in the summary above
 }
 
 // ------------------------------------------------------------------ audit
@@ -317,8 +458,8 @@ async function searchRag(event) {
 // ------------------------------------------------------------------ routing
 
 async function route() {
-  clearTimeout(refreshTimer);
-  if (!session.key()) return showSignIn();
+  stopFollowing();
+  if (!session.current()) return showSignIn();
   $('sign-in').hidden = true;
   $('nav').hidden = false;
   const [page, id] = location.hash.slice(1).split('/');
@@ -339,20 +480,12 @@ async function route() {
   if (current === 'runs') {
     $('run-detail').hidden = !id;
     await showRuns();
-    if (id) {
-      const runId = decodeURIComponent(id);
-      // Until the run ends, redrawn every REFRESH_MS after the previous answer (never overlapping).
-      const refresh = async () => {
-        const stillRunning = await showRun(runId);
-        await showRuns();
-        if (stillRunning && location.hash === `#runs/${id}`) refreshTimer = setTimeout(refresh, REFRESH_MS);
-      };
-      if (await showRun(runId)) refreshTimer = setTimeout(refresh, REFRESH_MS);
-    }
+    if (id) await followRun(decodeURIComponent(id));
   }
 }
 
 $('sign-in-form').addEventListener('submit', signIn);
+$('oauth-button').addEventListener('click', signInWithOAuth);
 $('sign-out').addEventListener('click', () => {
   session.clear();
   showSignIn('Signed out.');
@@ -373,4 +506,6 @@ $('registry-filter').addEventListener('submit', (event) => {
   showRegistry();
 });
 window.addEventListener('hashchange', route);
-route();
+offerOAuth();
+if (isAuthorizationResponse()) finishOAuth().then(route);
+else route();

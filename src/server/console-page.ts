@@ -4,9 +4,12 @@
  * /console serves the static files of the top-level console/ folder (plain HTML, CSS and
  * JavaScript modules, no build step): copied to dist/console by `npm run build`, so the same
  * relative path finds them from src/server (tsx, tests) and dist/src/server (the package).
- * The page calls the REST API with the operator's API key like any other client, so scope,
- * policy and audit apply. It gets its own Content-Security-Policy, stricter than the
- * server's default: its own scripts, styles and API only, no inline code or style, no frames.
+ * The page calls the REST API, and follows runs through /mcp, with the operator's API key or
+ * OAuth access token like any other client, so scope, policy and audit apply. It gets its own
+ * Content-Security-Policy, stricter than the server's default: its own scripts, styles and
+ * API only (and the OAuth issuer's origin, when OAuth is on), no inline code or style, no
+ * frames. With OAuth on, /console/oauth-client.json names the configured client id
+ * (oauth2.client_id) the page signs in as.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
@@ -15,16 +18,26 @@ import type { StaticFile } from './api/docs-page.js';
 
 export const CONSOLE_PATH = '/console';
 
-export const CONSOLE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The console's own Client metadata file (RFC 7591 names): the OAuth client id it signs in as. */
+export const CONSOLE_OAUTH_CLIENT_PATH = `${CONSOLE_PATH}/oauth-client.json`;
+
+/**
+ * The console's Content-Security-Policy. `fetch` reaches this origin only, and with OAuth on
+ * also the issuer's origin: the page reads the authorization server's metadata and trades
+ * the authorization code for a token there (oauth.js). Nothing else is widened.
+ */
+export function consoleCsp(oauthIssuer?: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self'${oauthIssuer ? ` ${new URL(oauthIssuer).origin}` : ''}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -29,7 +29,7 @@ import type { Principal } from '../surface/operation.js';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '../platform/request-context.js';
 import { VERSION } from '../package-info.js';
 import { DOCS_PATH, OPENAPI_PATH, docsFiles, type StaticFile } from './api/docs-page.js';
-import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console-page.js';
+import { CONSOLE_OAUTH_CLIENT_PATH, CONSOLE_PATH, consoleCsp, consoleFiles } from './console-page.js';
 import { invalidRequest, JsonRpcEndpoint, parseError } from './api/json-rpc.js';
 import { buildOpenApiDocument } from './api/openapi.js';
 import { requestSignal, restRoutes, serveRest } from './api/rest.js';
@@ -392,13 +392,25 @@ export function createHttpApp(app: ServerHost, options: HttpAppOptions): HttpApp
     res.send(file.body);
   });
 
-  // The operator console: static files; its calls go to the REST API with the operator's key.
+  // The operator console: static files; its calls go to the REST API (and a run's live stream
+  // to /mcp) with the operator's API key or OAuth token. With OAuth on, the page signs in as
+  // the public client oauth2.client_id (never the secret), named here.
+  const consolePolicy = consoleCsp(authenticator.methods.oauth2?.issuer);
+  const consoleClientId = authenticator.methods.oauth2 ? auth.authentication.oauth2.client_id : '';
+  http.get(CONSOLE_OAUTH_CLIENT_PATH, (_req, res) => {
+    if (!consoleClientId) {
+      const why = authenticator.methods.oauth2 ? 'no OAuth client id is set for the console (oauth2.client_id, OAUTH_CLIENT_ID)' : 'OAuth is off on this server';
+      return res.status(404).json(errorBody('NOT_FOUND', why));
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.json({ client_id: consoleClientId, client_name: 'mcp-level3 operator console', token_endpoint_auth_method: 'none' });
+  });
   http.get([CONSOLE_PATH, `${CONSOLE_PATH}/`, `${CONSOLE_PATH}/:file`], (req, res, next) => {
     consoleAssets ??= consoleFiles();
     const file = consoleAssets.get(req.path);
     if (!file) return next();
     res.setHeader('Content-Type', file.type);
-    res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+    res.setHeader('Content-Security-Policy', consolePolicy);
     res.setHeader('Cache-Control', 'no-cache');
     res.send(file.body);
   });

@@ -3,15 +3,13 @@
  * browser download): sign-in with an API key and a wrong key's error; the approvals inbox
  * with a request another principal made, approved from the page and checked through MCP; the
  * four-eyes refusal and a request decided elsewhere, in plain words; a run's graph with its
- * node ids; the audit trail with the chain verified; the registry with a rollback; the RAG
+ * node ids, a run in progress followed live through its MCP subscription (and read every few
+ * seconds while that is refused or cut off), another principal's run refused; the audit trail with the chain verified; the registry with a rollback; the RAG
  * playground's hits and citations; a key that stops working ends the session. No console
  * errors, no request leaves the server, and axe-core finds no accessibility violation. With
  * CI set, screenshots go to .ci-out/screenshots/.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { dagRun } from '../../tools/dag.js';
@@ -20,11 +18,9 @@ import { promotionReject, promotionRequest } from '../../tools/promotion.js';
 import { registryPublish } from '../../tools/registry.js';
 import { ADMIN, appBackends } from '../helpers/backends.js';
 import { startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { axe, CHROMIUM_SKIP, launchChromium, openConsole, shot } from '../helpers/console-browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
-const skip = CHROMIUM ? undefined : 'set CHROMIUM_PATH to a Chromium binary (apt-get install chromium)';
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const SHOTS = join(process.cwd(), '.ci-out', 'screenshots');
+const skip = CHROMIUM_SKIP;
 
 const dana = { principal: { id: 'dana', scopes: ['registry:write', 'registry:read', 'promotion:request', 'promotion:read'] } };
 
@@ -67,49 +63,18 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
       },
       ADMIN,
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await s?.close();
   });
 
-  /** A page that records console errors, page errors, failed requests and any request off this server. */
-  async function open(): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/status of 40[134]/.test(message.text())) problems.push(`console: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
-    await page.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => {
-      problems.push(`external request: ${route.request().url()}`);
-      return route.abort();
-    });
-    await page.goto(`${s.origin}/console`, { waitUntil: 'networkidle' });
-    return { page, problems };
-  }
+  const open = () => openConsole(browser, s.origin);
 
   async function signIn(page: Page, key = operatorKey): Promise<void> {
     await page.getByLabel('API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-
-  async function shot(page: Page, name: string): Promise<void> {
-    if (!process.env.CI) return;
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `console-${name}.png`), fullPage: true });
-  }
-
-  async function axe(page: Page): Promise<string[]> {
-    // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses an injected <script>.
-    await page.evaluate(readFileSync(AXE, 'utf8'));
-    const violations = await page.evaluate(async () => {
-      const result = await (globalThis as unknown as { axe: { run: (context: unknown, options: unknown) => Promise<{ violations: { id: string; help: string; nodes: unknown[] }[] }> } }).axe.run((globalThis as unknown as { document: unknown }).document, { resultTypes: ['violations'] });
-      return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-    });
-    return violations;
   }
 
   it('is served with its own strict Content-Security-Policy, from this server alone', async () => {
@@ -118,7 +83,9 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     const csp = response.headers.get('content-security-policy')!;
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self';"); // OAuth is off: this origin only
     expect(csp).not.toContain('unsafe-inline');
+    expect((await fetch(`${s.origin}/console/oauth-client.json`)).status).toBe(404);
     expect((await fetch(`${s.origin}/console/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${s.origin}/console/nope.js`)).status).toBe(404);
   });
@@ -202,20 +169,96 @@ describe.skipIf(skip)(`operator console${skip ? ` (skipped: ${skip})` : ''}`, ()
     await page.close();
   });
 
-  it('refreshes the graph of a run in progress until it ends', async () => {
+  /** A run whose first node waits `ms`, then a second one; started by `by`. */
+  const slowRun = async (ms: number, by = operator) =>
+    (await s.app.invoke(dagRun, { definition: { name: 'demo/slow', nodes: [{ id: 'wait', action: 'delay', input: { ms } }, { id: 'after', action: 'noop', dependsOn: ['wait'] }] } }, by)).runId as string;
+
+  it('follows a run in progress live through its subscription: the graph changes without a reload and without polling', async () => {
     const { page, problems } = await open();
     await signIn(page);
-    const started = await s.app.invoke(
-      dagRun,
-      { definition: { name: 'demo/slow', nodes: [{ id: 'wait', action: 'delay', input: { ms: 2500 } }, { id: 'after', action: 'noop', dependsOn: ['wait'] }] } },
-      operator,
-    );
-    await page.goto(`${s.origin}/console#runs/${started.runId as string}`);
+    await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
+    const runId = await slowRun(8000);
+    const statusReads: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname.endsWith('/dag/status')) statusReads.push(request.url());
+    });
+    await page.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page.getByRole('link', { name: runId }).click();
+    const live = page.locator('#run-live');
     const graph = page.locator('#run-graph svg');
+    await expect.poll(() => live.getAttribute('data-state')).toBe('live');
+    expect(await live.innerText()).toBe('Live: the graph changes as the run does.');
     await expect.poll(() => graph.locator('g[data-node-id="wait"]').getAttribute('data-status')).toBe('running');
-    expect(await page.locator('#run-summary').innerText()).toContain('(refreshing)');
+    expect(await graph.locator('g[data-node-id="after"]').getAttribute('data-status')).toBe('pending');
+    expect(await axe(page)).toEqual([]);
+    await shot(page, 'run-live');
+    // While nothing changes, nothing is fetched: no timer reads the run.
+    const before = statusReads.length;
+    await page.waitForTimeout(2500);
+    expect(await graph.locator('g[data-node-id="wait"]').getAttribute('data-status')).toBe('running');
+    expect(statusReads.length).toBe(before);
     await expect.poll(() => graph.locator('g[data-node-id="after"]').getAttribute('data-status'), { timeout: 15_000 }).toBe('succeeded');
     expect(await page.locator('#run-summary').innerText()).toBe('demo/slow: succeeded');
+    await expect.poll(() => live.getAttribute('data-state')).toBe('ended');
+    // Each read of the run's state followed a change the server announced on the stream (plus
+    // the first drawing, and one when the subscription took effect): none came from a timer.
+    const heard = Number(await live.getAttribute('data-updates'));
+    expect(heard).toBeGreaterThanOrEqual(2);
+    expect(statusReads.length).toBeLessThanOrEqual(heard + 2);
+    expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('says when live updates are refused, checks the run every few seconds meanwhile, and goes live again', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
+    const runId = await slowRun(12_000);
+    await page.route('**/mcp', (route) => route.abort('connectionrefused'));
+    await page.goto(`${s.origin}/console#runs/${runId}`);
+    const live = page.locator('#run-live');
+    await expect.poll(() => live.getAttribute('data-state')).toBe('polling');
+    expect(await live.innerText()).toBe('Live updates are off: the server could not be reached. The run is checked every 5 seconds instead, and live updates are tried again each time.');
+    await page.unroute('**/mcp');
+    await expect.poll(() => live.getAttribute('data-state'), { timeout: 10_000 }).toBe('live');
+    await expect.poll(() => page.locator('#run-graph svg g[data-node-id="after"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('succeeded');
+    // Only the refused connections this test made.
+    expect(problems.filter((p) => !/\/mcp \(net::ERR_CONNECTION_REFUSED\)$|Failed to load resource: net::ERR_CONNECTION_REFUSED$/.test(p))).toEqual([]);
+    await page.close();
+  });
+
+  it('falls back to reading the run when the live stream is cut off, and goes live again', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await page.locator('#approvals-status').filter({ hasText: 'awaiting approval' }).waitFor();
+    const runId = await slowRun(12_000);
+    await page.goto(`${s.origin}/console#runs/${runId}`);
+    const live = page.locator('#run-live');
+    await expect.poll(() => live.getAttribute('data-state')).toBe('live');
+    s.dropConnections();
+    await expect.poll(() => live.getAttribute('data-state')).toBe('polling');
+    expect(await live.innerText()).toContain('Live updates are off: the connection to the server was lost.');
+    await expect.poll(() => live.getAttribute('data-state'), { timeout: 10_000 }).toBe('live');
+    await expect.poll(() => page.locator('#run-graph svg g[data-node-id="after"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('succeeded');
+    // Only the stream this test cut.
+    expect(problems.filter((p) => !/\/mcp \(net::ERR_INCOMPLETE_CHUNKED_ENCODING\)$|Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING$/.test(p))).toEqual([]);
+    await page.close();
+  });
+
+  it("refuses to follow another principal's run, as every surface does", async () => {
+    const other = await (await s.app.apiKeys()).create({ name: 'other-operator', scopes: ['dag:read', 'dag:run'] });
+    const runId = await slowRun(3000);
+    const { page, problems } = await open();
+    await signIn(page, other.key);
+    await page.goto(`${s.origin}/console#runs/${runId}`);
+    await expect.poll(() => page.locator('#run-summary').innerText()).toMatch(/no run/i);
+    expect(await page.locator('#run-live').getAttribute('data-state')).toBe('off');
+    // The live channel itself, asked directly from the page: refused before any stream opens.
+    // (A string: the test runner would rewrite an import() in a function.)
+    const refusal = await page.evaluate(`import('/console/live.js').then((live) => live.listen([${JSON.stringify(`dag://runs/${runId}`)}], { onUpdate() {}, onDrop() {} })).then(() => 'opened', (error) => error.status + ': ' + error.message)`);
+    expect(refusal).toMatch(/^404: .*no run/i);
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -10,6 +10,8 @@ import { startTestApp, uniqueId, type Backend, type TestApp } from './backends.j
 export interface ApiServer extends TestApp {
   origin: string;
   http: HttpApp;
+  /** Cuts every open connection (streams included), as a restart or a network fault would; the server keeps listening. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startApiServer(backend: Backend, overrides: Partial<AppOpt
     ...t,
     origin: `http://127.0.0.1:${port}`,
     http,
+    dropConnections: () => server.closeAllConnections(),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
