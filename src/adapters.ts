@@ -98,7 +98,7 @@ async function openEmbedder(choice: EmbedderChoice, settings: AdapterSettings, c
         cacheTtlSeconds: settings.config.engineMap.cache.redis.ttl,
       });
     case 'onnx':
-      return (await import('./platform/embeddings/onnx-embedder.js')).createOnnxEmbedder({
+      return (await import('./platform/embeddings/worker-onnx-embedder.js')).createWorkerOnnxEmbedder({
         modelDir: choice.modelDir,
         threads: choice.threads,
         onLoad: (ms) => settings.log.info({ modelDir: choice.modelDir, ms }, 'embedding model loaded'),

@@ -304,6 +304,7 @@ export class RagEngine {
   /** Stops the preparation worker, waits for a running vector index build and cancels waiting ones. */
   async close(): Promise<void> {
     await Promise.all([this.workerPreparer?.close(), this.indexBuilds.close(), this.backfill.close()]);
+    await this.embedders.close();
   }
 
   /** Resolves once the collection (else every collection) has a vector for each chunk this process can embed, and no move is under way. */

@@ -13,11 +13,9 @@
  * request after a start is prepared here, in process, with the same code: the first group is
  * written while the worker gets ready for the next. Only the first: on a busy machine the
  * worker may take seconds to start, and more work here would only slow the writes.
- *
- * The worker's entry is preparation-worker.js next to this file in dist/; run from source
- * (vitest, tsx) it is the .ts file, loaded through tsx's loader, a development dependency.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../platform/workers/module-worker.js';
 import { createOfflineEmbedder } from '../../platform/embeddings/offline-embedder.js';
 import { abortError, createInProcessPreparer, type DocumentPreparer, type Preparation } from './document-preparer.js';
 import { HEURISTIC_EXTRACTOR } from './graph/heuristic-extractor.js';
@@ -27,14 +25,6 @@ import { decodeError, decodePrepared, READY } from './prepared-wire.js';
 interface Pending {
   count: number;
   settle(outcomes: Preparation[]): void;
-}
-
-function startWorker(setup: PreparationWorkerSetup): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(`./preparation-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return new Worker(entry, { workerData: setup });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: setup });
 }
 
 export interface WorkerPreparer extends DocumentPreparer {
@@ -66,7 +56,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
 
   const ensureWorker = (): Worker => {
     if (worker) return worker;
-    const started = startWorker(setup);
+    const started = startModuleWorker(import.meta.url, 'preparation-worker', setup);
     ready = false;
     preparedHere = false;
     started.on('message', (message: PreparationResponse | typeof READY) => {

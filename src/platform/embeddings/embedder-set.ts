@@ -17,6 +17,7 @@ export interface Embedders {
   readonly fallback?: string;
   /** The embedder with this id, when this process can run it. */
   forId(id: string): EmbeddingsPort | undefined;
+  close(): Promise<void>;
 }
 
 export function createEmbedders(defaultEmbedder: EmbeddingsPort, fallback?: string): Embedders {
@@ -32,6 +33,9 @@ export function createEmbedders(defaultEmbedder: EmbeddingsPort, fallback?: stri
         if (embedder) others.set(id, embedder);
       }
       return embedder;
+    },
+    async close() {
+      await defaultEmbedder.close?.();
     },
   };
 }

@@ -17,4 +17,6 @@ export interface EmbeddingsPort {
    * retrieval instruction); absent: queries go through `embed`.
    */
   embedQueries?(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  /** Frees what the embedder holds (a worker thread, a loaded model). */
+  close?(): Promise<void>;
 }

@@ -22,7 +22,7 @@ import { PACKAGE_ROOT } from '../../package-info.js';
 import type { EmbeddingsPort } from './embeddings-port.js';
 
 /** Bump when tokenization or pooling changes: collections record the id. */
-const PIPELINE_VERSION = 1;
+export const ONNX_PIPELINE_VERSION = 1;
 export const DEFAULT_ONNX_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'all-MiniLM-L6-v2-q');
 const FETCH_HINT = 'run `npm run model:fetch` (the container image bakes it in unless built with --build-arg ONNX_MODEL=), or set EMBEDDINGS_MODEL_DIR to where the model is';
 
@@ -193,7 +193,7 @@ export async function createOnnxEmbedder(options: OnnxEmbedderOptions & { onLoad
   };
 
   return {
-    id: `onnx:${model.name}@${PIPELINE_VERSION}`,
+    id: `onnx:${model.name}@${ONNX_PIPELINE_VERSION}`,
     dimensions: async () => model.dimensions,
     embed,
     ...(model.queryPrefix ? { embedQueries: (texts: readonly string[], signal?: AbortSignal) => embed(texts.map((text) => model.queryPrefix + text), signal) } : {}),
