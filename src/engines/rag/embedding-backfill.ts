@@ -16,7 +16,8 @@
  * the vector index is built again for the new dimensions.
  *
  * One loop per process, woken by this process's ingests and at start (work a stopped process
- * left). Replicas woken for the same collection may embed a batch twice; the second write
+ * left). It waits while this process ingests: the model would take the cores the text's
+ * analysis and writes need, and full-text searchability comes first. Replicas woken for the same collection may embed a batch twice; the second write
  * changes nothing (`where embedding is null`): wasted work, never a wrong vector.
  */
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
@@ -35,6 +36,8 @@ export interface BackfillDeps {
   embedderFor(id: string): EmbeddingsPort | undefined;
   /** After a collection moved to another embedder (its vector index was dropped). */
   moved(collection: string): Promise<void>;
+  /** Resolves when no ingest runs in this process: text first, vectors after. */
+  ingestsQuiet(): Promise<void>;
   log: Logger;
 }
 
@@ -134,6 +137,7 @@ export class EmbeddingBackfill {
       let progressed = false;
       // One batch per collection per round: a large backlog does not starve a small one.
       for (const row of rows) {
+        await this.deps.ingestsQuiet();
         if (this.closed) return;
         if (await this.step(row)) progressed = true;
       }

@@ -262,6 +262,9 @@ export class RagEngine {
   private workerPreparer?: DocumentPreparer;
   private readonly inProcessPreparers = new Map<string, DocumentPreparer>();
   private readonly backfill: EmbeddingBackfill;
+  /** Ingests running in this process, and who waits for there to be none. */
+  private activeIngests = 0;
+  private ingestsQuietWaiters: (() => void)[] = [];
   /** PGlite: each collection's chunk count when this process last analyzed its tables. */
   private readonly analyzedChunks = new Map<string, number>();
   /** PGlite: collections whose vector index is known to exist. */
@@ -295,6 +298,7 @@ export class RagEngine {
         if (this.sql.kind === 'postgres') await this.createVectorIndex(collection);
         else if (collection.chunk_count >= this.exactScanMaxChunks) this.indexBuilds.request(name);
       },
+      ingestsQuiet: () => (this.activeIngests === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.ingestsQuietWaiters.push(resolve))),
       log,
     });
     // Chunks a stopped process left without a vector.
@@ -492,10 +496,12 @@ export class RagEngine {
   ): Promise<IngestResult> {
     // A waiting index build starts only once ingestion into the collection is quiet.
     const ended = this.indexBuilds.ingestStarted(collectionName);
+    this.activeIngests++;
     try {
       return await this.ingestDocuments(collectionName, documents, options);
     } finally {
       ended();
+      if (--this.activeIngests === 0) for (const resolve of this.ingestsQuietWaiters.splice(0)) resolve();
     }
   }
 
@@ -997,7 +1003,8 @@ export class RagEngine {
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
     if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight(embedder), items: vector });
-    if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
+    // In hybrid the graph speaks only for queries that name one of its entities outright.
+    if (graph && (!hybrid || graph.anchored)) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
     let ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
     const reranked = reranker && (await reranker.rerank(this.sql, input.query, ranked, input.topK));
     if (reranked) ranked = reranked.items;

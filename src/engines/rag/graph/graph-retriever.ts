@@ -18,7 +18,19 @@ export interface GraphRetrieval {
   chunks: { id: number; score: number }[];
   entities: { name: string; score: number }[];
   paths: string[];
+  /**
+   * Whether the query names an entity outright (see ANCHOR_MIN_TERMS): only then does the
+   * graph's list join hybrid's fusion.
+   */
+  anchored: boolean;
 }
+
+/**
+ * A seed whose name has this many terms, all in the query, anchors it. One shared word
+ * ("license", "file") links a query to hubs whose neighbourhood says little about it, and such
+ * a graph list pulled hybrid below its fusion without the graph on the man-page set.
+ */
+const ANCHOR_MIN_TERMS = 2;
 
 const MAX_SEEDS = 50;
 const FIRST_HOP_EDGES = 1000;
@@ -33,7 +45,8 @@ const specificity = (entity: GraphEntity, totalChunks: number) => Math.log(1 + t
 
 export async function retrieveByGraph(store: GraphStore, collection: string, queryTerms: readonly string[], totalChunks: number, depth: number): Promise<GraphRetrieval> {
   const seeds = await store.entitiesWithin(collection, [...new Set(queryTerms)], MAX_SEEDS);
-  if (seeds.length === 0) return { chunks: [], entities: [], paths: [] };
+  if (seeds.length === 0) return { chunks: [], entities: [], paths: [], anchored: false };
+  const anchored = seeds.some((s) => s.key.split(' ').length >= ANCHOR_MIN_TERMS && s.chunks <= Math.max(3, totalChunks * 0.005));
   // Longer names matched say more than one shared word.
   const seedWeights = new Map(seeds.map((s) => [s.key, specificity(s, totalChunks) * s.key.split(' ').length]));
 
@@ -87,6 +100,7 @@ export async function retrieveByGraph(store: GraphStore, collection: string, que
     chunks,
     entities: top.map((t) => ({ name: t.entity.name, score: Number((t.score / maxScore).toFixed(4)) })),
     paths: keyPaths.map((path) => describePath(path, labels, names)),
+    anchored,
   };
 }
 
