@@ -9,7 +9,6 @@
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { App, MEMORY_DATA_DIR, type AppOptions } from './app.js';
 import { ConfigError } from './config/load-config.js';
@@ -202,7 +201,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   const { requestBodyLimit } = await import('./server/limits.js');
   const maxBodyBytes = requestBodyLimit(app.config);
   const redisUrl = process.env.REDIS_URL && app.config.engineMap.cache.redis.enabled ? process.env.REDIS_URL : undefined;
-  const { createHttpApp } = await import('./server/http-app.js');
+  const [{ createHttpApp }, { createServer }] = await Promise.all([import('./server/http-app.js'), import('node:http')]);
   const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl, requireApiKeys });
   const { handle } = httpApp;
   const server = createServer(handle);
