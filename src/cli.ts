@@ -210,6 +210,9 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     if (error.code === 'EADDRINUSE') fail(`port ${port} on ${host} is already in use; pick another with --port`, 1);
     fail(`cannot listen on ${host}:${port}: ${error.message}`, 1);
   });
+  // The registry is made on first use (app.ts); over HTTP it is scraped, so it is made now
+  // rather than while the first request waits.
+  void app.metrics;
   app.start();
   const admin = startAdminSocket(app);
   // Counts taken in process while Redis connects would not carry over to it.
