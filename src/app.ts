@@ -139,13 +139,16 @@ export class App implements ServerHost {
     return (this.madeMetrics ??= createMetrics());
   }
 
-  /** Built when storage opens, since it carries the metrics. */
+  /** The adapters' settings; `metrics` is read when an adapter counts, so opening the database (and its lock check) does not wait for prom-client. */
   private adapterSettings(): AdapterSettings {
+    const metrics = (): Metrics => this.metrics;
     return (this.settings ??= {
       config: this.config,
       env: this.env,
       log: this.log,
-      metrics: this.metrics,
+      get metrics() {
+        return metrics();
+      },
       dataDir: this.dataDir,
       databaseUrl: this.options.databaseUrl,
       redisUrl: this.options.redisUrl,
