@@ -22,7 +22,7 @@ import { chooseEmbedder, type EmbedderChoice } from './platform/embeddings/embed
 import { chooseReranker, type RerankChoice } from './platform/rerank/rerank-choice.js';
 import { EventHub } from './platform/events/event-hub.js';
 import { createLogger, type Logger } from './platform/log.js';
-import { createMetrics } from './platform/metrics.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
 import { withoutPaths } from './platform/redact.js';
 import type { MigrationStatus } from './platform/sql/migrations.js';
 import type { SqlPort } from './platform/sql/sql-port.js';
@@ -81,7 +81,6 @@ export interface Services {
 export class App implements ServerHost {
   readonly config: LoadedConfig;
   readonly log: Logger;
-  readonly metrics = createMetrics();
   readonly operations: AnyOperation[];
   readonly resources: AnyResource[];
   readonly prompts: AnyPrompt[];
@@ -99,7 +98,8 @@ export class App implements ServerHost {
   private readonly embedderChoice: EmbedderChoice;
   private readonly rerankChoice?: RerankChoice;
   private readonly pipeline: InvokePipeline;
-  private readonly adapterSettings: AdapterSettings;
+  private settings?: AdapterSettings;
+  private madeMetrics?: Metrics;
   private auditBeat?: NodeJS.Timeout;
   private apiKeyStore?: Promise<ApiKeyStore>;
   private opening?: Promise<Services>;
@@ -126,22 +126,37 @@ export class App implements ServerHost {
     this.rerankChoice = chooseReranker(this.config.engineMap.engine_map.RAG_engine.settings.rerank, env);
     const dataDir = options.dataDir ?? env.MCP_DATA_DIR ?? './data';
     this.dataDir = dataDir === MEMORY_DATA_DIR ? dataDir : resolve(dataDir);
-    this.adapterSettings = {
-      config: this.config,
-      env,
-      log: this.log,
-      metrics: this.metrics,
-      dataDir: this.dataDir,
-      databaseUrl: options.databaseUrl,
-      redisUrl: options.redisUrl,
-      databaseSchema: options.databaseSchema,
-      cacheKeyPrefix: options.cacheKeyPrefix,
-    };
     this.pipeline = new InvokePipeline({
       engines: async () => (await this.services()).engines,
-      metrics: this.metrics,
+      metrics: () => this.metrics,
       log: (engine) => this.engineLog(engine),
       instance: this.instance,
+    });
+  }
+
+  /**
+   * The metrics registry, made on first use (a call, a scrape, opening storage): a stdio
+   * server answers `initialize` without loading prom-client (platform/metrics.ts).
+   */
+  get metrics(): Metrics {
+    return (this.madeMetrics ??= createMetrics());
+  }
+
+  /** The adapters' settings; `metrics` is read when an adapter counts, so opening the database (and its lock check) does not wait for prom-client. */
+  private adapterSettings(): AdapterSettings {
+    const metrics = (): Metrics => this.metrics;
+    return (this.settings ??= {
+      config: this.config,
+      env: this.env,
+      log: this.log,
+      get metrics() {
+        return metrics();
+      },
+      dataDir: this.dataDir,
+      databaseUrl: this.options.databaseUrl,
+      redisUrl: this.options.redisUrl,
+      databaseSchema: this.options.databaseSchema,
+      cacheKeyPrefix: this.options.cacheKeyPrefix,
     });
   }
 
@@ -193,14 +208,14 @@ export class App implements ServerHost {
       import('./engines/taxonomy/load-taxonomy.js'),
       import('./engines/promotion/promotion-engine.js'),
     ]);
-    const { sql, releaseLock } = await openSql(this.adapterSettings);
+    const { sql, releaseLock } = await openSql(this.adapterSettings());
     this.releaseLock = releaseLock;
     if (sql.poolFigures) this.metrics.observePool(sql.poolFigures);
     let cache: CachePort | undefined;
     let graph: GraphStore | undefined;
     try {
       const migrations = await migrate(sql);
-      cache = await openCache(this.adapterSettings);
+      cache = await openCache(this.adapterSettings());
       const validation = new ValidationEngine(sql, engineMap.engine_map.validation.settings, this.engineLog('validation'));
       const taxonomyEnabled = engineMap.engine_map.taxonomy.enabled;
       const taxonomy = await taxonomyModule.loadTaxonomy(taxonomyEnabled ? this.config.ontologyPath : undefined);
@@ -221,11 +236,11 @@ export class App implements ServerHost {
         this.engineLog('registry'),
       );
       const ragSettings = engineMap.engine_map.RAG_engine.settings;
-      graph = engineMap.engine_map.RAG_engine.modules.includes('GraphRAG') ? await openGraphStore(this.adapterSettings, sql, ragSettings.graphStore) : undefined;
+      graph = engineMap.engine_map.RAG_engine.modules.includes('GraphRAG') ? await openGraphStore(this.adapterSettings(), sql, ragSettings.graphStore) : undefined;
       const rag = new RagEngine(
         sql,
         cache,
-        await openEmbedders(this.embedderChoice, this.adapterSettings, cache),
+        await openEmbedders(this.embedderChoice, this.adapterSettings(), cache),
         {
           chunkSize: ragSettings.chunkSize,
           chunkOverlap: ragSettings.chunkOverlap,

@@ -10,7 +10,6 @@
  * In stdio mode stdout carries protocol messages only; everything else goes to stderr.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { App, MEMORY_DATA_DIR, type AppOptions } from './app.js';
 import { ConfigError } from './config/load-config.js';
@@ -209,7 +208,7 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
   const { requestBodyLimit } = await import('./server/limits.js');
   const maxBodyBytes = requestBodyLimit(app.config);
   const redisUrl = process.env.REDIS_URL && app.config.engineMap.cache.redis.enabled ? process.env.REDIS_URL : undefined;
-  const { createHttpApp } = await import('./server/http-app.js');
+  const [{ createHttpApp }, { createServer }] = await Promise.all([import('./server/http-app.js'), import('node:http')]);
   const httpApp = createHttpApp(app, { allowedHosts, maxBodyBytes, rateLimitRedisUrl: redisUrl, requireApiKeys });
   const { handle } = httpApp;
   const server = createServer(handle);
@@ -218,6 +217,9 @@ async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['va
     if (error.code === 'EADDRINUSE') fail(`port ${port} on ${host} is already in use; pick another with --port`, 1);
     fail(`cannot listen on ${host}:${port}: ${error.message}`, 1);
   });
+  // The registry is made on first use (app.ts); over HTTP it is scraped, so it is made now
+  // rather than while the first request waits.
+  void app.metrics;
   app.start();
   const admin = startAdminSocket(app);
   // Counts taken in process while Redis connects would not carry over to it.

@@ -53,7 +53,8 @@ export interface Invocation<P, T> {
 
 export interface InvokePipelineDeps {
   engines(): Promise<Engines>;
-  metrics: Metrics;
+  /** The registry is made on first use (App.metrics), so it is asked for when a call counts. */
+  metrics: () => Metrics;
   log(engine: EngineId): Logger;
   /** This process, in audit intents: its intents are interrupted only once it stops beating. */
   instance: string;
@@ -148,7 +149,7 @@ export class InvokePipeline {
       principal: call.principal,
       signal: call.signal ?? new AbortController().signal,
       log,
-      metrics: this.deps.metrics,
+      metrics: this.deps.metrics(),
       progress: call.progress ?? (async () => undefined),
       ...(call.sample ? { sample: call.sample } : {}),
     });
@@ -166,7 +167,7 @@ export class InvokePipeline {
   }
 
   private countCall(invocation: Invocation<unknown, unknown>, outcome: Outcome, seconds: number): void {
-    const { metrics } = this.deps;
+    const metrics = this.deps.metrics();
     if (invocation.surface === 'tool') {
       metrics.toolCallsTotal.inc({ tool: invocation.name, outcome });
       metrics.toolDuration.observe({ tool: invocation.name }, seconds);
@@ -203,7 +204,7 @@ export class InvokePipeline {
     try {
       const governance = (engines ?? (await this.deps.engines())).governance;
       await governance.audit.append(entry, intentId);
-      this.deps.metrics.auditRecordsTotal.inc();
+      this.deps.metrics().auditRecordsTotal.inc();
     } catch (error) {
       log.error({ operation: entry.operation, principal: entry.principal, err: (error as Error).message }, 'audit record could not be written');
       if (succeeded) throw new EngineError('UNAVAILABLE', `${entry.operation} ran, but its audit record could not be written (${(error as Error).message}); its result is withheld: check the outcome and retry`);

@@ -6,7 +6,8 @@
  * an error, never silently ignored. Messages say what was expected; the loader adds the
  * file, the key path and what was found.
  */
-import proxyAddr from 'proxy-addr';
+import { createRequire } from 'node:module';
+import type proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { FUSION_METHODS } from '../engines/rag/fusion.js';
 import { isCidr } from '../platform/net/address-policy.js';
@@ -319,7 +320,9 @@ const trustProxySchema = z
     if (typeof value === 'string' && ['', 'false'].includes(value.trim().toLowerCase())) return 0;
     if (typeof value === 'string' && value.trim().toLowerCase() === 'true') return 1;
     try {
-      proxyAddr.compile(list);
+      // Required only when a list is configured: loading it on every start delayed a stdio
+      // server's answer to `initialize`.
+      (createRequire(import.meta.url)('proxy-addr') as typeof proxyAddr).compile(list);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: `${(error as Error).message}; expected addresses or CIDRs like "10.0.0.0/8", or loopback, linklocal, uniquelocal` });
       return z.NEVER;

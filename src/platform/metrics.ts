@@ -7,7 +7,16 @@
  * engine only calls it: engines get this object from App (`app.metrics`, passed to their
  * constructor in App.open()), operation handlers get it as `ctx.metrics`.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// prom-client (with @opentelemetry/api, which it loads) took about a tenth of the CPU a stdio
+// server spends before answering `initialize`, and nothing counts before the first call or
+// scrape. It is required on first use instead; synchronously (it is CommonJS), so that
+// Metrics stays a plain object its users call without awaiting.
+let promClient: typeof PromClient | undefined;
+const prom = (): typeof PromClient => (promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // DAG nodes run other engines' operations, some of them long (ingest, promotion gates).
@@ -65,6 +74,7 @@ export interface Metrics {
 }
 
 export function createMetrics(): Metrics {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = prom();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let readPool: (() => PoolFigures) | undefined;
@@ -196,7 +206,7 @@ export function createMetrics(): Metrics {
 // nothing polls the pool between scrapes. With no pool (PGlite) they report no series.
 function registerPoolGauges(registry: Registry, read: () => PoolFigures | undefined): void {
   const gauge = (name: string, help: string, extraLabels: string[], set: (gauge: Gauge, figures: PoolFigures) => void) =>
-    new Gauge({
+    new (prom().Gauge)({
       name,
       help,
       labelNames: ['pool', ...extraLabels],
@@ -228,7 +238,7 @@ function registerExecutorBounds(registry: Registry, read: () => ExecutorFigures 
     ['execution_max_concurrency', 'Execution slots (execution.settings.maxConcurrency); execution_inflight is at most this', (f: ExecutorFigures) => f.maxConcurrency],
     ['execution_max_queued', 'Tasks the executor queues before refusing submissions as busy (execution.settings.maxQueued)', (f: ExecutorFigures) => f.maxQueued],
   ] as const) {
-    new Gauge({
+    new (prom().Gauge)({
       name,
       help,
       registers: [registry],

@@ -203,8 +203,11 @@ export function createMcpServerFactory(
   principalFor: (ctx: McpRequestContext) => Principal,
   transport: McpTransportKind = 'http',
 ): McpServerFactoryWithCatalog {
-  const catalog = buildCatalog(host);
-  const subscribable = catalog.resources.filter((e) => e.resource.subscribable);
+  // The catalog (a JSON Schema per tool) is built on first use: answering `initialize` needs
+  // none of it, and over stdio that answer is what a client waits for at start-up.
+  let built: McpCatalog | undefined;
+  const catalogOf = (): McpCatalog => (built ??= buildCatalog(host));
+  const subscribable = host.resources.filter((resource) => resource.subscribable);
 
   const factory = (requestContext: McpRequestContext) => {
     const principal = principalFor(requestContext);
@@ -213,7 +216,7 @@ export function createMcpServerFactory(
     // 2025 client only on stdio: 2025 HTTP is served stateless, with nothing to send them on.
     const stdio = transport === 'stdio';
     const notifies = era === 'modern' || stdio;
-    const subscribe = notifies && subscribable.some((e) => hasScope(principal, e.resource.scope));
+    const subscribe = notifies && subscribable.some((resource) => hasScope(principal, resource.scope));
     const server = new McpServer(
       { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
       {
@@ -230,9 +233,9 @@ export function createMcpServerFactory(
     const call = (ctx?: ServerContext): CallContext => ({ principal, ...(ctx ? { signal: ctx.mcpReq.signal } : {}) });
     const handlers = server.server;
 
-    handlers.setRequestHandler('tools/list', () => ({ tools: catalog.tools.list }));
+    handlers.setRequestHandler('tools/list', () => ({ tools: catalogOf().tools.list }));
     handlers.setRequestHandler('tools/call', async (request, ctx) => {
-      const entry = catalog.tools.byName.get(request.params.name);
+      const entry = catalogOf().tools.byName.get(request.params.name);
       if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
       let result: CallToolResult;
       try {
@@ -249,10 +252,10 @@ export function createMcpServerFactory(
       return server.server.projectCallToolResult(result, entry.listed.outputSchema);
     });
 
-    handlers.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: catalog.resources.map((e) => e.listed) }));
+    handlers.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: catalogOf().resources.map((e) => e.listed) }));
     handlers.setRequestHandler('resources/list', async (_request, ctx) => {
       const resources: Resource[] = [];
-      for (const { resource } of catalog.resources) {
+      for (const { resource } of catalogOf().resources) {
         // A principal without the scope sees none of them, without a denial per template.
         if (!resource.list || !hasScope(principal, resource.scope)) continue;
         const listed = await host
@@ -279,7 +282,7 @@ export function createMcpServerFactory(
     });
     handlers.setRequestHandler('resources/read', async (request, ctx) => {
       const { uri } = request.params;
-      const found = resourceEntryFor(catalog, uri);
+      const found = resourceEntryFor(catalogOf(), uri);
       if (!found) throw new ResourceNotFoundError(uri, `no resource ${uri} on this server; resources/templates/list names the templates`);
       try {
         const body = await host.run(readInvocation('resource', found.entry.resource, uri, found.values), call(ctx as ServerContext));
@@ -289,9 +292,9 @@ export function createMcpServerFactory(
       }
     });
 
-    handlers.setRequestHandler('prompts/list', () => ({ prompts: catalog.prompts.list }));
+    handlers.setRequestHandler('prompts/list', () => ({ prompts: catalogOf().prompts.list }));
     handlers.setRequestHandler('prompts/get', async (request, ctx) => {
-      const entry = catalog.prompts.byName.get(request.params.name);
+      const entry = catalogOf().prompts.byName.get(request.params.name);
       if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${request.params.name} not found; prompts/list names the prompts`);
       const { prompt } = entry;
       const args = request.params.arguments ?? {};
@@ -326,11 +329,11 @@ export function createMcpServerFactory(
       const context = Object.fromEntries(Object.entries(request.params.context?.arguments ?? {}).map(([key, value]) => [key, decodeVariable(value)]));
       let target: { name: string; engine: AnyResource['engine']; scope: string; governedAs: AnyResource['governedAs']; complete?: Partial<Record<string, Completer<Record<string, string>>>>; encode: boolean; label: string };
       if (ref.type === 'ref/resource') {
-        const entry = catalog.resources.find((e) => e.resource.uriTemplate === ref.uri);
+        const entry = catalogOf().resources.find((e) => e.resource.uriTemplate === ref.uri);
         if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
         target = { ...entry.resource, encode: true, label: ref.uri };
       } else if (ref.type === 'ref/prompt') {
-        const entry = catalog.prompts.byName.get(ref.name);
+        const entry = catalogOf().prompts.byName.get(ref.name);
         if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
         target = { ...(entry.prompt as unknown as typeof target), encode: false, label: ref.name };
       } else {
@@ -367,10 +370,10 @@ export function createMcpServerFactory(
     });
 
     if (stdio) {
-      deliverChanges(host.events, server, era, subscribe ? (uri) => authorizeSubscription(host, catalog, uri, { principal }) : undefined);
+      deliverChanges(host.events, server, era, subscribe ? (uri) => authorizeSubscription(host, catalogOf(), uri, { principal }) : undefined);
     }
     traceMcpRequests(server, transport, host.log);
     return server;
   };
-  return Object.assign(factory, { catalog });
+  return Object.defineProperty(factory, 'catalog', { get: catalogOf, enumerable: true }) as McpServerFactoryWithCatalog;
 }

@@ -1,7 +1,9 @@
 /*
  * Field schemas shared by several operations, each described for an LLM.
  */
-import semver from 'semver';
+// Only the validator: all of semver costs a stdio server tens of ms before it can answer
+// `initialize` (these schemas are built at load); the registry engine loads the rest later.
+import valid from 'semver/functions/valid.js';
 import { z } from 'zod';
 
 export const artifactName = () =>
@@ -16,7 +18,7 @@ export const artifactVersion = () =>
   z
     .string()
     .max(128)
-    .refine((v) => semver.valid(v) === v, { error: 'expected a semantic version like "1.2.0" or "2.0.0-rc.1"' })
+    .refine((v) => valid(v) === v, { error: 'expected a semantic version like "1.2.0" or "2.0.0-rc.1"' })
     .describe('Semantic version, e.g. "1.2.0" or "2.0.0-rc.1".');
 
 export const mediaType = () =>

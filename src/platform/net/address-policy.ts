@@ -8,7 +8,14 @@
  * checked (never to a second resolution, which DNS rebinding could change). A range is
  * reachable when DAG_engine.settings.httpAllowedNetworks lists a CIDR that covers the address.
  */
-import ipaddr from 'ipaddr.js';
+import { createRequire } from 'node:module';
+import type ipaddr from 'ipaddr.js';
+
+// Required on first use, synchronously (it is CommonJS): the configuration schema imports
+// isCidr, and loading ipaddr.js up front cost every start (a stdio server's `initialize`
+// included) even when no CIDR is configured.
+let ipaddrLib: typeof ipaddr | undefined;
+const lib = (): typeof ipaddr => (ipaddrLib ??= createRequire(import.meta.url)('ipaddr.js') as typeof ipaddr);
 
 /** Ranges refused unless allowed: loopback, private, shared, link-local and special-purpose. */
 const DENIED_RANGES: readonly { cidr: string; what: string }[] = [
@@ -36,11 +43,12 @@ const DENIED_RANGES: readonly { cidr: string; what: string }[] = [
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type Range = [Address, number];
 
-const denied = DENIED_RANGES.map((range) => ({ ...range, parsed: ipaddr.parseCIDR(range.cidr) as Range }));
+let deniedRanges: Array<(typeof DENIED_RANGES)[number] & { parsed: Range }> | undefined;
+const denied = () => (deniedRanges ??= DENIED_RANGES.map((range) => ({ ...range, parsed: lib().parseCIDR(range.cidr) as Range })));
 
 export function isCidr(value: string): boolean {
   try {
-    ipaddr.parseCIDR(value);
+    lib().parseCIDR(value);
     return true;
   } catch {
     return false;
@@ -49,13 +57,13 @@ export function isCidr(value: string): boolean {
 
 /** The address as it will be reached: IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::/96) addresses as IPv4. */
 function effective(address: string): Address {
-  const parsed = ipaddr.parse(address);
+  const parsed = lib().parse(address);
   if (parsed.kind() === 'ipv6') {
     const v6 = parsed as ipaddr.IPv6;
     if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
-    if (v6.match(ipaddr.parseCIDR('64:ff9b::/96') as Range)) {
+    if (v6.match(lib().parseCIDR('64:ff9b::/96') as Range)) {
       const bytes = v6.toByteArray().slice(12);
-      return ipaddr.fromByteArray(bytes);
+      return lib().fromByteArray(bytes);
     }
   }
   return parsed;
@@ -70,11 +78,11 @@ export type AddressVerdict = { allowed: true } | { allowed: false; range: string
 /** Whether an address may be reached: not in a denied range, or covered by an allowed network. */
 export function checkAddress(address: string, allowedNetworks: readonly string[]): AddressVerdict {
   const target = effective(address);
-  const hit = denied.find((range) => within(target, range.parsed));
+  const hit = denied().find((range) => within(target, range.parsed));
   if (!hit) return { allowed: true };
-  const original = ipaddr.parse(address);
+  const original = lib().parse(address);
   for (const network of allowedNetworks) {
-    const range = ipaddr.parseCIDR(network) as Range;
+    const range = lib().parseCIDR(network) as Range;
     if (within(target, range) || within(original, range)) return { allowed: true };
   }
   return { allowed: false, range: hit.cidr, what: hit.what };
