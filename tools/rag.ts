@@ -229,4 +229,21 @@ export const ragCollections = defineOperation({
   },
 });
 
-export const RAG_OPERATIONS = [ragIngest, ragQuery, ragDelete, ragCollections];
+export const ragReembed = defineOperation({
+  name: 'rag_reembed',
+  engine: 'rag',
+  title: 'Move a collection to the default embedder',
+  description: "Re-embed a collection with this server's default embedder, in the background; it answers with its old vectors until all new ones are in. Progress: rag_collections.",
+  input: z.object({ collection: collectionName() }),
+  output: z.object({
+    started: z.boolean().describe('false: it already uses that embedder.'),
+    embedder: z.string().describe('The target embedder.'),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  scope: 'rag:write',
+  async handler(input, { engines }) {
+    return { started: await engines.rag.reembed(input.collection), embedder: engines.rag.embedderInfo().id };
+  },
+});
+
+export const RAG_OPERATIONS = [ragIngest, ragQuery, ragDelete, ragCollections, ragReembed];
