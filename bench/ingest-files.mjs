@@ -24,7 +24,7 @@ import { ingestFiles } from '../dist/src/engines/rag/sources/file-ingest.js';
 import { CLI, log, median, round } from './lib.mjs';
 
 const MAX_FILE_BYTES = 5 * 1024 * 1024;
-const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', NEO4J_URI: '' };
+const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', NEO4J_URI: '', EMBEDDINGS_PROVIDER: process.env.EMBEDDINGS_PROVIDER || 'offline' };
 
 /** Deterministic pseudo-words, so every run indexes the same text. */
 function makeText(seed, words) {

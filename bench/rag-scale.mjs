@@ -197,7 +197,7 @@ function makeApp(overrides = {}) {
     databaseSchema: schema,
     cacheKeyPrefix: `ragscale-${randomBytes(4).toString('hex')}:`,
     logger: pino({ level: 'warn' }),
-    env: { ...process.env, REDIS_URL: '', EMBEDDINGS_URL: '', ...overrides },
+    env: { ...process.env, REDIS_URL: '', EMBEDDINGS_URL: '', EMBEDDINGS_PROVIDER: 'offline', ...overrides },
   });
   apps.push(app);
   return app;

@@ -23,6 +23,11 @@ import { parseArgs } from 'node:util';
 import { createApiKey, databaseUrlFromEnv, log, median, percentile, redactUrl, removeDir, round, rssMb, sleep, startOurHttpServerWithApiKey, stopChild, tempDir, withFreshDatabase } from './lib.mjs';
 import { runLoad, seed, startReplicas, workload } from './mixed-workload.mjs';
 
+// Measured with the offline embedder unless EMBEDDINGS_PROVIDER says otherwise: these figures
+// are about the server under call load, and the model's background embedding of the small
+// ingests would make them a measure of the model instead.
+process.env.EMBEDDINGS_PROVIDER ||= 'offline';
+
 const RSS_GROWTH_LIMIT = 0.1;
 const { values: args } = parseArgs({
   options: {

@@ -64,7 +64,7 @@ const onnx = (batchSize?: number) => createOnnxEmbedder({ modelDir: ONNX_MODEL_D
 const ports: { name: string; create: () => EmbeddingsPort | Promise<EmbeddingsPort>; skip?: boolean }[] = [
   { name: 'offline', create: () => createOfflineEmbedder() },
   { name: 'openai-compatible', create: () => openai() },
-  { name: `onnx${onnxSkip}`, create: () => onnx(4), skip: onnxModelMissing !== undefined },
+  { name: `onnx${onnxSkip}`, create: () => onnx(), skip: onnxModelMissing !== undefined },
 ];
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);

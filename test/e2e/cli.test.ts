@@ -26,7 +26,7 @@ describe('mcp-level3 command', () => {
     expect(flag.stderr).toMatch(/Unknown option '--prot'/);
     const command = await runCli(['serve']);
     expect(command.code).toBe(2);
-    expect(command.stderr).toContain('unknown command "serve"; use "stdio", "http", "apikey" or "ingest"');
+    expect(command.stderr).toContain('unknown command "serve"; use "stdio", "http", "apikey", "ingest" or "rag"');
   });
 
   it('stops on an invalid configuration, naming file, key and expectation', async () => {

@@ -42,7 +42,11 @@ export interface OnnxEmbedderOptions {
   modelDir: string;
   /** ONNX Runtime intra-op threads; absent: ONNX Runtime's default (one per physical core). */
   threads?: number;
-  /** Texts per inference; default 16. */
+  /**
+   * Texts per inference; default 1. The quantized exports quantize activations per run, over
+   * the whole padded batch, so a text's vector depended on its batch (cosine 0.976 to itself
+   * alone); one text a run is exact, and on CPU it was as fast (bench/results/2026-12-06-default-embedder.md).
+   */
   batchSize?: number;
 }
 
@@ -106,7 +110,7 @@ export function poolAndNormalize(hidden: Float32Array, lengths: readonly number[
  */
 export async function createOnnxEmbedder(options: OnnxEmbedderOptions & { onLoad?: (ms: number) => void }): Promise<EmbeddingsPort> {
   const model = findOnnxModel(options.modelDir);
-  const batchSize = options.batchSize ?? 16;
+  const batchSize = options.batchSize ?? 1;
   let loading: ReturnType<typeof load> | undefined;
   async function load() {
     const started = performance.now();
