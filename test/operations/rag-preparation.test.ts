@@ -39,12 +39,12 @@ async function openEngine(embedder: WeightedQueryEmbedder): Promise<{ engine: Ra
 
 describe('ingest with vectors computed while preparing and after the write', () => {
   // The offline embedder's vectors are computed with the rest of the preparation. The same
-  // embedder behind a port of its own is not recognized as the offline one, so that engine
-  // writes chunks without vectors and computes them afterwards, in the background, as it
-  // does for neural models.
+  // embedder behind a port of its own that asks for background embedding (as the local model
+  // does) has its engine write chunks without vectors and compute them afterwards.
   const offline = createOfflineEmbedder();
   const delegating: WeightedQueryEmbedder = {
     id: offline.id,
+    background: true,
     dimensions: () => offline.dimensions(),
     embed: (texts, signal) => offline.embed(texts, signal),
     embedQuery: (text, termWeight) => offline.embedQuery(text, termWeight),

@@ -388,9 +388,9 @@ export class RagEngine {
     return embedder;
   }
 
-  /** Embedders other than the offline one embed after the write (embedding-backfill.ts). */
+  /** The local model embeds after the write (embedding-backfill.ts); see EmbeddingsPort.background. */
   private embedsLater(embedder: EmbeddingsPort): boolean {
-    return offlineEmbedderDimensions(embedder) === undefined;
+    return embedder.background === true;
   }
 
   /**

@@ -17,6 +17,14 @@ export interface EmbeddingsPort {
    * retrieval instruction); absent: queries go through `embed`.
    */
   embedQueries?(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  /**
+   * true: an ingest writes chunks without vectors and they are computed afterwards, in the
+   * background (rag/embedding-backfill.ts): a local model whose CPU time would otherwise hold
+   * every ingest up. Absent: vectors are computed with the rest of the preparation (the
+   * offline embedder's are cheap; a remote endpoint's outage then fails the ingest at once,
+   * before anything is written, so the caller retries).
+   */
+  readonly background?: boolean;
   /** Frees what the embedder holds (a worker thread, a loaded model). */
   close?(): Promise<void>;
 }

@@ -89,6 +89,7 @@ export function createWorkerOnnxEmbedder(options: OnnxEmbedderOptions & { onLoad
 
   return {
     id: `onnx:${model.name}@${ONNX_PIPELINE_VERSION}`,
+    background: true,
     dimensions: async () => model.dimensions,
     embed: (texts, signal) => request(texts, false, signal),
     ...(model.queryPrefix ? { embedQueries: (texts: readonly string[], signal?: AbortSignal) => request(texts, true, signal) } : {}),
