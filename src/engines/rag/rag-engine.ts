@@ -201,6 +201,13 @@ function movedDuringIngest(collection: string, embedder: string): EngineError {
   return new EngineError('CONFLICT', `collection "${collection}" moved to the embedder ${embedder} during this ingest; nothing of this batch was written, send it again`);
 }
 
+/**
+ * Background embedding starts once this process has had no ingest for this long: a bulk load
+ * arrives as a stream of rag_ingest calls, and the model (on both cores) would slow every
+ * call after the first.
+ */
+const INGEST_QUIET_MS = 1_000;
+
 /** Most documents written per transaction. */
 const WRITE_GROUP_SIZE = 32;
 
@@ -262,9 +269,11 @@ export class RagEngine {
   private workerPreparer?: DocumentPreparer;
   private readonly inProcessPreparers = new Map<string, DocumentPreparer>();
   private readonly backfill: EmbeddingBackfill;
-  /** Ingests running in this process, and who waits for there to be none. */
+  /** Ingests running in this process, when the last one ended, and who waits for quiet. */
   private activeIngests = 0;
+  private lastIngestEnded = -Infinity;
   private ingestsQuietWaiters: (() => void)[] = [];
+  private ingestsQuietTimer?: NodeJS.Timeout;
   /** PGlite: each collection's chunk count when this process last analyzed its tables. */
   private readonly analyzedChunks = new Map<string, number>();
   /** PGlite: collections whose vector index is known to exist. */
@@ -298,7 +307,12 @@ export class RagEngine {
         if (this.sql.kind === 'postgres') await this.createVectorIndex(collection);
         else if (collection.chunk_count >= this.exactScanMaxChunks) this.indexBuilds.request(name);
       },
-      ingestsQuiet: () => (this.activeIngests === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.ingestsQuietWaiters.push(resolve))),
+      ingestsQuiet: () => {
+        if (this.activeIngests === 0 && performance.now() - this.lastIngestEnded >= INGEST_QUIET_MS) return Promise.resolve();
+        const quiet = new Promise<void>((resolve) => this.ingestsQuietWaiters.push(resolve));
+        this.scheduleIngestsQuiet();
+        return quiet;
+      },
       log,
     });
     // Chunks a stopped process left without a vector.
@@ -309,6 +323,16 @@ export class RagEngine {
   async close(): Promise<void> {
     await Promise.all([this.workerPreparer?.close(), this.indexBuilds.close(), this.backfill.close()]);
     await this.embedders.close();
+  }
+
+  /** Releases the background embedding once no ingest has run here for INGEST_QUIET_MS. */
+  private scheduleIngestsQuiet(): void {
+    clearTimeout(this.ingestsQuietTimer);
+    if (this.activeIngests > 0 || this.ingestsQuietWaiters.length === 0) return;
+    const left = INGEST_QUIET_MS - (performance.now() - this.lastIngestEnded);
+    this.ingestsQuietTimer = setTimeout(() => {
+      if (this.activeIngests === 0) for (const resolve of this.ingestsQuietWaiters.splice(0)) resolve();
+    }, Math.max(0, left));
   }
 
   /** Resolves once the collection (else every collection) has a vector for each chunk this process can embed, and no move is under way. */
@@ -497,11 +521,15 @@ export class RagEngine {
     // A waiting index build starts only once ingestion into the collection is quiet.
     const ended = this.indexBuilds.ingestStarted(collectionName);
     this.activeIngests++;
+    clearTimeout(this.ingestsQuietTimer);
     try {
       return await this.ingestDocuments(collectionName, documents, options);
     } finally {
       ended();
-      if (--this.activeIngests === 0) for (const resolve of this.ingestsQuietWaiters.splice(0)) resolve();
+      if (--this.activeIngests === 0) {
+        this.lastIngestEnded = performance.now();
+        this.scheduleIngestsQuiet();
+      }
     }
   }
 
