@@ -3,19 +3,13 @@
  * (text-embeddings-inference and Cohere's), against a local endpoint that scores by word
  * overlap (helpers/rerank-server.ts).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../src/errors.js';
 import { createHttpReranker, rerankEndpoint } from '../../src/platform/rerank/http-reranker.js';
 import type { RerankPort } from '../../src/platform/rerank/rerank-port.js';
-import { overlapScore, RerankServer } from '../helpers/rerank-server.js';
+import { overlapScore, useRerankServer } from '../helpers/rerank-server.js';
 
-const server = new RerankServer();
-beforeAll(() => server.start());
-afterAll(() => server.stop());
-beforeEach(() => {
-  server.mode = 'ok';
-  server.requests.length = 0;
-});
+const server = useRerankServer();
 
 const QUERY = 'granite weathers slowly';
 const TEXTS = ['an unrelated sentence about taxes', 'granite weathers slowly in rain', 'granite is hard', ''];

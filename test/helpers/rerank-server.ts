@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 /*
  * A local rerank endpoint for tests, speaking both request shapes the HTTP reranker sends:
  * text-embeddings-inference at /rerank ({query, texts} → [{index, score}]) and Cohere's at
@@ -73,4 +74,16 @@ export class RerankServer {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/** A server for the file's tests: started before them, reset to answer `ok` before each, stopped after. */
+export function useRerankServer(): RerankServer {
+  const server = new RerankServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+  beforeEach(() => {
+    server.mode = 'ok';
+    server.requests.length = 0;
+  });
+  return server;
 }

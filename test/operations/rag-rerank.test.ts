@@ -6,11 +6,11 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyOperation } from '../../src/surface/operation.js';
 import { ragIngest, ragQuery } from '../../tools/rag.js';
 import { ADMIN, appBackends, startTestApp, title, type TestApp } from '../helpers/backends.js';
-import { overlapScore, RerankServer } from '../helpers/rerank-server.js';
+import { overlapScore, useRerankServer } from '../helpers/rerank-server.js';
 
 // BM25 favours the short document repeating the rarer query word; the overlap score favours
 // the long one holding both query words once.
@@ -44,13 +44,7 @@ function capturingLogger() {
   return { logger: pino({ level: 'info' }, stream), lines };
 }
 
-const server = new RerankServer();
-beforeAll(() => server.start());
-afterAll(() => server.stop());
-beforeEach(() => {
-  server.mode = 'ok';
-  server.requests.length = 0;
-});
+const server = useRerankServer();
 
 for (const backend of appBackends()) {
   describe.skipIf(backend.skip)(`rag_query reranking on ${title(backend)}`, () => {

@@ -5,21 +5,14 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { App, MEMORY_DATA_DIR } from '../../src/app.js';
-import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { chooseReranker } from '../../src/platform/rerank/rerank-choice.js';
+import { configProblems } from '../helpers/failures.js';
 
 const settings = (env: Record<string, string>) => loadConfig({ configDir: 'config', explicit: true, env }).engineMap.engine_map.RAG_engine.settings.rerank;
 const choose = (env: Record<string, string>) => chooseReranker(settings(env), env);
 
-function problems(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = configProblems;
 
 describe('reranker configuration', () => {
   it('is off by default', () => {
