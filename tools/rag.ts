@@ -92,7 +92,7 @@ const hitSchema = z.object({
   documentId: z.string().describe('Document the chunk belongs to.'),
   chunkId: z.number().int().describe('Chunk id.'),
   text: z.string().describe('Chunk text.'),
-  score: z.number().describe("Hybrid: weighted sum of standardized scores (unbounded, compare within one result); else BM25, or cosine similarity."),
+  score: z.number().describe("Hybrid: fused score (unbounded; compare within one result). Else BM25 or cosine."),
   retrievers: z
     .object({
       vector: z.number().int().optional().describe('Rank in vector retrieval.'),
@@ -117,7 +117,7 @@ export const ragQuery = defineOperation({
   engine: 'rag',
   title: 'Retrieve context',
   description:
-    'Retrieve the chunks that best answer a query, with citations: hybrid (default: BM25, vectors and entity graph, each list\'s scores standardized and summed by weight), vector, fulltext or graph.',
+    'Retrieve the chunks that best answer a query, with citations. Modes: hybrid (default; BM25, vectors and entity graph, fused by score), vector, fulltext, graph.',
   input: z.object({
     collection: collectionName(),
     query: z.string().max(2000).describe('What to find, in words.'),
@@ -130,7 +130,7 @@ export const ragQuery = defineOperation({
       .max(1, { error: 'expected 0-1 (0 off)' })
       .optional()
       .describe('0-1: spread out near-duplicates (MMR); default 0, off.'),
-    maxChars: z.number().int().min(20).max(100_000).optional().describe('Cut each passage text to this many characters (citation offsets stay those of the whole chunk).'),
+    maxChars: z.number().int().min(20).max(100_000).optional().describe('Cut each passage to this many characters (citations keep the chunk offsets).'),
     rerank: z.boolean().optional().describe('false: skip the server\'s reranker.'),
   }),
   output: z.object({
@@ -202,20 +202,20 @@ export const ragCollections = defineOperation({
   output: z.object({
     embedder: z
       .object({
-        id: z.string().describe('Embeds new collections.'),
-        semantic: z.boolean().describe('false: the offline hashed embedder, a lexical signal.'),
-        fallback: z.string().optional().describe('Why the local neural model is not used.'),
+        id: z.string(),
+        semantic: z.boolean().describe('false: the lexical offline embedder.'),
+        fallback: z.string().optional().describe('Why not the local model.'),
       })
-      .describe("This server's default embedder."),
+      .describe('Embeds new collections.'),
     collections: z
       .array(
         z.object({
           name: z.string().describe('Collection name.'),
           documents: z.number().int().describe('Documents.'),
           chunks: z.number().int().describe('Chunks.'),
-          embedder: z.string().describe('Embedder id; queries use the same.'),
-          vectorsPending: z.number().int().describe('Chunks not embedded yet; full text finds them already.'),
-          movingTo: z.string().optional().describe('Embedder a reembed is moving it to.'),
+          embedder: z.string().describe('Embedder id.'),
+          vectorsPending: z.number().int().describe('Chunks not embedded yet.'),
+          movingTo: z.string().optional().describe('Reembed target.'),
           createdAt: isoTime(),
         }),
       )
@@ -233,11 +233,11 @@ export const ragReembed = defineOperation({
   name: 'rag_reembed',
   engine: 'rag',
   title: 'Move a collection to the default embedder',
-  description: "Re-embed a collection with this server's default embedder, in the background; it answers with its old vectors until all new ones are in. Progress: rag_collections.",
+  description: 'Re-embed a collection with the default embedder, in the background; old vectors answer meanwhile.',
   input: z.object({ collection: collectionName() }),
   output: z.object({
-    started: z.boolean().describe('false: it already uses that embedder.'),
-    embedder: z.string().describe('The target embedder.'),
+    started: z.boolean().describe('false: already on it.'),
+    embedder: z.string(),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'rag:write',

@@ -50,7 +50,7 @@ export const registryPublish = defineOperation({
   output: z.object({
     ...recordFields,
     labels: z.record(z.string(), z.string()).describe('Labels as stored.'),
-    created: z.boolean().describe('false when this exact version, content, media type and labels already existed (idempotent re-publish).'),
+    created: z.boolean().describe('false: this exact version already existed (idempotent).'),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'registry:write',

@@ -4,9 +4,11 @@
  * The zod declarations converted to JSON Schema 2020-12 once per process. tools/list, the
  * pinned tool snapshots (and the OpenAPI document of the HTTP API) all read these.
  *
- * Agents pay for every token of tools/list, so two things zod emits that say nothing are
- * dropped: the `$schema` URL (2020-12 is MCP's default dialect) and the ±2^53 bounds every
- * `.int()` carries.
+ * Agents pay for every token of tools/list, so what zod emits that says nothing to a client
+ * is dropped: the `$schema` URL (2020-12 is MCP's default dialect), the ±2^53 bounds every
+ * `.int()` carries, and in outputs `additionalProperties: false` (a result may gain fields in
+ * a later version, which a client validating structuredContent must not refuse; about 340
+ * tokens over the whole list).
  *
  * Portable for clients that take only the OpenAPI subset of JSON Schema (Gemini-based and some
  * IDE agents drop or refuse the rest): no type arrays anywhere (["string", "null"] becomes an
@@ -36,6 +38,7 @@ function convert(schema: z.ZodType, io: 'input' | 'output'): Record<string, unkn
   }) as Record<string, unknown>;
   delete json.$schema;
   tidy(json);
+  if (io === 'output') openObjects(json);
   if (io === 'input') typeInputProperties(json);
   return json;
 }
@@ -63,6 +66,15 @@ function tidy(node: unknown): void {
   if (names && Object.keys(names).length === 1 && names.type === 'string') delete record.propertyNames;
   if (isEmpty(record.additionalProperties)) delete record.additionalProperties;
   for (const value of Object.values(record)) tidy(value);
+}
+
+/** Drops `additionalProperties: false` at every depth. */
+function openObjects(node: unknown): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) return node.forEach(openObjects);
+  const record = node as Record<string, unknown>;
+  if (record.additionalProperties === false) delete record.additionalProperties;
+  for (const value of Object.values(record)) openObjects(value);
 }
 
 /** Every property of an input (at any depth of declared objects and arrays) gets one type. */
