@@ -134,7 +134,7 @@ describe.skipIf(skip)(`traces in a real OTLP receiver (Jaeger)${skip ? ` (skippe
     beforeAll(async () => {
       // The embeddings endpoint is a real HTTP server that has no /v1/embeddings (Jaeger's
       // OTLP port answers 404): enough to see the outbound call in the trace.
-      const client = await connectStdio('v2', ['--data-dir', 'memory://'], tracingEnv(service, { EMBEDDINGS_URL: OTLP! }));
+      const client = await connectStdio('v2', ['--data-dir', 'memory://'], tracingEnv(service, { EMBEDDINGS_PROVIDER: 'openai', EMBEDDINGS_URL: OTLP! }));
       const published = await client.callTool({ name: 'registry_publish', arguments: { name: 'acme/traced', version: '1.0.0', content: 'hello' } });
       expect(published.isError).toBeFalsy();
       const ingest = await client.callTool({ name: 'rag_ingest', arguments: { collection: 'remote', documents: [{ id: 'd1', text: 'needs embeddings' }] } });
