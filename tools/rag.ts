@@ -202,7 +202,7 @@ export const ragCollections = defineOperation({
   output: z.object({
     embedder: z
       .object({
-        id: z.string(),
+        id: z.string().describe('Embedder id.'),
         semantic: z.boolean().describe('false: the lexical offline embedder.'),
         fallback: z.string().optional().describe('Why not the local model.'),
       })
@@ -237,7 +237,7 @@ export const ragReembed = defineOperation({
   input: z.object({ collection: collectionName() }),
   output: z.object({
     started: z.boolean().describe('false: already on it.'),
-    embedder: z.string(),
+    embedder: z.string().describe('Target embedder id.'),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   scope: 'rag:write',
