@@ -37,8 +37,7 @@ function convert(schema: z.ZodType, io: 'input' | 'output'): Record<string, unkn
     },
   }) as Record<string, unknown>;
   delete json.$schema;
-  tidy(json);
-  if (io === 'output') openObjects(json);
+  tidy(json, io);
   if (io === 'input') typeInputProperties(json);
   return json;
 }
@@ -51,11 +50,11 @@ const isEmpty = (value: unknown) => value !== null && typeof value === 'object' 
  * Type arrays (zod writes them for unions of primitives, after override runs) become anyOf.
  * What says nothing is dropped: `propertyNames: {type: "string"}` (JSON keys are strings) and
  * an empty `additionalProperties` (any value is the default), which strict checkers also flag
- * as a schema that constrains nothing.
+ * as a schema that constrains nothing; in outputs, `additionalProperties: false` too.
  */
-function tidy(node: unknown): void {
+function tidy(node: unknown, io: 'input' | 'output'): void {
   if (node === null || typeof node !== 'object') return;
-  if (Array.isArray(node)) return node.forEach(tidy);
+  if (Array.isArray(node)) return node.forEach((item) => tidy(item, io));
   const record = node as Record<string, unknown>;
   if (Array.isArray(record.type)) {
     const types = record.type as string[];
@@ -64,17 +63,8 @@ function tidy(node: unknown): void {
   }
   const names = record.propertyNames as Record<string, unknown> | undefined;
   if (names && Object.keys(names).length === 1 && names.type === 'string') delete record.propertyNames;
-  if (isEmpty(record.additionalProperties)) delete record.additionalProperties;
-  for (const value of Object.values(record)) tidy(value);
-}
-
-/** Drops `additionalProperties: false` at every depth. */
-function openObjects(node: unknown): void {
-  if (node === null || typeof node !== 'object') return;
-  if (Array.isArray(node)) return node.forEach(openObjects);
-  const record = node as Record<string, unknown>;
-  if (record.additionalProperties === false) delete record.additionalProperties;
-  for (const value of Object.values(record)) openObjects(value);
+  if (isEmpty(record.additionalProperties) || (io === 'output' && record.additionalProperties === false)) delete record.additionalProperties;
+  for (const value of Object.values(record)) tidy(value, io);
 }
 
 /** Every property of an input (at any depth of declared objects and arrays) gets one type. */

@@ -1,14 +1,14 @@
 /*
  * rag/embedding-backfill
  * ======================
- * Vectors computed after the write. With a neural or remote embedder an ingest writes the
- * chunks, postings and graph at once and leaves each chunk's vector null: the documents are
+ * Vectors computed after the write. With the local model an ingest writes the chunks,
+ * postings and graph at once and leaves each chunk's vector null: the documents are
  * searchable by full text when the ingest answers, at the speed of the text analysis, not of
  * the model. This loop then embeds the chunks that have no vector yet, a batch at a time,
  * oldest first, and writes the vectors; a query's vector list holds the chunks embedded so
- * far. The model runs on a worker thread of its own (worker-onnx-embedder.ts) or behind a
- * remote endpoint, not on the event loop, and a query's own embedding waits for one batch at
- * most (the worker serves requests one at a time, in arrival order).
+ * far. The model runs on a worker thread of its own (worker-onnx-embedder.ts), not on the
+ * event loop, and a query's own embedding waits for one batch at most (the worker serves
+ * requests one at a time, in arrival order).
  *
  * It also moves a collection to another embedder (`mcp-level3 rag reembed`): the new vectors
  * go to next_embedding while queries keep using the old ones with the old embedder; once
@@ -16,9 +16,11 @@
  * the vector index is built again for the new dimensions.
  *
  * One loop per process, woken by this process's ingests and at start (work a stopped process
- * left). It waits while this process ingests: the model would take the cores the text's
- * analysis and writes need, and full-text searchability comes first. Replicas woken for the same collection may embed a batch twice; the second write
- * changes nothing (`where embedding is null`): wasted work, never a wrong vector.
+ * left). A batch starts only once this process has had no ingest for INGEST_QUIET_MS: a bulk
+ * load arrives as a stream of rag_ingest calls, the model would take the cores their text
+ * analysis and writes need, and full-text searchability comes first. Replicas woken for the
+ * same collection may embed a batch twice; the second write changes nothing
+ * (`where embedding is null`): wasted work, never a wrong vector.
  */
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
 import type { Logger } from '../../platform/log.js';
@@ -29,6 +31,8 @@ import { vectorIndexName, vectorLiteral } from './vector-sql.js';
 const BATCH = 16;
 /** After a failure (an endpoint down), the loop tries again this much later. */
 const RETRY_MS = 30_000;
+/** How long this process must have had no ingest before a batch starts. */
+const INGEST_QUIET_MS = 1_000;
 
 export interface BackfillDeps {
   sql: SqlPort;
@@ -36,8 +40,6 @@ export interface BackfillDeps {
   embedderFor(id: string): EmbeddingsPort | undefined;
   /** After a collection moved to another embedder (its vector index was dropped). */
   moved(collection: string): Promise<void>;
-  /** Resolves when no ingest runs in this process: text first, vectors after. */
-  ingestsQuiet(): Promise<void>;
   log: Logger;
 }
 
@@ -63,6 +65,11 @@ export class EmbeddingBackfill {
   /** Embedder ids this process cannot run, logged once each. */
   private readonly missing = new Set<string>();
   private readonly idleWaiters: (() => void)[] = [];
+  /** Ingests running in this process, when the last one ended, and the batch waiting for quiet. */
+  private ingests = 0;
+  private lastIngestEnded = -Infinity;
+  private quietWaiters: (() => void)[] = [];
+  private quietTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: BackfillDeps) {}
 
@@ -87,6 +94,37 @@ export class EmbeddingBackfill {
           this.wake();
         } else for (const resolve of this.idleWaiters.splice(0)) resolve();
       });
+  }
+
+  /** Marks an ingest in this process as running; call the returned function when it ends. */
+  ingestStarted(): () => void {
+    this.ingests++;
+    clearTimeout(this.quietTimer);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.ingests > 0) return;
+      this.lastIngestEnded = performance.now();
+      this.scheduleQuiet();
+    };
+  }
+
+  /** Resolves once this process has had no ingest for INGEST_QUIET_MS. */
+  private ingestsQuiet(): Promise<void> {
+    if (this.ingests === 0 && performance.now() - this.lastIngestEnded >= INGEST_QUIET_MS) return Promise.resolve();
+    const quiet = new Promise<void>((resolve) => this.quietWaiters.push(resolve));
+    this.scheduleQuiet();
+    return quiet;
+  }
+
+  private scheduleQuiet(): void {
+    clearTimeout(this.quietTimer);
+    if (this.ingests > 0 || this.quietWaiters.length === 0) return;
+    const left = INGEST_QUIET_MS - (performance.now() - this.lastIngestEnded);
+    this.quietTimer = setTimeout(() => {
+      if (this.ingests === 0) for (const resolve of this.quietWaiters.splice(0)) resolve();
+    }, Math.max(0, left));
   }
 
   /** Resolves when no pass is running (the work may still wait for an embedder this process lacks). */
@@ -137,7 +175,7 @@ export class EmbeddingBackfill {
       let progressed = false;
       // One batch per collection per round: a large backlog does not starve a small one.
       for (const row of rows) {
-        await this.deps.ingestsQuiet();
+        await this.ingestsQuiet();
         if (this.closed) return;
         if (await this.step(row)) progressed = true;
       }

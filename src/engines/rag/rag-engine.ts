@@ -17,7 +17,7 @@ import { EngineError, invalidInput, notFound } from '../../errors.js';
 import type { CachePort } from '../../platform/cache/cache-port.js';
 import type { EmbeddingsPort } from '../../platform/embeddings/embeddings-port.js';
 import type { Embedders } from '../../platform/embeddings/embedder-set.js';
-import { isWeightedQueryEmbedder, offlineEmbedderDimensions } from '../../platform/embeddings/offline-embedder.js';
+import { isWeightedQueryEmbedder, OFFLINE_DIMENSIONS, offlineEmbedderDimensions } from '../../platform/embeddings/offline-embedder.js';
 import { encodeCopyBinary } from '../../platform/sql/binary-copy.js';
 import type { Logger } from '../../platform/log.js';
 import type { SqlExecutor, SqlPort } from '../../platform/sql/sql-port.js';
@@ -192,21 +192,9 @@ const VECTOR_INDEX_QUIET_MS = 5_000;
 /** Room for an HNSW build on PGlite: about 140,000 768-d vectors' graph fits in memory. */
 const PGLITE_INDEX_BUILD_MEMORY = '512MB';
 
-
-
-/** The offline embedder's vector length (its worker also prepares for embedders that run after the write). */
-const DEFAULT_OFFLINE_DIMENSIONS = 768;
-
 function movedDuringIngest(collection: string, embedder: string): EngineError {
   return new EngineError('CONFLICT', `collection "${collection}" moved to the embedder ${embedder} during this ingest; nothing of this batch was written, send it again`);
 }
-
-/**
- * Background embedding starts once this process has had no ingest for this long: a bulk load
- * arrives as a stream of rag_ingest calls, and the model (on both cores) would slow every
- * call after the first.
- */
-const INGEST_QUIET_MS = 1_000;
 
 /** Most documents written per transaction. */
 const WRITE_GROUP_SIZE = 32;
@@ -269,11 +257,6 @@ export class RagEngine {
   private workerPreparer?: DocumentPreparer;
   private readonly inProcessPreparers = new Map<string, DocumentPreparer>();
   private readonly backfill: EmbeddingBackfill;
-  /** Ingests running in this process, when the last one ended, and who waits for quiet. */
-  private activeIngests = 0;
-  private lastIngestEnded = -Infinity;
-  private ingestsQuietWaiters: (() => void)[] = [];
-  private ingestsQuietTimer?: NodeJS.Timeout;
   /** PGlite: each collection's chunk count when this process last analyzed its tables. */
   private readonly analyzedChunks = new Map<string, number>();
   /** PGlite: collections whose vector index is known to exist. */
@@ -307,12 +290,6 @@ export class RagEngine {
         if (this.sql.kind === 'postgres') await this.createVectorIndex(collection);
         else if (collection.chunk_count >= this.exactScanMaxChunks) this.indexBuilds.request(name);
       },
-      ingestsQuiet: () => {
-        if (this.activeIngests === 0 && performance.now() - this.lastIngestEnded >= INGEST_QUIET_MS) return Promise.resolve();
-        const quiet = new Promise<void>((resolve) => this.ingestsQuietWaiters.push(resolve));
-        this.scheduleIngestsQuiet();
-        return quiet;
-      },
       log,
     });
     // Chunks a stopped process left without a vector.
@@ -325,31 +302,18 @@ export class RagEngine {
     await this.embedders.close();
   }
 
-  /** Releases the background embedding once no ingest has run here for INGEST_QUIET_MS. */
-  private scheduleIngestsQuiet(): void {
-    clearTimeout(this.ingestsQuietTimer);
-    if (this.activeIngests > 0 || this.ingestsQuietWaiters.length === 0) return;
-    const left = INGEST_QUIET_MS - (performance.now() - this.lastIngestEnded);
-    this.ingestsQuietTimer = setTimeout(() => {
-      if (this.activeIngests === 0) for (const resolve of this.ingestsQuietWaiters.splice(0)) resolve();
-    }, Math.max(0, left));
-  }
-
   /** Resolves once the collection (else every collection) has a vector for each chunk this process can embed, and no move is under way. */
   async whenEmbedded(collection?: string): Promise<void> {
     for (;;) {
       await this.backfill.idle();
       const names = collection ? [collection] : (await this.collections()).map((c) => c.name);
       const statuses = await Promise.all(names.map((name) => this.backfill.status(name)));
-      const waiting = statuses.some((s, i) => (s.pending > 0 || s.moving) && this.canEmbed(names[i]!, s));
+      // A collection moving to an embedder this process does not run is not waited for.
+      const waiting = statuses.some((s) => (s.pending > 0 || s.moving) && (!s.moving || this.embedders.forId(s.moving.to) !== undefined));
       if (!waiting) return;
       this.backfill.wake();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-
-  private canEmbed(_name: string, status: EmbeddingStatus): boolean {
-    return status.moving ? this.embedders.forId(status.moving.to) !== undefined : true;
   }
 
   /** Chunks still without a vector, and a move under way. */
@@ -518,18 +482,12 @@ export class RagEngine {
     documents: readonly IngestDocument[],
     options: { signal?: AbortSignal; progress?: (done: number, total: number, chunks: number) => Promise<void>; sample?: Complete } = {},
   ): Promise<IngestResult> {
-    // A waiting index build starts only once ingestion into the collection is quiet.
-    const ended = this.indexBuilds.ingestStarted(collectionName);
-    this.activeIngests++;
-    clearTimeout(this.ingestsQuietTimer);
+    // A waiting index build, and background embedding, start only once ingestion is quiet.
+    const ended = [this.indexBuilds.ingestStarted(collectionName), this.backfill.ingestStarted()];
     try {
       return await this.ingestDocuments(collectionName, documents, options);
     } finally {
-      ended();
-      if (--this.activeIngests === 0) {
-        this.lastIngestEnded = performance.now();
-        this.scheduleIngestsQuiet();
-      }
+      for (const end of ended) end();
     }
   }
 
@@ -714,7 +672,7 @@ export class RagEngine {
   private preparerFor(embedder: EmbeddingsPort, extractor?: EntityExtractor): DocumentPreparer {
     const dimensions = offlineEmbedderDimensions(embedder);
     if ((dimensions !== undefined || this.embedsLater(embedder)) && (extractor === undefined || extractor === HEURISTIC_EXTRACTOR)) {
-      return (this.workerPreparer ??= createWorkerPreparer({ dimensions: dimensions ?? DEFAULT_OFFLINE_DIMENSIONS, chunking: { chunkSize: this.settings.chunkSize, chunkOverlap: this.settings.chunkOverlap } }));
+      return (this.workerPreparer ??= createWorkerPreparer({ dimensions: dimensions ?? OFFLINE_DIMENSIONS, chunking: { chunkSize: this.settings.chunkSize, chunkOverlap: this.settings.chunkOverlap } }));
     }
     let preparer = this.inProcessPreparers.get(embedder.id);
     if (!preparer) this.inProcessPreparers.set(embedder.id, (preparer = createInProcessPreparer(embedder, this.settings)));
@@ -1010,7 +968,8 @@ export class RagEngine {
 
     const { mode } = input;
     // Vectors still being computed make the vector list partial: such a result is not cached.
-    const partial = mode !== 'fulltext' && mode !== 'graph' && (await this.backfill.hasPending(collection.name));
+    // Only an embedder that embeds after the write leaves chunks without one.
+    const partial = this.embedsLater(embedder) && mode !== 'fulltext' && mode !== 'graph' && (await this.backfill.hasPending(collection.name));
     const hybrid = mode === 'hybrid';
     const useGraph = mode === 'graph' || (hybrid && this.graph !== undefined && this.settings.weights.graph > 0);
     if (mode === 'graph') await this.assertGraph(collection);

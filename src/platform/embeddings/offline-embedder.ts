@@ -187,7 +187,10 @@ export function offlineEmbedderDimensions(embedder: EmbeddingsPort): number | un
   return offlineDimensions.get(embedder);
 }
 
-export function createOfflineEmbedder(dimensions = 768): WeightedQueryEmbedder {
+/** The vector length the offline embedder has unless told otherwise. */
+export const OFFLINE_DIMENSIONS = 768;
+
+export function createOfflineEmbedder(dimensions = OFFLINE_DIMENSIONS): WeightedQueryEmbedder {
   const counts = new FeatureCounts();
   const embedOne = (text: string, weightOf: ((term: string) => number) | 'prior'): Float32Array => {
     const stems = terms(text);
