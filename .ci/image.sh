@@ -65,7 +65,7 @@ dev_found="$(node -e '
   const devOnly = Object.entries(require(lock).packages ?? {}).filter(([path, p]) => path.startsWith("node_modules/") && p.dev).map(([path]) => path.slice("node_modules/".length));
   console.log(devOnly.filter((d) => fs.existsSync(nm + "/" + d)).join(" "))' \
   "$ROOT/package-lock.json" "$RT/app/node_modules")"
-[ -z "$dev_found" ] && [ -f "$RT/app/node_modules/pg/package.json" ] && [ -f "$RT/app/dist/src/cli.js" ] && [ ! -d "$RT/app/src" ]
+[ -z "$dev_found" ] && [ -f "$RT/app/node_modules/pg/package.json" ] && [ -f "$RT/app/dist/bundle/cli.js" ] && [ ! -d "$RT/app/src" ]
 check production-deps-only $? "${dev_found:+dev dependencies present: $dev_found}"
 
 # ---------------------------------------------------------------- run helpers

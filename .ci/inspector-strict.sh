@@ -11,7 +11,7 @@ if [ ! -f "$launcher" ]; then
   mkdir -p "$dir" && npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "@modelcontextprotocol/inspector@$version" >&2 \
     || { echo "inspector-strict: cannot install @modelcontextprotocol/inspector@$version" >&2; exit 1; }
 fi
-node "$launcher" --cli --strict node dist/src/cli.js --data-dir memory:// --method tools/list >/dev/null
+node "$launcher" --cli --strict node dist/bundle/cli.js --data-dir memory:// --method tools/list >/dev/null
 status=$?
 [ $status -eq 0 ] || echo "inspector-strict: the Inspector found error-severity schema problems (exit $status); see above" >&2
 exit $status

@@ -235,7 +235,7 @@ try {
   const promPort = await freePort();
   // The embedded defaults, as --data-dir memory:// says: not the shared database CI exports.
   const { DATABASE_URL: _database, REDIS_URL: _redis, NEO4J_URI: _neo4j, ...embeddedEnv } = process.env;
-  children.push(spawn(process.execPath, ['dist/src/cli.js', 'http', '--port', String(serverPort), '--data-dir', 'memory://'], { stdio: 'ignore', env: embeddedEnv }));
+  children.push(spawn(process.execPath, ['dist/bundle/cli.js', 'http', '--port', String(serverPort), '--data-dir', 'memory://'], { stdio: 'ignore', env: embeddedEnv }));
   copyFileSync(`${OBS}/alerting-rules.yaml`, join(dir, 'alerting-rules.yaml'));
   const config = readFileSync(`${OBS}/prometheus-static.yaml`, 'utf8').replace('127.0.0.1:8080', `127.0.0.1:${serverPort}`).replace(/(scrape|evaluation)_interval: 30s/g, '$1_interval: 1s');
   writeFileSync(join(dir, 'prometheus-static.yaml'), config);

@@ -8,7 +8,7 @@
  * throughput ratio far off the target fails: below FAIL_BELOW (the target itself is 0.7).
  * Prints the ratios, and writes {passed, failed} for .ci/summarize.mjs to PERF_SUMMARY.
  *
- *   PERF_SUMMARY=out.json node .ci/perf-guard.mjs      (needs a build: dist/src/cli.js)
+ *   PERF_SUMMARY=out.json node .ci/perf-guard.mjs      (needs a build: dist/bundle/cli.js)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

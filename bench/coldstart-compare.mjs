@@ -23,7 +23,7 @@ const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initializ
 
 function once(root) {
   const started = performance.now();
-  const child = spawn(process.execPath, [resolve(root, 'dist/src/cli.js'), '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [resolve(root, 'dist/bundle/cli.js'), '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
   return new Promise((done, fail) => {
     child.once('error', fail);
     child.stdout.once('data', () => {

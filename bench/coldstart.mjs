@@ -1,7 +1,7 @@
 /*
  * Cold start over stdio
  * =====================
- * Spawns `node dist/src/cli.js --data-dir DIR` and speaks raw newline-delimited JSON-RPC
+ * Spawns `node dist/bundle/cli.js --data-dir DIR` and speaks raw newline-delimited JSON-RPC
  * on its stdin/stdout:
  *   initialize (protocolVersion 2025-06-18) → result, then notifications/initialized,
  *   then (existing dir only) tools/call registry_list → result.

@@ -1,6 +1,6 @@
 /*
  * Preloaded into the server under test by the memory benchmark:
- *   node --expose-gc --import ./bench/gc-hook.mjs dist/src/cli.js http ...
+ *   node --expose-gc --import ./bench/gc-hook.mjs dist/bundle/cli.js http ...
  * On SIGUSR2 it runs a full garbage collection (twice, so finalizers' garbage goes too)
  * and writes one line to stderr: BENCH_GC {"rssMb":..,"heapUsedMb":..,...}. Nothing else
  * about the server changes.

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'bundle', 'cli.js');
 export const HOST = '127.0.0.1';
 export const PROTOCOL_VERSION = '2025-06-18';
 
@@ -290,7 +290,7 @@ export async function waitFor(check, { timeoutMs = 60_000, intervalMs = 50, what
 }
 
 /**
- * Starts `node [nodeFlags] dist/src/cli.js http --port P --data-dir DIR` and waits for
+ * Starts `node [nodeFlags] dist/bundle/cli.js http --port P --data-dir DIR` and waits for
  * /ready 200. Returns { child, port, client, readyMs }.
  */
 export async function startOurHttpServer({ dataDir, databaseUrl, redisUrl, extraEnv = {}, nodeFlags = [], label = 'mcp-level3' }) {

@@ -1,7 +1,7 @@
 /*
  * Memory of the HTTP server process
  * =================================
- * The server runs as `node --expose-gc --import bench/gc-hook.mjs dist/src/cli.js http ...`;
+ * The server runs as `node --expose-gc --import bench/gc-hook.mjs dist/bundle/cli.js http ...`;
  * the hook runs a full GC on SIGUSR2 (nothing else changes). RSS is VmRSS from
  * /proc/<pid>/status.
  *   - idle: after /ready answers 200 and 2 s of settling (judged), and again after a forced

@@ -25,6 +25,8 @@ function area(url) {
   if (url.startsWith('node:')) return 'node:internal';
   const dist = url.indexOf('/dist/src/');
   if (dist >= 0) return `app:${url.slice(dist + '/dist/src/'.length).split('/').slice(0, -1).join('/') || '.'}`;
+  // The bundle mixes the app with zod, the MCP SDK and yaml: one area for all of it.
+  if (url.includes('/dist/bundle/')) return 'app+sdk (dist/bundle)';
   if (url.includes('/bench/')) return 'bench';
   if (url.startsWith('wasm://')) return 'wasm (PGlite)';
   return url;

@@ -4,7 +4,7 @@
  * Servers (each in its own child process, so the client does not share their event loop):
  *   - baseline: bench/bare-server.mjs, createMcpHandler + toNodeHandler + node:http, one
  *     `echo` tool; called as tools/call echo {name, version}.
- *   - ours: dist/src/cli.js http --data-dir <temp dir> (embedded PGlite), and again with
+ *   - ours: dist/bundle/cli.js http --data-dir <temp dir> (embedded PGlite), and again with
  *     DATABASE_URL (a throw-away database) when that variable is set, as deployed: API keys
  *     required (one made with `apikey create`, sent as X-API-Key), auditLevel full; one
  *     small artifact is published first, then tools/call registry_get {name, version}.

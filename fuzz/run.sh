@@ -33,12 +33,12 @@ SEED="${FUZZ_SEED:-$([ $QUICK = 1 ] && echo 1 || echo $((RANDOM * 32768 + RANDOM
 NODE="$(command -v node)" || die "node not found on PATH"
 
 ST="$(bash "$ROOT/.ci/services/schemathesis.sh" | tail -n 1 | sed 's/^SCHEMATHESIS=//')" || die "schemathesis could not be installed"
-[ -f "$ROOT/dist/src/cli.js" ] || (cd "$ROOT" && npm run build >&2) || die "npm run build failed"
+[ -f "$ROOT/dist/bundle/cli.js" ] || (cd "$ROOT" && npm run build >&2) || die "npm run build failed"
 
 rm -rf "$OUT" && mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"  # the steps below run from other directories
 SERVER_LOG="$OUT/server.log"
-(cd "$ROOT" && exec env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI "$NODE" dist/src/cli.js http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
+(cd "$ROOT" && exec env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI "$NODE" dist/bundle/cli.js http --port 0 --data-dir memory://) </dev/null >/dev/null 2>"$SERVER_LOG" &
 SERVER_PID=$!
 cleanup() {
   if kill -0 "$SERVER_PID" 2>/dev/null; then

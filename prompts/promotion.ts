@@ -8,7 +8,7 @@ import { definePrompt, markdownTemplate } from '../src/surface/prompt.js';
 import { promotionHistory, promotionStatus } from '../tools/promotion.js';
 import { registryGet } from '../tools/registry.js';
 
-const template = markdownTemplate(import.meta.url, 'promotion-review.md');
+const template = markdownTemplate('promotion-review.md');
 
 interface RequestView {
   name: string;

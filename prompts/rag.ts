@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { definePrompt, markdownTemplate } from '../src/surface/prompt.js';
 import { ragQuery } from '../tools/rag.js';
 
-const template = markdownTemplate(import.meta.url, 'rag-answer.md');
+const template = markdownTemplate('rag-answer.md');
 const CONTEXT_CHUNKS = 8;
 
 export const ragAnswer = definePrompt({

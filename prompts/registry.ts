@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { definePrompt, markdownTemplate } from '../src/surface/prompt.js';
 import { registryGet } from '../tools/registry.js';
 
-const template = markdownTemplate(import.meta.url, 'registry-review.md');
+const template = markdownTemplate('registry-review.md');
 
 export const registryReview = definePrompt({
   name: 'registry_review',

@@ -5,7 +5,7 @@
  * whether the code runs from dist/ (built) or src/ (tsx in development).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findPackageRoot(): { root: string; version: string } {
@@ -23,3 +23,15 @@ function findPackageRoot(): { root: string; version: string } {
 }
 
 export const { root: PACKAGE_ROOT, version: VERSION } = findPackageRoot();
+
+/**
+ * The folder holding the files the build copies beside the code (console/, prompts' markdown):
+ * <package>/dist when this code runs built (dist/src, or the bundle in dist/bundle), the
+ * package itself when it runs from source. Resolved from the package, not from the calling
+ * module, because the bundle moves modules to another folder.
+ */
+const ASSET_ROOT = fileURLToPath(import.meta.url).startsWith(join(PACKAGE_ROOT, 'dist') + sep) ? join(PACKAGE_ROOT, 'dist') : PACKAGE_ROOT;
+
+export function assetPath(...segments: string[]): string {
+  return join(ASSET_ROOT, ...segments);
+}

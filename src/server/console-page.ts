@@ -12,8 +12,8 @@
  * (oauth2.client_id) the page signs in as.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join } from 'node:path';
+import { assetPath } from '../package-info.js';
 import type { StaticFile } from './api/docs-page.js';
 
 export const CONSOLE_PATH = '/console';
@@ -46,9 +46,9 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** The console folder: <package>/console beside src/, or dist/console beside dist/src/. */
+/** The console folder: <package>/console from source, dist/console when built. */
 export function consoleDir(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console');
+  return assetPath('console');
 }
 
 /** The page (at /console and /console/) and its assets (/console/<file>), read once on first use. */

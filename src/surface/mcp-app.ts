@@ -10,11 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '../package-info.js';
 
 export const MCP_APP_MIME_TYPE = 'text/html;profile=mcp-app';
 
-const APPS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console', 'apps');
+const APPS_DIR = assetPath('console', 'apps');
 const IMPORT = /^import\s*\{[^}]*\}\s*from\s*'([^']+)';[ \t]*\n/gm;
 const DECLARATION = /^(?:export\s+)?(?:(?:async\s+)?function\*?|const|let|var|class)\s+([A-Za-z_$][\w$]*)/gm;
 

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { assetPath } from '../package-info.js';
 import type { EngineId } from '../engines/engine-names.js';
 import type { Completer, GovernedAs, SurfaceContext } from './access.js';
 
@@ -36,14 +37,14 @@ export function definePrompt<A extends z.ZodObject>(prompt: PromptDeclaration<A>
 }
 
 /**
- * A markdown template beside the module that declares it, read on first use (not at start:
+ * A markdown template in prompts/, beside the declarations, read on first use (not at start:
  * a stdio client's `initialize` does not wait for it). `{{name}}` placeholders are replaced
  * by the values given; a placeholder without a value is an error in the template.
  */
-export function markdownTemplate(moduleUrl: string, file: string): (values: Record<string, string>) => string {
+export function markdownTemplate(file: string): (values: Record<string, string>) => string {
   let text: string | undefined;
   return (values) => {
-    text ??= readFileSync(new URL(file, moduleUrl), 'utf8');
+    text ??= readFileSync(assetPath('prompts', file), 'utf8');
     return text.replace(/\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g, (_, key: string) => {
       const value = values[key];
       if (value === undefined) throw new Error(`prompt template ${file}: no value for {{${key}}}`);

@@ -14,7 +14,7 @@ import { cleanEnv } from '../helpers/cli.js';
 const MCP_PYTHON = process.env.MCP_PYTHON;
 const SKIP_REASON = 'set MCP_PYTHON to a python with the mcp package (.ci/services/python-mcp.sh prints one)';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./python/client_e2e.py', import.meta.url));
 const TIMEOUT_MS = 60_000;
 

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const CLI = resolve('dist/src/cli.js');
+export const CLI = resolve('dist/bundle/cli.js');
 
 export interface RunningServer {
   url: string;

@@ -12,8 +12,7 @@ import { dirname, join } from 'node:path';
 export const DOCS_PATH = '/api/docs';
 export const OPENAPI_PATH = '/api/docs/openapi.json';
 
-const require = createRequire(import.meta.url);
-const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
+const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
 const PAGE = `<!doctype html>
 <html lang="en">

@@ -5,7 +5,7 @@ A client written by others, in another language: if the server's wire format dri
 from the spec, this is where it shows.
 
 Usage:
-  client_e2e.py stdio <node> <dist/src/cli.js> [--era legacy|modern]
+  client_e2e.py stdio <node> <dist/bundle/cli.js> [--era legacy|modern]
   client_e2e.py http <http://127.0.0.1:PORT/mcp> [--era legacy|modern]
 
 --era legacy (default) connects with the initialize handshake (2025-era protocol);
