@@ -11,14 +11,15 @@
  * - yank versus promotion: a promotion_request racing the yank either promotes before it or is
  *   refused as yanked, and once the yank has returned every replica refuses it (40 rounds);
  * - one idempotency key, 50 racing dag_run callers on three replicas: every caller gets the
- *   one run the key made (5 rounds of 50);
+ *   one run the key made (40 rounds of 50);
  * - a deny policy set on one replica gates the other replicas as soon as its change event
  *   reaches them, although each trusts its policy set for ten minutes otherwise;
  * - the audit chain, which every replica extended through all of the above, verifies.
  *
- * A race that shows one time in ten escapes 40 rounds with probability 0.9^40 ≈ 1.5 %. Before
- * the fixes of issue 23, a run of this file showed 6–11 stale rounds of 40 in the first test,
- * 1–5 promoted yanked versions in the second, and 28 of 50 refused callers in the third.
+ * A race that shows one round in ten escapes each of the three tests' 40 rounds with
+ * probability 0.9^40 ≈ 1.5 %. Before the fixes of issue 23, a run of this file showed 6–11
+ * stale rounds of 40 in the first test, 1–5 promoted yanked versions in the second, and 28 of
+ * 50 refused callers in the third.
  * Needs DATABASE_URL and REDIS_URL.
  */
 import pg from 'pg';
@@ -36,7 +37,7 @@ import { startLatencyProxy, type LatencyProxy } from '../helpers/latency-proxy.j
 const REPLICAS = 3;
 const ROUNDS = 40;
 const READERS = 8;
-const IDEMPOTENCY_ROUNDS = 5;
+const IDEMPOTENCY_ROUNDS = 40;
 const IDEMPOTENCY_CALLERS = 50;
 /** Replica i reaches Redis with i × this many ms of delay each way, as from farther away. */
 const REDIS_DELAY_STEP_MS = 4;
