@@ -33,6 +33,7 @@ import { governanceAuditVerify, governanceSetPolicy } from '../../tools/governan
 import { registryGet, registryPublish, registryYank } from '../../tools/registry.js';
 import { ADMIN, DATABASE_URL, dropSchema, REDIS_URL, silentLogger, uniqueId } from '../helpers/backends.js';
 import { startLatencyProxy, type LatencyProxy } from '../helpers/latency-proxy.js';
+import { eventually, sleep } from '../helpers/timing.js';
 
 const REPLICAS = 3;
 const ROUNDS = 40;
@@ -45,7 +46,7 @@ const REDIS_DELAY_STEP_MS = 4;
 const yankDelay = (round: number) => 10 + (round % 20);
 
 /** fn after ms milliseconds (0: on the next turn of the event loop). */
-const later = <T>(ms: number, fn: () => Promise<T>): Promise<T> => new Promise((resolve) => setTimeout(resolve, ms)).then(fn);
+const later = <T>(ms: number, fn: () => Promise<T>): Promise<T> => sleep(ms).then(fn);
 
 const skipReason = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_URL ? 'set REDIS_URL to a Redis server' : undefined;
 
@@ -186,15 +187,15 @@ describe.skipIf(skipReason)(`races across ${REPLICAS} replicas on one PostgreSQL
     for (let i = 0; i < REPLICAS; i++) await call(i, registryGet, args);
     await call(0, governanceSetPolicy, { id: 'race-deny-get', target: 'registry_get', expression: 'artifact.name == "race/policy"', effect: 'deny', message: 'no' });
     for (let i = 0; i < REPLICAS; i++) {
-      const deadline = Date.now() + 2000;
-      let refused: unknown;
-      while (refused === undefined && Date.now() < deadline) {
-        refused = await call(i, registryGet, args).then(
-          () => undefined,
-          (error: unknown) => error,
-        );
-        if (refused === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const refused = await eventually(
+        () =>
+          call(i, registryGet, args).then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        `replica ${i} to refuse the read`,
+        { timeoutMs: 2000, intervalMs: 20 },
+      );
       expect(refused, `replica ${i}`).toBeInstanceOf(EngineError);
       expect((refused as EngineError).message).toContain('race-deny-get');
     }
