@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../src/server/auth/api-key-store.js';
 import { appBackends, title } from '../helpers/backends.js';
 import { raw, startApiServer, type ApiServer } from '../helpers/api-server.js';
-import { eventually } from '../helpers/timing.js';
+import { eventually, sleep } from '../helpers/timing.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const JWT_SECRET = 'a-test-secret-of-more-than-32-characters!';
@@ -156,7 +156,7 @@ for (const backend of appBackends()) {
         const made = await store.create({ name: 'elsewhere', scopes: ['registry:read'] });
         expect(await replica.verify(made.key)).toMatchObject({ id: made.id });
         await store.revoke(made.id);
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        await sleep(400);
         expect(await replica.verify(made.key)).toBeUndefined();
       });
 
@@ -393,7 +393,7 @@ describe('the apikey command', () => {
     try {
       // Before the first key the loopback server is open, as the README's first Inspector command expects.
       expect((await fetch(`${server.origin}/api/v1/registry/list`)).status).toBe(200);
-      for (let i = 0; i < 200 && !server.stderr.some((line) => line.includes('admin socket for')); i++) await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => server.stderr.some((line) => line.includes('admin socket for')), 'the admin socket to open', { timeoutMs: 10_000, intervalMs: 50 });
       expect(statSync(join(dir, 'admin.sock')).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, 'admin.token')).mode & 0o777).toBe(0o600);
       const created = await runCli(['apikey', 'create', '--name', 'live', '--scopes', 'registry:read', '--data-dir', dir], env, { timeoutMs: 60_000 });
@@ -402,12 +402,7 @@ describe('the apikey command', () => {
       const key = created.stdout.trim();
       expect(key).toMatch(/^ml3_[0-9a-f]{12}_/);
       // The first key turns authentication on (api_key.enabled auto; its presence is re-read within 5 s).
-      let status = 200;
-      for (let i = 0; i < 100 && status !== 401; i++) {
-        status = (await fetch(`${server.origin}/api/v1/registry/list`)).status;
-        if (status !== 401) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(status).toBe(401);
+      await eventually(async () => (await fetch(`${server.origin}/api/v1/registry/list`)).status === 401, 'a request without a key to be refused', { timeoutMs: 10_000 });
       expect((await fetch(`${server.origin}/api/v1/registry/list`, { headers: { 'x-api-key': key } })).status).toBe(200);
       // A second key keeps authentication on once the first is revoked (revoking the last key
       // would open the loopback server again within 5 s, and these commands can take longer).

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { eventually } from '../helpers/timing.js';
 
 interface RpcReply {
   result?: Record<string, unknown> & { nodes?: { id: string; status: string; error?: string; attempts: number }[] };
@@ -21,16 +20,6 @@ interface RpcReply {
 async function rpc(server: RunningServer, method: string, params: unknown): Promise<RpcReply> {
   const response = await fetch(`${server.origin}/api/v1/rpc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
   return (await response.json()) as RpcReply;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 function kill9(server: RunningServer): Promise<void> {
@@ -56,12 +45,12 @@ describe('DAG runs under crashes and budgets (built server, embedded database)',
     const started = await rpc(server, 'dag_run', { definition: { name: 'crash/spin', nodes: [{ id: 'spin', action: 'transform', input: '=($f := function($n){ $f($n + 1) }; $f(0))' }] } });
     const runId = started.result!.runId as string;
     let healthy = 0;
-    const node = await until('the runaway node to fail', async () => {
+    const node = await eventually(async () => {
       if ((await fetch(`${server!.origin}/health`)).ok) healthy++;
       const status = await rpc(server!, 'dag_status', { runId });
       const spin = status.result?.nodes?.[0];
       return spin?.status === 'failed' ? spin : undefined;
-    });
+    }, 'the runaway node to fail', { timeoutMs: 30_000 });
     expect(healthy).toBeGreaterThan(0);
     expect(node.error).toMatch(/expressionTimeoutMs/);
     expect((await fetch(`${server.origin}/health`)).ok).toBe(true);
@@ -76,15 +65,15 @@ describe('DAG runs under crashes and budgets (built server, embedded database)',
     const slow = async () => (await rpc(server!, 'dag_status', { runId })).result?.nodes?.[0];
     // Two attempts die with their process (DAG_MAX_INTERRUPTED_ATTEMPTS=2) ...
     for (let crash = 1; crash <= 2; crash++) {
-      await until(`attempt ${crash} to run`, async () => ((await slow())?.status === 'running' ? true : undefined));
+      await eventually(async () => ((await slow())?.status === 'running' ? true : undefined), `attempt ${crash} to run`, { timeoutMs: 30_000 });
       await kill9(server);
       server = await startHttpServer(['--data-dir', dataDir], env);
     }
     // ... and the node is failed when taken back, not started a third time.
-    const failed = await until('the node to fail', async () => {
+    const failed = await eventually(async () => {
       const node = await slow();
       return node?.status === 'failed' ? node : undefined;
-    });
+    }, 'the node to fail', { timeoutMs: 30_000 });
     expect(failed.error).toMatch(/^interrupted 2 times: .*maxInterruptedAttempts \(2, DAG_engine\.settings\.maxInterruptedAttempts\)/);
     expect((await rpc(server, 'dag_status', { runId })).result).toMatchObject({ status: 'failed' });
   }, 120_000);
@@ -94,7 +83,7 @@ describe('DAG runs under crashes and budgets (built server, embedded database)',
     // A run left with a node in flight by a killed process ...
     const started = await rpc(server, 'dag_run', { definition: { name: 'crash/left', nodes: [{ id: 'wait', action: 'delay', input: { ms: 600_000 } }] } });
     const runId = started.result!.runId as string;
-    await until('the node to run', async () => ((await rpc(server!, 'dag_status', { runId })).result?.nodes?.[0]?.status === 'running' ? true : undefined));
+    await eventually(async () => ((await rpc(server!, 'dag_status', { runId })).result?.nodes?.[0]?.status === 'running' ? true : undefined), 'the node to run', { timeoutMs: 30_000 });
     await kill9(server);
 
     // ... is not resumed by a server whose DAG engine is disabled.
@@ -112,7 +101,7 @@ describe('DAG runs under crashes and budgets (built server, embedded database)',
 
     // Enabled again, the scheduler takes the run back (counting the interruption).
     server = await startHttpServer(['--data-dir', dataDir], env);
-    await until('the run to be resumed', async () => (server!.stderr.some((line) => line.includes('resuming interrupted runs')) ? true : undefined));
+    await eventually(async () => (server!.stderr.some((line) => line.includes('resuming interrupted runs')) ? true : undefined), 'the run to be resumed', { timeoutMs: 30_000 });
     expect((await rpc(server, 'dag_status', { runId })).result).toMatchObject({ status: 'running' });
   }, 120_000);
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, startHttpServer, type RunningServer } from '../helpers/cli.js';
 import { connectHttp, type McpClient } from '../helpers/clients.js';
 import { DATABASE_URL, uniqueId } from '../helpers/backends.js';
-import { sleep } from '../helpers/timing.js';
+import { eventually } from '../helpers/timing.js';
 
 interface NodeState {
   id: string;
@@ -29,20 +29,10 @@ interface RunState {
   nodes: NodeState[];
 }
 
-
 async function tool<T>(client: McpClient, name: string, args: Record<string, unknown>): Promise<T> {
   const result = await client.callTool({ name, arguments: args });
   if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
   return result.structuredContent as T;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, tries = 600, everyMs = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await sleep(everyMs);
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 describe('dag over stdio', () => {
@@ -74,12 +64,12 @@ describe('dag over stdio', () => {
       })).structuredContent as { runId: string };
       const uri = `dag://runs/${started.runId}`;
       await client.subscribeResource({ uri });
-      await until('the run to finish', async () => {
+      await eventually(async () => {
         const read = await client.readResource({ uri });
         const state = JSON.parse((read.contents[0] as { text: string }).text) as RunState;
         return state.status === 'succeeded' ? state : undefined;
-      });
-      await until('an update notification', async () => (updates.length >= 2 ? true : undefined), 50);
+      }, 'the run to finish', { timeoutMs: 60_000 });
+      await eventually(async () => (updates.length >= 2 ? true : undefined), 'an update notification', { timeoutMs: 5_000 });
       expect(new Set(updates)).toEqual(new Set([uri]));
       const listed = await client.listResources();
       expect(listed.resources.map((r) => r.uri)).toContain(uri);
@@ -109,10 +99,10 @@ describe('dag durability on the embedded database', () => {
     server = await startHttpServer(['--data-dir', dir], env);
     let client = await connectHttp('v2', server.url);
     const { runId } = await tool<{ runId: string }>(client, 'dag_run', { definition: { name: 'e2e/crash', concurrency: 10, nodes }, params: { seed: 7 }, idempotencyKey: 'crash-1' });
-    const before = await until('40 nodes to succeed', async () => {
+    const before = await eventually(async () => {
       const state = await tool<RunState>(client, 'dag_status', { runId });
       return state.nodes.filter((n) => n.status === 'succeeded').length >= 40 ? state : undefined;
-    }, 600, 30);
+    }, '40 nodes to succeed', { timeoutMs: 18_000, intervalMs: 30 });
     await client.close().catch(() => undefined);
     server.process.kill('SIGKILL');
     await new Promise((r) => server!.process.once('exit', r));
@@ -121,10 +111,10 @@ describe('dag durability on the embedded database', () => {
 
     server = await startHttpServer(['--data-dir', dir], env);
     client = await connectHttp('v2', server.url);
-    const after = await until('the run to finish after the restart', async () => {
+    const after = await eventually(async () => {
       const state = await tool<RunState>(client, 'dag_status', { runId });
       return state.status === 'running' || state.status === 'queued' ? undefined : state;
-    });
+    }, 'the run to finish after the restart', { timeoutMs: 60_000 });
     expect(after.status).toBe('succeeded');
     expect(after.nodes.filter((n) => n.status === 'succeeded')).toHaveLength(200);
     for (const [id, node] of doneBefore) {
@@ -173,13 +163,13 @@ describe.skipIf(!DATABASE_URL)(`dag scale-out on PostgreSQL${DATABASE_URL ? '' :
     try {
       const owners = async () =>
         (await db.query<{ owner: string; n: number }>(`select split_part(lease_owner, '-', 1) as owner, count(*)::integer as n from dag_nodes where run_id = $1 and status = 'succeeded' group by 1`, [runId])).rows;
-      await until('both servers to have finished nodes', async () => ((await owners()).length >= 2 ? true : undefined), 600, 50);
+      await eventually(async () => ((await owners()).length >= 2 ? true : undefined), 'both servers to have finished nodes', { timeoutMs: 30_000, intervalMs: 50 });
       first.process.kill('SIGKILL');
       servers.shift();
-      const state = await until('the run to finish', async () => {
+      const state = await eventually(async () => {
         const s = await tool<RunState>(mcp, 'dag_status', { runId });
         return s.status === 'running' || s.status === 'queued' ? undefined : s;
-      });
+      }, 'the run to finish', { timeoutMs: 60_000 });
       expect(state.status).toBe('succeeded');
       expect(state.nodes.filter((n) => n.status === 'succeeded')).toHaveLength(1000);
       const byOwner = await owners();
@@ -208,10 +198,10 @@ describe.skipIf(!DATABASE_URL)(`dag scale-out on PostgreSQL${DATABASE_URL ? '' :
     try {
       const runningBy = async () =>
         (await db.query<{ owner: string }>(`select distinct split_part(lease_owner, '-', 1) as owner from dag_nodes where run_id = $1 and status = 'running'`, [runId])).rows.map((r) => r.owner);
-      await until('both servers to be running nodes', async () => ((await runningBy()).length >= 2 ? true : undefined), 600, 50);
+      await eventually(async () => ((await runningBy()).length >= 2 ? true : undefined), 'both servers to be running nodes', { timeoutMs: 30_000, intervalMs: 50 });
       const cancelled = await tool<{ status: string }>(mcp, 'dag_cancel', { runId });
       expect(cancelled.status).toBe('cancelled');
-      await until('no node of the run to be running', async () => ((await runningBy()).length === 0 ? true : undefined));
+      await eventually(async () => ((await runningBy()).length === 0 ? true : undefined), 'no node of the run to be running', { timeoutMs: 60_000 });
 
       const { rows } = await db.query<{ status: string; error: string | null; owner: string; after: boolean }>(
         `select n.status, n.error, split_part(n.lease_owner, '-', 1) as owner, n.started_at > r.finished_at as after

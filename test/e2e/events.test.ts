@@ -15,18 +15,7 @@ import { connectStdio, type McpClient } from '../helpers/clients.js';
 import { DATABASE_URL, freshDatabase, REDIS_URL, uniqueId } from '../helpers/backends.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
 import { freePort, REDIS_SERVER_BIN, startRedis } from '../helpers/private-redis.js';
-import { sleep } from '../helpers/timing.js';
-
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    await sleep(50);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+import { eventually } from '../helpers/timing.js';
 
 async function modernClient(url: string): Promise<Client> {
   const client = new Client({ name: 'events-e2e', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
@@ -62,7 +51,7 @@ const slowRun = (name: string, firstMs: number) => ({
 
 /** A replica takes traffic once /ready says so (storage, and with it the Redis relay, is open). */
 async function ready(server: RunningServer): Promise<void> {
-  await until(`${server.url} to be ready`, async () => ((await fetch(new URL('/ready', server.url))).ok ? true : undefined));
+  await eventually(async () => ((await fetch(new URL('/ready', server.url))).ok ? true : undefined), `${server.url} to be ready`, { timeoutMs: 30_000 });
 }
 
 const skipReason = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_URL ? 'set REDIS_URL to a Redis server' : undefined;
@@ -110,15 +99,15 @@ describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skip
     expect(subscription.honoredFilter).toEqual({ resourceSubscriptions: [uri], resourcesListChanged: true });
     await stdio.subscribeResource({ uri });
 
-    const finished = await until('the run to succeed', async () => {
+    const finished = await eventually(async () => {
       const state = await tool<{ status: string }>(onB, 'dag_status', { runId });
       return state.status === 'succeeded' ? state : undefined;
-    });
+    }, 'the run to succeed', { timeoutMs: 30_000 });
     expect(finished.status).toBe('succeeded');
     // After the listen: "wait" completes (releasing "one", run inline), "two" is claimed and
     // completes, the run ends. Every one of them happened on B.
-    await until('three updates on A', () => (heardOnA.updated.length >= 3 ? true : undefined), 10_000);
-    await until('three updates on the stdio connection', () => (heardOnStdio.length >= 3 ? true : undefined), 10_000);
+    await eventually(() => (heardOnA.updated.length >= 3 ? true : undefined), 'three updates on A', { timeoutMs: 10_000 });
+    await eventually(() => (heardOnStdio.length >= 3 ? true : undefined), 'three updates on the stdio connection', { timeoutMs: 10_000 });
     expect(new Set(heardOnA.updated)).toEqual(new Set([uri]));
     expect(new Set(heardOnStdio)).toEqual(new Set([uri]));
     const db = new pg.Client({ connectionString: database.url });
@@ -130,7 +119,7 @@ describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skip
     // A new workflow defined through B changes the resource list A's client sees.
     const before = heardOnA.listChanged();
     await tool(onB, 'dag_define', { definition: { name: `events/${uniqueId('wf')}`, nodes: [{ id: 'a', action: 'noop' }] } });
-    await until('a list change on A', () => (heardOnA.listChanged() > before ? true : undefined), 10_000);
+    await eventually(() => (heardOnA.listChanged() > before ? true : undefined), 'a list change on A', { timeoutMs: 10_000 });
     await subscription.close();
   }, 90_000);
 
@@ -159,7 +148,6 @@ describe.skipIf(skipReason)(`change events across replicas${skipReason ? ` (skip
     await expect(client.subscribeResource({ uri: 'dag://runs/x' })).rejects.toThrow();
   }, 60_000);
 });
-
 
 const downSkip = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_SERVER_BIN ? 'set REDIS_SERVER_BIN to a redis-server binary' : undefined;
 
@@ -193,20 +181,20 @@ describe.skipIf(downSkip)(`change events while Redis is down${downSkip ? ` (skip
       redis.kill('SIGKILL');
       await new Promise((resolve) => redis!.once('exit', resolve));
       const ready = async () => (await fetch(new URL('/ready', a.url))).json() as Promise<{ ready: boolean; checks: { events: { ok: boolean; backend: string } } }>;
-      await until('A to notice the outage', async () => ((await ready()).checks.events.ok ? undefined : true), 10_000);
+      await eventually(async () => ((await ready()).checks.events.ok ? undefined : true), 'A to notice the outage', { timeoutMs: 10_000 });
       expect(await ready()).toMatchObject({ ready: true, checks: { events: { ok: false, backend: 'redis' } } });
       // B finishes the run meanwhile; A serves calls and reads it from the database.
-      const state = await until('the run to succeed during the outage', async () => {
+      const state = await eventually(async () => {
         const s = await tool<{ status: string }>(onA, 'dag_status', { runId });
         return s.status === 'succeeded' ? s : undefined;
-      });
+      }, 'the run to succeed during the outage', { timeoutMs: 30_000 });
       expect(state.status).toBe('succeeded');
       const heardDuringOutage = heard.updated.length;
 
       redis = await startRedis(port);
-      await until('A to announce the run after the outage', () => (heard.updated.length > heardDuringOutage ? true : undefined), 20_000);
+      await eventually(() => (heard.updated.length > heardDuringOutage ? true : undefined), 'A to announce the run after the outage', { timeoutMs: 20_000 });
       expect(heard.updated.at(-1)).toBe(uri);
-      await until('/ready to report the channel back', async () => ((await ready()).checks.events.ok ? true : undefined), 10_000);
+      await eventually(async () => ((await ready()).checks.events.ok ? true : undefined), '/ready to report the channel back', { timeoutMs: 10_000 });
     } finally {
       await onA.close().catch(() => undefined);
       await onB.close().catch(() => undefined);

@@ -96,7 +96,7 @@ describe('stdio framing of large messages', () => {
         for (let i = 0; i < 600; i++) {
           const found = answers().find((m) => m.id === id);
           if (found) return found;
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
         throw new Error(`no answer to ${JSON.stringify(id)}; stdout: ${stdout.slice(0, 2000)}`);
       },

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../src/server/auth/api-key-store.js';
 import { appBackends, title } from '../helpers/backends.js';
 import { raw, startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { eventually } from '../helpers/timing.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
@@ -27,15 +28,6 @@ async function modernClient(s: ApiServer, key: string): Promise<Client> {
   const client = new Client({ name: 'trust-test', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${s.origin}/mcp`), { requestInit: { headers: { 'x-api-key': key } } }));
   return client;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 for (const backend of appBackends()) {
@@ -121,7 +113,7 @@ for (const backend of appBackends()) {
       expect(bobs.honoredFilter).toEqual({ resourcesListChanged: true });
       // A closed stream gives its slot back.
       await first.close();
-      const again = await until('a slot to be given back', async () => asAlice.listen({ resourcesListChanged: true }).catch(() => undefined));
+      const again = await eventually(async () => asAlice.listen({ resourcesListChanged: true }).catch(() => undefined), 'a slot to be given back', { timeoutMs: 30_000 });
       await Promise.all([second.close(), bobs.close(), again.close()]);
     });
 

@@ -11,14 +11,15 @@
  * - yank versus promotion: a promotion_request racing the yank either promotes before it or is
  *   refused as yanked, and once the yank has returned every replica refuses it (40 rounds);
  * - one idempotency key, 50 racing dag_run callers on three replicas: every caller gets the
- *   one run the key made (5 rounds of 50);
+ *   one run the key made (40 rounds of 50);
  * - a deny policy set on one replica gates the other replicas as soon as its change event
  *   reaches them, although each trusts its policy set for ten minutes otherwise;
  * - the audit chain, which every replica extended through all of the above, verifies.
  *
- * A race that shows one time in ten escapes 40 rounds with probability 0.9^40 ≈ 1.5 %. Before
- * the fixes of issue 23, a run of this file showed 6–11 stale rounds of 40 in the first test,
- * 1–5 promoted yanked versions in the second, and 28 of 50 refused callers in the third.
+ * A race that shows one round in ten escapes each of the three tests' 40 rounds with
+ * probability 0.9^40 ≈ 1.5 %. Before the fixes of issue 23, a run of this file showed 6–11
+ * stale rounds of 40 in the first test, 1–5 promoted yanked versions in the second, and 28 of
+ * 50 refused callers in the third.
  * Needs DATABASE_URL and REDIS_URL.
  */
 import pg from 'pg';
@@ -32,11 +33,12 @@ import { governanceAuditVerify, governanceSetPolicy } from '../../tools/governan
 import { registryGet, registryPublish, registryYank } from '../../tools/registry.js';
 import { ADMIN, DATABASE_URL, dropSchema, REDIS_URL, silentLogger, uniqueId } from '../helpers/backends.js';
 import { startLatencyProxy, type LatencyProxy } from '../helpers/latency-proxy.js';
+import { eventually, sleep } from '../helpers/timing.js';
 
 const REPLICAS = 3;
 const ROUNDS = 40;
 const READERS = 8;
-const IDEMPOTENCY_ROUNDS = 5;
+const IDEMPOTENCY_ROUNDS = 40;
 const IDEMPOTENCY_CALLERS = 50;
 /** Replica i reaches Redis with i × this many ms of delay each way, as from farther away. */
 const REDIS_DELAY_STEP_MS = 4;
@@ -44,7 +46,7 @@ const REDIS_DELAY_STEP_MS = 4;
 const yankDelay = (round: number) => 10 + (round % 20);
 
 /** fn after ms milliseconds (0: on the next turn of the event loop). */
-const later = <T>(ms: number, fn: () => Promise<T>): Promise<T> => new Promise((resolve) => setTimeout(resolve, ms)).then(fn);
+const later = <T>(ms: number, fn: () => Promise<T>): Promise<T> => sleep(ms).then(fn);
 
 const skipReason = !DATABASE_URL ? 'set DATABASE_URL to a PostgreSQL with pgvector' : !REDIS_URL ? 'set REDIS_URL to a Redis server' : undefined;
 
@@ -185,15 +187,15 @@ describe.skipIf(skipReason)(`races across ${REPLICAS} replicas on one PostgreSQL
     for (let i = 0; i < REPLICAS; i++) await call(i, registryGet, args);
     await call(0, governanceSetPolicy, { id: 'race-deny-get', target: 'registry_get', expression: 'artifact.name == "race/policy"', effect: 'deny', message: 'no' });
     for (let i = 0; i < REPLICAS; i++) {
-      const deadline = Date.now() + 2000;
-      let refused: unknown;
-      while (refused === undefined && Date.now() < deadline) {
-        refused = await call(i, registryGet, args).then(
-          () => undefined,
-          (error: unknown) => error,
-        );
-        if (refused === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const refused = await eventually(
+        () =>
+          call(i, registryGet, args).then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        `replica ${i} to refuse the read`,
+        { timeoutMs: 2000, intervalMs: 20 },
+      );
       expect(refused, `replica ${i}`).toBeInstanceOf(EngineError);
       expect((refused as EngineError).message).toContain('race-deny-get');
     }
