@@ -395,9 +395,10 @@ async function waitForVectors(rag: RagEngine, collection: string, command: strin
   for (;;) {
     const finished = await Promise.race([done, new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref())]);
     if (finished || signal.aborted) break;
-    const { pending, moving } = await rag.embeddingStatus(collection);
+    // The status is read only when a line is due: whenEmbedded polls the engine already.
     if (performance.now() - shownAt < 2000) continue;
     shownAt = performance.now();
+    const { pending, moving } = await rag.embeddingStatus(collection);
     process.stderr.write(
       moving
         ? `${command}: ${moving.done} of ${moving.total} chunks embedded with ${moving.to}\n`
