@@ -12,7 +12,8 @@
  * through host.run/host.invoke: scope, the policies of the operation it is governed as,
  * audit, metrics and a span. Tool failures become results with isError; failures of the
  * other surfaces are protocol errors with the codes the HTTP API uses (never -32603 for a
- * denial): a missing resource is "resource not found", a bad prompt argument -32602.
+ * denial): a missing resource is the SDK's "resource not found" (-32602 with data {uri}, as the
+ * 2026-07-28 revision requires on every era; no -32002), a bad prompt argument -32602.
  */
 import {
   McpServer,
