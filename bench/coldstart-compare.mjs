@@ -2,7 +2,7 @@
  * Stdio cold start of two checkouts, alternated
  * =============================================
  * Usage: node bench/coldstart-compare.mjs BEFORE_DIR AFTER_DIR [runs per round] [rounds]
- * Each checkout must be built (dist/). For each spawn: wall time from spawn() until the
+ * Each checkout must be built (dist/); each runs its own package.json `bin`. For each spawn: wall time from spawn() until the
  * answer to `initialize` arrives on stdout, and the process's CPU time (user + system, from
  * /proc/<pid>/stat) at that moment; `--data-dir memory://`, run in the checkout's own
  * directory (its config). Prints one JSON line per round and checkout: the medians.
@@ -23,7 +23,8 @@ const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initializ
 
 function once(root) {
   const started = performance.now();
-  const child = spawn(process.execPath, [resolve(root, 'dist/bundle/cli.js'), '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
+  const bin = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).bin['mcp-level3'];
+  const child = spawn(process.execPath, [resolve(root, bin), '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
   return new Promise((done, fail) => {
     child.once('error', fail);
     child.stdout.once('data', () => {
