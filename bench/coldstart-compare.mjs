@@ -2,9 +2,9 @@
  * Stdio cold start of two checkouts, alternated
  * =============================================
  * Usage: node bench/coldstart-compare.mjs BEFORE_DIR AFTER_DIR [runs per round] [rounds]
- * Each checkout must be built (dist/); each runs its own package.json `bin`. For each spawn: wall time from spawn() until the
- * answer to `initialize` arrives on stdout, and the process's CPU time (user + system, from
- * /proc/<pid>/stat) at that moment; `--data-dir memory://`, run in the checkout's own
+ * Each checkout must be built (dist/); each runs its own package.json `bin`. For each
+ * spawn: wall time from spawn() until the answer to `initialize` arrives on stdout, and the
+ * process's CPU time (user + system, from /proc/<pid>/stat) at that moment; `--data-dir memory://`, run in the checkout's own
  * directory (its config). Prints one JSON line per round and checkout: the medians.
  */
 import { spawn } from 'node:child_process';
@@ -21,10 +21,11 @@ const cpuSeconds = (pid) => {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'coldstart', version: '1' } } })}\n`;
 
-function once(root) {
+const binOf = (root) => resolve(root, JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).bin['mcp-level3']);
+
+function once(root, bin) {
   const started = performance.now();
-  const bin = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).bin['mcp-level3'];
-  const child = spawn(process.execPath, [resolve(root, bin), '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [bin, '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
   return new Promise((done, fail) => {
     child.once('error', fail);
     child.stdout.once('data', () => {
@@ -39,7 +40,8 @@ function once(root) {
 for (let round = 1; round <= Number(roundsText); round++) {
   for (const root of [before, after]) {
     const samples = [];
-    for (let i = 0; i < Number(runsText); i++) samples.push(await once(root));
+    const bin = binOf(root);
+    for (let i = 0; i < Number(runsText); i++) samples.push(await once(root, bin));
     console.log(JSON.stringify({ round, root, runs: samples.length, medianMs: Math.round(median(samples.map((s) => s.ms))), medianCpuS: median(samples.map((s) => s.cpuS)) }));
   }
 }

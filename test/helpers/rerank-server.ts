@@ -1,4 +1,3 @@
-import { afterAll, beforeAll, beforeEach } from 'vitest';
 /*
  * A local rerank endpoint for tests, speaking both request shapes the HTTP reranker sends:
  * text-embeddings-inference at /rerank ({query, texts} → [{index, score}]) and Cohere's at
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
  * Its scores are real and deterministic: the share of the query's distinct words a text holds
  * (overlapScore). `mode` makes it fail with 500 or never answer.
  */
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

@@ -48,8 +48,8 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
       for (const waiter of readyWaiters) waiter.resolve();
       readyWaiters = [];
     },
+    // The next request starts another worker, and onStart resets what this one left.
     onFail: (error) => {
-      ready = false;
       for (const waiter of readyWaiters) waiter.reject(error);
       readyWaiters = [];
     },
@@ -65,7 +65,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
       if (extractor && extractor !== HEURISTIC_EXTRACTOR) throw new Error(`the worker preparer runs the heuristic extractor only, not ${extractor.id}`);
       if (docs.length === 0) return [];
       if (signal?.aborted) return docs.map(() => ({ error: abortError(signal) }));
-      client.worker();
+      client.start();
       if (!ready && !preparedHere) {
         preparedHere = true;
         whileStarting ??= createInProcessPreparer(createOfflineEmbedder(setup.dimensions), setup.chunking);
@@ -84,7 +84,7 @@ export function createWorkerPreparer(setup: PreparationWorkerSetup): WorkerPrepa
       }
     },
     whenReady() {
-      client.worker();
+      client.start();
       return ready ? Promise.resolve() : new Promise<void>((resolve, reject) => readyWaiters.push({ resolve, reject }));
     },
     close: () => client.close(),

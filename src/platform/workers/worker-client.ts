@@ -20,7 +20,7 @@ export interface WorkerClientOptions<Answer extends { id: number }> {
   /** A message of the running worker that answers no request (one of a replaced worker is dropped). */
   onNotice?(message: unknown): void;
   /** A worker was started (before its first message). */
-  onStart?(worker: Worker): void;
+  onStart?(): void;
   /** The held requests were failed with this error (worker error, exit or close). */
   onFail?(error: Error): void;
   /** The errors requests fail with, in the caller's words. */
@@ -28,8 +28,8 @@ export interface WorkerClientOptions<Answer extends { id: number }> {
 }
 
 export interface WorkerClient<Request, Answer> {
-  /** The running worker, started if there is none. */
-  worker(): Worker;
+  /** Starts a worker if none runs. */
+  start(): void;
   /** Sends request(id) and resolves with its answer; rejects when aborted or when the worker fails. */
   request(request: (id: number) => Request, signal?: AbortSignal): Promise<Answer>;
   /** Ends the worker, failing what it held. */
@@ -78,7 +78,7 @@ export function createWorkerClient<Request, Answer extends { id: number }>(optio
       failAll(new Error(options.failures.exit(code)));
     });
     current = started;
-    options.onStart?.(started);
+    options.onStart?.();
     updateRef();
     return started;
   };
@@ -111,7 +111,7 @@ export function createWorkerClient<Request, Answer extends { id: number }>(optio
   };
 
   return {
-    worker,
+    start: () => void worker(),
     request,
     async close() {
       const stopping = current;
