@@ -2,7 +2,8 @@
  * One contract for the embeddings port: the offline embedder, the OpenAI-compatible
  * adapter against a local server that speaks the /v1/embeddings protocol, and the ONNX
  * embedder with the model `npm run model:fetch` puts in EMBEDDINGS_MODEL_DIR (skipped when
- * it is not there; .ci/run fetches it).
+ * it is not there; .ci/run fetches it), in process and as the server runs it, on worker
+ * threads that share a batch.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { EmbeddingsPort } from '../../src/platform/embeddings/embeddings-po
 import { createOfflineEmbedder } from '../../src/platform/embeddings/offline-embedder.js';
 import { createOnnxEmbedder } from '../../src/platform/embeddings/onnx-embedder.js';
 import { createOpenAiEmbedder } from '../../src/platform/embeddings/openai-embedder.js';
+import { createWorkerOnnxEmbedder } from '../../src/platform/embeddings/worker-onnx-embedder.js';
 import { ONNX_MODEL_DIR, onnxModelMissing } from '../helpers/onnx-model.js';
 
 const onnxSkip = onnxModelMissing ? ` (skipped: ${onnxModelMissing})` : '';
@@ -60,11 +62,19 @@ const openai = (overrides: Partial<Parameters<typeof createOpenAiEmbedder>[0]> =
   createOpenAiEmbedder({ url: endpoint.url, model: 'test-model', apiKey: 'sk-test', batchSize: 4, cache: createMemoryCache({ maxSize: 100, ttlSeconds: 60 }), cacheTtlSeconds: 60, ...overrides });
 
 const onnx = (batchSize?: number) => createOnnxEmbedder({ modelDir: ONNX_MODEL_DIR, threads: 1, batchSize });
+const workers: { close(): Promise<void> }[] = [];
+afterAll(() => Promise.all(workers.map((w) => w.close())));
+const onnxOnWorkers = (count: number) => {
+  const port = createWorkerOnnxEmbedder({ modelDir: ONNX_MODEL_DIR, workers: count });
+  workers.push(port);
+  return port;
+};
 
 const ports: { name: string; create: () => EmbeddingsPort | Promise<EmbeddingsPort>; skip?: boolean }[] = [
   { name: 'offline', create: () => createOfflineEmbedder() },
   { name: 'openai-compatible', create: () => openai() },
   { name: `onnx${onnxSkip}`, create: () => onnx(), skip: onnxModelMissing !== undefined },
+  { name: `onnx on 2 worker threads${onnxSkip}`, create: () => onnxOnWorkers(2), skip: onnxModelMissing !== undefined },
 ];
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
@@ -153,6 +163,15 @@ describe.skipIf(onnxModelMissing !== undefined)(`ONNX embedder (all-MiniLM-L6-v2
       expect(cosine(asDocument!, document!)).toBeGreaterThan(1 - 1e-5);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on worker threads, shares a batch among them and gives each text the vector it gets in process', async () => {
+    const texts = ['one', 'a second, longer text about licences', 'three', 'the fourth text', 'five'];
+    const inProcess = await (await onnx()).embed(texts);
+    for (const count of [2, 3]) {
+      const pooled = await onnxOnWorkers(count).embed(texts);
+      expect(pooled.map((v) => Array.from(v))).toEqual(inProcess.map((v) => Array.from(v)));
     }
   });
 

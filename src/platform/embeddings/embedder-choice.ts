@@ -6,7 +6,8 @@
  *   `npm install` puts in models/ (scripts/fetch-model.mjs) and the container image bakes
  *   in; when it is missing, or onnxruntime-node is, the offline hashed embedder, with the
  *   reason kept in `fallback` so the log and rag_collections can say which embedder answers.
- * - `onnx`: that model, or another one in EMBEDDINGS_MODEL_DIR (EMBEDDINGS_THREADS); a
+ * - `onnx`: that model, or another one in EMBEDDINGS_MODEL_DIR (EMBEDDINGS_THREADS: how many
+ *   threads embed, each a worker with one ONNX Runtime thread); a
  *   missing model stops the server with the command that fetches it.
  * - `openai` (the default when EMBEDDINGS_URL is set): an OpenAI-compatible endpoint.
  * - `offline`: the hashed embedder, asked for by name (no fallback note).

@@ -12,8 +12,8 @@
  *
  * onnxruntime-node is an optional dependency and is imported only here, when this embedder
  * is chosen (EMBEDDINGS_PROVIDER=onnx), so a machine without it, or without the model, runs
- * everything else. Inference is serialized: ONNX Runtime already spreads one batch over its
- * intra-op threads, and concurrent batches would only contend for the same cores.
+ * everything else. Inference is serialized: one embedder runs one text at a time (the server
+ * runs several, one per worker thread: worker-onnx-embedder.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

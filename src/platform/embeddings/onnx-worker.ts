@@ -5,7 +5,7 @@
  * on the thread that calls it, and a batch of 16 chunks keeps it busy for a good fraction of
  * a second, which on the main thread would stall every request (and PGlite, which runs
  * there). Requests are served one at a time, in arrival order, so a query's embedding waits
- * behind one batch at most. Vectors go back as one transferred buffer.
+ * behind this worker's share of one batch at most. Vectors go back as one transferred buffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOnnxEmbedder, type OnnxEmbedderOptions } from './onnx-embedder.js';
