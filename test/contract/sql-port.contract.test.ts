@@ -69,6 +69,28 @@ for (const backend of sqlBackends()) {
       expect((await sql.query<{ n: number }>('select count(*)::int as n from items')).rows[0]!.n).toBe(3);
     });
 
+    it('answers a prepared statement as it answers any other, across connections, in transactions and after its table changes', async () => {
+      await sql.query('insert into items (id, label) values ($1, $2)', [10, 'ten']);
+      const label = async (db: Pick<SqlPort, 'query'>, id: number) =>
+        (await db.query<{ label: string }>('select label from items where id = $1', [id], { prepare: 'contract_item_label' })).rows[0]?.label;
+      // More calls at once than one connection serves, so a pool prepares it on several.
+      expect(await Promise.all([10, 10, 10, 10, 999].map((id) => label(sql, id)))).toEqual(['ten', 'ten', 'ten', 'ten', undefined]);
+      expect(await sql.transaction((tx) => label(tx, 10))).toBe('ten');
+      if (sql.kind === 'postgres') {
+        // PostgreSQL keeps it on the connection (PGlite parses each statement anyway).
+        const kept = await sql.transaction(async (tx) => {
+          await label(tx, 10);
+          return (await tx.query<{ name: string }>('select name from pg_prepared_statements')).rows.map((r) => r.name);
+        });
+        expect(kept).toContain('contract_item_label');
+      }
+      await sql.exec('alter table items add column note text');
+      expect(await label(sql, 10)).toBe('ten');
+      await sql.exec('alter table items drop column note');
+      await sql.query('delete from items where id = $1', [10]);
+      expect(await label(sql, 10)).toBeUndefined();
+    });
+
     it('has pgvector with HNSW cosine indexes', async () => {
       await sql.exec(`
         create extension if not exists vector;

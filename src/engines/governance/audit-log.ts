@@ -312,6 +312,8 @@ export class AuditLog {
          }
          select count(*)::int as moved from head`,
         [last.seq, last.hash, expected.seq, expected.hash, ...columnArrays(records), ...(intents.length > 0 ? [[...intents]] : [])],
+        // Every call's record goes through this statement: planned once per connection.
+        { prepare: intents.length > 0 ? 'audit_append_settling' : 'audit_append' },
       );
       if (rows[0]?.moved === 1) {
         this.head = { seq: last.seq, hash: last.hash };

@@ -263,6 +263,7 @@ export class RegistryEngine {
          array(select al.alias from registry_aliases al where al.name = a.name and al.version = a.version order by al.alias) as aliases
        from registry_artifacts a where name = $1 and version = $2`,
       [name, version, MAX_CACHED_BYTES],
+      { prepare: 'registry_get_version' },
     );
     const row = rows[0];
     if (!row) {

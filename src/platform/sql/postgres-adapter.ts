@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { translated } from './sql-errors.js';
-import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
+import { assertIdentifier, type QueryOptions, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
 
 export interface PoolSettings {
   min: number;
@@ -20,9 +20,10 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 function wrap(db: Queryable): SqlExecutor {
   return {
-    query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
+    query<R>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<SqlResult<R>> {
       return translated(async () => {
-        const result = await db.query(text, values as unknown[] | undefined);
+        const params = values as unknown[] | undefined;
+        const result = await (options?.prepare ? db.query({ name: options.prepare, text, values: params }) : db.query(text, params));
         return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
       });
     },

@@ -11,9 +11,19 @@ export interface SqlResult<R> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * A name under which the backend keeps the statement parsed and planned, for a statement
+   * run on nearly every call with the same text: PostgreSQL prepares it once per connection
+   * (a plan it checks against schema changes) instead of parsing and planning it each time.
+   * One name, one text, across the codebase. PGlite parses each statement anyway.
+   */
+  prepare?: string;
+}
+
 export interface SqlExecutor {
   /** A parameterized statement: values go through $1..$n, never into the text. */
-  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>>;
+  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<SqlResult<R>>;
   /** Several statements without parameters (migrations). */
   exec(text: string): Promise<void>;
   /**
