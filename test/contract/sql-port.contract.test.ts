@@ -76,18 +76,22 @@ for (const backend of sqlBackends()) {
       // More calls at once than one connection serves, so a pool prepares it on several.
       expect(await Promise.all([10, 10, 10, 10, 999].map((id) => label(sql, id)))).toEqual(['ten', 'ten', 'ten', 'ten', undefined]);
       expect(await sql.transaction((tx) => label(tx, 10))).toBe('ten');
-      if (sql.kind === 'postgres') {
-        // PostgreSQL keeps it on the connection (PGlite parses each statement anyway).
-        const kept = await sql.transaction(async (tx) => {
-          await label(tx, 10);
-          return (await tx.query<{ name: string }>('select name from pg_prepared_statements')).rows.map((r) => r.name);
-        });
-        expect(kept).toContain('contract_item_label');
-      }
+      // Kept in the session (PGlite's one, or the connection's).
+      const kept = await sql.transaction(async (tx) => {
+        await label(tx, 10);
+        return (await tx.query<{ name: string }>('select name from pg_prepared_statements')).rows.map((r) => r.name);
+      });
+      expect(kept).toContain('contract_item_label');
+      // A failing run leaves the statement, and the port, working.
+      const insert = (id: number) => sql.query('insert into items (id, label) values ($1, $2)', [id, 'prepared'], { prepare: 'contract_item_insert' });
+      await insert(11);
+      await expect(insert(11)).rejects.toThrow();
+      await insert(12);
+      expect(await Promise.all([label(sql, 11), label(sql, 12)])).toEqual(['prepared', 'prepared']);
       await sql.exec('alter table items add column note text');
       expect(await label(sql, 10)).toBe('ten');
       await sql.exec('alter table items drop column note');
-      await sql.query('delete from items where id = $1', [10]);
+      await sql.query('delete from items where id = any($1::int[])', [[10, 11, 12]]);
       expect(await label(sql, 10)).toBeUndefined();
     });
 

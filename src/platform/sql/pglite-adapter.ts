@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tracingEnabled, withSpan } from '../tracing.js';
 import { translated } from './sql-errors.js';
-import { assertIdentifier, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
+import { pglitePrepared, type PreparedQuery } from './pglite-prepared.js';
+import { assertIdentifier, type QueryOptions, type SqlExecutor, type SqlPort, type SqlResult } from './sql-port.js';
 
 interface PGliteQueryable {
   query<R>(text: string, values?: unknown[], options?: { blob?: Blob }): Promise<{ rows: R[]; affectedRows?: number }>;
@@ -35,12 +36,13 @@ function traced<T>(text: string, fn: () => Promise<T>): Promise<T> {
   });
 }
 
-function wrap(db: PGliteQueryable): SqlExecutor {
+/** `prepared` runs named statements: given for the instance, not inside a transaction (whose statements are few and varied). */
+function wrap(db: PGliteQueryable, prepared?: PreparedQuery): SqlExecutor {
   return {
-    query<R>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>> {
+    query<R>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<SqlResult<R>> {
       return traced(text, () =>
         translated(async () => {
-          const result = await db.query<R>(text, values ? [...values] : undefined);
+          const result = options?.prepare && prepared ? await prepared<R>(options.prepare, text, values ?? []) : await db.query<R>(text, values ? [...values] : undefined);
           return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
         }),
       );
@@ -78,11 +80,13 @@ export interface PgliteSettings {
 }
 
 export async function createPglite(dataDir: string | undefined, settings?: PgliteSettings): Promise<SqlPort> {
-  const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
+  const [pglite, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
+  const { PGlite } = pglite;
   // PGlite's start parameters replace its defaults, so they are kept and one is added.
   const startParams = settings ? [...PGlite.defaultStartParams, '-c', `shared_buffers=${settings.sharedBuffersMb}MB`] : undefined;
-  const db = (await PGlite.create({ dataDir, extensions: { vector }, ...(startParams ? { startParams } : {}) })) as unknown as PGliteLike;
-  const base = wrap(db);
+  const instance = await PGlite.create({ dataDir, extensions: { vector }, ...(startParams ? { startParams } : {}) });
+  const db = instance as unknown as PGliteLike;
+  const base = wrap(db, pglitePrepared(instance, pglite));
   return {
     kind: 'pglite',
     ...base,
