@@ -11,9 +11,9 @@
  * (measured on 2 cores: bench/results/2026-12-06-embedding-workers.md). A request's texts
  * go to the least busy workers a text at a time; a single text (a query) goes to the least
  * busy one, the first on a tie, so a server that only answers queries starts one worker.
- * Each worker starts on its first text, loads the model once and
- * stays, unreferenced while idle (it does not keep the process alive), until close(). A
- * worker that dies fails the requests it held; the next request starts another.
+ * Each worker starts on its first text, loads the model once and stays, unreferenced while
+ * idle (it does not keep the process alive), until close(). A worker that dies fails the
+ * requests it held; the next request starts another.
  */
 import { availableParallelism } from 'node:os';
 import { createWorkerClient, type WorkerClient } from '../workers/worker-client.js';
@@ -60,15 +60,14 @@ export function createWorkerOnnxEmbedder(options: WorkerOnnxEmbedderOptions): Em
       },
     }));
 
-  const send = async (index: number, texts: string[], query: boolean, signal?: AbortSignal): Promise<Float32Array[]> => {
-    queued[index]! += texts.length;
+  const embedOne = async (index: number, text: string, query: boolean, signal?: AbortSignal): Promise<Float32Array> => {
+    queued[index]!++;
     try {
-      const answer = await client(index).request((id) => ({ id, texts, query }), signal);
+      const answer = await client(index).request((id) => ({ id, texts: [text], query }), signal);
       if (answer.error !== undefined) throw new Error(answer.error);
-      const { vectors, dimensions } = answer;
-      return Array.from({ length: vectors.length / dimensions }, (_, i) => vectors.subarray(i * dimensions, (i + 1) * dimensions));
+      return answer.vectors;
     } finally {
-      queued[index]! -= texts.length;
+      queued[index]!--;
     }
   };
 
@@ -90,7 +89,7 @@ export function createWorkerOnnxEmbedder(options: WorkerOnnxEmbedderOptions): Em
           while (next < texts.length && !failed) {
             signal?.throwIfAborted();
             const at = next++;
-            vectors[at] = (await send(index, [texts[at]!], query, signal))[0]!;
+            vectors[at] = await embedOne(index, texts[at]!, query, signal);
           }
         } catch (error) {
           failed = true; // the other workers stop taking texts
