@@ -4,8 +4,9 @@
  * Runs the ONNX embedder (onnx-embedder.ts) off the main thread: ONNX Runtime's `run` works
  * on the thread that calls it, and a batch of 16 chunks keeps it busy for a good fraction of
  * a second, which on the main thread would stall every request (and PGlite, which runs
- * there). Requests are served one at a time, in arrival order, so a query's embedding waits
- * behind this worker's share of one batch at most. Vectors go back as one transferred buffer.
+ * there). Requests are served one at a time, in arrival order (the server sends one text per
+ * request, so a query's embedding waits behind one text). Vectors go back as one transferred
+ * buffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOnnxEmbedder, type OnnxEmbedderOptions } from './onnx-embedder.js';

@@ -5,7 +5,7 @@
  * WebAssembly (parse, describe, bind, describe, execute) before its sync. A statement that
  * runs on nearly every call (the audit append) is kept instead as a named statement in the
  * session: parsed and planned once, then bound and run in one round trip. Measured on the
- * audit append: about 350 µs a call against 800 µs (bench/results/2026-12-06-prepared-statements.md).
+ * audit append: about 420 µs a call against 950 µs (bench/results/2026-12-06-prepared-statements.md).
  * PostgreSQL re-plans a named statement when a table it reads changes, as for any client.
  *
  * It takes the same locks as PGlite's own `query` (no transaction open, then the statement
