@@ -100,7 +100,7 @@ async function openEmbedder(choice: EmbedderChoice, settings: AdapterSettings, c
     case 'onnx':
       return (await import('./platform/embeddings/worker-onnx-embedder.js')).createWorkerOnnxEmbedder({
         modelDir: choice.modelDir,
-        workers: choice.threads,
+        workers: choice.workers,
         onLoad: (ms) => settings.log.info({ modelDir: choice.modelDir, ms }, 'embedding model loaded'),
       });
     case 'offline':

@@ -6,9 +6,9 @@
  * searchable by full text when the ingest answers, at the speed of the text analysis, not of
  * the model. This loop then embeds the chunks that have no vector yet, a batch at a time,
  * oldest first, and writes the vectors; a query's vector list holds the chunks embedded so
- * far. The model runs on worker threads of its own (worker-onnx-embedder.ts), not on the
- * event loop, which hand the texts of a batch to the workers one at a time, so a query's own
- * embedding waits behind one text at most.
+ * far. The model runs on worker threads (worker-onnx-embedder.ts), not on the event loop; a
+ * batch's texts go to them one at a time, so a query's own embedding waits behind one text
+ * at most.
  *
  * It also moves a collection to another embedder (`mcp-level3 rag reembed`): the new vectors
  * go to next_embedding while queries keep using the old ones with the old embedder; once

@@ -18,7 +18,7 @@ import { DEFAULT_ONNX_MODEL_DIR, findOnnxModel } from './onnx-embedder.js';
 export type EmbedderChoice =
   | { provider: 'offline'; fallback?: string }
   | { provider: 'openai'; url: string }
-  | { provider: 'onnx'; modelDir: string; threads?: number };
+  | { provider: 'onnx'; modelDir: string; workers?: number };
 
 export function chooseEmbedder(env: Record<string, string | undefined>): EmbedderChoice {
   const provider = env.EMBEDDINGS_PROVIDER || (env.EMBEDDINGS_URL ? 'openai' : undefined);
@@ -30,7 +30,7 @@ export function chooseEmbedder(env: Record<string, string | undefined>): Embedde
       } catch (error) {
         return { provider: 'offline', fallback: (error as Error).message };
       }
-      return { provider: 'onnx', modelDir, threads: threadsFrom(env) };
+      return { provider: 'onnx', modelDir, workers: workersFrom(env) };
     }
     case 'offline':
       return { provider };
@@ -39,20 +39,21 @@ export function chooseEmbedder(env: Record<string, string | undefined>): Embedde
       return { provider, url: env.EMBEDDINGS_URL };
     case 'onnx': {
       const modelDir = env.EMBEDDINGS_MODEL_DIR || DEFAULT_ONNX_MODEL_DIR;
-      const threads = threadsFrom(env);
+      const workers = workersFrom(env);
       try {
         findOnnxModel(modelDir);
       } catch (error) {
         throw new ConfigError([`EMBEDDINGS_PROVIDER=onnx: ${(error as Error).message}`]);
       }
-      return { provider, modelDir, threads };
+      return { provider, modelDir, workers };
     }
     default:
       throw new ConfigError([`EMBEDDINGS_PROVIDER: expected offline, openai or onnx (or unset: the local model when installed), got "${provider}"`]);
   }
 }
 
-function threadsFrom(env: Record<string, string | undefined>): number | undefined {
+/** EMBEDDINGS_THREADS: how many threads embed, each a worker running the model on one ONNX Runtime thread. */
+function workersFrom(env: Record<string, string | undefined>): number | undefined {
   const threads = env.EMBEDDINGS_THREADS ? Number(env.EMBEDDINGS_THREADS) : undefined;
   if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
     throw new ConfigError([`EMBEDDINGS_THREADS: expected a positive integer, got "${env.EMBEDDINGS_THREADS}"`]);

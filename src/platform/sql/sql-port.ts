@@ -14,9 +14,10 @@ export interface SqlResult<R> {
 export interface QueryOptions {
   /**
    * A name under which the backend keeps the statement parsed and planned, for a statement
-   * run on nearly every call with the same text: PostgreSQL prepares it once per connection
-   * (a plan it checks against schema changes) instead of parsing and planning it each time.
-   * One name, one text, across the codebase. PGlite parses each statement anyway.
+   * run on nearly every call with the same text: PostgreSQL prepares it once per connection,
+   * PGlite once in its session (pglite-prepared.ts; not inside a transaction, whose
+   * statements run as given), instead of parsing and planning it each time; both re-plan it
+   * when a table it reads changes. One name, one text, across the codebase.
    */
   prepare?: string;
 }
