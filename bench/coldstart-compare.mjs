@@ -4,8 +4,11 @@
  * Usage: node bench/coldstart-compare.mjs BEFORE_DIR AFTER_DIR [runs per round] [rounds]
  * Each checkout must be built (dist/); each runs its own package.json `bin`. For each
  * spawn: wall time from spawn() until the answer to `initialize` arrives on stdout, and the
- * process's CPU time (user + system, from /proc/<pid>/stat) at that moment; `--data-dir memory://`, run in the checkout's own
- * directory (its config). Prints one JSON line per round and checkout: the medians.
+ * process's CPU time (user + system, from /proc/<pid>/stat) at that moment; then, as a
+ * client goes on, the time until `tools/list` is answered (the client sends it with
+ * notifications/initialized once `initialize` is answered). `--data-dir memory://`, run in
+ * the checkout's own directory (its config). Prints one JSON line per round and checkout:
+ * the medians.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,15 +26,26 @@ const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initializ
 
 const binOf = (root) => resolve(root, JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).bin['mcp-level3']);
 
+const listTools = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`;
+
 function once(root, bin) {
   const started = performance.now();
   const child = spawn(process.execPath, [bin, '--data-dir', 'memory://'], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
   return new Promise((done, fail) => {
     child.once('error', fail);
-    child.stdout.once('data', () => {
-      const sample = { ms: performance.now() - started, cpuS: cpuSeconds(child.pid) };
-      child.kill('SIGKILL');
-      done(sample);
+    const sample = {};
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (sample.ms === undefined && out.includes('"id":1')) {
+        Object.assign(sample, { ms: performance.now() - started, cpuS: cpuSeconds(child.pid) });
+        child.stdin.write(listTools);
+      }
+      if (out.includes('"id":2')) {
+        sample.toolsListMs = performance.now() - started;
+        child.kill('SIGKILL');
+        done(sample);
+      }
     });
     child.stdin.write(initialize);
   });
@@ -42,6 +56,6 @@ for (let round = 1; round <= Number(roundsText); round++) {
     const samples = [];
     const bin = binOf(root);
     for (let i = 0; i < Number(runsText); i++) samples.push(await once(root, bin));
-    console.log(JSON.stringify({ round, root, runs: samples.length, medianMs: Math.round(median(samples.map((s) => s.ms))), medianCpuS: median(samples.map((s) => s.cpuS)) }));
+    console.log(JSON.stringify({ round, root, runs: samples.length, medianMs: Math.round(median(samples.map((s) => s.ms))), medianCpuS: median(samples.map((s) => s.cpuS)), medianToolsListMs: Math.round(median(samples.map((s) => s.toolsListMs))) }));
   }
 }

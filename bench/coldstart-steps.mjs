@@ -43,23 +43,29 @@ async function child() {
   };
   await step('zod', true, () => import('zod'));
   await step('@modelcontextprotocol/server (its protocol schemas)', true, () => import('@modelcontextprotocol/server'));
-  await step('yaml', true, () => import('yaml'));
-  await step('pino', true, () => import('pino'));
-  await step('configuration schemas (src/config)', true, () => import(dist('src/config/load-config.js')));
-  await step('declarations: tools, resources, prompts (zod schemas built at load)', true, () =>
-    Promise.all([import(dist('tools/index.js')), import(dist('resources/index.js')), import(dist('prompts/index.js'))]),
-  );
-  const { App } = await step('the rest of the CLI and app module graph', true, () =>
-    Promise.all([import(dist('src/app.js')), import(dist('src/server/mcp-server.js')), import(dist('src/platform/data-dir-lock.js')), import(dist('tools/scopes.js'))]).then(([app]) => app),
-  );
-  const app = await step('new App(): read, interpolate and validate the YAML config, logger, operations', true, () => new App({ dataDir: DATA_DIR, runsWorkflows: true }));
-  await step('stdio: SDK stdio module, line transport, limits', true, () =>
-    Promise.all([import('@modelcontextprotocol/server/stdio'), import(dist('src/server/stdio-transport.js')), import(dist('src/server/limits.js'))]),
+  const { createDeferredStdioServer } = await step('stdio: SDK stdio module, line transport, the MCP surface module', true, () =>
+    Promise.all([import('@modelcontextprotocol/server/stdio'), import(dist('src/server/stdio-transport.js')), import(dist('src/server/mcp-server.js')), import(dist('src/platform/data-dir-lock.js'))]).then(([, , surface]) => surface),
   );
   const { createMcpServerFactory } = await import(dist('src/server/mcp-server.js'));
-  const factory = await step('MCP server factory and one McpServer', true, () => createMcpServerFactory(app, () => ({ id: 'local', scopes: ['*'] }), 'stdio')({ era: 'legacy' }));
-  void factory;
-  await step('(after initialize) tool catalog: a JSON Schema per tool, on the first tools/list', false, () => createMcpServerFactory(app, () => ({ id: 'local', scopes: ['*'] }), 'stdio').catalog);
+  const stdioServer = await step('one McpServer, its handlers not installed yet (what answers initialize)', true, () => {
+    const deferred = createDeferredStdioServer();
+    deferred.factory({ era: 'legacy' });
+    return deferred;
+  });
+  await step('(after initialize) yaml', false, () => import('yaml'));
+  await step('(after initialize) pino', false, () => import('pino'));
+  await step('(after initialize) configuration schemas (src/config)', false, () => import(dist('src/config/load-config.js')));
+  await step('(after initialize) declarations: tools, resources, prompts (zod schemas built at load)', false, () =>
+    Promise.all([import(dist('tools/index.js')), import(dist('resources/index.js')), import(dist('prompts/index.js'))]),
+  );
+  const { App } = await step('(after initialize) the rest of the app module graph', false, () =>
+    Promise.all([import(dist('src/app.js')), import(dist('tools/scopes.js')), import(dist('src/server/limits.js'))]).then(([app]) => app),
+  );
+  const app = await step('(after initialize) new App(): read, interpolate and validate the YAML config, logger, operations', false, () => new App({ dataDir: DATA_DIR, runsWorkflows: true }));
+  await step('(after initialize) handlers installed; the tool catalog (a JSON Schema per tool), on the first tools/list', false, () => {
+    stdioServer.install(app, { id: 'local', scopes: ['*'] });
+    return createMcpServerFactory(app, () => ({ id: 'local', scopes: ['*'] })).catalog;
+  });
   await step('(after initialize) prom-client, on first use', false, () => app.metrics);
   await step('(after initialize) engine and driver modules', false, () =>
     Promise.all(

@@ -11,15 +11,13 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { App, MEMORY_DATA_DIR, type AppOptions } from './app.js';
-import { ConfigError } from './config/load-config.js';
-import { parseToolsets } from '../tools/index.js';
-import type { Principal } from './surface/operation.js';
-import { unknownScopesProblem } from '../tools/scopes.js';
+// The app (configuration, declarations, engines) is imported when a command needs it: stdio
+// answers `initialize` before it (runStdio).
+import { MEMORY_DATA_DIR } from './adapters.js';
+import type { App, AppOptions } from './app.js';
 import { VERSION } from './package-info.js';
 import { DataDirLockedError, lockDataDir } from './platform/data-dir-lock.js';
 import { shutdownTracing, tracingRequested } from './platform/tracing.js';
-import { createMcpServerFactory } from './server/mcp-server.js';
 import type { AdminSocket, KeyAction, KeyActionResult } from './server/admin-socket.js';
 import type { RagEngine } from './engines/rag/rag-engine.js';
 
@@ -102,7 +100,8 @@ function parseCommandLine(argv: string[]) {
   }
 }
 
-function createApp(values: ReturnType<typeof parseCommandLine>['values'], command: string): App {
+async function createApp(values: ReturnType<typeof parseCommandLine>['values'], command: string): Promise<App> {
+  const [{ App }, { ConfigError }, { parseToolsets }] = await Promise.all([import('./app.js'), import('./config/load-config.js'), import('../tools/index.js')]);
   const options: AppOptions = {
     configDir: values.config ?? './config',
     configExplicit: values.config !== undefined,
@@ -135,33 +134,57 @@ function startAdminSocket(app: App): Promise<AdminSocket | undefined> {
     });
 }
 
-async function runStdio(app: App): Promise<void> {
-  // The local user's own server runs as one principal with the scopes auth-config.yaml gives it.
-  const { principal, scopes } = app.config.auth.stdio;
-  const scopeProblem = unknownScopesProblem(scopes);
-  if (scopeProblem) fail(`configuration is invalid:\n  ${app.config.sources.auth}: stdio.scopes: ${scopeProblem}`);
-  const [{ serveStdio }, { LineStdioTransport }, { requestBodyLimit, REQUEST_LIMIT_SETTING }] = await Promise.all([
+/** Without a message from the client, stdio builds its app this long after start anyway (a bad configuration is then reported at once). */
+const STDIO_BUILD_AT_THE_LATEST_MS = 200;
+
+/**
+ * MCP over stdio. The handshake is answered before the app is built: `initialize` needs only
+ * the server's identity and capabilities, and a client waits for that answer at start-up.
+ * The app is built as soon as the answer is out (or a request comes first); the transport
+ * holds every request until it is (createDeferredStdioServer).
+ */
+async function runStdio(values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
+  const [{ serveStdio }, { LineStdioTransport, OPENING_LINE_BYTES }, { createDeferredStdioServer }] = await Promise.all([
     import('@modelcontextprotocol/server/stdio'),
     import('./server/stdio-transport.js'),
-    import('./server/limits.js'),
+    import('./server/mcp-server.js'),
   ]);
-  const local: Principal = { id: principal, scopes };
+  let app: App | undefined;
+  let build!: () => void;
+  const needed = new Promise<void>((resolve) => (build = resolve));
   // Lines framed by our transport: an oversized message is answered with an error and skipped
-  // (the SDK's closes the connection), under the same limit as an HTTP body.
-  const transport = new LineStdioTransport({ maxMessageBytes: requestBodyLimit(app.config), limitSetting: REQUEST_LIMIT_SETTING }, process.stdin, process.stdout); // --allow-stdout: the stdio transport's channel
-  const handle = serveStdio(createMcpServerFactory(app, () => local, 'stdio'), {
+  // (the SDK's closes the connection), under the same limit as an HTTP body, set once the
+  // configuration is read (only the opening `initialize` is read before).
+  const transport = new LineStdioTransport({ maxMessageBytes: OPENING_LINE_BYTES, held: true, onNeeded: build }, process.stdin, process.stdout); // --allow-stdout: the stdio transport's channel
+  const server = createDeferredStdioServer();
+  const handle = serveStdio(server.factory, {
     transport,
-    onerror: (error) => app.log.warn({ err: error.message }, 'stdio protocol error'),
+    onerror: (error) => (app ? app.log.warn({ err: error.message }, 'stdio protocol error') : process.stderr.write(`mcp-level3: stdio protocol error: ${error.message}\n`)),
   });
-  app.start();
-  const admin = startAdminSocket(app);
+  setTimeout(build, STDIO_BUILD_AT_THE_LATEST_MS);
+  const built = needed.then(async () => {
+    const opened = await openApp(values, 'stdio');
+    // The local user's own server runs as one principal with the scopes auth-config.yaml gives it.
+    const { principal, scopes } = opened.config.auth.stdio;
+    const [{ unknownScopesProblem }, { requestBodyLimit, REQUEST_LIMIT_SETTING }] = await Promise.all([import('../tools/scopes.js'), import('./server/limits.js')]);
+    const scopeProblem = unknownScopesProblem(scopes);
+    if (scopeProblem) fail(`configuration is invalid:\n  ${opened.config.sources.auth}: stdio.scopes: ${scopeProblem}`);
+    app = opened;
+    server.install(opened, { id: principal, scopes });
+    transport.release({ maxMessageBytes: requestBodyLimit(opened.config), limitSetting: REQUEST_LIMIT_SETTING });
+    opened.start();
+    opened.log.info({ transport: 'stdio', tools: opened.operations.length, principal, scopes }, 'mcp-level3 serving on stdio');
+    return { app: opened, admin: startAdminSocket(opened) };
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // A configuration that does not load stops the process from the build itself.
+    const { app: opened, admin } = await built;
     await handle.close().catch(() => undefined);
     await (await admin)?.close().catch(() => undefined);
-    await app.close();
+    await opened.close();
     await shutdownTracing().catch(() => undefined);
     process.exit(0);
   };
@@ -169,7 +192,6 @@ async function runStdio(app: App): Promise<void> {
   process.stdin.on('close', stop);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  app.log.info({ transport: 'stdio', tools: app.operations.length, principal, scopes }, 'mcp-level3 serving on stdio');
 }
 
 async function runHttp(app: App, values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
@@ -262,6 +284,7 @@ async function runApiKey(app: App, values: ReturnType<typeof parseCommandLine>['
   const { requestKeyAction, runKeyAction } = await import('./server/admin-socket.js');
   const { durationSeconds } = await import('./config/duration.js');
   const { isEngineError } = await import('./errors.js');
+  const { unknownScopesProblem } = await import('../tools/scopes.js');
   const out = (text: string): void => void process.stdout.write(`${text}\n`); // --allow-stdout: a CLI answer, not the stdio server path
 
   // Arguments are checked before the database is opened, so a mistake is reported at once.
@@ -448,6 +471,26 @@ function loadDotEnv(): void {
   }
 }
 
+/** The app for a command, holding its data dir, with tracing started before any storage opens. */
+async function openApp(values: ReturnType<typeof parseCommandLine>['values'], command: string): Promise<App> {
+  const app = await createApp(values, command);
+  // apikey asks a server running on the data dir first (admin-socket.ts), and takes the
+  // directory itself only when none answers.
+  if (command !== 'apikey') holdDataDir(app);
+  process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
+  // Before anything opens storage: the drivers must load after their instrumentations.
+  // Without an endpoint the SDK is never imported.
+  if (tracingRequested(process.env)) {
+    try {
+      const { startTracing } = await import('./platform/tracing-sdk.js');
+      await startTracing({ serviceName: 'mcp-level3', version: VERSION, log: app.log });
+    } catch (error) {
+      app.log.error({ err: error }, 'tracing could not start; serving without it');
+    }
+  }
+  return app;
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine(process.argv.slice(2));
   loadDotEnv();
@@ -465,23 +508,12 @@ async function main(): Promise<void> {
     fail(`unknown command ${JSON.stringify(command)}; use "stdio", "http", "apikey", "ingest" or "rag"\n\n${USAGE}`);
   }
 
-  const app = createApp(values, command);
-  // apikey asks a server running on the data dir first (admin-socket.ts), and takes the
-  // directory itself only when none answers.
-  if (command !== 'apikey') holdDataDir(app);
-  process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled rejection'));
-  // Before anything opens storage: the drivers must load after their instrumentations.
-  // Without an endpoint the SDK is never imported.
-  if (tracingRequested(process.env)) {
-    try {
-      const { startTracing } = await import('./platform/tracing-sdk.js');
-      await startTracing({ serviceName: 'mcp-level3', version: VERSION, log: app.log });
-    } catch (error) {
-      app.log.error({ err: error }, 'tracing could not start; serving without it');
-    }
+  if (command === 'stdio') {
+    await runStdio(values);
+    return;
   }
-  if (command === 'stdio') await runStdio(app);
-  else if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
+  const app = await openApp(values, command);
+  if (command === 'apikey') await runApiKey(app, values, positionals.slice(1));
   else if (command === 'ingest') await runIngest(app, values, positionals.slice(1));
   else if (command === 'rag') await runRag(app, positionals.slice(1));
   else await runHttp(app, values);

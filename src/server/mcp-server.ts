@@ -1,7 +1,8 @@
 /*
  * MCP surface
  * ===========
- * A factory building one McpServer per connection (stdio) or request (streamable HTTP)
+ * The McpServers of streamable HTTP (one per request) and stdio (one per connection, made
+ * before the app exists and given its handlers once it does: createDeferredStdioServer),
  * from the declarations: the operations in tools/, the resource templates in resources/
  * and the prompts in prompts/. This is the one place they are registered with the SDK.
  * Catalogs (names, JSON Schemas, URI templates, prompt arguments) are built once per
@@ -199,13 +200,181 @@ export interface McpServerFactoryWithCatalog extends McpServerFactory {
   catalog: McpCatalog;
 }
 
-export function createMcpServerFactory(
-  host: ServerHost,
-  principalFor: (ctx: McpRequestContext) => Principal,
-  transport: McpTransportKind = 'http',
-): McpServerFactoryWithCatalog {
-  // The catalog (a JSON Schema per tool) is built on first use: answering `initialize` needs
-  // none of it, and over stdio that answer is what a client waits for at start-up.
+/** One server's identity and capabilities; its handlers come from installHandlers. */
+function newMcpServer(subscribe: boolean, notifies: boolean): McpServer {
+  return new McpServer(
+    { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
+    {
+      capabilities: {
+        logging: {},
+        tools: { listChanged: false },
+        resources: { subscribe, listChanged: notifies },
+        prompts: { listChanged: false },
+        completions: {},
+      },
+      instructions: INSTRUCTIONS,
+    },
+  );
+}
+
+interface Connection {
+  host: ServerHost;
+  catalogOf: () => McpCatalog;
+  principal: Principal;
+  era: McpRequestContext['era'];
+  transport: McpTransportKind;
+  /** stdio: resources/subscribe is served (2025 era), each one checked by authorizeSubscription. */
+  subscribe: boolean;
+}
+
+function installHandlers(server: McpServer, { host, catalogOf, principal, era, transport, subscribe }: Connection): void {
+  const call = (ctx?: ServerContext): CallContext => ({ principal, ...(ctx ? { signal: ctx.mcpReq.signal } : {}) });
+  const handlers = server.server;
+  handlers.setRequestHandler('tools/list', () => ({ tools: catalogOf().tools.list }));
+  handlers.setRequestHandler('tools/call', async (request, ctx) => {
+    const entry = catalogOf().tools.byName.get(request.params.name);
+    if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+    let result: CallToolResult;
+    try {
+      const output = (await host.invoke(entry.operation, request.params.arguments, {
+        principal,
+        signal: ctx.mcpReq.signal,
+        progress: progressReporter(ctx as ServerContext),
+        sample: sampler(server, ctx as ServerContext),
+      })) as Record<string, unknown>;
+      result = { content: resultContent(entry.operation, output), structuredContent: output };
+    } catch (error) {
+      result = { isError: true, content: [{ type: 'text', text: error instanceof EngineError ? error.message : 'internal error' }] };
+    }
+    return server.server.projectCallToolResult(result, entry.listed.outputSchema);
+  });
+
+  handlers.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: catalogOf().resources.map((e) => e.listed) }));
+  handlers.setRequestHandler('resources/list', async (_request, ctx) => {
+    const resources: Resource[] = [];
+    for (const { resource } of catalogOf().resources) {
+      // A principal without the scope sees none of them, without a denial per template.
+      if (!resource.list || !hasScope(principal, resource.scope)) continue;
+      const listed = await host
+        .run(
+          {
+            surface: 'resource',
+            name: resource.name,
+            engine: resource.engine,
+            scope: resource.scope,
+            resource: resource.uriTemplate,
+            arguments: { list: resource.uriTemplate },
+            writes: false,
+            parse: () => undefined,
+            work: (_none, { surface }) => resource.list!(surface),
+          },
+          call(ctx as ServerContext),
+        )
+        .catch((error: unknown) => {
+          throw protocolError(error, 'resource');
+        });
+      resources.push(...listed);
+    }
+    return { resources };
+  });
+  handlers.setRequestHandler('resources/read', async (request, ctx) => {
+    const { uri } = request.params;
+    const found = resourceEntryFor(catalogOf(), uri);
+    if (!found) throw new ResourceNotFoundError(uri, `no resource ${uri} on this server; resources/templates/list names the templates`);
+    try {
+      const body = await host.run(readInvocation('resource', found.entry.resource, uri, found.values), call(ctx as ServerContext));
+      return { contents: [{ uri, ...body } as { uri: string; mimeType: string; text: string }] };
+    } catch (error) {
+      throw protocolError(error, 'resource', uri);
+    }
+  });
+
+  handlers.setRequestHandler('prompts/list', () => ({ prompts: catalogOf().prompts.list }));
+  handlers.setRequestHandler('prompts/get', async (request, ctx) => {
+    const entry = catalogOf().prompts.byName.get(request.params.name);
+    if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${request.params.name} not found; prompts/list names the prompts`);
+    const { prompt } = entry;
+    const args = request.params.arguments ?? {};
+    try {
+      const rendered = await host.run(
+        {
+          surface: 'prompt',
+          name: prompt.name,
+          engine: prompt.engine,
+          scope: prompt.scope,
+          resource: prompt.name,
+          arguments: args,
+          writes: false,
+          parse: () => {
+            const parsed = prompt.args.safeParse(args, { reportInput: true });
+            if (!parsed.success) throw invalidInput(`prompt ${prompt.name}: ${formatIssues(parsed.error.issues).join('; ')}`);
+            return parsed.data;
+          },
+          policy: (values) => ({ operation: prompt.governedAs.operation, input: prompt.governedAs.input(values) }),
+          work: (values, { surface }) => prompt.render(values, surface),
+        },
+        call(ctx as ServerContext),
+      );
+      return { description: rendered.description, messages: [{ role: 'user' as const, content: { type: 'text' as const, text: rendered.text } }] };
+    } catch (error) {
+      throw protocolError(error, 'prompt');
+    }
+  });
+
+  handlers.setRequestHandler('completion/complete', async (request, ctx) => {
+    const { ref, argument } = request.params;
+    const context = Object.fromEntries(Object.entries(request.params.context?.arguments ?? {}).map(([key, value]) => [key, decodeVariable(value)]));
+    let target: { name: string; engine: AnyResource['engine']; scope: string; governedAs: AnyResource['governedAs']; complete?: Partial<Record<string, Completer<Record<string, string>>>>; encode: boolean; label: string };
+    if (ref.type === 'ref/resource') {
+      const entry = catalogOf().resources.find((e) => e.resource.uriTemplate === ref.uri);
+      if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
+      target = { ...entry.resource, encode: true, label: ref.uri };
+    } else if (ref.type === 'ref/prompt') {
+      const entry = catalogOf().prompts.byName.get(ref.name);
+      if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
+      target = { ...(entry.prompt as unknown as typeof target), encode: false, label: ref.name };
+    } else {
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'completion/complete: ref.type must be "ref/resource" or "ref/prompt"');
+    }
+    const completer = target.complete?.[argument.name];
+    if (!completer) return { completion: { values: [], hasMore: false } };
+    try {
+      const values = await host.run(
+        {
+          surface: 'completion',
+          name: target.name,
+          engine: target.engine,
+          scope: target.scope,
+          resource: target.label,
+          arguments: { argument: argument.name, value: argument.value },
+          writes: false,
+          parse: () => undefined,
+          async work(_none, { engines, surface }) {
+            const candidates = (await completer(argument.value, context, surface)).slice(0, MAX_COMPLETIONS);
+            // Only values the caller could read: each candidate is checked as a read of it would be.
+            const permitted = await Promise.all(
+              candidates.map((value) => engines.governance.permits(target.governedAs.operation, principal, target.governedAs.input({ ...context, [argument.name]: value }))),
+            );
+            return candidates.filter((_, i) => permitted[i]);
+          },
+        },
+        call(ctx as ServerContext),
+      );
+      return { completion: { values: target.encode ? values.map(encodeURIComponent) : values, total: values.length, hasMore: false } };
+    } catch (error) {
+      throw protocolError(error, 'completion');
+    }
+  });
+
+  if (transport === 'stdio') {
+    deliverChanges(host.events, server, era, subscribe ? (uri) => authorizeSubscription(host, catalogOf(), uri, { principal }) : undefined);
+  }
+  traceMcpRequests(server, transport, host.log);
+}
+
+/** Streamable HTTP's servers: one per request (2025 era, stateless) or per 2026-07-28 exchange. stdio's is createDeferredStdioServer. */
+export function createMcpServerFactory(host: ServerHost, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactoryWithCatalog {
+  // The catalog (a JSON Schema per tool) is built once, on first use.
   let built: McpCatalog | undefined;
   const catalogOf = (): McpCatalog => (built ??= buildCatalog(host));
   const subscribable = host.resources.filter((resource) => resource.subscribable);
@@ -213,168 +382,44 @@ export function createMcpServerFactory(
   const factory = (requestContext: McpRequestContext) => {
     const principal = principalFor(requestContext);
     const { era } = requestContext;
-    // Changes reach a 2026-07-28 client through subscriptions/listen (HTTP or stdio) and a
-    // 2025 client only on stdio: 2025 HTTP is served stateless, with nothing to send them on.
-    const stdio = transport === 'stdio';
-    const notifies = era === 'modern' || stdio;
+    // Changes reach a 2026-07-28 client through subscriptions/listen; a 2025 client over HTTP
+    // is served stateless, with nothing to send them on.
+    const notifies = era === 'modern';
     const subscribe = notifies && subscribable.some((resource) => hasScope(principal, resource.scope));
-    const server = new McpServer(
-      { name: 'mcp-level3', title: 'mcp-level3', version: VERSION },
-      {
-        capabilities: {
-          logging: {},
-          tools: { listChanged: false },
-          resources: { subscribe, listChanged: notifies },
-          prompts: { listChanged: false },
-          completions: {},
-        },
-        instructions: INSTRUCTIONS,
-      },
-    );
-    const call = (ctx?: ServerContext): CallContext => ({ principal, ...(ctx ? { signal: ctx.mcpReq.signal } : {}) });
-    const handlers = server.server;
-
-    handlers.setRequestHandler('tools/list', () => ({ tools: catalogOf().tools.list }));
-    handlers.setRequestHandler('tools/call', async (request, ctx) => {
-      const entry = catalogOf().tools.byName.get(request.params.name);
-      if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-      let result: CallToolResult;
-      try {
-        const output = (await host.invoke(entry.operation, request.params.arguments, {
-          principal,
-          signal: ctx.mcpReq.signal,
-          progress: progressReporter(ctx as ServerContext),
-          sample: sampler(server, ctx as ServerContext),
-        })) as Record<string, unknown>;
-        result = { content: resultContent(entry.operation, output), structuredContent: output };
-      } catch (error) {
-        result = { isError: true, content: [{ type: 'text', text: error instanceof EngineError ? error.message : 'internal error' }] };
-      }
-      return server.server.projectCallToolResult(result, entry.listed.outputSchema);
-    });
-
-    handlers.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: catalogOf().resources.map((e) => e.listed) }));
-    handlers.setRequestHandler('resources/list', async (_request, ctx) => {
-      const resources: Resource[] = [];
-      for (const { resource } of catalogOf().resources) {
-        // A principal without the scope sees none of them, without a denial per template.
-        if (!resource.list || !hasScope(principal, resource.scope)) continue;
-        const listed = await host
-          .run(
-            {
-              surface: 'resource',
-              name: resource.name,
-              engine: resource.engine,
-              scope: resource.scope,
-              resource: resource.uriTemplate,
-              arguments: { list: resource.uriTemplate },
-              writes: false,
-              parse: () => undefined,
-              work: (_none, { surface }) => resource.list!(surface),
-            },
-            call(ctx as ServerContext),
-          )
-          .catch((error: unknown) => {
-            throw protocolError(error, 'resource');
-          });
-        resources.push(...listed);
-      }
-      return { resources };
-    });
-    handlers.setRequestHandler('resources/read', async (request, ctx) => {
-      const { uri } = request.params;
-      const found = resourceEntryFor(catalogOf(), uri);
-      if (!found) throw new ResourceNotFoundError(uri, `no resource ${uri} on this server; resources/templates/list names the templates`);
-      try {
-        const body = await host.run(readInvocation('resource', found.entry.resource, uri, found.values), call(ctx as ServerContext));
-        return { contents: [{ uri, ...body } as { uri: string; mimeType: string; text: string }] };
-      } catch (error) {
-        throw protocolError(error, 'resource', uri);
-      }
-    });
-
-    handlers.setRequestHandler('prompts/list', () => ({ prompts: catalogOf().prompts.list }));
-    handlers.setRequestHandler('prompts/get', async (request, ctx) => {
-      const entry = catalogOf().prompts.byName.get(request.params.name);
-      if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${request.params.name} not found; prompts/list names the prompts`);
-      const { prompt } = entry;
-      const args = request.params.arguments ?? {};
-      try {
-        const rendered = await host.run(
-          {
-            surface: 'prompt',
-            name: prompt.name,
-            engine: prompt.engine,
-            scope: prompt.scope,
-            resource: prompt.name,
-            arguments: args,
-            writes: false,
-            parse: () => {
-              const parsed = prompt.args.safeParse(args, { reportInput: true });
-              if (!parsed.success) throw invalidInput(`prompt ${prompt.name}: ${formatIssues(parsed.error.issues).join('; ')}`);
-              return parsed.data;
-            },
-            policy: (values) => ({ operation: prompt.governedAs.operation, input: prompt.governedAs.input(values) }),
-            work: (values, { surface }) => prompt.render(values, surface),
-          },
-          call(ctx as ServerContext),
-        );
-        return { description: rendered.description, messages: [{ role: 'user' as const, content: { type: 'text' as const, text: rendered.text } }] };
-      } catch (error) {
-        throw protocolError(error, 'prompt');
-      }
-    });
-
-    handlers.setRequestHandler('completion/complete', async (request, ctx) => {
-      const { ref, argument } = request.params;
-      const context = Object.fromEntries(Object.entries(request.params.context?.arguments ?? {}).map(([key, value]) => [key, decodeVariable(value)]));
-      let target: { name: string; engine: AnyResource['engine']; scope: string; governedAs: AnyResource['governedAs']; complete?: Partial<Record<string, Completer<Record<string, string>>>>; encode: boolean; label: string };
-      if (ref.type === 'ref/resource') {
-        const entry = catalogOf().resources.find((e) => e.resource.uriTemplate === ref.uri);
-        if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
-        target = { ...entry.resource, encode: true, label: ref.uri };
-      } else if (ref.type === 'ref/prompt') {
-        const entry = catalogOf().prompts.byName.get(ref.name);
-        if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
-        target = { ...(entry.prompt as unknown as typeof target), encode: false, label: ref.name };
-      } else {
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'completion/complete: ref.type must be "ref/resource" or "ref/prompt"');
-      }
-      const completer = target.complete?.[argument.name];
-      if (!completer) return { completion: { values: [], hasMore: false } };
-      try {
-        const values = await host.run(
-          {
-            surface: 'completion',
-            name: target.name,
-            engine: target.engine,
-            scope: target.scope,
-            resource: target.label,
-            arguments: { argument: argument.name, value: argument.value },
-            writes: false,
-            parse: () => undefined,
-            async work(_none, { engines, surface }) {
-              const candidates = (await completer(argument.value, context, surface)).slice(0, MAX_COMPLETIONS);
-              // Only values the caller could read: each candidate is checked as a read of it would be.
-              const permitted = await Promise.all(
-                candidates.map((value) => engines.governance.permits(target.governedAs.operation, principal, target.governedAs.input({ ...context, [argument.name]: value }))),
-              );
-              return candidates.filter((_, i) => permitted[i]);
-            },
-          },
-          call(ctx as ServerContext),
-        );
-        return { completion: { values: target.encode ? values.map(encodeURIComponent) : values, total: values.length, hasMore: false } };
-      } catch (error) {
-        throw protocolError(error, 'completion');
-      }
-    });
-
-    if (stdio) {
-      deliverChanges(host.events, server, era, subscribe ? (uri) => authorizeSubscription(host, catalogOf(), uri, { principal }) : undefined);
-    }
-    traceMcpRequests(server, transport, host.log);
+    const server = newMcpServer(subscribe, notifies);
+    installHandlers(server, { host, catalogOf, principal, era, transport: 'http', subscribe });
     return server;
   };
   return Object.defineProperty(factory, 'catalog', { get: catalogOf, enumerable: true }) as McpServerFactoryWithCatalog;
+}
+
+export interface DeferredStdioServer {
+  factory: McpServerFactory;
+  /** Serves every server made (and every one made from now on) from this host, as this principal. */
+  install(host: ServerHost, principal: Principal): void;
+}
+
+/**
+ * stdio's server before the app exists: `initialize` needs only the server's identity and
+ * capabilities, so it is answered at once, and the handlers are installed once the app is
+ * built (the transport holds every other message until then: LineStdioTransport's `held`).
+ * Subscriptions are offered whatever the principal's scopes, since they are not known yet;
+ * authorizeSubscription refuses one the principal could not read, as for every other read.
+ */
+export function createDeferredStdioServer(): DeferredStdioServer {
+  let installed: Omit<Connection, 'era'> | undefined;
+  const waiting: { server: McpServer; era: McpRequestContext['era'] }[] = [];
+  return {
+    factory({ era }) {
+      const server = newMcpServer(true, true);
+      if (installed) installHandlers(server, { ...installed, era });
+      else waiting.push({ server, era });
+      return server;
+    },
+    install(host, principal) {
+      let built: McpCatalog | undefined;
+      installed = { host, catalogOf: () => (built ??= buildCatalog(host)), principal, transport: 'stdio', subscribe: true };
+      for (const { server, era } of waiting.splice(0)) installHandlers(server, { ...installed, era });
+    },
+  };
 }

@@ -11,12 +11,19 @@
  *
  * A line that is not JSON is answered with a parse error (id null); a JSON value that is not
  * a JSON-RPC message is reported to onerror and answered when it carries an id.
+ *
+ * Opened `held`, the transport reads only an opening `initialize` and leaves everything after
+ * it unread, in order, until release(): the CLI answers the handshake before it has built the
+ * app (its configuration, declarations and engines), and the requests that need the app wait
+ * for it here, with the limit the configuration sets.
  */
 import type { Readable, Writable } from 'node:stream';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 import { ERROR_CODES } from '../errors.js';
 
 const NEWLINE = 0x0a;
+/** Longest opening line read while held: an `initialize` is far smaller; anything longer waits for release(). */
+export const OPENING_LINE_BYTES = 64 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -106,6 +113,24 @@ export interface LineStdioTransportOptions {
   maxMessageBytes: number;
   /** Names the setting that raises the limit, for the error message. */
   limitSetting?: string;
+  /** Read only an opening `initialize` until release() (see the module comment). */
+  held?: boolean;
+  /**
+   * While held, called once as soon as what is behind the transport is needed: when the
+   * opening `initialize` has been answered, or a message has to wait.
+   */
+  onNeeded?: () => void;
+}
+
+/** The id of a line that is an `initialize` request, else undefined. */
+function openingInitializeId(line: Buffer): string | number | undefined {
+  try {
+    const value = JSON.parse(line.toString('utf8')) as { method?: unknown; id?: unknown } | null;
+    if (value?.method !== 'initialize') return undefined;
+    return typeof value.id === 'string' || typeof value.id === 'number' ? value.id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class LineStdioTransport implements Transport {
@@ -119,13 +144,34 @@ export class LineStdioTransport implements Transport {
   private oversized: { scanner: TopLevelScanner; bytes: number } | undefined;
   private started = false;
   private closed = false;
+  /** While held: the bytes not read yet, and whether the opening line has been dealt with. */
+  private held: { waiting: Buffer[]; opened: boolean; openingId?: string | number; ended: boolean } | undefined;
 
   constructor(
-    private readonly options: LineStdioTransportOptions,
+    private options: LineStdioTransportOptions,
     private readonly stdin: Readable,
     /** The protocol's channel: the CLI passes process.stdout, and nothing else writes there. */
     private readonly stdout: Writable,
-  ) {}
+  ) {
+    if (options.held) this.held = { waiting: [], opened: false, ended: false };
+  }
+
+  /** Reads what waited, in order, and everything after it, with these limits from now on. */
+  release(limits?: Pick<LineStdioTransportOptions, 'maxMessageBytes' | 'limitSetting'>): void {
+    if (limits) this.options = { ...this.options, ...limits };
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    for (const chunk of held.waiting) this.onData(chunk);
+    if (!this.closed) this.stdin.resume();
+    if (held.ended) this.onStdinClose();
+  }
+
+  private needed(): void {
+    const onNeeded = this.options.onNeeded;
+    this.options = { ...this.options, onNeeded: undefined };
+    onNeeded?.();
+  }
 
   async start(): Promise<void> {
     if (this.started) throw new Error('LineStdioTransport already started');
@@ -140,11 +186,64 @@ export class LineStdioTransport implements Transport {
 
   private readonly onData = (chunk: Buffer): void => {
     try {
-      this.take(chunk);
+      if (this.held) this.takeHeld(chunk);
+      else this.take(chunk);
     } catch (error) {
       this.onerror?.(error as Error);
     }
   };
+
+  /**
+   * While held: the opening line is delivered when it is an `initialize` request; it and
+   * everything after it wait otherwise (stdin paused, so a client that keeps writing is held
+   * back by the pipe rather than by this process's memory).
+   */
+  private takeHeld(chunk: Buffer): void {
+    const held = this.held!;
+    if (held.opened) {
+      this.wait(chunk);
+      return;
+    }
+    const newline = chunk.indexOf(NEWLINE);
+    if (newline === -1) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes > OPENING_LINE_BYTES) this.wait(this.takePending());
+      return;
+    }
+    const line = Buffer.concat([...this.pending, chunk.subarray(0, newline)]);
+    const rest = chunk.subarray(newline + 1);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (line.toString('utf8').trim() === '') {
+      if (rest.length > 0) this.takeHeld(rest);
+      return;
+    }
+    const id = openingInitializeId(line);
+    if (id === undefined) {
+      this.wait(Buffer.concat([line, Buffer.from([NEWLINE]), rest]));
+      return;
+    }
+    held.opened = true;
+    held.openingId = id;
+    this.take(Buffer.concat([line, Buffer.from([NEWLINE])]));
+    if (rest.length > 0) this.wait(rest);
+  }
+
+  private takePending(): Buffer {
+    const bytes = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return bytes;
+  }
+
+  private wait(bytes: Buffer): void {
+    const held = this.held!;
+    held.opened = true;
+    held.waiting.push(bytes);
+    this.stdin.pause();
+    this.needed();
+  }
 
   private take(chunk: Buffer): void {
     let start = 0;
@@ -226,6 +325,11 @@ export class LineStdioTransport implements Transport {
   };
 
   private readonly onStdinClose = (): void => {
+    // What waits is still read (a client may write its requests and close stdin at once).
+    if (this.held) {
+      this.held.ended = true;
+      return;
+    }
     this.close().catch(() => undefined);
   };
 
@@ -248,7 +352,11 @@ export class LineStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the stdio transport is closed'));
-    return this.write(serializeMessage(message));
+    const written = this.write(serializeMessage(message));
+    if (this.held?.openingId !== undefined && 'id' in message && message.id === this.held.openingId && !('method' in message)) {
+      void written.then(() => this.needed(), () => undefined);
+    }
+    return written;
   }
 
   private write(text: string): Promise<void> {

@@ -161,6 +161,36 @@ describe('the stdio principal', () => {
     }
   });
 
+  const initializeLine = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`;
+
+  it('answers the handshake at once and the requests written with it once the app is built, in order', async () => {
+    const child = spawn(process.execPath, [CLI, '--data-dir', 'memory://'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const requests = [
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'validation_list_schemas', arguments: {} } },
+      { jsonrpc: '2.0', id: 4, method: 'ping' },
+    ];
+    child.stdin.write(initializeLine + requests.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const answers = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: number; result?: Record<string, unknown> });
+    for (let waited = 0; answers().length < 4 && waited < 60_000; waited += 50) await sleep(50);
+    await stopProcess(child);
+    const got = answers();
+    expect(got.map((a) => a.id).slice(0, 2)).toEqual([1, 2]);
+    expect(got.map((a) => a.id).sort()).toEqual([1, 2, 3, 4]);
+    expect((got[1]!.result!.tools as unknown[]).length).toBeGreaterThan(20);
+    expect(got.find((a) => a.id === 3)!.result).toMatchObject({ structuredContent: { schemas: expect.any(Array) } });
+  });
+
+  it('stops on a configuration that does not load, after answering the handshake, naming key and expectation', async () => {
+    const result = await runCli(['--data-dir', 'memory://'], cleanEnv({ DAG_MAX_NODES: 'ten' }), { input: initializeLine });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('engine_map.DAG_engine.settings.maxNodes: expected a positive integer, got "ten"');
+    expect(JSON.parse(result.stdout.trim())).toMatchObject({ id: 1, result: { serverInfo: { name: 'mcp-level3' } } });
+  });
+
   it('stops at start-up on a scope no operation declares, listing the valid ones', async () => {
     const result = await runCli(['--data-dir', 'memory://'], cleanEnv({ MCP_STDIO_SCOPES: 'registry:reed' }));
     expect(result.code).toBe(2);

@@ -74,7 +74,8 @@ export function startHttpServer(args: string[] = [], env: NodeJS.ProcessEnv = cl
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv = cleanEnv(),
-  options: { cwd?: string; timeoutMs?: number } = {},
+  /** input: written to stdin before it is closed. */
+  options: { cwd?: string; timeoutMs?: number; input?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const child = spawn(process.execPath, [CLI, ...args], { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -82,7 +83,7 @@ export function runCli(
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  child.stdin.end();
+  child.stdin.end(options.input);
   return new Promise((done) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('exit', (code) => {

@@ -37,3 +37,81 @@ describe('the line-framed stdio transport', () => {
     await transport.close();
   });
 });
+
+describe('the stdio transport held until the app is built', () => {
+  const line = (message: object) => `${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`;
+  const initialize = line({ id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  async function held() {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    let needed = 0;
+    const transport = new LineStdioTransport({ maxMessageBytes: 300, held: true, onNeeded: () => needed++ }, stdin, stdout);
+    const received: { method?: string; id?: unknown }[] = [];
+    transport.onmessage = (message) => received.push(message as { method?: string });
+    await transport.start();
+    let written = '';
+    stdout.on('data', (d) => (written += d));
+    return { stdin, transport, received, needed: () => needed, written: () => written };
+  }
+
+  it('reads the opening initialize at once, and what follows only on release, in order, under the limit given then', async () => {
+    const t = await held();
+    t.stdin.write(initialize + line({ method: 'notifications/initialized' }) + line({ id: 2, method: 'tools/list' }));
+    await tick();
+    expect(t.received.map((m) => m.method)).toEqual(['initialize']);
+    expect(t.needed()).toBe(1);
+    t.stdin.write(line({ id: 3, method: 'tools/call', params: { name: 'x', arguments: { text: 'y'.repeat(500) } } }));
+    await tick();
+    expect(t.received).toHaveLength(1);
+    t.transport.release({ maxMessageBytes: 10_000 });
+    await tick();
+    expect(t.received.map((m) => m.method)).toEqual(['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
+    t.stdin.write(line({ id: 4, method: 'ping' }));
+    await tick();
+    expect(t.received.at(-1)).toMatchObject({ id: 4, method: 'ping' });
+    expect(t.needed()).toBe(1);
+    await t.transport.close();
+  });
+
+  it('says it is needed once the initialize answer is written, when nothing else waits', async () => {
+    const t = await held();
+    t.stdin.write(initialize);
+    await tick();
+    expect(t.needed()).toBe(0);
+    await t.transport.send({ jsonrpc: '2.0', id: 1, result: {} } as never);
+    await tick();
+    expect(t.needed()).toBe(1);
+    await t.transport.close();
+  });
+
+  it('holds an opening message that is not initialize (a 2026-07-28 client), and a line split across reads', async () => {
+    const t = await held();
+    const list = line({ id: 9, method: 'tools/list' });
+    t.stdin.write(list.slice(0, 10));
+    await tick();
+    t.stdin.write(list.slice(10));
+    await tick();
+    expect(t.received).toEqual([]);
+    expect(t.needed()).toBe(1);
+    t.transport.release();
+    await tick();
+    expect(t.received).toEqual([{ jsonrpc: '2.0', id: 9, method: 'tools/list' }]);
+    await t.transport.close();
+  });
+
+  it('reads what waited even when stdin ended meanwhile, then closes', async () => {
+    const t = await held();
+    let closed = false;
+    t.transport.onclose = () => (closed = true);
+    t.stdin.end(initialize + line({ id: 2, method: 'tools/list' }));
+    await tick();
+    await tick();
+    expect(closed).toBe(false);
+    t.transport.release();
+    await tick();
+    expect(t.received.map((m) => m.method)).toEqual(['initialize', 'tools/list']);
+    expect(closed).toBe(true);
+  });
+});
