@@ -595,10 +595,11 @@ export class RagEngine {
           const df = new Map<string, number>();
           for (const doc of written) for (const f of doc.frequencies) for (const term of f.keys()) df.set(term, (df.get(term) ?? 0) + 1);
           if (df.size > 0) {
+            const terms = [...df.keys()].sort(); // the key's order, as for the postings
             await tx.query(
               `insert into rag_term_stats (collection_id, term, df) select $1, u.term, u.df from unnest($2::text[], $3::int[]) as u(term, df)
                on conflict (collection_id, term) do update set df = rag_term_stats.df + excluded.df`,
-              [collection.id, [...df.keys()], [...df.values()]],
+              [collection.id, terms, terms.map((term) => df.get(term)!)],
             );
           }
         });
@@ -679,8 +680,11 @@ export class RagEngine {
     return preparer;
   }
 
-  private async writePostings(tx: SqlExecutor, collectionId: number, postings: Posting[]): Promise<void> {
-    if (postings.length === 0) return;
+  private async writePostings(tx: SqlExecutor, collectionId: number, unordered: Posting[]): Promise<void> {
+    if (unordered.length === 0) return;
+    // In the primary key's order (collection, term, chunk): each index page is then filled in
+    // one visit rather than revisited for every chunk that has one of its terms.
+    const postings = [...unordered].sort((a, b) => (a.term < b.term ? -1 : a.term > b.term ? 1 : a.chunkId - b.chunkId));
     if (tx.copyBinary) {
       const rows = postings.map((p) => [collectionId, p.term, p.chunkId, p.tf, p.dl]);
       await tx.copyBinary('rag_postings', ['collection_id', 'term', 'chunk_id', 'tf', 'dl'], encodeCopyBinary(['int4', 'text', 'int4', 'int4', 'int4'], rows));
