@@ -90,11 +90,15 @@ export function createSqlGraphStore(sql: SqlPort): GraphStore {
         }
       }
       if (entities.size === 0) return;
+      // In the primary key's order, as the postings: index pages filled in one visit. (Mentions
+      // stay in document order, which their second index, by document, is read in.)
+      const keys = [...entities.keys()].sort();
+      const ordered = keys.map((key) => entities.get(key)!);
       await tx.query(
         `insert into rag_entities (collection, key, name, type, chunks)
          select $1, u.key, u.name, u.type, u.chunks from unnest($2::text[], $3::text[], $4::text[], $5::int[]) as u(key, name, type, chunks)
          on conflict (collection, key) do update set chunks = rag_entities.chunks + excluded.chunks`,
-        [collection, [...entities.keys()], ...(['name', 'type', 'chunks'] as const).map((field) => [...entities.values()].map((e) => e[field]))],
+        [collection, keys, ...(['name', 'type', 'chunks'] as const).map((field) => ordered.map((e) => e[field]))],
       );
       await addEdgeWeights(tx, collection, [...relations.values()].map(([source, target, label, , , weight]) => ({ source, target, label, weight })), 1);
       const relationRows = [...relations.values()].map(([source, target, label, documentId, chunkId, weight]) => [collection, source, target, label, documentId, chunkId, weight]);
