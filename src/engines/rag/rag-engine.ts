@@ -257,8 +257,6 @@ export class RagEngine {
   private workerPreparer?: DocumentPreparer;
   private readonly inProcessPreparers = new Map<string, DocumentPreparer>();
   private readonly backfill: EmbeddingBackfill;
-  /** PGlite: each collection's chunk count when this process last analyzed its tables. */
-  private readonly analyzedChunks = new Map<string, number>();
   /** PGlite: collections whose vector index is known to exist. */
   private readonly vectorIndexed = new Set<string>();
   private readonly indexBuilds: DeferredIndexBuilds;
@@ -453,27 +451,33 @@ export class RagEngine {
   }
 
   /**
-   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so tables are analyzed
-   * once a collection has doubled since its last analyze (stale estimates of one row led the
-   * planner into nested loops); and a large collection gets its HNSW index, built in the
+   * PGlite-only upkeep after an ingest: PGlite has no autovacuum, so the RAG tables are
+   * analyzed once they have doubled since their last analyze (stale estimates of one row led
+   * the planner into nested loops); and a large collection gets its HNSW index, built in the
    * background once ingestion into it has been quiet for vectorIndexQuietMs.
    */
-  private async afterIngest(name: string, chunksWritten: number): Promise<void> {
+  private async afterIngest(name: string): Promise<void> {
     if (this.sql.kind !== 'pglite') return;
-    const collection = await this.collection(name);
-    if (!collection) return;
     // Statistics only (a vacuum's visibility map would buy no index-only scans: PGlite's
-    // postings key does not cover tf and dl), and only once the collection has doubled since
-    // the last analyze here, or since before this ingest: estimates off by up to 2× keep the
-    // planner's choices, and batches of a bulk load no longer each pay for an analyze.
-    const analyzedAt = this.analyzedChunks.get(name) ?? collection.chunk_count - chunksWritten;
-    if (collection.chunk_count >= 2 * analyzedAt) {
-      this.analyzedChunks.set(name, collection.chunk_count);
+    // postings key does not cover tf and dl). Statistics are the tables', not a collection's:
+    // rag_chunks' reltuples is its row count at the last analyze (-1 before the first), kept
+    // in the database, so a restart does not analyze again, and a small collection growing
+    // beside a large one does not make every ingest pay for analyzing all of them (on the
+    // embedded mixed load that was one ingest in ten taking 300 ms). Estimates off by up to 2×
+    // keep the planner's choices.
+    const { rows } = await this.sql.query<{ analyzed: number; chunks: number }>(
+      `select c.reltuples::float8 as analyzed, (select coalesce(sum(chunk_count), 0) from rag_collections)::float8 as chunks
+       from pg_class c where c.oid = 'rag_chunks'::regclass`,
+    );
+    const { analyzed, chunks } = rows[0] ?? { analyzed: 0, chunks: 0 };
+    if (chunks > 0 && chunks >= 2 * Math.max(analyzed, 0)) {
       await this.sql.exec('analyze rag_postings; analyze rag_term_stats; analyze rag_chunks (id, collection, document_id, metadata)');
       // Without statistics a graph table looked like a few hundred rows, and the planner
       // filtered every edge instead of using the source and target indexes.
       if (this.graph?.store.kind === 'postgres') await this.sql.exec('analyze rag_entities; analyze rag_mentions; analyze rag_relations; analyze rag_edges');
     }
+    const collection = await this.collection(name);
+    if (!collection) return;
     if (collection.chunk_count >= this.exactScanMaxChunks) await this.vectorIndexReady(name);
   }
 
@@ -617,7 +621,7 @@ export class RagEngine {
       }
       if (options.progress && documents.length > 1) await options.progress(Math.min(groupStart + group.length, documents.length), documents.length, result.chunks);
     }
-    if (result.ingested > 0) await this.afterIngest(collectionName, result.chunks);
+    if (result.ingested > 0) await this.afterIngest(collectionName);
     if (result.chunks > 0 && embedLater) this.backfill.wake();
     return result;
   }
