@@ -1,10 +1,10 @@
-// Bundles what the server loads before it can answer `initialize` (the CLI, the
-// declarations, the config, zod, the MCP SDK, yaml) into dist/bundle/, the files the
+// Bundles what the server loads at start, before and just after the stdio handshake (the
+// CLI, the declarations, the config, zod, the MCP SDK, yaml) into dist/bundle/, the files the
 // `mcp-level3` command runs. Node resolves and reads each ES module separately; a few files
 // instead of several hundred cost about a quarter less CPU at start-up (bench/coldstart.mjs).
 // Packages outside BUNDLED stay imports of node_modules: those with native code, WebAssembly
 // or files found beside their modules (PGlite, ONNX Runtime, pino's transports, OpenTelemetry's
-// hooks) work only there, and the rest load after `initialize`, when the split is worth less.
+// hooks) work only there, and the rest load once storage opens, when the split is worth less.
 // Part of `npm run build`, after tsc (it bundles tsc's output in dist/).
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';

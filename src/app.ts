@@ -193,8 +193,8 @@ export class App implements ServerHost {
     return this.opening;
   }
 
-  // Drivers and engines are imported here, not at the top, so that a stdio client's
-  // `initialize` is answered before they have loaded.
+  // Drivers and engines are imported here, not at the top, so that building the app (which
+  // a stdio client's first requests after `initialize` wait for) does not wait for them.
   private async open(): Promise<Services> {
     const started = performance.now();
     const { engineMap } = this.config;
