@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Parser as TurtleParser } from 'n3';
-import { RdfXmlParser } from 'rdfxml-streaming-parser';
+// Each parser is imported when a file of its format is read: the shipped ontology is
+// RDF/XML, and n3 would otherwise stay loaded for nothing (about 9 MB of RSS).
 
 export interface Concept {
   /** Local name of the IRI (after # or the last /), or the IRI when two concepts share one. */
@@ -40,6 +40,7 @@ const CONCEPT_TYPES = new Set([`${OWL}Class`, `${SKOS}Concept`, `${RDFS}Class`])
 const IGNORED_PARENTS = new Set([`${OWL}Thing`, `${RDFS}Resource`]);
 
 async function parseRdfXml(text: string, baseIRI: string): Promise<Triple[]> {
+  const { RdfXmlParser } = await import('rdfxml-streaming-parser');
   const parser = new RdfXmlParser({ baseIRI });
   const triples: Triple[] = [];
   return new Promise((resolve, reject) => {
@@ -60,7 +61,8 @@ async function parseRdfXml(text: string, baseIRI: string): Promise<Triple[]> {
   });
 }
 
-function parseTurtle(text: string, baseIRI: string): Triple[] {
+async function parseTurtle(text: string, baseIRI: string): Promise<Triple[]> {
+  const { Parser: TurtleParser } = await import('n3');
   return new TurtleParser({ baseIRI }).parse(text).map((q) => ({
     subject: q.subject.value,
     subjectIsIri: q.subject.termType === 'NamedNode',
@@ -97,7 +99,7 @@ export async function loadOntology(path: string): Promise<Concept[]> {
   }
   let triples: Triple[];
   try {
-    triples = isRdfXml(path, text) ? await parseRdfXml(text, `file://${path}`) : parseTurtle(text, `file://${path}`);
+    triples = isRdfXml(path, text) ? await parseRdfXml(text, `file://${path}`) : await parseTurtle(text, `file://${path}`);
   } catch (error) {
     throw new Error(`taxonomy.settings.ontologyPath: ${path} is not valid ${isRdfXml(path, text) ? 'RDF/XML' : 'Turtle'}: ${(error as Error).message}`, { cause: error });
   }
