@@ -120,6 +120,12 @@ function buildCatalog(host: ServerHost): McpCatalog {
   };
 }
 
+/** The catalog of a host, built on its first use (answering `initialize` needs none of it). */
+function lazyCatalog(host: ServerHost): () => McpCatalog {
+  let built: McpCatalog | undefined;
+  return () => (built ??= buildCatalog(host));
+}
+
 /** A failure of a resource, prompt or completion as the protocol error a client should see. */
 function protocolError(error: unknown, surface: 'resource' | 'prompt' | 'completion', uri?: string): ProtocolError {
   if (error instanceof ProtocolError) return error;
@@ -374,9 +380,7 @@ function installHandlers(server: McpServer, { host, catalogOf, principal, era, t
 
 /** Streamable HTTP's servers: one per request (2025 era, stateless) or per 2026-07-28 exchange. stdio's is createDeferredStdioServer. */
 export function createMcpServerFactory(host: ServerHost, principalFor: (ctx: McpRequestContext) => Principal): McpServerFactoryWithCatalog {
-  // The catalog (a JSON Schema per tool) is built once, on first use.
-  let built: McpCatalog | undefined;
-  const catalogOf = (): McpCatalog => (built ??= buildCatalog(host));
+  const catalogOf = lazyCatalog(host);
   const subscribable = host.resources.filter((resource) => resource.subscribable);
 
   const factory = (requestContext: McpRequestContext) => {
@@ -417,8 +421,7 @@ export function createDeferredStdioServer(): DeferredStdioServer {
       return server;
     },
     install(host, principal) {
-      let built: McpCatalog | undefined;
-      installed = { host, catalogOf: () => (built ??= buildCatalog(host)), principal, transport: 'stdio', subscribe: true };
+      installed = { host, catalogOf: lazyCatalog(host), principal, transport: 'stdio', subscribe: true };
       for (const { server, era } of waiting.splice(0)) installHandlers(server, { ...installed, era });
     },
   };

@@ -145,7 +145,7 @@ export class LineStdioTransport implements Transport {
   private started = false;
   private closed = false;
   /** While held: the bytes not read yet, and whether the opening line has been dealt with. */
-  private held: { waiting: Buffer[]; opened: boolean; openingId?: string | number; ended: boolean } | undefined;
+  private held: { waiting: Buffer[]; opened: boolean; openingId?: string | number; ended: boolean; onNeeded?: () => void } | undefined;
 
   constructor(
     private options: LineStdioTransportOptions,
@@ -153,7 +153,7 @@ export class LineStdioTransport implements Transport {
     /** The protocol's channel: the CLI passes process.stdout, and nothing else writes there. */
     private readonly stdout: Writable,
   ) {
-    if (options.held) this.held = { waiting: [], opened: false, ended: false };
+    if (options.held) this.held = { waiting: [], opened: false, ended: false, onNeeded: options.onNeeded };
   }
 
   /** Reads what waited, in order, and everything after it, with these limits from now on. */
@@ -167,9 +167,11 @@ export class LineStdioTransport implements Transport {
     if (held.ended) this.onStdinClose();
   }
 
+  /** Calls onNeeded, once. */
   private needed(): void {
-    const onNeeded = this.options.onNeeded;
-    this.options = { ...this.options, onNeeded: undefined };
+    const held = this.held;
+    const onNeeded = held?.onNeeded;
+    if (held) held.onNeeded = undefined;
     onNeeded?.();
   }
 
@@ -204,37 +206,34 @@ export class LineStdioTransport implements Transport {
       this.wait(chunk);
       return;
     }
-    const newline = chunk.indexOf(NEWLINE);
-    if (newline === -1) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes > OPENING_LINE_BYTES) this.wait(this.takePending());
-      return;
-    }
-    const line = Buffer.concat([...this.pending, chunk.subarray(0, newline)]);
-    const rest = chunk.subarray(newline + 1);
+    // The opening line is at most OPENING_LINE_BYTES, so gathering it whole costs little.
+    const bytes = this.pending.length > 0 ? Buffer.concat([...this.pending, chunk]) : chunk;
     this.pending = [];
     this.pendingBytes = 0;
+    const newline = bytes.indexOf(NEWLINE);
+    if (newline === -1) {
+      if (bytes.length > OPENING_LINE_BYTES) this.wait(bytes);
+      else {
+        this.pending = [bytes];
+        this.pendingBytes = bytes.length;
+      }
+      return;
+    }
+    const line = bytes.subarray(0, newline);
+    const rest = bytes.subarray(newline + 1);
     if (line.toString('utf8').trim() === '') {
       if (rest.length > 0) this.takeHeld(rest);
       return;
     }
     const id = openingInitializeId(line);
     if (id === undefined) {
-      this.wait(Buffer.concat([line, Buffer.from([NEWLINE]), rest]));
+      this.wait(bytes);
       return;
     }
     held.opened = true;
     held.openingId = id;
-    this.take(Buffer.concat([line, Buffer.from([NEWLINE])]));
+    this.take(bytes.subarray(0, newline + 1));
     if (rest.length > 0) this.wait(rest);
-  }
-
-  private takePending(): Buffer {
-    const bytes = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    return bytes;
   }
 
   private wait(bytes: Buffer): void {

@@ -16,16 +16,6 @@ import type { parse as pgliteParse, PGlite, protocol as pgliteProtocol, Results 
 
 export type PreparedQuery = <R>(name: string, text: string, values: readonly unknown[]) => Promise<Results<R>>;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 export function pglitePrepared(db: PGlite, { protocol: { serialize }, parse }: { protocol: typeof pgliteProtocol; parse: typeof pgliteParse }): PreparedQuery {
   const statements = new Map<string, { text: string; paramTypes: number[] }>();
   return <R>(name: string, text: string, values: readonly unknown[]) =>
@@ -34,7 +24,7 @@ export function pglitePrepared(db: PGlite, { protocol: { serialize }, parse }: {
         let statement = statements.get(name);
         if (statement && statement.text !== text) throw new Error(`sql: the prepared statement "${name}" was given another text; each name needs one text`);
         if (!statement) {
-          const { messages } = await db.execProtocol(concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]), { syncToFs: false });
+          const { messages } = await db.execProtocol(Buffer.concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]), { syncToFs: false });
           statement = { text, paramTypes: parse.parseDescribeStatementResults(messages) };
           statements.set(name, statement);
         }
@@ -45,7 +35,7 @@ export function pglitePrepared(db: PGlite, { protocol: { serialize }, parse }: {
           return serializer ? serializer(value) : String(value);
         });
         const { messages } = await db.execProtocol(
-          concat([serialize.bind({ statement: name, values: params }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+          Buffer.concat([serialize.bind({ statement: name, values: params }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
           { syncToFs: false },
         );
         await db.syncToFs();
