@@ -131,6 +131,23 @@ for (const backend of appBackends()) {
       expect(both.message).toContain('exactly one of version or alias');
     });
 
+    it('answers reads made together each with its own version, a missing one with its own error', async () => {
+      const big = 'x'.repeat(300 * 1024);
+      await call(registryPublish, { name: 'acme/many', version: '1.0.0', content: 'one' });
+      await call(registryPublish, { name: 'acme/many', version: '2.0.0', content: big });
+      await call(registryPublish, { name: 'acme/other', version: '1.0.0', content: 'other' });
+      const asked = ['acme/many@1.0.0', 'acme/many@9.0.0', 'acme/many@2.0.0', 'acme/other@1.0.0', 'acme/many@1.0.0'];
+      const answers = await Promise.allSettled(asked.map((key) => call(registryGet, { name: key.split('@')[0], version: key.split('@')[1] })));
+      expect(answers.map((a) => (a.status === 'fulfilled' ? `${a.value.name}@${a.value.version}:${String(a.value.content).slice(0, 5)}` : (a.reason as EngineError).code))).toEqual([
+        'acme/many@1.0.0:one',
+        'NOT_FOUND',
+        'acme/many@2.0.0:xxxxx',
+        'acme/other@1.0.0:other',
+        'acme/many@1.0.0:one',
+      ]);
+      expect(answers[2]).toMatchObject({ value: { size: big.length } });
+    });
+
     it('filters by prefix and label and pages with a cursor without repeats or gaps', async () => {
       for (let i = 0; i < 7; i++) {
         await call(registryPublish, { name: `paged/item-${i % 3}`, version: `1.0.${i}`, content: `p${i}`, labels: { tier: i % 2 ? 'odd' : 'even' } });

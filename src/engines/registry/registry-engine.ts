@@ -9,8 +9,9 @@
  * Caching: only content is cached, under its digest (`registry:content:sha256:…`), a key
  * whose value can never change, so a late cache fill writes a value that is still true and
  * nothing ever needs invalidating. What can change (the yanked flag, the aliases pointing at
- * a version) is read from SQL on every read, with the record, in one primary-key query:
- * a read never reports a state older than the last committed change.
+ * a version) is read from SQL on every read, with the record, in one statement that serves
+ * every read asked for in the same turn of the event loop: a read never reports a state older
+ * than the last change committed before it was asked for.
  *
  * The one exception is a database this process alone writes (`exclusiveDatabase`: the
  * embedded PGlite, held under the data-dir lock). There every change goes through this
@@ -18,6 +19,7 @@
  * (publish, yank, an alias moved inside promotion's transaction, during which PGlite runs
  * nothing else). A read keeps what it read only when no change began since the read did.
  */
+import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
 import semver from 'semver';
 import { conflict, EngineError, invalidInput, notFound } from '../../errors.js';
@@ -92,7 +94,18 @@ interface ArtifactRow {
   latest?: boolean;
 }
 
-const RECORD_COLUMNS = 'name, version, digest, size, media_type, labels, metadata, created_at, created_by, yanked, yank_reason, seq';
+/** A version's record as one read returns it: content only when over the cache limit. */
+type VersionRow = ArtifactRow & { aliases: string[]; content: Uint8Array | null };
+interface VersionKey {
+  name: string;
+  version: string;
+}
+
+const RECORD_COLUMNS_OF = (t = '') =>
+  ['name', 'version', 'digest', 'size', 'media_type', 'labels', 'metadata', 'created_at', 'created_by', 'yanked', 'yank_reason', 'seq'].map((c) => t + c).join(', ');
+const RECORD_COLUMNS = RECORD_COLUMNS_OF();
+/** Version reads joined into one statement at most; more wait for the next. */
+const MAX_READS_PER_STATEMENT = 64;
 const MAX_VERSION_NUMBER = 2_147_483_647;
 
 /** Highest semver first; a release before the pre-releases of the same numbers. */
@@ -149,6 +162,17 @@ export class RegistryEngine {
   private readonly records?: LRUCache<string, Readonly<Artifact>>;
   /** Bumped by every change: a read that began before one does not keep what it read. */
   private generation = 0;
+  /**
+   * Reads of single versions asked for in one turn of the event loop go to SQL as one
+   * statement (its rows in request order). Every read in it was asked for before the
+   * statement was sent, so none reports a state older than the last change committed
+   * before it was asked for; nothing is cached between statements.
+   */
+  private readonly versionReads = new DataLoader<VersionKey, VersionRow | undefined>((keys) => this.readVersions(keys), {
+    cache: false,
+    maxBatchSize: MAX_READS_PER_STATEMENT,
+    batchScheduleFn: (run) => setImmediate(run),
+  });
 
   constructor(
     private readonly sql: SqlPort,
@@ -256,22 +280,27 @@ export class RegistryEngine {
     const kept = this.records?.get(key);
     if (kept) return kept;
     const generation = this.generation;
-    // The record (with what can change: yanked, aliases) always comes from SQL; content over
-    // the cache limit comes with it, smaller content from the cache by digest.
-    const { rows } = await this.sql.query<ArtifactRow & { aliases: string[] }>(
-      `select ${RECORD_COLUMNS}, case when a.size > $3 then a.content end as content,
-         array(select al.alias from registry_aliases al where al.name = a.name and al.version = a.version order by al.alias) as aliases
-       from registry_artifacts a where name = $1 and version = $2`,
-      [name, version, MAX_CACHED_BYTES],
-      { prepare: 'registry_get_version' },
-    );
-    const row = rows[0];
+    const row = await this.versionReads.load({ name, version });
     if (!row) {
       throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
     }
     const artifact = { ...toRecord(row), aliases: row.aliases, content: row.content ?? (await this.smallContent(name, version, row.digest)) };
     if (this.records && generation === this.generation && artifact.size <= MAX_CACHED_BYTES) this.records.set(key, frozen(artifact));
     return artifact;
+  }
+
+  /** The record (with what can change: yanked, aliases) of each `name@version`, from SQL; content over the cache limit comes with it. */
+  private async readVersions(keys: readonly VersionKey[]): Promise<(VersionRow | undefined)[]> {
+    const { rows } = await this.sql.query<VersionRow & { i: string | number }>(
+      `select k.i, ${RECORD_COLUMNS_OF('a.')}, case when a.size > $3 then a.content end as content,
+         array(select al.alias from registry_aliases al where al.name = a.name and al.version = a.version order by al.alias) as aliases
+       from unnest($1::text[], $2::text[]) with ordinality as k(name, version, i)
+       join registry_artifacts a on a.name = k.name and a.version = k.version`,
+      [keys.map((k) => k.name), keys.map((k) => k.version), MAX_CACHED_BYTES],
+      { prepare: 'registry_get_versions' },
+    );
+    const byIndex = new Map(rows.map((row) => [Number(row.i), row]));
+    return keys.map((_, i) => byIndex.get(i + 1));
   }
 
   private async smallContent(name: string, version: string, digest: string): Promise<Uint8Array> {
