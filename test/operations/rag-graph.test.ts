@@ -75,6 +75,17 @@ for (const backend of appBackends()) {
       expect(graph!.entities[0]).toBe('Apache License');
     });
 
+    it('in hybrid, names the entities of a query that names none outright, without expanding the graph or fusing it', async () => {
+      // "Contributor" is one word: it names an entity, but not outright enough to anchor the query.
+      const { hits, graph } = await call(ragQuery, { collection: 'notes', query: 'what does a contributor grant', topK: 3 });
+      expect(hits[0]).toMatchObject({ documentId: 'apache' });
+      expect(hits.every((h) => h.retrievers.graph === undefined)).toBe(true);
+      expect(graph).toEqual({ entities: ['Contributor'], paths: [] });
+      // The same query in graph mode expands from it.
+      const expanded = await graphQuery('what does a contributor grant');
+      expect(expanded.graph!.paths.length).toBeGreaterThan(0);
+    });
+
     it('applies metadata filters to graph hits', async () => {
       const { hits } = await graphQuery('Free Software Foundation', { filter: { family: 'Apache' } });
       expect(hits).toEqual([]);

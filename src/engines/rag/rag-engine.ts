@@ -992,7 +992,7 @@ export class RagEngine {
     const [fulltext, vector, graph, graphExists] = await Promise.all([
       mode === 'fulltext' || hybrid ? this.fulltext(collection, stats!, depth, input.filter, hybrid ? input.topK : undefined) : undefined,
       mode === 'vector' || hybrid ? this.vector(collection, embedder, input.query, stats!.idf, depth, input.filter) : undefined,
-      useGraph ? this.graphRetrieval(collection, queryTerms, depth, input.filter) : undefined,
+      useGraph ? this.graphRetrieval(collection, queryTerms, depth, input.filter, { anchoredOnly: hybrid }) : undefined,
       // whether hybrid reports a graph when the query reached no entity
       hybrid && useGraph ? this.hasGraph(collection.name) : mode === 'graph',
     ]);
@@ -1039,9 +1039,9 @@ export class RagEngine {
     }
   }
 
-  private async graphRetrieval(collection: CollectionRow, queryTerms: string[], depth: number, filter?: Record<string, unknown>) {
+  private async graphRetrieval(collection: CollectionRow, queryTerms: string[], depth: number, filter: Record<string, unknown> | undefined, options: { anchoredOnly: boolean }) {
     // Filtered queries look deeper, since the filter drops some of the graph's chunks.
-    const found = await retrieveByGraph(this.graph!.store, collection.name, queryTerms, collection.chunk_count, filter ? depth * 4 : depth);
+    const found = await retrieveByGraph(this.graph!.store, collection.name, queryTerms, collection.chunk_count, filter ? depth * 4 : depth, options);
     if (!filter || found.chunks.length === 0) return found;
     const { rows } = await this.sql.query<{ id: number }>('select id from rag_chunks where id = any($1::int[]) and metadata @> $2::jsonb', [
       found.chunks.map((c) => c.id),

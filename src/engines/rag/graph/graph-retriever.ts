@@ -43,12 +43,32 @@ const MAX_PATHS = 5;
 /** Inverse chunk frequency: an entity in every chunk tells little. */
 const specificity = (entity: GraphEntity, totalChunks: number) => Math.log(1 + totalChunks / Math.max(1, entity.chunks));
 
-export async function retrieveByGraph(store: GraphStore, collection: string, queryTerms: readonly string[], totalChunks: number, depth: number): Promise<GraphRetrieval> {
+/**
+ * With `anchoredOnly` (hybrid, where only an anchored query's list is fused) a query that
+ * names no entity outright is not expanded: the result lists the entities it names, by
+ * weight, with no chunks and no paths. The expansion is most of a hybrid query's work.
+ */
+export async function retrieveByGraph(
+  store: GraphStore,
+  collection: string,
+  queryTerms: readonly string[],
+  totalChunks: number,
+  depth: number,
+  options: { anchoredOnly?: boolean } = {},
+): Promise<GraphRetrieval> {
   const seeds = await store.entitiesWithin(collection, [...new Set(queryTerms)], MAX_SEEDS);
   if (seeds.length === 0) return { chunks: [], entities: [], paths: [], anchored: false };
   const anchored = seeds.some((s) => s.key.split(' ').length >= ANCHOR_MIN_TERMS && s.chunks <= Math.max(3, totalChunks * 0.005));
   // Longer names matched say more than one shared word.
   const seedWeights = new Map(seeds.map((s) => [s.key, specificity(s, totalChunks) * s.key.split(' ').length]));
+  if (options.anchoredOnly && !anchored) {
+    const named = seeds
+      .map((s) => ({ name: s.name, weight: seedWeights.get(s.key)! }))
+      .sort((a, b) => b.weight - a.weight || (a.name < b.name ? -1 : 1))
+      .slice(0, TOP_ENTITIES);
+    const heaviest = named[0]?.weight || 1;
+    return { chunks: [], entities: named.map((n) => ({ name: n.name, score: Number((n.weight / heaviest).toFixed(4)) })), paths: [], anchored: false };
+  }
 
   const firstHop = await store.edgesAround(collection, [...seedWeights.keys()], FIRST_HOP_EDGES);
   const neighbourWeight = new Map<string, number>();
