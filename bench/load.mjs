@@ -15,7 +15,9 @@
  *   has the dag toolset; its share goes to the reads otherwise).
  * For each target: the closed-loop maximum (autocannon, `--connections` in flight), then a
  * search for the highest offered rate whose p95 stays under the seed's 100 ms alert
- * threshold with no errors. Prints one JSON line last.
+ * threshold with no errors. An offered rate is an open loop: the step's calls arrive at
+ * random times spread over it (a Poisson process, mixed-workload.mjs `openLoop`), each
+ * timed from when it was due. Prints one JSON line last.
  *
  * Options: --duration S (per step, default 15), --connections N (default 16),
  *          --targets embedded,postgres-1,postgres-3 (default: all that can run).
@@ -72,7 +74,8 @@ async function measure(label, port, seedClient) {
   log(`load: ${label}: max ${JSON.stringify(max)}`);
   const steps = [];
   let sustained = null;
-  for (const fraction of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1]) {
+  // Past the closed loop's maximum too: 16 connections in flight may not be what saturates the server.
+  for (const fraction of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.25, 1.5, 2]) {
     const rate = Math.max(1, Math.floor(max.throughput * fraction));
     const step = await runLoad(port, next, { rate });
     log(`load: ${label}: ${rate}/s → ${JSON.stringify(step)}`);

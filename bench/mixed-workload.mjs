@@ -8,6 +8,7 @@
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { AUTH_ENV, freePort, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
@@ -68,23 +69,118 @@ function failureIn(body) {
   }
 }
 
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION };
+
 /**
- * autocannon against POST /mcp: closed loop with `connections` in flight, or open loop at
- * `rate` calls/s. `onLatency` (optional) sees each response time in ms as it comes.
+ * Against POST /mcp: closed loop with `connections` in flight (autocannon), or open loop at
+ * `rate` calls/s (openLoop). `onLatency` (optional) sees each response time in ms as it comes.
  */
-export async function runLoad({ port, next, apiKey, connections, durationS, rate, onLatency }) {
+export function runLoad({ rate, ...options }) {
+  return rate ? openLoop({ rate, ...options }) : closedLoop(options);
+}
+
+/**
+ * Open loop: rate × durationS calls at times drawn uniformly over the window and sorted (a
+ * Poisson process with that many arrivals), each sent when its time comes whatever is still
+ * in flight, its latency counted from that time (so a client that falls behind adds to it,
+ * rather than hiding the server's queue). autocannon's own rate limit sends each second's
+ * quota at once at the start of the second, which measured how a burst drains, not a rate.
+ */
+async function openLoop({ port, next, apiKey, durationS, rate, onLatency }) {
+  const count = Math.round(rate * durationS);
+  const random = seededRandom(count);
+  const offsets = Array.from({ length: count }, () => random() * durationS * 1000).sort((a, b) => a - b);
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const latencies = [];
+  const errors = {};
+  let socketErrors = 0;
+  let timeouts = 0;
+  const inFlight = [];
+  const started = performance.now();
+  for (const offset of offsets) {
+    const due = started + offset;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const { tool, args: toolArgs } = next();
+    inFlight.push(
+      post(agent, port, { ...MCP_HEADERS, 'x-api-key': apiKey }, rpcBody(tool, toolArgs)).then(
+        ({ status, body }) => {
+          const ms = performance.now() - due;
+          latencies.push(ms);
+          onLatency?.(ms);
+          const failure = status !== 200 ? `HTTP ${status}` : failureIn(body);
+          if (failure) {
+            const key = `${tool}: ${failure.slice(0, 100)}`;
+            errors[key] = (errors[key] ?? 0) + 1;
+          }
+        },
+        (error) => {
+          if (error.code === 'ETIMEDOUT') timeouts++;
+          else socketErrors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  return summary({ rate, durationS, latencies, errors, socketErrors, timeouts });
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+function post(agent, port, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** mulberry32: the same arrival times for the same number of calls, run after run. */
+function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function summary({ rate, durationS, latencies, errors, socketErrors, timeouts }) {
+  const errorCount = Object.values(errors).reduce((a, b) => a + b, 0) + socketErrors + timeouts;
+  return {
+    offeredRate: rate ?? null,
+    requests: latencies.length,
+    throughput: round(latencies.length / durationS, 1),
+    p50: round(percentile(latencies, 50), 1),
+    p95: round(percentile(latencies, 95), 1),
+    p99: round(percentile(latencies, 99), 1),
+    errors: errorCount,
+    ...(errorCount ? { errorKinds: errors, socketErrors, timeouts } : {}),
+  };
+}
+
+async function closedLoop({ port, next, apiKey, connections, durationS, onLatency }) {
   const latencies = [];
   const errors = {};
   const instance = autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: durationS,
-    ...(rate ? { overallRate: rate } : {}),
     requests: [
       {
         method: 'POST',
         path: '/mcp',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION, 'x-api-key': apiKey },
+        headers: { ...MCP_HEADERS, 'x-api-key': apiKey },
         setupRequest(request, context) {
           const { tool, args: toolArgs } = next();
           context.tool = tool;
@@ -105,17 +201,7 @@ export async function runLoad({ port, next, apiKey, connections, durationS, rate
     onLatency?.(responseTime);
   });
   const result = await instance;
-  const errorCount = Object.values(errors).reduce((a, b) => a + b, 0) + result.errors + result.timeouts;
-  return {
-    offeredRate: rate ?? null,
-    requests: latencies.length,
-    throughput: round(latencies.length / durationS, 1),
-    p50: round(percentile(latencies, 50), 1),
-    p95: round(percentile(latencies, 95), 1),
-    p99: round(percentile(latencies, 99), 1),
-    errors: errorCount,
-    ...(errorCount ? { errorKinds: errors, socketErrors: result.errors, timeouts: result.timeouts } : {}),
-  };
+  return summary({ durationS, latencies, errors, socketErrors: result.errors, timeouts: result.timeouts });
 }
 
 /** Spreads connections over the replicas in turn, as a Kubernetes Service does. */
