@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { AUTH_ENV, freePort, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
+import { AUTH_ENV, freePort, mulberry32, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
 
 const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
 export const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
@@ -88,7 +88,8 @@ export function runLoad({ rate, ...options }) {
  */
 async function openLoop({ port, next, apiKey, durationS, rate, onLatency }) {
   const count = Math.round(rate * durationS);
-  const random = seededRandom(count);
+  // Seeded by the count: the same arrival times for the same step, run after run.
+  const random = mulberry32(count);
   const offsets = Array.from({ length: count }, () => random() * durationS * 1000).sort((a, b) => a - b);
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const latencies = [];
@@ -141,18 +142,6 @@ function post(agent, port, headers, body) {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** mulberry32: the same arrival times for the same number of calls, run after run. */
-function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function summary({ rate, durationS, latencies, errors, socketErrors, timeouts }) {

@@ -41,6 +41,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { App } from '../dist/src/app.js';
 import { ragIngest, ragQuery } from '../dist/tools/rag.js';
+import { mulberry32 } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -78,16 +79,6 @@ const collection = 'scale';
 
 // ---------------------------------------------------------------- deterministic corpus
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const seeded = (...parts) => mulberry32(parts.reduce((h, p) => Math.imul(h ^ (p >>> 0), 0x9e3779b1) + 0x7f4a7c15, SEED * 2654435761));
 
 // Lower-case alphabetic words by SUBTLEX-US frequency, deduplicated.
