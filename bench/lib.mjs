@@ -187,13 +187,18 @@ export function cpuMs(pid) {
 
 // ---------------------------------------------------------------- HTTP client
 
+/** The headers of every POST /mcp the benchmarks send (plus an API key where one is required). */
+export const MCP_POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION };
+
 /**
  * One client for every server under test: node:http with a keep-alive agent, POST /mcp
- * with a JSON-RPC request, answer parsed from JSON or from SSE `data:` lines.
+ * with a JSON-RPC request, answer parsed from JSON or from SSE `data:` lines. With
+ * `timeoutMs`, a request that long without an answer fails with code ETIMEDOUT.
  */
 export class McpHttpClient {
-  constructor(port, { maxSockets = 64 } = {}) {
+  constructor(port, { maxSockets = 64, timeoutMs } = {}) {
     this.port = port;
+    this.timeoutMs = timeoutMs;
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
     this.nextId = 1;
     this.contentTypes = new Set();
@@ -231,13 +236,7 @@ export class McpHttpClient {
           path: '/mcp',
           method: 'POST',
           agent: this.agent,
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': PROTOCOL_VERSION,
-            'content-length': Buffer.byteLength(payload),
-            ...this.headers,
-          },
+          headers: { ...MCP_POST_HEADERS, 'content-length': Buffer.byteLength(payload), ...this.headers },
         },
         (res) => {
           let body = '';
@@ -256,6 +255,7 @@ export class McpHttpClient {
           });
         },
       );
+      if (this.timeoutMs) req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer to ${method} in ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       req.end(payload);
     });

@@ -8,10 +8,9 @@
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { AUTH_ENV, freePort, mulberry32, percentile, removeDir, round, ROOT, PROTOCOL_VERSION, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
+import { AUTH_ENV, freePort, MCP_POST_HEADERS, McpHttpClient, mulberry32, percentile, removeDir, round, ROOT, sleep, startOurHttpServer, stopChild, tempDir } from './lib.mjs';
 
 const fixture = join(ROOT, 'test', 'fixtures', 'licenses');
 export const corpus = readFileSync(join(fixture, 'corpus.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
@@ -69,8 +68,6 @@ function failureIn(body) {
   }
 }
 
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION };
-
 /**
  * Against POST /mcp: closed loop with `connections` in flight (autocannon), or open loop at
  * `rate` calls/s (openLoop). `onLatency` (optional) sees each response time in ms as it comes.
@@ -78,6 +75,8 @@ const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/j
 export function runLoad({ rate, ...options }) {
   return rate ? openLoop({ rate, ...options }) : closedLoop(options);
 }
+
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Open loop: rate × durationS calls at times drawn uniformly over the window and sorted (a
@@ -91,7 +90,8 @@ async function openLoop({ port, next, apiKey, durationS, rate, onLatency }) {
   // Seeded by the count: the same arrival times for the same step, run after run.
   const random = mulberry32(count);
   const offsets = Array.from({ length: count }, () => random() * durationS * 1000).sort((a, b) => a - b);
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const client = new McpHttpClient(port, { maxSockets: Infinity, timeoutMs: REQUEST_TIMEOUT_MS });
+  client.headers = { 'x-api-key': apiKey };
   const latencies = [];
   const errors = {};
   let socketErrors = 0;
@@ -101,47 +101,29 @@ async function openLoop({ port, next, apiKey, durationS, rate, onLatency }) {
   for (const offset of offsets) {
     const due = started + offset;
     const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (wait > 1) await sleep(wait);
     const { tool, args: toolArgs } = next();
+    const answered = () => {
+      const ms = performance.now() - due;
+      latencies.push(ms);
+      onLatency?.(ms);
+    };
     inFlight.push(
-      post(agent, port, { ...MCP_HEADERS, 'x-api-key': apiKey }, rpcBody(tool, toolArgs)).then(
-        ({ status, body }) => {
-          const ms = performance.now() - due;
-          latencies.push(ms);
-          onLatency?.(ms);
-          const failure = status !== 200 ? `HTTP ${status}` : failureIn(body);
-          if (failure) {
-            const key = `${tool}: ${failure.slice(0, 100)}`;
-            errors[key] = (errors[key] ?? 0) + 1;
-          }
-        },
-        (error) => {
-          if (error.code === 'ETIMEDOUT') timeouts++;
-          else socketErrors++;
-        },
-      ),
+      client.callTool(tool, toolArgs).then(answered, (error) => {
+        if (error.code === 'ETIMEDOUT') timeouts++;
+        else if (error.code) socketErrors++;
+        else {
+          // An answer that failed: an HTTP status, a JSON-RPC error or an isError result.
+          answered();
+          const key = `${tool}: ${error.message.slice(0, 100)}`;
+          errors[key] = (errors[key] ?? 0) + 1;
+        }
+      }),
     );
   }
   await Promise.all(inFlight);
-  agent.destroy();
+  client.close();
   return summary({ rate, durationS, latencies, errors, socketErrors, timeouts });
-}
-
-const REQUEST_TIMEOUT_MS = 30_000;
-
-function post(agent, port, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-      res.on('error', reject);
-    });
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 function summary({ rate, durationS, latencies, errors, socketErrors, timeouts }) {
@@ -169,7 +151,7 @@ async function closedLoop({ port, next, apiKey, connections, durationS, onLatenc
       {
         method: 'POST',
         path: '/mcp',
-        headers: { ...MCP_HEADERS, 'x-api-key': apiKey },
+        headers: { ...MCP_POST_HEADERS, 'x-api-key': apiKey },
         setupRequest(request, context) {
           const { tool, args: toolArgs } = next();
           context.tool = tool;

@@ -6,14 +6,18 @@
  * an error, never silently ignored. Messages say what was expected; the loader adds the
  * file, the key path and what was found.
  */
-import { createRequire } from 'node:module';
 import type proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { FUSION_METHODS } from '../engines/rag/fusion.js';
 import { isCidr } from '../platform/net/address-policy.js';
 import { RERANK_APIS } from '../platform/rerank/rerank-port.js';
 import { DEFAULT_REDACT } from '../platform/redact.js';
+import { lazyRequire } from '../platform/lazy-require.js';
 import { MAX_DOCUMENT_BYTES } from '../engines/rag/limits.js';
+
+// Required only when a list of trusted proxies is configured: loading it on every start
+// delayed a stdio server's answer to `initialize`.
+const proxyAddrLib = lazyRequire<typeof proxyAddr>('proxy-addr');
 
 const positiveInt = () => z.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 const nonNegativeInt = () => z.number({ error: 'expected an integer ≥ 0' }).int({ error: 'expected an integer ≥ 0' }).min(0, { error: 'expected an integer ≥ 0' });
@@ -320,9 +324,7 @@ const trustProxySchema = z
     if (typeof value === 'string' && ['', 'false'].includes(value.trim().toLowerCase())) return 0;
     if (typeof value === 'string' && value.trim().toLowerCase() === 'true') return 1;
     try {
-      // Required only when a list is configured: loading it on every start delayed a stdio
-      // server's answer to `initialize`.
-      (createRequire(import.meta.url)('proxy-addr') as typeof proxyAddr).compile(list);
+      proxyAddrLib().compile(list);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: `${(error as Error).message}; expected addresses or CIDRs like "10.0.0.0/8", or loopback, linklocal, uniquelocal` });
       return z.NEVER;

@@ -7,16 +7,15 @@
  * engine only calls it: engines get this object from App (`app.metrics`, passed to their
  * constructor in App.open()), operation handlers get it as `ctx.metrics`.
  */
-import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { lazyRequire } from './lazy-require.js';
 
 // prom-client (with @opentelemetry/api, which it loads) took about a tenth of the CPU a stdio
 // server spends before answering `initialize`, and nothing counts before the first call or
 // scrape. It is required on first use instead; synchronously (it is CommonJS), so that
 // Metrics stays a plain object its users call without awaiting.
-let promClient: typeof PromClient | undefined;
-const prom = (): typeof PromClient => (promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
+const prom = lazyRequire<typeof PromClient>('prom-client');
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // DAG nodes run other engines' operations, some of them long (ingest, promotion gates).

@@ -16,17 +16,16 @@
  * runaway expression delays other work by at most that much, and regex literals run on RE2
  * (linear time).
  */
-import { createRequire } from 'node:module';
 import type jsonataType from 'jsonata';
 import { LRUCache } from 'lru-cache';
+import { lazyRequire } from '../../platform/lazy-require.js';
 import { compileLinear, LinearRegExp, UnsupportedPatternError } from '../../platform/linear-regex.js';
 
 type Expression = ReturnType<typeof jsonataType>;
 
 // Required on the first expression to compile (it is CommonJS, so synchronously): a server
 // whose workflows never reach one does not keep it loaded (about 9 MB of RSS).
-let jsonataModule: typeof jsonataType | undefined;
-const jsonata: typeof jsonataType = (...args) => (jsonataModule ??= createRequire(import.meta.url)('jsonata') as typeof jsonataType)(...args);
+const jsonata = lazyRequire<typeof jsonataType>('jsonata');
 
 interface AstNode {
   type?: string;
@@ -105,7 +104,7 @@ export function compile(source: string, limits?: ExpressionLimits): Expression {
   let expression = compiled.get(key);
   if (!expression) {
     try {
-      expression = jsonata(source, { RegexEngine: LinearRegExp as unknown as RegExpConstructor, ...(limits ? { stack: limits.maxDepth } : {}) });
+      expression = jsonata()(source, { RegexEngine: LinearRegExp as unknown as RegExpConstructor, ...(limits ? { stack: limits.maxDepth } : {}) });
     } catch (error) {
       const e = error as { message: string; position?: number };
       throw new ExpressionError(`${JSON.stringify(source)} is not a valid JSONata expression: ${e.message}${e.position !== undefined ? ` (at character ${e.position})` : ''}`);

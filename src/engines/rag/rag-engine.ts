@@ -999,8 +999,9 @@ export class RagEngine {
     const lists: RankedList[] = [];
     if (fulltext) lists.push({ retriever: 'fulltext', weight: this.settings.weights.fulltext, items: fulltext });
     if (vector) lists.push({ retriever: 'vector', weight: this.vectorWeight(embedder), items: vector });
-    // In hybrid the graph speaks only for queries that name one of its entities outright.
-    if (graph && (!hybrid || graph.anchored)) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
+    // In hybrid the graph speaks only for queries that name one of its entities outright:
+    // for any other, graphRetrieval returns no chunks (anchoredOnly).
+    if (graph) lists.push({ retriever: 'graph', weight: this.settings.weights.graph, items: graph.chunks });
     let ranked = hybrid ? fuse(lists, { method: this.settings.fusion, rrfK: this.settings.rrfK }) : fuseByRank(lists, this.settings.rrfK, { keepScores: true });
     const reranked = reranker && (await reranker.rerank(this.sql, input.query, ranked, input.topK));
     if (reranked) ranked = reranked.items;

@@ -101,9 +101,7 @@ interface VersionKey {
   version: string;
 }
 
-const RECORD_COLUMNS_OF = (t = '') =>
-  ['name', 'version', 'digest', 'size', 'media_type', 'labels', 'metadata', 'created_at', 'created_by', 'yanked', 'yank_reason', 'seq'].map((c) => t + c).join(', ');
-const RECORD_COLUMNS = RECORD_COLUMNS_OF();
+const RECORD_COLUMNS = 'name, version, digest, size, media_type, labels, metadata, created_at, created_by, yanked, yank_reason, seq';
 /** Version reads joined into one statement at most; more wait for the next. */
 const MAX_READS_PER_STATEMENT = 64;
 const MAX_VERSION_NUMBER = 2_147_483_647;
@@ -292,10 +290,10 @@ export class RegistryEngine {
   /** The record (with what can change: yanked, aliases) of each `name@version`, from SQL; content over the cache limit comes with it. */
   private async readVersions(keys: readonly VersionKey[]): Promise<(VersionRow | undefined)[]> {
     const { rows } = await this.sql.query<VersionRow & { i: string | number }>(
-      `select k.i, ${RECORD_COLUMNS_OF('a.')}, case when a.size > $3 then a.content end as content,
+      `select k.i, ${RECORD_COLUMNS}, case when a.size > $3 then a.content end as content,
          array(select al.alias from registry_aliases al where al.name = a.name and al.version = a.version order by al.alias) as aliases
-       from unnest($1::text[], $2::text[]) with ordinality as k(name, version, i)
-       join registry_artifacts a on a.name = k.name and a.version = k.version`,
+       from unnest($1::text[], $2::text[]) with ordinality as k(asked_name, asked_version, i)
+       join registry_artifacts a on a.name = k.asked_name and a.version = k.asked_version`,
       [keys.map((k) => k.name), keys.map((k) => k.version), MAX_CACHED_BYTES],
       { prepare: 'registry_get_versions' },
     );

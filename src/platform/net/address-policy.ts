@@ -8,14 +8,13 @@
  * checked (never to a second resolution, which DNS rebinding could change). A range is
  * reachable when DAG_engine.settings.httpAllowedNetworks lists a CIDR that covers the address.
  */
-import { createRequire } from 'node:module';
 import type ipaddr from 'ipaddr.js';
+import { lazyRequire } from '../lazy-require.js';
 
 // Required on first use, synchronously (it is CommonJS): the configuration schema imports
 // isCidr, and loading ipaddr.js up front cost every start (a stdio server's `initialize`
 // included) even when no CIDR is configured.
-let ipaddrLib: typeof ipaddr | undefined;
-const lib = (): typeof ipaddr => (ipaddrLib ??= createRequire(import.meta.url)('ipaddr.js') as typeof ipaddr);
+const lib = lazyRequire<typeof ipaddr>('ipaddr.js');
 
 /** Ranges refused unless allowed: loopback, private, shared, link-local and special-purpose. */
 const DENIED_RANGES: readonly { cidr: string; what: string }[] = [

@@ -6,10 +6,10 @@
  * Redis when REDIS_URL is set, so every replica sees the same counts, with an in-process
  * fallback while Redis is unreachable; otherwise in process memory.
  */
-import { createRequire } from 'node:module';
 import type * as IoRedis from 'ioredis';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { lazyRequire } from '../../platform/lazy-require.js';
 import type { Logger } from '../../platform/log.js';
 
 export interface RateLimitSettings {
@@ -41,6 +41,9 @@ export interface RateLimits {
   close(): Promise<void>;
 }
 
+// A server without Redis never loads its client (about 20 MB of idle RSS).
+const ioredis = lazyRequire<typeof IoRedis>('ioredis');
+
 const WINDOW_SECONDS = 60;
 
 const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
@@ -71,9 +74,7 @@ export function createRateLimits(settings: RateLimitSettings): RateLimits {
     });
   };
   if (settings.redisUrl) {
-    // Required only here (it is CommonJS, so synchronously): a server without Redis never
-    // loads it, which is about 20 MB of idle RSS.
-    const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof IoRedis;
+    const { Redis: RedisClient } = ioredis();
     redis = new RedisClient(settings.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
     redis.on('error', (error: Error) => settings.log.debug({ err: error.message }, 'rate-limit store unreachable; limiting in process'));
   }

@@ -18,11 +18,6 @@ export interface GraphRetrieval {
   chunks: { id: number; score: number }[];
   entities: { name: string; score: number }[];
   paths: string[];
-  /**
-   * Whether the query names an entity outright (see ANCHOR_MIN_TERMS): only then does the
-   * graph's list join hybrid's fusion.
-   */
-  anchored: boolean;
 }
 
 /**
@@ -44,9 +39,10 @@ const MAX_PATHS = 5;
 const specificity = (entity: GraphEntity, totalChunks: number) => Math.log(1 + totalChunks / Math.max(1, entity.chunks));
 
 /**
- * With `anchoredOnly` (hybrid, where only an anchored query's list is fused) a query that
- * names no entity outright is not expanded: the result lists the entities it names, by
- * weight, with no chunks and no paths. The expansion is most of a hybrid query's work.
+ * With `anchoredOnly` (hybrid, where the graph's list counts only for a query that names an
+ * entity outright, see ANCHOR_MIN_TERMS) any other query is not expanded: the result lists
+ * the entities it names, by weight, with no chunks and no paths. The expansion is most of a
+ * hybrid query's work.
  */
 export async function retrieveByGraph(
   store: GraphStore,
@@ -57,17 +53,16 @@ export async function retrieveByGraph(
   options: { anchoredOnly?: boolean } = {},
 ): Promise<GraphRetrieval> {
   const seeds = await store.entitiesWithin(collection, [...new Set(queryTerms)], MAX_SEEDS);
-  if (seeds.length === 0) return { chunks: [], entities: [], paths: [], anchored: false };
+  if (seeds.length === 0) return { chunks: [], entities: [], paths: [] };
   const anchored = seeds.some((s) => s.key.split(' ').length >= ANCHOR_MIN_TERMS && s.chunks <= Math.max(3, totalChunks * 0.005));
   // Longer names matched say more than one shared word.
   const seedWeights = new Map(seeds.map((s) => [s.key, specificity(s, totalChunks) * s.key.split(' ').length]));
   if (options.anchoredOnly && !anchored) {
     const named = seeds
-      .map((s) => ({ name: s.name, weight: seedWeights.get(s.key)! }))
-      .sort((a, b) => b.weight - a.weight || (a.name < b.name ? -1 : 1))
+      .map((s) => ({ name: s.name, score: seedWeights.get(s.key)! }))
+      .sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : 1))
       .slice(0, TOP_ENTITIES);
-    const heaviest = named[0]?.weight || 1;
-    return { chunks: [], entities: named.map((n) => ({ name: n.name, score: Number((n.weight / heaviest).toFixed(4)) })), paths: [], anchored: false };
+    return { chunks: [], entities: relativeScores(named), paths: [] };
   }
 
   const firstHop = await store.edgesAround(collection, [...seedWeights.keys()], FIRST_HOP_EDGES);
@@ -115,13 +110,17 @@ export async function retrieveByGraph(
   const names = new Map([...seeds.map((s) => [s.key, s.name] as const), ...[...details].map(([key, e]) => [key, e.name] as const)]);
   const unnamed = [...new Set(keyPaths.flat())].filter((key) => !names.has(key));
   for (const e of await store.entities(collection, unnamed)) names.set(e.key, e.name);
-  const maxScore = top[0]?.score || 1;
   return {
     chunks,
-    entities: top.map((t) => ({ name: t.entity.name, score: Number((t.score / maxScore).toFixed(4)) })),
+    entities: relativeScores(top.map((t) => ({ name: t.entity.name, score: t.score }))),
     paths: keyPaths.map((path) => describePath(path, labels, names)),
-    anchored,
   };
+}
+
+/** Scores as fractions of the first (best) one's, to four places. */
+function relativeScores(ranked: readonly { name: string; score: number }[]): { name: string; score: number }[] {
+  const best = ranked[0]?.score || 1;
+  return ranked.map((r) => ({ name: r.name, score: Number((r.score / best).toFixed(4)) }));
 }
 
 /** The shortest path from the nearest seed to each top entity that is not a seed. */
