@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
-export const CLI = join(ROOT, 'dist', 'bundle', 'cli.js');
+/** The server the benchmarks start: the bundle, as `npm start` runs it; BENCH_CLI=dist/src/cli.js for profiles with names. */
+export const CLI = resolve(ROOT, process.env.BENCH_CLI ?? join('dist', 'bundle', 'cli.js'));
 export const HOST = '127.0.0.1';
 export const PROTOCOL_VERSION = '2025-06-18';
 
