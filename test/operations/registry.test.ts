@@ -96,6 +96,15 @@ for (const backend of appBackends()) {
       expect((await call(registryGet, { name: 'acme/svc', alias: 'latest' })).version).toBe('1.9.0');
     });
 
+    it('answers "latest" with a version published or yanked since the last read of it', async () => {
+      await call(registryPublish, { name: 'acme/moving', version: '1.0.0', content: 'first' });
+      for (let i = 0; i < 3; i++) expect((await call(registryGet, { name: 'acme/moving', alias: 'latest' })).version).toBe('1.0.0');
+      await call(registryPublish, { name: 'acme/moving', version: '1.1.0', content: 'second' });
+      expect((await call(registryGet, { name: 'acme/moving', alias: 'latest' })).version).toBe('1.1.0');
+      await call(registryYank, { name: 'acme/moving', version: '1.1.0', reason: 'bad build' });
+      expect((await call(registryGet, { name: 'acme/moving', alias: 'latest' })).version).toBe('1.0.0');
+    });
+
     it('keeps a yanked version readable and flagged, and hides it from lists', async () => {
       const got = await call(registryGet, { name: 'acme/svc', version: '1.10.0' });
       expect(got).toMatchObject({ yanked: true, yankReason: 'broken build', content: 'svc 1.10.0' });

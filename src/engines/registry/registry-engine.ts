@@ -15,9 +15,10 @@
  *
  * The one exception is a database this process alone writes (`exclusiveDatabase`: the
  * embedded PGlite, held under the data-dir lock). There every change goes through this
- * engine, so whole records are also kept in memory and dropped by each change it makes
- * (publish, yank, an alias moved inside promotion's transaction, during which PGlite runs
- * nothing else). A read keeps what it read only when no change began since the read did.
+ * engine, so whole records, and the versions aliases resolve to, are also kept in memory and
+ * dropped by each change it makes (publish, yank, an alias moved inside promotion's
+ * transaction, during which PGlite runs nothing else). A read keeps what it read only when no
+ * change began since the read did.
  */
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
@@ -158,6 +159,8 @@ const isListKey = (key: unknown): key is [string, number] => Array.isArray(key) 
 export class RegistryEngine {
   /** Whole records by name@version; only with an exclusive database. */
   private readonly records?: LRUCache<string, Readonly<Artifact>>;
+  /** The version each alias resolved to, by name and alias; only with an exclusive database. */
+  private readonly aliasVersions?: LRUCache<string, string>;
   /** Bumped by every change: a read that began before one does not keep what it read. */
   private generation = 0;
   /**
@@ -179,13 +182,17 @@ export class RegistryEngine {
     private readonly settings: RegistrySettings,
     private readonly log: Logger,
   ) {
-    if (settings.exclusiveDatabase) this.records = new LRUCache({ max: MAX_CACHED_RECORDS });
+    if (settings.exclusiveDatabase) {
+      this.records = new LRUCache({ max: MAX_CACHED_RECORDS });
+      this.aliasVersions = new LRUCache({ max: MAX_CACHED_RECORDS });
+    }
   }
 
-  /** A change is being made: no record read before it may be served or kept. */
+  /** A change is being made: no record or alias read before it may be served or kept. */
   private changing(): void {
     this.generation++;
     this.records?.clear();
+    this.aliasVersions?.clear();
   }
 
   /** Runs a change with `changing()` before and after it: a read that overlapped it keeps nothing. */
@@ -313,6 +320,10 @@ export class RegistryEngine {
 
   /** `latest` is the highest version not yanked (releases win over pre-releases); other aliases are set by promotion. */
   async resolveAlias(name: string, alias: string): Promise<string> {
+    const key = `${name}@${alias}`;
+    const kept = this.aliasVersions?.get(key);
+    if (kept) return kept;
+    const generation = this.generation;
     const { rows } =
       alias === 'latest'
         ? await this.sql.query<{ version: string }>(`select version from registry_artifacts where name = $1 and not yanked order by ${latestOrder()} limit 1`, [name])
@@ -325,6 +336,7 @@ export class RegistryEngine {
           : `${name} has no alias "${alias}" (aliases are set when a version is promoted to an environment; "latest" always exists)`,
       );
     }
+    if (generation === this.generation) this.aliasVersions?.set(key, version);
     return version;
   }
 
