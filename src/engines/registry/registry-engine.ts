@@ -159,7 +159,7 @@ const isListKey = (key: unknown): key is [string, number] => Array.isArray(key) 
 export class RegistryEngine {
   /** Whole records by name@version; only with an exclusive database. */
   private readonly records?: LRUCache<string, Readonly<Artifact>>;
-  /** The version each alias resolved to, by name and alias; only with an exclusive database. */
+  /** The version each alias resolved to, by name@alias; only with an exclusive database. */
   private readonly aliasVersions?: LRUCache<string, string>;
   /** Bumped by every change: a read that began before one does not keep what it read. */
   private generation = 0;
@@ -280,18 +280,36 @@ export class RegistryEngine {
     }));
   }
 
-  async getVersion(name: string, version: string): Promise<Artifact> {
-    const key = `${name}@${version}`;
-    const kept = this.records?.get(key);
-    if (kept) return kept;
+  /**
+   * What `memory` keeps under `key` (only with an exclusive database), or else what `read`
+   * answers; that is kept, as `toKeep` makes it (undefined: not kept), only when no change
+   * began while it was read.
+   */
+  private async keptOrRead<T extends NonNullable<unknown>>(memory: LRUCache<string, T> | undefined, key: string, read: () => Promise<T>, toKeep: (value: T) => T | undefined = (value) => value): Promise<T> {
+    const kept = memory?.get(key);
+    if (kept !== undefined) return kept;
     const generation = this.generation;
-    const row = await this.versionReads.load({ name, version });
-    if (!row) {
-      throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
+    const value = await read();
+    if (memory && generation === this.generation) {
+      const keeping = toKeep(value);
+      if (keeping !== undefined) memory.set(key, keeping);
     }
-    const artifact = { ...toRecord(row), aliases: row.aliases, content: row.content ?? (await this.smallContent(name, version, row.digest)) };
-    if (this.records && generation === this.generation && artifact.size <= MAX_CACHED_BYTES) this.records.set(key, frozen(artifact));
-    return artifact;
+    return value;
+  }
+
+  async getVersion(name: string, version: string): Promise<Artifact> {
+    return this.keptOrRead(
+      this.records,
+      `${name}@${version}`,
+      async () => {
+        const row = await this.versionReads.load({ name, version });
+        if (!row) {
+          throw notFound(`no artifact ${name}@${version} (registry_list with prefix "${name}" shows its versions)`);
+        }
+        return { ...toRecord(row), aliases: row.aliases, content: row.content ?? (await this.smallContent(name, version, row.digest)) };
+      },
+      (artifact) => (artifact.size <= MAX_CACHED_BYTES ? frozen(artifact) : undefined),
+    );
   }
 
   /** The record (with what can change: yanked, aliases) of each `name@version`, from SQL; content over the cache limit comes with it. */
@@ -320,24 +338,20 @@ export class RegistryEngine {
 
   /** `latest` is the highest version not yanked (releases win over pre-releases); other aliases are set by promotion. */
   async resolveAlias(name: string, alias: string): Promise<string> {
-    const key = `${name}@${alias}`;
-    const kept = this.aliasVersions?.get(key);
-    if (kept) return kept;
-    const generation = this.generation;
-    const { rows } =
-      alias === 'latest'
-        ? await this.sql.query<{ version: string }>(`select version from registry_artifacts where name = $1 and not yanked order by ${latestOrder()} limit 1`, [name])
-        : await this.sql.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2', [name, alias]);
-    const version = rows[0]?.version;
-    if (!version) {
-      throw notFound(
+    return this.keptOrRead(this.aliasVersions, `${name}@${alias}`, async () => {
+      const { rows } =
         alias === 'latest'
-          ? `${name} has no published version that is not yanked (registry_list with prefix "${name}" and includeYanked shows all)`
-          : `${name} has no alias "${alias}" (aliases are set when a version is promoted to an environment; "latest" always exists)`,
-      );
-    }
-    if (generation === this.generation) this.aliasVersions?.set(key, version);
-    return version;
+          ? await this.sql.query<{ version: string }>(`select version from registry_artifacts where name = $1 and not yanked order by ${latestOrder()} limit 1`, [name])
+          : await this.sql.query<{ version: string }>('select version from registry_aliases where name = $1 and alias = $2', [name, alias]);
+      if (!rows[0]) {
+        throw notFound(
+          alias === 'latest'
+            ? `${name} has no published version that is not yanked (registry_list with prefix "${name}" and includeYanked shows all)`
+            : `${name} has no alias "${alias}" (aliases are set when a version is promoted to an environment; "latest" always exists)`,
+        );
+      }
+      return rows[0].version;
+    });
   }
 
   async list(options: { prefix?: string; label?: string; includeYanked?: boolean; cursor?: string; limit: number }): Promise<{ artifacts: (ArtifactRecord & { latest: boolean })[]; nextCursor?: string }> {
